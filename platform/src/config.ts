@@ -1,0 +1,49 @@
+// Configuration from the environment, validated by one zod schema per service; a bad value stops
+// the process with a message naming the variable.
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+export const loadConfig = <S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> => {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const variable = issue.path.join('.') || '(environment)';
+    const given = typeof issue.path[0] === 'string' ? env[issue.path[0]] : undefined;
+    return `  ${variable}: ${issue.message}${given === undefined ? '' : ` (got ${JSON.stringify(redact(variable, given))})`}`;
+  });
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+};
+
+const redact = (name: string, value: string) => (/TOKEN|SECRET|PASSWORD|KEY/i.test(name) ? '***' : value);
+
+/** Helpers for common variable shapes. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  seconds: (fallback: number) => z.coerce.number().positive().default(fallback),
+  list: () =>
+    z
+      .string()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
+  url: () => z.url().optional(),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .optional()
+      .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes'].includes(v))),
+};
+
+/** What every service shares: where the log and the database are. */
+export const baseConfig = z.object({
+  KAFKA_BROKERS: env.list(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  HEPH_DATA_DIR: z.string().default('./.heph'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type BaseConfig = z.infer<typeof baseConfig>;

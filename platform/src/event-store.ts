@@ -1,0 +1,92 @@
+// The Postgres event store: append-only, optimistic concurrency on (stream_id, version), idempotent on
+// event id. Appends take a transaction so the state they decide on commits with them.
+import type { EventMetadata, HephEvent, NewEvent, StoredEvent } from '@hephaestus/schemas';
+import type { Sql, TransactionSql } from './database.ts';
+
+export type EventToAppend = NewEvent & { id: string; occurredAt: Date; metadata?: EventMetadata };
+
+export type ExpectedVersion = number | 'any';
+
+export type AppendResult =
+  | { ok: true; events: StoredEvent[]; duplicate: boolean }
+  | { ok: false; error: { code: 'WRONG_EXPECTED_VERSION'; streamId: string; expected: number; actual: number } };
+
+const appendLock = 727_002;
+
+type EventRow = {
+  position: string;
+  id: string;
+  stream_id: string;
+  version: number;
+  type: string;
+  occurred_at: Date;
+  data: unknown;
+  metadata: unknown;
+};
+
+const toEvent = (row: EventRow): StoredEvent =>
+  ({
+    position: BigInt(row.position),
+    id: row.id,
+    streamId: row.stream_id,
+    version: row.version,
+    type: row.type,
+    occurredAt: row.occurred_at.toISOString(),
+    data: row.data,
+    metadata: row.metadata,
+  }) as StoredEvent;
+
+/** Appends inside the caller's transaction. Events whose ids are already stored make the call a no-op. */
+export const appendToStream = async (
+  tx: TransactionSql,
+  streamId: string,
+  expected: ExpectedVersion,
+  events: EventToAppend[],
+): Promise<AppendResult> => {
+  if (events.length === 0) return { ok: true, events: [], duplicate: false };
+  // One global append lock: positions then commit in order, so a reader polling "after position N"
+  // never skips an event that commits late (the table is also the outbox).
+  await tx`SELECT pg_advisory_xact_lock(${appendLock})`;
+  const ids = events.map((e) => e.id);
+  const known = await tx<EventRow[]>`SELECT * FROM events WHERE id IN ${tx(ids)} ORDER BY position`;
+  if (known.length === events.length) return { ok: true, events: known.map(toEvent), duplicate: true };
+  const [row] = await tx<{ current: number }[]>`
+    SELECT coalesce(max(version), 0)::int AS current FROM events WHERE stream_id = ${streamId}`;
+  const current = row?.current ?? 0;
+  if (expected !== 'any' && expected !== current) {
+    return { ok: false, error: { code: 'WRONG_EXPECTED_VERSION', streamId, expected, actual: current } };
+  }
+  const inserted: EventRow[] = [];
+  for (const [i, e] of events.entries()) {
+    const [stored] = await tx<EventRow[]>`
+      INSERT INTO events (id, stream_id, version, type, occurred_at, data, metadata)
+      VALUES (${e.id}, ${streamId}, ${current + i + 1}, ${e.type}, ${e.occurredAt},
+              ${tx.json(e.data as never)}, ${tx.json((e.metadata ?? {}) as never)})
+      RETURNING *`;
+    inserted.push(stored!);
+  }
+  return { ok: true, events: inserted.map(toEvent), duplicate: false };
+};
+
+export const readStream = async (sql: Sql, streamId: string): Promise<StoredEvent[]> =>
+  (await sql<EventRow[]>`SELECT * FROM events WHERE stream_id = ${streamId} ORDER BY version`).map(toEvent);
+
+/** Events after `afterPosition` (exclusive), in global order. */
+export const readAll = async (sql: Sql, afterPosition: bigint, limit = 500): Promise<StoredEvent[]> =>
+  (
+    await sql<EventRow[]>`
+      SELECT * FROM events WHERE position > ${afterPosition.toString()} ORDER BY position LIMIT ${limit}`
+  ).map(toEvent);
+
+export const readCheckpoint = async (sql: Sql, name: string): Promise<bigint> => {
+  const rows = await sql<{ position: string }[]>`SELECT position FROM checkpoints WHERE name = ${name}`;
+  return rows[0] ? BigInt(rows[0].position) : 0n;
+};
+
+export const storeCheckpoint = async (sql: Sql, name: string, position: bigint): Promise<void> => {
+  await sql`
+    INSERT INTO checkpoints (name, position) VALUES (${name}, ${position.toString()})
+    ON CONFLICT (name) DO UPDATE SET position = GREATEST(checkpoints.position, excluded.position)`;
+};
+
+export type { HephEvent };

@@ -1,0 +1,42 @@
+// HTTP helpers every service shares: a Fastify server with /healthz, /readyz and Prometheus /metrics.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
+import type { Logger } from './logger.ts';
+
+export type HttpServerOptions = {
+  log: Logger;
+  registry: Registry;
+  /** Each named check answers whether that dependency responds. */
+  readiness: Record<string, () => Promise<boolean>>;
+  bodyLimitBytes?: number;
+};
+
+export const createHttpServer = (options: HttpServerOptions): FastifyInstance => {
+  const app = Fastify({
+    loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    // OTLP clients and Alertmanager tooling send `Connection: Upgrade` and chunked bodies: ordinary requests.
+    forceCloseConnections: true,
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const results = Object.fromEntries(
+      await Promise.all(Object.entries(options.readiness).map(async ([name, check]) => [name, await check().catch(() => false)] as const)),
+    );
+    const ok = Object.values(results).every(Boolean);
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: results });
+  });
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(options.registry.contentType).send(await options.registry.metrics()),
+  );
+  return app;
+};
+
+export const newRegistry = (): Registry => new Registry();
+
+export const listen = async (app: FastifyInstance, host: string, port: number): Promise<number> => {
+  await app.listen({ host, port });
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : port;
+};

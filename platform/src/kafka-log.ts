@@ -1,0 +1,129 @@
+// The Kafka adapter of the log port (kafkajs): acks from all in-sync replicas, gzip batches, offsets
+// committed by hand after the handler's effects are durable.
+import { CompressionTypes, Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { topicPartitions } from '@hephaestus/schemas';
+import type { Logger } from './logger.ts';
+import { LogUnavailableError, type BatchHandler, type Log, type LogRecord } from './log.ts';
+
+const kafkaLogLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export const createKafkaLog = (
+  options: { brokers: string[]; clientId: string; requestTimeoutMs?: number },
+  log: Logger,
+): Log => {
+  const kafkaLogger = log.child({ component: 'kafkajs' });
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: 3000,
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => {
+      const { message, ...fields } = entry.log;
+      kafkaLogger[kafkaLogLevels[entry.level] ?? 'info']({ ...fields, namespace: entry.namespace }, message.toLowerCase());
+    },
+  });
+  const admin = kafka.admin();
+  const consumers = new Set<Consumer>();
+  let producer: Promise<Producer> | undefined;
+
+  const connectedProducer = () => {
+    producer ??= (async () => {
+      const p = kafka.producer({ allowAutoTopicCreation: false });
+      await p.connect();
+      return p;
+    })().catch((error: unknown) => {
+      producer = undefined;
+      throw error;
+    });
+    return producer;
+  };
+
+  const ensureTopics = async () => {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const missing = Object.entries(topicPartitions).filter(([topic]) => !existing.has(topic));
+    if (missing.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: -1 })),
+    });
+    log.info({ topics: missing.map(([t]) => t) }, 'kafka topics created');
+  };
+
+  const send = async (topic: string, records: LogRecord[]) => {
+    if (records.length === 0) return;
+    try {
+      const p = await connectedProducer();
+      await p.send({
+        topic,
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+      });
+    } catch (error) {
+      throw new LogUnavailableError(`kafka write to ${topic} failed`, { cause: error });
+    }
+  };
+
+  const subscribe = async ({ groupId, topics, handle }: { groupId: string; topics: string[]; handle: BatchHandler }) => {
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 } });
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+        await handle({
+          topic: batch.topic,
+          partition: batch.partition,
+          records: batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: BigInt(m.offset),
+            key: m.key ? m.key.toString() : null,
+            value: m.value ?? Buffer.alloc(0),
+            headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v ?? '')])),
+          })),
+        });
+        const last = batch.messages.at(-1)!.offset;
+        resolveOffset(last);
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+        await heartbeat();
+      },
+    });
+    consumers.add(consumer);
+    return {
+      stop: async () => {
+        consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+  };
+
+  const ready = async () => {
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  const close = async () => {
+    await Promise.all([...consumers].map((c) => c.disconnect()));
+    consumers.clear();
+    if (producer) await (await producer.catch(() => undefined))?.disconnect();
+    await admin.disconnect();
+  };
+
+  return { kind: 'kafka', ensureTopics, send, subscribe, ready, close };
+};

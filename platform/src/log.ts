@@ -1,0 +1,28 @@
+// The log port: what ingest writes telemetry to and what consumers read from. Two adapters implement
+// it (Kafka, and the Postgres-backed log of the embedded default) and pass one contract test suite.
+
+export type LogRecord = { key: string | null; value: Buffer; headers: Record<string, string> };
+export type ConsumedRecord = LogRecord & { topic: string; partition: number; offset: bigint };
+
+/** Offsets are committed only after the handler resolves; a throw redelivers the batch. */
+export type BatchHandler = (batch: { topic: string; partition: number; records: ConsumedRecord[] }) => Promise<void>;
+
+export type Subscription = { stop: () => Promise<void> };
+
+export type Log = {
+  kind: 'kafka' | 'postgres';
+  /** Creates the control plane's topics with their partition counts; existing ones are kept. */
+  ensureTopics: () => Promise<void>;
+  /** Resolves once the log acknowledged every record durably; rejects with LogUnavailableError. */
+  send: (topic: string, records: LogRecord[]) => Promise<void>;
+  subscribe: (options: { groupId: string; topics: string[]; handle: BatchHandler }) => Promise<Subscription>;
+  ready: () => Promise<boolean>;
+  close: () => Promise<void>;
+};
+
+export class LogUnavailableError extends Error {
+  readonly code = 'LOG_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

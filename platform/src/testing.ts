@@ -1,0 +1,30 @@
+// Test helpers: a fresh database on the real PostgreSQL server per test file, and a quiet logger.
+import postgres from 'postgres';
+import { randomBytes } from 'node:crypto';
+import { createLogger } from './logger.ts';
+
+export const testLogger = () => createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+export const postgresUrl = (): string => {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set: run the tests through `npm test` (its global setup starts PostgreSQL)');
+  return url;
+};
+
+export const kafkaBrokers = (): string[] => (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+
+/** Creates an empty database on the PostgreSQL server and returns its URL and a function to drop it. */
+export const freshDatabase = async (): Promise<{ url: string; drop: () => Promise<void> }> => {
+  const admin = postgres(postgresUrl(), { max: 1, onnotice: () => {} });
+  const name = `heph_test_${randomBytes(6).toString('hex')}`;
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const url = new URL(postgresUrl());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+};

@@ -1,0 +1,102 @@
+// Every control-plane event: the envelope stored in the event store and published to heph.events.
+import { z } from 'zod';
+
+export const signalName = z.enum(['error_rate']);
+export type SignalName = z.infer<typeof signalName>;
+
+export const severity = z.enum(['critical', 'warning', 'info']);
+export type Severity = z.infer<typeof severity>;
+
+const incidentOpened = z.object({
+  incidentId: z.string(),
+  service: z.string(),
+  signal: signalName,
+  severity,
+  summary: z.string(),
+  value: z.number(),
+  baseline: z.number(),
+  calls: z.number().int(),
+  errors: z.number().int(),
+  windowStart: z.iso.datetime(),
+  controlUrl: z.string().optional(),
+});
+const incidentResolved = z.object({
+  incidentId: z.string(),
+  service: z.string(),
+  signal: signalName,
+  reason: z.string(),
+  value: z.number(),
+});
+const alertSent = z.object({
+  incidentId: z.string(),
+  notice: z.enum(['firing', 'resolved']),
+  receiver: z.string(),
+  status: z.number().int(),
+  attempts: z.number().int(),
+  causationEventId: z.string(),
+});
+const step = z.object({ name: z.string(), action: z.string() });
+const remediationStarted = z.object({
+  remediationId: z.string(),
+  incidentId: z.string(),
+  playbookId: z.string(),
+  service: z.string(),
+  signal: signalName,
+  controlUrl: z.string().optional(),
+  steps: z.array(step),
+  verifyWindowSeconds: z.number(),
+});
+const stepSucceeded = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), detail: z.string() });
+const stepFailed = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), error: z.string() });
+const remediationValidated = z.object({ remediationId: z.string(), incidentId: z.string(), detail: z.string() });
+const remediationFailed = z.object({ remediationId: z.string(), incidentId: z.string(), reason: z.string() });
+
+export const eventData = {
+  'incident.opened': incidentOpened,
+  'incident.resolved': incidentResolved,
+  'alert.sent': alertSent,
+  'remediation.started': remediationStarted,
+  'remediation.step_succeeded': stepSucceeded,
+  'remediation.step_failed': stepFailed,
+  'remediation.validated': remediationValidated,
+  'remediation.failed': remediationFailed,
+} as const;
+
+export type EventType = keyof typeof eventData;
+export type EventDataOf<T extends EventType> = z.infer<(typeof eventData)[T]>;
+
+export const eventMetadata = z.object({
+  causationId: z.string().optional(),
+  correlationId: z.string().optional(),
+});
+export type EventMetadata = z.infer<typeof eventMetadata>;
+
+const envelope = <T extends EventType>(type: T) =>
+  z.object({
+    id: z.uuid(),
+    streamId: z.string().min(1),
+    version: z.number().int().positive(),
+    type: z.literal(type),
+    occurredAt: z.iso.datetime(),
+    data: eventData[type],
+    metadata: eventMetadata,
+  });
+
+export const hephEvent = z.discriminatedUnion('type', [
+  envelope('incident.opened'),
+  envelope('incident.resolved'),
+  envelope('alert.sent'),
+  envelope('remediation.started'),
+  envelope('remediation.step_succeeded'),
+  envelope('remediation.step_failed'),
+  envelope('remediation.validated'),
+  envelope('remediation.failed'),
+]);
+export type HephEvent = z.infer<typeof hephEvent>;
+export type EventOf<T extends EventType> = Extract<HephEvent, { type: T }>;
+
+/** An event before the store gives it a stream version: what deciders return. */
+export type NewEvent = { [T in EventType]: { type: T; data: EventDataOf<T> } }[EventType];
+
+/** A stored event with the global position the event store assigned. */
+export type StoredEvent = HephEvent & { position: bigint };

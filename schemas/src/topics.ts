@@ -1,0 +1,29 @@
+// Topic names and the partition counts the control plane creates them with (auto-creation stays off).
+
+export const topics = {
+  spans: 'otel.spans',
+  metrics: 'otel.metrics',
+  logs: 'otel.logs',
+  events: 'heph.events',
+  deadletter: 'heph.deadletter',
+} as const;
+
+export type TopicName = (typeof topics)[keyof typeof topics];
+
+export const topicPartitions: Record<TopicName, number> = {
+  'otel.spans': 3,
+  'otel.metrics': 3,
+  'otel.logs': 3,
+  'heph.events': 1,
+  'heph.deadletter': 1,
+};
+
+/** Headers every telemetry message carries (DESIGN.md, Topics). */
+export const telemetryHeaders = {
+  contentType: 'content-type',
+  recordCount: 'heph-record-count',
+  schemaVersion: 'heph-schema-version',
+} as const;
+
+export const otlpProtoContentType = 'application/x-protobuf';
+export const telemetrySchemaVersion = '1';
