@@ -68,7 +68,7 @@ export const appendToStream = async (
   return { ok: true, events: inserted.map(toEvent), duplicate: false };
 };
 
-export const readStream = async (sql: Sql, streamId: string): Promise<StoredEvent[]> =>
+export const readStream = async (sql: Sql | TransactionSql, streamId: string): Promise<StoredEvent[]> =>
   (await sql<EventRow[]>`SELECT * FROM events WHERE stream_id = ${streamId} ORDER BY version`).map(toEvent);
 
 /** Events after `afterPosition` (exclusive), in global order. */

@@ -9,3 +9,4 @@ export * from './pg-log.ts';
 export * from './kafka-log.ts';
 export * from './http.ts';
 export * from './runtime.ts';
+export * from './event-publisher.ts';

@@ -28,3 +28,5 @@ export const freshDatabase = async (): Promise<{ url: string; drop: () => Promis
     },
   };
 };
+
+export { DeciderSpecification } from './decider-specification.ts';

@@ -35,7 +35,7 @@ const alertSent = z.object({
   attempts: z.number().int(),
   causationEventId: z.string(),
 });
-const step = z.object({ name: z.string(), action: z.string() });
+const step = z.object({ name: z.string(), action: z.string(), params: z.record(z.string(), z.string()), timeoutSeconds: z.number(), retries: z.number().int() });
 const remediationStarted = z.object({
   remediationId: z.string(),
   incidentId: z.string(),
@@ -45,6 +45,7 @@ const remediationStarted = z.object({
   controlUrl: z.string().optional(),
   steps: z.array(step),
   verifyWindowSeconds: z.number(),
+  verifyMaxErrorRate: z.number(),
 });
 const stepSucceeded = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), detail: z.string() });
 const stepFailed = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), error: z.string() });

@@ -1,2 +1,3 @@
 export * from './topics.ts';
 export * from './events.ts';
+export * from './playbook.ts';

@@ -33,6 +33,8 @@ CREATE TABLE incidents (
   opened_at    timestamptz NOT NULL,
   resolved_at  timestamptz,
   control_url  text,
+  baseline     double precision NOT NULL,
+  window_start timestamptz NOT NULL,
   version      integer NOT NULL
 );
 CREATE UNIQUE INDEX incidents_one_open ON incidents (service, signal) WHERE status = 'open';

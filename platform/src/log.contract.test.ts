@@ -1,0 +1,108 @@
+// One contract for both adapters of the log port: the real Kafka broker and the Postgres-backed log.
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from './database.ts';
+import { createKafkaLog } from './kafka-log.ts';
+import type { ConsumedRecord, Log } from './log.ts';
+import { createPgLog } from './pg-log.ts';
+import { freshDatabase, kafkaBrokers, testLogger } from './testing.ts';
+
+const waitFor = async <T>(probe: () => T | undefined, timeoutMs = 30_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await sleep(50);
+  }
+};
+
+const adapters: Array<[string, () => Promise<{ log: Log; cleanup: () => Promise<void> }>]> = [
+  [
+    'kafka',
+    async () => {
+      const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'contract-test' }, testLogger());
+      return { log, cleanup: () => log.close() };
+    },
+  ],
+  [
+    'postgres',
+    async () => {
+      const fresh = await freshDatabase();
+      const db: Database = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+      const log = createPgLog(db.sql, testLogger(), { pollMs: 20 });
+      return { log, cleanup: async () => (await log.close(), await db.close(), await fresh.drop()) };
+    },
+  ],
+];
+
+describe.each(adapters)('log port on %s', (_name, open) => {
+  let log: Log;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ log, cleanup } = await open());
+    await log.ensureTopics();
+    await log.ensureTopics();
+  });
+  afterAll(async () => cleanup());
+
+  it('answers ready when the log is reachable', async () => {
+    expect(await log.ready()).toBe(true);
+  });
+
+  it('delivers what was sent, with key and headers, in order per key', async () => {
+    const run = randomBytes(4).toString('hex');
+    const received: ConsumedRecord[] = [];
+    const subscription = await log.subscribe({
+      groupId: `contract-${run}`,
+      topics: ['heph.deadletter'],
+      handle: async ({ records }) => void received.push(...records.filter((r) => r.key === `svc-${run}`)),
+    });
+    await log.send('heph.deadletter', [
+      { key: `svc-${run}`, value: Buffer.from('one'), headers: { 'content-type': 'text/plain', n: '1' } },
+      { key: `svc-${run}`, value: Buffer.from('two'), headers: { n: '2' } },
+    ]);
+    const got = await waitFor(() => (received.length >= 2 ? received : undefined));
+    await subscription.stop();
+    expect(got.map((r) => r.value.toString())).toEqual(['one', 'two']);
+    expect(got[0]!.headers).toMatchObject({ 'content-type': 'text/plain', n: '1' });
+    expect(got[1]!.offset).toBe(got[0]!.offset + 1n);
+  });
+
+  it('resumes a consumer group after the last committed batch, redelivering a batch whose handler failed', async () => {
+    const run = randomBytes(4).toString('hex');
+    const groupId = `resume-${run}`;
+    const key = `resume-${run}`;
+    const seen: string[] = [];
+    let failOnce = true;
+    const first = await log.subscribe({
+      groupId,
+      topics: ['heph.deadletter'],
+      handle: async ({ records }) => {
+        const mine = records.filter((r) => r.key === key);
+        if (mine.some((r) => r.value.toString() === 'b') && failOnce) {
+          failOnce = false;
+          throw new Error('handler failed once');
+        }
+        seen.push(...mine.map((r) => r.value.toString()));
+      },
+    });
+    await log.send('heph.deadletter', [{ key, value: Buffer.from('a'), headers: {} }]);
+    await waitFor(() => (seen.includes('a') ? true : undefined));
+    await log.send('heph.deadletter', [{ key, value: Buffer.from('b'), headers: {} }]);
+    await waitFor(() => (seen.includes('b') ? true : undefined));
+    await first.stop();
+    await log.send('heph.deadletter', [{ key, value: Buffer.from('c'), headers: {} }]);
+    const later: string[] = [];
+    const second = await log.subscribe({
+      groupId,
+      topics: ['heph.deadletter'],
+      handle: async ({ records }) => void later.push(...records.filter((r) => r.key === key).map((r) => r.value.toString())),
+    });
+    await waitFor(() => (later.includes('c') ? true : undefined));
+    await second.stop();
+    expect(seen.filter((v) => v === 'a')).toHaveLength(1);
+    expect(later).toEqual(['c']);
+  });
+});

@@ -1,0 +1,61 @@
+// Rollups in PostgreSQL: a batch of telemetry is applied in one transaction together with the offset it
+// reached, so a redelivered batch (after a crash, before the log commit) is skipped, never counted twice.
+import { DDSketch } from '@datadog/sketches-js';
+import type { Sql, TransactionSql } from '@hephaestus/platform';
+import { quantilesMs, type BucketDelta } from '../domain/rollup.ts';
+
+export type StoredBucket = { service: string; startMs: number; calls: number; errors: number; controlUrl: string | null };
+
+/** The first offset of this partition whose effects are not yet applied. */
+export const appliedOffset = async (tx: TransactionSql, consumer: string, topic: string, partition: number): Promise<bigint> => {
+  const [row] = await tx<{ next_offset: string }[]>`
+    SELECT next_offset FROM applied_offsets
+    WHERE consumer = ${consumer} AND topic = ${topic} AND partition = ${partition} FOR UPDATE`;
+  return row ? BigInt(row.next_offset) : 0n;
+};
+
+export const storeAppliedOffset = async (tx: TransactionSql, consumer: string, topic: string, partition: number, next: bigint) => {
+  await tx`
+    INSERT INTO applied_offsets (consumer, topic, partition, next_offset)
+    VALUES (${consumer}, ${topic}, ${partition}, ${next.toString()})
+    ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = excluded.next_offset`;
+};
+
+export const mergeRollups = async (tx: TransactionSql, resolutionSeconds: number, deltas: BucketDelta[]) => {
+  for (const delta of deltas) {
+    const start = new Date(delta.bucketStartMs);
+    const [existing] = await tx<{ sketch: Buffer }[]>`
+      SELECT sketch FROM rollups
+      WHERE service = ${delta.service} AND resolution_seconds = ${resolutionSeconds} AND bucket_start = ${start} FOR UPDATE`;
+    const sketch = delta.sketch;
+    if (existing) sketch.merge(DDSketch.fromProto(existing.sketch));
+    const q = quantilesMs(sketch);
+    await tx`
+      INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p50_ms, p95_ms, p99_ms, control_url)
+      VALUES (${delta.service}, ${resolutionSeconds}, ${start}, ${delta.calls}, ${delta.errors}, ${Buffer.from(sketch.toProto())},
+              ${q.p50}, ${q.p95}, ${q.p99}, ${delta.controlUrl ?? null})
+      ON CONFLICT (service, resolution_seconds, bucket_start) DO UPDATE SET
+        calls = rollups.calls + excluded.calls,
+        errors = rollups.errors + excluded.errors,
+        sketch = excluded.sketch,
+        p50_ms = excluded.p50_ms, p95_ms = excluded.p95_ms, p99_ms = excluded.p99_ms,
+        control_url = coalesce(excluded.control_url, rollups.control_url)`;
+  }
+};
+
+/** Buckets with start in [fromMs, toMs), per service, oldest first. */
+export const readBuckets = async (sql: Sql, resolutionSeconds: number, fromMs: number, toMs: number, service?: string) => {
+  const rows = await sql<{ service: string; bucket_start: Date; calls: string; errors: string; control_url: string | null }[]>`
+    SELECT service, bucket_start, calls, errors, control_url FROM rollups
+    WHERE resolution_seconds = ${resolutionSeconds}
+      AND bucket_start >= ${new Date(fromMs)} AND bucket_start < ${new Date(toMs)}
+      ${service === undefined ? sql`` : sql`AND service = ${service}`}
+    ORDER BY service, bucket_start`;
+  const byService = new Map<string, StoredBucket[]>();
+  for (const r of rows) {
+    const list = byService.get(r.service) ?? [];
+    list.push({ service: r.service, startMs: r.bucket_start.getTime(), calls: Number(r.calls), errors: Number(r.errors), controlUrl: r.control_url });
+    byService.set(r.service, list);
+  }
+  return byService;
+};

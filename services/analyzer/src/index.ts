@@ -1,0 +1,3 @@
+export * from './analyzer.ts';
+export * from './config.ts';
+export { readBuckets } from './adapters/rollup-store.ts';

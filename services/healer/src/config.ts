@@ -1,0 +1,16 @@
+// The healer's configuration, from the environment.
+import { baseConfig, env } from '@hephaestus/platform';
+import { z } from 'zod';
+
+export const healerConfig = baseConfig.extend({
+  HEPH_PLAYBOOKS_DIR: z.string().default('./playbooks'),
+  HEPH_HEALER_ALLOWED_HOSTS: z
+    .string()
+    .default('127.0.0.1,localhost,::1')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  HEPH_AGENT_CONTROL_TOKEN: z.string().optional(),
+  HEPH_RESOLUTION_SECONDS: env.seconds(10),
+  HEPH_DETECT_GRACE_SECONDS: env.seconds(2),
+  HEPH_HEALER_PORT: env.port(4320),
+});
+export type HealerConfig = z.infer<typeof healerConfig>;
