@@ -1,3 +1,5 @@
 export * from './topics.ts';
 export * from './events.ts';
 export * from './playbook.ts';
+export * from './telemetry.ts';
+export * from './otlp/codec.ts';

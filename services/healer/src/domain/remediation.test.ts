@@ -1,15 +1,16 @@
 import { DeciderSpecification } from '@hephaestus/platform/testing';
 import { describe, it } from 'vitest';
+import type { EventDataOf } from '@hephaestus/schemas';
 import { remediationDecider } from './remediation.ts';
 
 const spec = DeciderSpecification.for(remediationDecider);
 const at = '2026-01-01T00:00:00.000Z';
-const plan = {
+const plan: EventDataOf<'remediation.started'> = {
   remediationId: 'rem-1',
   incidentId: 'inc-1',
   playbookId: 'restart-on-error-burst',
   service: 'planner',
-  signal: 'error_rate' as const,
+  signal: 'error_rate',
   controlUrl: 'http://127.0.0.1:9000/control',
   steps: [
     { name: 'restart the agent', action: 'agent.restart', params: {}, timeoutSeconds: 10, retries: 2 },

@@ -1,0 +1,90 @@
+// `heph up`: ingest, analyzer, healer, console and the event publisher in one process, on Kafka and
+// PostgreSQL when configured, otherwise on embedded PGlite and the Postgres-backed log.
+import { startAnalyzer, analyzerConfig } from '@hephaestus/analyzer';
+import { createConsoleServer, consoleConfig } from '@hephaestus/console';
+import { healerConfig, loadPlaybooks, startHealer } from '@hephaestus/healer';
+import { createIngestServer, ingestConfig } from '@hephaestus/ingest';
+import { listen, newRegistry, openRuntime, startEventPublisher, type Logger, type Runtime } from '@hephaestus/platform';
+import { z } from 'zod';
+
+export const upConfig = ingestConfig.extend(analyzerConfig.shape).extend(healerConfig.shape).extend(consoleConfig.shape);
+export type UpConfig = z.infer<typeof upConfig>;
+
+export type ControlPlane = {
+  runtime: Runtime;
+  ingestUrl: string;
+  consoleUrl: string;
+  stop: () => Promise<void>;
+};
+
+export const startControlPlane = async (config: UpConfig, logger: Logger): Promise<ControlPlane> => {
+  const runtime = await openRuntime(config, logger, 'heph');
+  const { sql } = runtime.db;
+  const registry = newRegistry();
+  const stops: Array<() => Promise<unknown>> = [];
+  try {
+    const ingest = createIngestServer({
+      log: runtime.log,
+      logger: logger.child({ service: 'ingest' }),
+      registry,
+      tokens: config.HEPH_INGEST_TOKENS,
+      maxBodyBytes: config.HEPH_INGEST_MAX_BODY_BYTES,
+      writeTimeoutMs: config.HEPH_INGEST_WRITE_TIMEOUT_SECONDS * 1000,
+    });
+    const ingestPort = await listen(ingest, config.HEPH_INGEST_HOST, config.HEPH_INGEST_PORT);
+    stops.push(() => ingest.close());
+
+    const console_ = createConsoleServer({ sql, logger: logger.child({ service: 'console' }), registry, ready: runtime.log.ready });
+    const consolePort = await listen(console_, config.HEPH_CONSOLE_HOST, config.HEPH_CONSOLE_PORT);
+    stops.push(() => console_.close());
+    const consoleUrl = `http://${config.HEPH_CONSOLE_HOST}:${consolePort}`;
+
+    const publisher = startEventPublisher(sql, runtime.log, logger.child({ service: 'publisher' }));
+    stops.push(publisher.stop);
+
+    const analyzer = await startAnalyzer({
+      sql,
+      log: runtime.log,
+      logger: logger.child({ service: 'analyzer' }),
+      registry,
+      resolutionSeconds: config.HEPH_RESOLUTION_SECONDS,
+      graceSeconds: config.HEPH_DETECT_GRACE_SECONDS,
+      webhookUrl: config.HEPH_ALERT_WEBHOOK_URL,
+      consoleUrl: config.HEPH_CONSOLE_URL === 'http://127.0.0.1:8080' ? consoleUrl : config.HEPH_CONSOLE_URL,
+    });
+    stops.push(analyzer.stop);
+
+    const healerLogger = logger.child({ service: 'healer' });
+    const { playbooks, errors } = await loadPlaybooks(config.HEPH_PLAYBOOKS_DIR);
+    for (const error of errors) healerLogger.error(error, `playbook refused: ${error.file}:${error.line}: ${error.reason}`);
+    const healer = await startHealer({
+      sql,
+      log: runtime.log,
+      logger: healerLogger,
+      registry,
+      playbooks,
+      allowedHosts: config.HEPH_HEALER_ALLOWED_HOSTS,
+      controlToken: config.HEPH_AGENT_CONTROL_TOKEN,
+      resolutionSeconds: config.HEPH_RESOLUTION_SECONDS,
+      graceSeconds: config.HEPH_DETECT_GRACE_SECONDS,
+    });
+    stops.push(healer.stop);
+
+    const ingestUrl = `http://${config.HEPH_INGEST_HOST}:${ingestPort}`;
+    logger.info({ ingest: ingestUrl, console: consoleUrl, database: runtime.db.kind, log: runtime.log.kind }, 'control plane up');
+    return {
+      runtime,
+      ingestUrl,
+      consoleUrl,
+      stop: async () => {
+        // Stop taking telemetry first, then the consumers, then the connections.
+        for (const stop of stops) await stop();
+        await runtime.close();
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    await runtime.close();
+    throw error;
+  }
+};

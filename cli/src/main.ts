@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// The `heph` command: run the control plane, the demo, or the migrations.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { ConfigError, createLogger, loadConfig, openDatabase, type Logger } from '@hephaestus/platform';
+import { startControlPlane, upConfig, type ControlPlane } from './control-plane.ts';
+
+const usage = `usage: heph <command> [options]
+
+Hephaestus: observability and auto-healing for fleets of AI agents.
+
+commands:
+  up        run ingest (:4318), analyzer, healer and console (:8080) in one process
+  demo      run 'up' plus a demo agent that serves traffic, then suffers an error burst the healer cures
+  migrate   apply the database migrations and exit
+  help      show this help
+
+Without KAFKA_BROKERS and DATABASE_URL everything runs embedded (PGlite and a Postgres-backed log
+under HEPH_DATA_DIR, default ./.heph). Set both to run on Kafka and PostgreSQL:
+  KAFKA_BROKERS=127.0.0.1:9092 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test heph up
+
+options:
+  -h, --help   show this help (also: heph <command> --help)
+
+The environment variables each service reads are listed in the README (Configuration).`;
+
+const demoUsage = `usage: heph demo [--fault-after SECONDS]
+
+Starts the control plane and a demo agent ("planner"). After --fault-after seconds (default 10) the
+agent starts failing 60 % of its requests; watch the incident open, the alert, the restart, the
+validation and the resolution. The demo judges 5-second intervals unless HEPH_RESOLUTION_SECONDS is set.
+Ctrl-C stops everything.`;
+
+const main = async () => {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    strict: false,
+    options: { help: { type: 'boolean', short: 'h' }, 'fault-after': { type: 'string' } },
+  });
+  const command = positionals[0] ?? 'help';
+  if (command === 'help' || (values.help && command !== 'demo')) return console.log(usage);
+  if (command === 'demo' && values.help) return console.log(demoUsage);
+
+  const env = { ...process.env };
+  if (command === 'demo') env.HEPH_RESOLUTION_SECONDS ??= '5';
+  const config = loadConfig(upConfig, env);
+  const logger = createLogger({ level: config.LOG_LEVEL, pretty: process.stdout.isTTY });
+
+  switch (command) {
+    case 'migrate': {
+      const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.HEPH_DATA_DIR, log: logger });
+      await db.close();
+      return logger.info('migrations applied');
+    }
+    case 'up': {
+      const plane = await startControlPlane(config, logger);
+      return stopOnSignal(plane, logger);
+    }
+    case 'demo':
+      return demo(config, logger, Number(values['fault-after'] ?? 10));
+    default:
+      console.error(`heph: unknown command '${command}'\n\n${usage}`);
+      process.exitCode = 2;
+  }
+};
+
+const stopOnSignal = (plane: ControlPlane, logger: Logger, extra: () => Promise<void> = async () => {}) => {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await extra();
+    await plane.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+};
+
+/** A loopback webhook receiver standing in for the on-call engineer's pager. */
+const startPager = async (logger: Logger): Promise<{ url: string; close: () => void }> => {
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const payload = JSON.parse(body) as { status: string; incident: { service: string; summary: string; links: { incident: string } } };
+      logger.info(`on-call pager received ${payload.status.toUpperCase()}: ${payload.incident.service} ${payload.status === 'firing' ? payload.incident.summary : 'recovered'} (${payload.incident.links.incident})`);
+      response.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/alerts`, close: () => server.close() };
+};
+
+const demo = async (config: ReturnType<typeof upConfig.parse>, logger: Logger, faultAfterSeconds: number) => {
+  const pager = config.HEPH_ALERT_WEBHOOK_URL ? undefined : await startPager(logger);
+  const plane = await startControlPlane({ ...config, HEPH_ALERT_WEBHOOK_URL: config.HEPH_ALERT_WEBHOOK_URL ?? pager?.url }, logger);
+  const agent = spawn(
+    process.execPath,
+    [new URL('./demo/agent.ts', import.meta.url).pathname, '--service', 'planner', '--ingest', plane.ingestUrl, '--fault-after', String(faultAfterSeconds)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  agent.stdout.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) logger.info(line);
+  });
+  logger.info(`demo: agent 'planner' starts normal traffic; an error burst begins in ${faultAfterSeconds} s. Console: ${plane.consoleUrl}/api/incidents`);
+  stopOnSignal(plane, logger, async () => {
+    agent.kill('SIGTERM');
+    pager?.close();
+  });
+};
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(`heph: ${error.message}`);
+    process.exit(2);
+  }
+  console.error('heph: failed to start:', error);
+  process.exit(1);
+});

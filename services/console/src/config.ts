@@ -1,0 +1,9 @@
+// The console's configuration, from the environment.
+import { baseConfig, env } from '@hephaestus/platform';
+import { z } from 'zod';
+
+export const consoleConfig = baseConfig.extend({
+  HEPH_CONSOLE_HOST: z.string().default('127.0.0.1'),
+  HEPH_CONSOLE_PORT: env.port(8080),
+});
+export type ConsoleConfig = z.infer<typeof consoleConfig>;
