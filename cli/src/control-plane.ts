@@ -25,7 +25,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
   try {
     const ingest = createIngestServer({
       log: runtime.log,
-      logger: logger.child({ service: 'ingest' }),
+      logger: logger.child({ name: 'ingest' }),
       registry,
       tokens: config.HEPH_INGEST_TOKENS,
       maxBodyBytes: config.HEPH_INGEST_MAX_BODY_BYTES,
@@ -34,27 +34,28 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
     const ingestPort = await listen(ingest, config.HEPH_INGEST_HOST, config.HEPH_INGEST_PORT);
     stops.push(() => ingest.close());
 
-    const console_ = createConsoleServer({ sql, logger: logger.child({ service: 'console' }), registry, ready: runtime.log.ready });
+    const console_ = createConsoleServer({ sql, logger: logger.child({ name: 'console' }), registry, ready: runtime.log.ready });
     const consolePort = await listen(console_, config.HEPH_CONSOLE_HOST, config.HEPH_CONSOLE_PORT);
     stops.push(() => console_.close());
     const consoleUrl = `http://${config.HEPH_CONSOLE_HOST}:${consolePort}`;
 
-    const publisher = startEventPublisher(sql, runtime.log, logger.child({ service: 'publisher' }));
+    const publisher = startEventPublisher(sql, runtime.log, logger.child({ name: 'publisher' }));
     stops.push(publisher.stop);
 
     const analyzer = await startAnalyzer({
       sql,
       log: runtime.log,
-      logger: logger.child({ service: 'analyzer' }),
+      logger: logger.child({ name: 'analyzer' }),
       registry,
       resolutionSeconds: config.HEPH_RESOLUTION_SECONDS,
       graceSeconds: config.HEPH_DETECT_GRACE_SECONDS,
       webhookUrl: config.HEPH_ALERT_WEBHOOK_URL,
+      consumerGroupPrefix: config.HEPH_CONSUMER_GROUP_PREFIX,
       consoleUrl: config.HEPH_CONSOLE_URL === 'http://127.0.0.1:8080' ? consoleUrl : config.HEPH_CONSOLE_URL,
     });
     stops.push(analyzer.stop);
 
-    const healerLogger = logger.child({ service: 'healer' });
+    const healerLogger = logger.child({ name: 'healer' });
     const { playbooks, errors } = await loadPlaybooks(config.HEPH_PLAYBOOKS_DIR);
     for (const error of errors) healerLogger.error(error, `playbook refused: ${error.file}:${error.line}: ${error.reason}`);
     const healer = await startHealer({
@@ -67,6 +68,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       controlToken: config.HEPH_AGENT_CONTROL_TOKEN,
       resolutionSeconds: config.HEPH_RESOLUTION_SECONDS,
       graceSeconds: config.HEPH_DETECT_GRACE_SECONDS,
+      consumerGroupPrefix: config.HEPH_CONSUMER_GROUP_PREFIX,
     });
     stops.push(healer.stop);
 

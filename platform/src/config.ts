@@ -44,6 +44,8 @@ export const baseConfig = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   HEPH_DATA_DIR: z.string().default('./.heph'),
+  /** Prefix of the consumer group names, so two control planes can share one Kafka cluster. */
+  HEPH_CONSUMER_GROUP_PREFIX: z.string().regex(/^[\w.-]+$/).default('heph'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type BaseConfig = z.infer<typeof baseConfig>;

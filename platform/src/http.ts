@@ -1,5 +1,5 @@
 // HTTP helpers every service shares: a Fastify server with /healthz, /readyz and Prometheus /metrics.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
 
@@ -14,7 +14,7 @@ export type HttpServerOptions = {
 export const createHttpServer = (options: HttpServerOptions): FastifyInstance => {
   const app = Fastify({
     loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     // OTLP clients and Alertmanager tooling send `Connection: Upgrade` and chunked bodies: ordinary requests.
     forceCloseConnections: true,

@@ -1,5 +1,5 @@
 // The analyzer pipeline: consume → rollup → detect → decide → append, then notify.
-import type { Log, Logger, Sql, ConsumedRecord } from '@hephaestus/platform';
+import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql } from '@hephaestus/platform';
 import { decodeTracesProtobuf, toSpanRecords, topics, type SpanRecord } from '@hephaestus/schemas';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { appliedOffset, mergeRollups, readBuckets, storeAppliedOffset } from './adapters/rollup-store.ts';
@@ -7,7 +7,6 @@ import { handleIncidentCommand, openIncidents } from './adapters/incident-store.
 import { startWebhookNotifier } from './adapters/webhook-notifier.ts';
 import { defaultErrorRateSettings, detectErrorRate, quietStreak, type ErrorRateSettings } from './domain/error-rate-detector.ts';
 import { rollupSpans } from './domain/rollup.ts';
-import { deterministicId } from '@hephaestus/platform';
 
 export type AnalyzerOptions = {
   sql: Sql;
@@ -19,15 +18,15 @@ export type AnalyzerOptions = {
   webhookUrl?: string;
   consoleUrl: string;
   settings?: ErrorRateSettings;
+  consumerGroupPrefix: string;
   now?: () => number;
 };
-
-const consumerName = 'analyzer';
 
 export const startAnalyzer = async (options: AnalyzerOptions) => {
   const { sql, logger } = options;
   const now = options.now ?? Date.now;
   const settings = options.settings ?? defaultErrorRateSettings;
+  const consumerName = `${options.consumerGroupPrefix}-analyzer`;
   const metrics = {
     spans: new Counter({ name: 'heph_analyzer_spans_total', help: 'Spans consumed from otel.spans.', registers: [options.registry] }),
     deadletters: new Counter({ name: 'heph_analyzer_deadletters_total', help: 'Messages the analyzer could not decode, sent to heph.deadletter.', registers: [options.registry] }),

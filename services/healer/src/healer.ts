@@ -20,6 +20,7 @@ export type HealerOptions = {
   controlToken?: string;
   resolutionSeconds: number;
   graceSeconds: number;
+  consumerGroupPrefix: string;
   now?: () => number;
 };
 
@@ -138,7 +139,14 @@ export const startHealer = async (options: HealerOptions) => {
         logger.warn({ offset: record.offset.toString(), reason: parsed.error.issues[0]?.message }, 'unreadable event skipped');
         continue;
       }
-      if (parsed.data.type === 'incident.opened') await onIncidentOpened(parsed.data.data);
+      if (parsed.data.type !== 'incident.opened') continue;
+      // Act only on incidents this control plane recorded: a shared topic may carry another's events.
+      const [known] = await sql`SELECT 1 FROM events WHERE id = ${parsed.data.id}`;
+      if (!known) {
+        logger.warn({ eventId: parsed.data.id }, 'incident event not in this event store, ignored');
+        continue;
+      }
+      await onIncidentOpened(parsed.data.data);
     }
   };
 
@@ -148,7 +156,7 @@ export const startHealer = async (options: HealerOptions) => {
     logger.info({ incidentId: incident_id }, 'resuming remediation');
     track(incident_id);
   }
-  const subscription = await options.log.subscribe({ groupId: 'healer', topics: [topics.events], handle: consume });
+  const subscription = await options.log.subscribe({ groupId: `${options.consumerGroupPrefix}-healer`, topics: [topics.events], handle: consume });
   logger.info({ playbooks: options.playbooks.map((p) => p.id) }, 'healer consuming heph.events');
 
   return {

@@ -1,0 +1,64 @@
+// End-to-end helpers: a loopback webhook receiver, a demo agent in its own process, polling.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const eventually = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(200);
+  }
+};
+
+export type WebhookCall = { headers: Record<string, unknown>; body: any };
+
+export const startWebhookReceiver = async () => {
+  const calls: WebhookCall[] = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      calls.push({ headers: request.headers, body: JSON.parse(body) });
+      response.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}/alerts`, calls, close: () => new Promise<void>((r) => server.close(() => r())) };
+};
+
+/** The demo agent as a separate process, exporting with the real OpenTelemetry JS SDK and exporter. */
+export const startAgent = async (args: { service: string; ingestUrl: string; rate?: number }) => {
+  const lines: string[] = [];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(import.meta.dirname, '../cli/src/demo/agent.ts'), '--service', args.service, '--ingest', args.ingestUrl, '--rate', String(args.rate ?? 40)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  child.stdout!.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+  const controlUrl = await eventually('the agent to announce its control endpoint', () => {
+    for (const line of lines) {
+      const match = /control endpoint (\S+)/.exec(line);
+      if (match) return match[1];
+    }
+    return undefined;
+  }, 20_000);
+  return {
+    lines,
+    controlUrl,
+    injectFault: async () => {
+      const response = await fetch(`${controlUrl}/fault`, { method: 'POST' });
+      if (response.status !== 202) throw new Error(`fault injection answered ${response.status}`);
+    },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+};
