@@ -1,0 +1,171 @@
+// The OTLP/HTTP receiver against the real Kafka broker: what it answers, and what reaches the log.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaLog, newRegistry, type ConsumedRecord, type Log } from '@hephaestus/platform';
+import { kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
+import { decodeTracesJson, decodeTracesProtobuf, encodeTracesProtobuf, otlpRoot, toSpanRecords } from '@hephaestus/schemas';
+import { createIngestServer } from './ingest.ts';
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+const exportRequest = (service: string, spans: Array<{ name: string; traceId?: string; spanId?: string }>) => ({
+  resourceSpans: [
+    {
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+      scopeSpans: [
+        {
+          scope: { name: 'test' },
+          spans: spans.map((s) => ({
+            traceId: s.traceId ?? hex(16),
+            spanId: s.spanId ?? hex(8),
+            name: s.name,
+            kind: 2,
+            startTimeUnixNano: '1700000000000000000',
+            endTimeUnixNano: '1700000000250000000',
+            status: { code: 2, message: 'boom' },
+          })),
+        },
+      ],
+    },
+  ],
+});
+
+describe('ingest on kafka', () => {
+  let log: Log;
+  let app: FastifyInstance;
+  const received: ConsumedRecord[] = [];
+  let stopConsumer: () => Promise<void>;
+
+  beforeAll(async () => {
+    log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'ingest-test' }, testLogger());
+    await log.ensureTopics();
+    app = createIngestServer({ log, logger: testLogger(), registry: newRegistry(), tokens: [], maxBodyBytes: 64 * 1024, writeTimeoutMs: 5000 });
+    const subscription = await log.subscribe({ groupId: `ingest-test-${hex(4)}`, topics: ['otel.spans'], handle: async ({ records }) => void received.push(...records) });
+    stopConsumer = subscription.stop;
+  });
+  afterAll(async () => {
+    await stopConsumer();
+    await app.close();
+    await log.close();
+  });
+
+  const messagesFor = async (service: string, count = 1) => {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const mine = received.filter((r) => r.key === service);
+      if (mine.length >= count) return mine;
+      await sleep(50);
+    }
+    throw new Error(`no message for ${service} reached otel.spans`);
+  };
+
+  it('writes a JSON export as one OTLP protobuf message per resource, keyed by service.name', async () => {
+    const service = `svc-${hex(4)}`;
+    const response = await app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json' }, payload: exportRequest(service, [{ name: 'GET /a' }, { name: 'GET /b' }]) });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('application/json');
+    expect(response.json()).toEqual({});
+    const [message] = await messagesFor(service);
+    expect(message!.headers).toMatchObject({ 'content-type': 'application/x-protobuf', 'heph-record-count': '2', 'heph-schema-version': '1' });
+    // The value is a plain ExportTraceServiceRequest: the OTLP message type alone reads it.
+    const official = otlpRoot.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest').decode(message!.value) as any;
+    expect(official.resourceSpans[0].scopeSpans[0].spans.map((s: any) => s.name)).toEqual(['GET /a', 'GET /b']);
+    const decoded = decodeTracesProtobuf(message!.value);
+    if (!decoded.ok) throw new Error(decoded.error.message);
+    expect(toSpanRecords(decoded.value).map((s) => [s.service, s.status, s.durationMs])).toEqual([[service, 'error', 250], [service, 'error', 250]]);
+  });
+
+  it('accepts protobuf, gzip-compressed, and answers in protobuf', async () => {
+    const service = `svc-${hex(4)}`;
+    const decoded = decodeTracesJson(JSON.stringify(exportRequest(service, [{ name: 'proto' }])));
+    if (!decoded.ok) throw new Error(decoded.error.message);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+      payload: gzipSync(encodeTracesProtobuf(decoded.value)),
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('application/x-protobuf');
+    await messagesFor(service);
+  });
+
+  it('keeps the valid spans and reports the invalid ones through partial success', async () => {
+    const service = `svc-${hex(4)}`;
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': 'application/json' },
+      payload: exportRequest(service, [{ name: 'good' }, { name: 'zero trace id', traceId: '0'.repeat(32) }]),
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ partialSuccess: { rejectedSpans: '1', errorMessage: expect.stringContaining('invalid trace id') } });
+    const [message] = await messagesFor(service);
+    expect(message!.headers['heph-record-count']).toBe('1');
+  });
+
+  it('refuses malformed JSON and protobuf with 400 and a message', async () => {
+    const json = await app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json' }, payload: '{"resourceSpans": [' });
+    expect(json.statusCode).toBe(400);
+    expect(json.json().message).toMatch(/invalid OTLP JSON/);
+    const proto = await app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/x-protobuf' }, payload: Buffer.from([0x0a, 0xff, 0xff, 0xff]) });
+    expect(proto.statusCode).toBe(400);
+  });
+
+  it('refuses an unsupported content type with 415', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'text/plain' }, payload: 'hello' });
+    expect(response.statusCode).toBe(415);
+    expect(response.json().message).toContain('application/x-protobuf');
+  });
+
+  it('refuses a body over the limit with 413, also when it only inflates past the limit', async () => {
+    const big = await app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json' }, payload: `{"x":"${'a'.repeat(70 * 1024)}"}` });
+    expect(big.statusCode).toBe(413);
+    const bomb = gzipSync(Buffer.alloc(10 * 1024 * 1024, 0x20));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const response = await app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: bomb });
+    expect(response.statusCode).toBe(413);
+    expect(response.json().message).toContain('inflates past');
+  });
+
+  it('refuses a missing or wrong bearer token with 401 and writes nothing', async () => {
+    const guarded = createIngestServer({ log, logger: testLogger(), registry: newRegistry(), tokens: ['s3cret-token'], maxBodyBytes: 1 << 20, writeTimeoutMs: 5000 });
+    const service = `svc-${hex(4)}`;
+    const payload = exportRequest(service, [{ name: 'x' }]);
+    for (const authorization of [undefined, 'Bearer wrong', 's3cret-token']) {
+      const response = await guarded.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, payload });
+      expect(response.statusCode).toBe(401);
+    }
+    const ok = await guarded.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json', authorization: 'Bearer s3cret-token' }, payload });
+    expect(ok.statusCode).toBe(200);
+    expect(await messagesFor(service)).toHaveLength(1);
+    await guarded.close();
+  });
+
+  it('serves /metrics that promtool accepts without findings', async () => {
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain('heph_ingest_requests_total{signal="traces",code="200"}');
+    const promtool = process.env.PROMTOOL;
+    if (!promtool) throw new Error('PROMTOOL is not set: run through `npm test` (its global setup provides promtool)');
+    expect(execFileSync(promtool, ['check', 'metrics'], { input: response.body, encoding: 'utf8' })).toBe('');
+  });
+});
+
+describe('ingest when the log is down', () => {
+  it('answers 503 with Retry-After and never 2xx for data it did not keep', async () => {
+    // Nothing listens on port 1 of the loopback: every write fails.
+    const log = createKafkaLog({ brokers: ['127.0.0.1:1'], clientId: 'ingest-down-test', requestTimeoutMs: 500 }, testLogger());
+    const app = createIngestServer({ log, logger: testLogger(), registry: newRegistry(), tokens: [], maxBodyBytes: 1 << 20, writeTimeoutMs: 3000 });
+    const response = await app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json' }, payload: exportRequest('down', [{ name: 'lost?' }]) });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    await app.close();
+    await log.close();
+  });
+});
