@@ -30,6 +30,8 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       tokens: config.HEPH_INGEST_TOKENS,
       maxBodyBytes: config.HEPH_INGEST_MAX_BODY_BYTES,
       writeTimeoutMs: config.HEPH_INGEST_WRITE_TIMEOUT_SECONDS * 1000,
+      maxInFlightBytes: config.HEPH_INGEST_MAX_IN_FLIGHT_BYTES,
+      limits: { maxAttributeValueLength: config.HEPH_INGEST_MAX_ATTRIBUTE_VALUE_LENGTH, maxAttributeCount: config.HEPH_INGEST_MAX_ATTRIBUTES },
     });
     const ingestPort = await listen(ingest, config.HEPH_INGEST_HOST, config.HEPH_INGEST_PORT);
     stops.push(() => ingest.close());

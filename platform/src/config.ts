@@ -6,8 +6,9 @@ export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
 }
 
+/** An empty variable counts as unset, as shells and compose files often leave them. */
 export const loadConfig = <S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> => {
-  const parsed = schema.safeParse(env);
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const variable = issue.path.join('.') || '(environment)';

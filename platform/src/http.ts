@@ -16,8 +16,8 @@ export const createHttpServer = (options: HttpServerOptions): FastifyInstance =>
     loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
-    // OTLP clients and Alertmanager tooling send `Connection: Upgrade` and chunked bodies: ordinary requests.
-    forceCloseConnections: true,
+    // On close, idle keep-alive connections go at once; requests in flight finish first.
+    forceCloseConnections: 'idle',
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

@@ -9,6 +9,6 @@ export const createLogger = (options: { level?: string; name?: string; pretty?: 
     name: options.name,
     redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization'], censor: '***' },
     transport: options.pretty
-      ? { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } }
+      ? { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', singleLine: true } }
       : undefined,
   });

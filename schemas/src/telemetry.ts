@@ -40,3 +40,75 @@ export const spanRecordSchema = z.object({
 });
 
 export type SpanRecord = z.infer<typeof spanRecordSchema>;
+
+const scopeSchema = z.object({ name: z.string(), version: z.string().optional() });
+const countSchema = z.number().int().nonnegative();
+
+export const metricKindSchema = z.enum(['gauge', 'sum', 'histogram', 'exponential_histogram', 'summary']);
+export type MetricKind = z.infer<typeof metricKindSchema>;
+
+export const metricTemporalitySchema = z.enum(['delta', 'cumulative']);
+export type MetricTemporality = z.infer<typeof metricTemporalitySchema>;
+
+const exponentialBucketsSchema = z.object({ offset: z.number().int(), bucketCounts: z.array(countSchema) });
+
+/**
+ * One OTLP data point with its metric, scope and resource. Which value fields are set follows the
+ * kind: `value` for gauge and sum; count, sum, min, max, bounds and bucketCounts for histogram;
+ * count, sum, min, max, scale, zeroCount, zeroThreshold, positive and negative for
+ * exponential_histogram; count, sum and quantiles for summary. Values that are not finite are left out.
+ */
+export const metricPointSchema = z.object({
+  service: z.string(),
+  resource: attributesSchema,
+  scope: scopeSchema,
+  name: z.string(),
+  description: z.string().optional(),
+  unit: z.string().optional(),
+  kind: metricKindSchema,
+  temporality: metricTemporalitySchema.optional(),
+  monotonic: z.boolean().optional(),
+  attributes: attributesSchema,
+  startTimeUnixNano: unixNanoSchema.optional(),
+  timeUnixNano: unixNanoSchema,
+  timeMs: z.number(),
+  value: z.number().optional(),
+  count: countSchema.optional(),
+  sum: z.number().optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  bounds: z.array(z.number()).optional(),
+  bucketCounts: z.array(countSchema).optional(),
+  scale: z.number().int().optional(),
+  zeroCount: countSchema.optional(),
+  zeroThreshold: z.number().nonnegative().optional(),
+  positive: exponentialBucketsSchema.optional(),
+  negative: exponentialBucketsSchema.optional(),
+  quantiles: z.array(z.object({ quantile: z.number(), value: z.number() })).optional(),
+  exemplars: z.array(z.object({ traceId: traceIdSchema.optional(), spanId: spanIdSchema.optional(), value: z.number(), timeUnixNano: unixNanoSchema })),
+});
+
+export type MetricPoint = z.infer<typeof metricPointSchema>;
+
+/**
+ * One OTLP log record with its scope and resource. `timeMs` is the record's time, or when the
+ * collector observed it if the record has none (the logs data model's rule); the body is an
+ * AttributeValue (null when empty).
+ */
+export const logRecordNormalizedSchema = z.object({
+  service: z.string(),
+  resource: attributesSchema,
+  scope: scopeSchema,
+  timeUnixNano: unixNanoSchema,
+  observedTimeUnixNano: unixNanoSchema,
+  timeMs: z.number(),
+  severityNumber: z.number().int(),
+  severityText: z.string(),
+  body: attributeValueSchema,
+  attributes: attributesSchema,
+  traceId: traceIdSchema.optional(),
+  spanId: spanIdSchema.optional(),
+  eventName: z.string().optional(),
+});
+
+export type LogRecordNormalized = z.infer<typeof logRecordNormalizedSchema>;

@@ -34,3 +34,34 @@ export {
   unknownService,
   validateTraces,
 } from './traces.ts';
+export type {
+  MetricsPartialSuccess,
+  MetricsRequest,
+  MetricsValidation,
+  OtlpExemplar,
+  OtlpExponentialBuckets,
+  OtlpExponentialHistogram,
+  OtlpExponentialHistogramDataPoint,
+  OtlpGauge,
+  OtlpHistogram,
+  OtlpHistogramDataPoint,
+  OtlpMetric,
+  OtlpNumberDataPoint,
+  OtlpResourceMetrics,
+  OtlpScopeMetrics,
+  OtlpSum,
+  OtlpSummary,
+  OtlpSummaryDataPoint,
+  OtlpValueAtQuantile,
+} from './metrics.ts';
+export {
+  decodeMetricsJson,
+  decodeMetricsProtobuf,
+  encodeMetricsProtobuf,
+  encodeMetricsResponse,
+  splitMetricsByResource,
+  toMetricPoints,
+  validateMetrics,
+} from './metrics.ts';
+export type { LogsPartialSuccess, LogsRequest, LogsValidation, OtlpLogRecord, OtlpResourceLogs, OtlpScopeLogs } from './logs.ts';
+export { decodeLogsJson, decodeLogsProtobuf, encodeLogsProtobuf, encodeLogsResponse, splitLogsByResource, toLogRecords, validateLogs } from './logs.ts';

@@ -111,9 +111,12 @@ describe('ingest on kafka', () => {
   it('refuses malformed JSON and protobuf with 400 and a message', async () => {
     const json = await app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json' }, payload: '{"resourceSpans": [' });
     expect(json.statusCode).toBe(400);
-    expect(json.json().message).toMatch(/invalid OTLP JSON/);
+    expect(json.json()).toMatchObject({ code: 3, message: expect.stringMatching(/invalid OTLP JSON/) });
     const proto = await app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/x-protobuf' }, payload: Buffer.from([0x0a, 0xff, 0xff, 0xff]) });
     expect(proto.statusCode).toBe(400);
+    // The error body is a google.rpc.Status in protobuf: field 1 (code) = 3, field 2 (message).
+    expect(proto.headers['content-type']).toBe('application/x-protobuf');
+    expect([...proto.rawPayload.subarray(0, 3)]).toEqual([0x08, 0x03, 0x12]);
   });
 
   it('refuses an unsupported content type with 415', async () => {

@@ -1,22 +1,14 @@
-// The OTLP/HTTP receiver: decode → normalize → validate → write. It answers 2xx only after the log
-// acknowledged every kept record; 503 + Retry-After when the log is down; 4xx with a message for bad input.
+// The OTLP/HTTP receiver for traces, metrics and logs: decode → normalize → validate → write. It answers
+// 2xx only after the log acknowledged every kept record; 503 + Retry-After when the log is down or slow;
+// 429 + Retry-After when too many bytes are in flight; 4xx with a message for bad input.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
+import protobuf from 'protobufjs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHttpServer, LogUnavailableError, type Log, type Logger } from '@hephaestus/platform';
-import {
-  decodeTracesJson,
-  decodeTracesProtobuf,
-  encodeTraceResponse,
-  encodeTracesProtobuf,
-  otlpProtoContentType,
-  splitTracesByResource,
-  telemetryHeaders,
-  telemetrySchemaVersion,
-  topics,
-  validateTraces,
-} from '@hephaestus/schemas';
-import { Counter, type Registry } from 'prom-client';
+import { otlpProtoContentType, telemetryHeaders, telemetrySchemaVersion, type AttributeLimits } from '@hephaestus/schemas';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { signals, type Format, type SignalPipeline } from './signals.ts';
 
 export type IngestOptions = {
   log: Log;
@@ -25,15 +17,17 @@ export type IngestOptions = {
   tokens: string[];
   maxBodyBytes: number;
   writeTimeoutMs: number;
+  maxInFlightBytes?: number;
+  limits?: AttributeLimits;
 };
-
-type Format = 'protobuf' | 'json';
 
 class IngestError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  readonly retryAfterSeconds?: number;
+  constructor(status: number, message: string, retryAfterSeconds?: number) {
     super(message);
     this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -44,24 +38,44 @@ const formatOf = (contentType: string | undefined): Format | undefined => {
   return undefined;
 };
 
+/** google.rpc.Code for each HTTP status we answer (OTLP/HTTP failures carry a google.rpc.Status). */
+const rpcCodes: Record<number, number> = { 400: 3, 401: 16, 413: 3, 415: 3, 429: 8, 500: 13, 503: 14 };
+
+/** google.rpc.Status { int32 code = 1; string message = 2; } */
+const encodeRpcStatus = (code: number, message: string): Buffer =>
+  Buffer.from(protobuf.Writer.create().uint32(8).int32(code).uint32(18).string(message).finish());
+
 const digest = (token: string) => createHash('sha256').update(token).digest();
+
+const ingestMetrics = (registry: Registry) => {
+  const signal = ['signal'] as const;
+  return {
+    requests: new Counter({ name: 'heph_ingest_requests_total', help: 'OTLP export requests by signal and response code.', labelNames: ['signal', 'code'], registers: [registry] }),
+    received: new Counter({ name: 'heph_ingest_received_records_total', help: 'Records (spans, data points, log records) decoded from requests.', labelNames: signal, registers: [registry] }),
+    accepted: new Counter({ name: 'heph_ingest_accepted_records_total', help: 'Records written to the log and acknowledged.', labelNames: signal, registers: [registry] }),
+    rejected: new Counter({ name: 'heph_ingest_rejected_records_total', help: 'Records refused by validation (OTLP partial success).', labelNames: signal, registers: [registry] }),
+    refused: new Counter({ name: 'heph_ingest_refused_records_total', help: 'Valid records not kept because the log failed (the client was told to retry).', labelNames: signal, registers: [registry] }),
+    bytes: new Counter({ name: 'heph_ingest_received_bytes_total', help: 'Request body bytes received, before decompression.', labelNames: signal, registers: [registry] }),
+    duration: new Histogram({ name: 'heph_ingest_request_duration_seconds', help: 'Time from request body received to response.', labelNames: signal, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
+    write: new Histogram({ name: 'heph_ingest_log_write_duration_seconds', help: 'Time the log took to acknowledge a request\'s records.', labelNames: signal, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
+    inFlight: new Gauge({ name: 'heph_ingest_in_flight_bytes', help: 'Request bytes being processed now.', registers: [registry] }),
+  };
+};
 
 export const createIngestServer = (options: IngestOptions): FastifyInstance => {
   const { logger } = options;
+  const maxInFlight = options.maxInFlightBytes ?? 64 * 1024 * 1024;
   const app = createHttpServer({ log: logger, registry: options.registry, readiness: { log: options.log.ready }, bodyLimitBytes: options.maxBodyBytes });
   const tokenDigests = options.tokens.map(digest);
   if (tokenDigests.length === 0) logger.warn('HEPH_INGEST_TOKENS is not set: ingest accepts telemetry without authentication');
-  const metrics = {
-    requests: new Counter({ name: 'heph_ingest_requests_total', help: 'OTLP export requests by signal and response code.', labelNames: ['signal', 'code'], registers: [options.registry] }),
-    accepted: new Counter({ name: 'heph_ingest_spans_accepted_total', help: 'Spans written to the log.', registers: [options.registry] }),
-    rejected: new Counter({ name: 'heph_ingest_spans_rejected_total', help: 'Spans refused by validation (partial success).', registers: [options.registry] }),
-  };
+  const metrics = ingestMetrics(options.registry);
+  let inFlightBytes = 0;
 
   // Bodies arrive as raw bytes; decoding (and gunzip) happens in the handler where errors map to OTLP statuses.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  // Constant-time comparison of digests: the token's length leaks nothing either.
+  // Constant-time comparison of digests: neither the token nor its length leaks through timing.
   const authorized = (request: FastifyRequest) => {
     if (tokenDigests.length === 0) return true;
     const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
@@ -70,9 +84,8 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
     return tokenDigests.some((d) => timingSafeEqual(d, given));
   };
 
-  const body = (request: FastifyRequest): Buffer => {
-    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase();
+  const inflate = (raw: Buffer, contentEncoding: string | undefined): Buffer => {
+    const encoding = (contentEncoding ?? 'identity').toLowerCase();
     if (encoding === 'identity') return raw;
     if (encoding !== 'gzip') throw new IngestError(415, `unsupported Content-Encoding '${encoding}': send gzip or none`);
     try {
@@ -85,67 +98,95 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
     }
   };
 
-  const send = (reply: FastifyReply, format: Format, status: number, payload: { rejectedSpans: number; errorMessage?: string }) =>
-    reply
-      .code(status)
-      .type(format === 'json' ? 'application/json' : otlpProtoContentType)
-      .send(Buffer.from(encodeTraceResponse(payload, format)));
-
-  const fail = (reply: FastifyReply, format: Format | undefined, status: number, message: string) => {
-    // OTLP/HTTP: errors carry a google.rpc.Status; JSON clients get its JSON form, others a plain message.
-    if (format === 'json' || format === undefined) return reply.code(status).type('application/json').send({ code: status, message });
-    return reply.code(status).type('text/plain').send(message);
+  const fail = (reply: FastifyReply, format: Format | undefined, status: number, message: string, retryAfterSeconds?: number) => {
+    if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
+    // OTLP/HTTP: an error body is a google.rpc.Status in the request's encoding.
+    const code = rpcCodes[status] ?? 2;
+    if (format === 'protobuf') return reply.code(status).type(otlpProtoContentType).send(encodeRpcStatus(code, message));
+    return reply.code(status).type('application/json').send({ code, message });
   };
 
-  app.post('/v1/traces', async (request, reply) => {
+  // Too much in flight: refuse before the body is read, from its declared length.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'POST' || !request.url.startsWith('/v1/')) return;
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (inFlightBytes > 0 && inFlightBytes + declared > maxInFlight) {
+      metrics.requests.inc({ signal: request.url.slice(4), code: '429' });
+      return fail(reply, formatOf(request.headers['content-type']), 429, 'ingest is overloaded; retry later', 1);
+    }
+  });
+
+  const handle = (pipeline: SignalPipeline) => async (request: FastifyRequest, reply: FastifyReply) => {
     const format = formatOf(request.headers['content-type']);
-    const answer = (status: number) => metrics.requests.inc({ signal: 'traces', code: String(status) });
+    const signal = pipeline.signal;
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const stopTimer = metrics.duration.startTimer({ signal });
+    inFlightBytes += raw.length;
+    metrics.inFlight.set(inFlightBytes);
+    metrics.bytes.inc({ signal }, raw.length);
+    let kept = 0;
     try {
       if (!authorized(request)) throw new IngestError(401, 'missing or invalid bearer token');
       if (!format) throw new IngestError(415, `unsupported Content-Type '${request.headers['content-type'] ?? ''}': send application/x-protobuf or application/json`);
-      // decode → normalize
-      const bytes = body(request);
-      const decoded = format === 'json' ? decodeTracesJson(bytes.toString('utf8')) : decodeTracesProtobuf(bytes);
-      if (!decoded.ok) throw new IngestError(400, decoded.error.message);
-      // validate
-      const { request: kept, rejectedSpans, message } = validateTraces(decoded.value);
+      if (inFlightBytes > maxInFlight && inFlightBytes > raw.length) throw new IngestError(429, 'ingest is overloaded; retry later', 1);
+      // decode → normalize → validate
+      const prepared = pipeline.prepare(inflate(raw, request.headers['content-encoding']), format, options.limits ?? {});
+      if (!prepared.ok) throw new IngestError(400, prepared.error.message);
+      const { batches, rejected, message } = prepared.value;
+      kept = batches.reduce((n, b) => n + b.count, 0);
+      metrics.received.inc({ signal }, kept + rejected);
+      metrics.rejected.inc({ signal }, rejected);
+      if (rejected > 0) logger.warn({ signal, rejected, reason: message }, `${pipeline.recordName} rejected by validation`);
       // write: one message per resource batch, keyed by service.name, in the OTLP protobuf encoding.
-      const batches = splitTracesByResource(kept).filter((b) => b.spanCount > 0);
-      const records = batches.map((b) => ({
-        key: b.serviceName,
-        value: Buffer.from(encodeTracesProtobuf(b.request)),
-        headers: {
-          [telemetryHeaders.contentType]: otlpProtoContentType,
-          [telemetryHeaders.recordCount]: String(b.spanCount),
-          [telemetryHeaders.schemaVersion]: telemetrySchemaVersion,
-        },
-      }));
-      await withDeadline(options.log.send(topics.spans, records), options.writeTimeoutMs);
-      const accepted = batches.reduce((n, b) => n + b.spanCount, 0);
-      metrics.accepted.inc(accepted);
-      metrics.rejected.inc(rejectedSpans);
-      if (rejectedSpans > 0) logger.warn({ rejectedSpans, reason: message }, 'spans rejected by validation');
-      answer(200);
-      return send(reply, format, 200, { rejectedSpans, errorMessage: rejectedSpans > 0 ? message : undefined });
+      const stopWrite = metrics.write.startTimer({ signal });
+      await withDeadline(
+        options.log.send(
+          pipeline.topic,
+          batches.map((b) => ({
+            key: b.serviceName,
+            value: Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength),
+            headers: {
+              [telemetryHeaders.contentType]: otlpProtoContentType,
+              [telemetryHeaders.recordCount]: String(b.count),
+              [telemetryHeaders.schemaVersion]: telemetrySchemaVersion,
+            },
+          })),
+        ),
+        options.writeTimeoutMs,
+      );
+      stopWrite();
+      metrics.accepted.inc({ signal }, kept);
+      metrics.requests.inc({ signal, code: '200' });
+      const body = pipeline.respond(rejected, rejected > 0 ? message : undefined, format);
+      return reply.code(200).type(format === 'json' ? 'application/json' : otlpProtoContentType).send(typeof body === 'string' ? body : Buffer.from(body));
     } catch (error) {
       if (error instanceof IngestError) {
-        answer(error.status);
-        return fail(reply, format, error.status, error.message);
+        metrics.requests.inc({ signal, code: String(error.status) });
+        return fail(reply, format, error.status, error.message, error.retryAfterSeconds);
       }
       if (error instanceof LogUnavailableError) {
-        logger.error({ err: error.cause ?? error }, 'log unavailable, asking the exporter to retry');
-        answer(503);
-        reply.header('retry-after', '5');
-        return fail(reply, format, 503, 'the telemetry log is unavailable; retry later');
+        logger.error({ signal, err: error.cause ?? error }, 'log unavailable, asking the exporter to retry');
+        metrics.refused.inc({ signal }, kept);
+        metrics.requests.inc({ signal, code: '503' });
+        return fail(reply, format, 503, 'the telemetry log is unavailable; retry later', 5);
       }
       throw error;
+    } finally {
+      inFlightBytes -= raw.length;
+      metrics.inFlight.set(inFlightBytes);
+      stopTimer();
     }
-  });
+  };
+
+  app.post('/v1/traces', handle(signals.traces));
+  app.post('/v1/metrics', handle(signals.metrics));
+  app.post('/v1/logs', handle(signals.logs));
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 413 : (error.statusCode ?? 500);
     if (status >= 500) logger.error({ err: error, url: request.url }, 'ingest request failed');
-    return fail(reply, formatOf(request.headers['content-type']), status, status === 413 ? `request body exceeds ${options.maxBodyBytes} bytes` : error.message);
+    const message = status === 413 ? `request body exceeds ${options.maxBodyBytes} bytes` : status >= 500 ? 'internal error' : error.message;
+    return fail(reply, formatOf(request.headers['content-type']), status, message);
   });
 
   return app;

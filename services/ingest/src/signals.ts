@@ -1,0 +1,113 @@
+// The three OTLP signals as one table: how each is decoded, validated, split per resource, encoded for
+// the log and answered, so the receiver handles traces, metrics and logs with one pipeline.
+import {
+  decodeLogsJson,
+  decodeLogsProtobuf,
+  decodeMetricsJson,
+  decodeMetricsProtobuf,
+  decodeTracesJson,
+  decodeTracesProtobuf,
+  encodeLogsProtobuf,
+  encodeLogsResponse,
+  encodeMetricsProtobuf,
+  encodeMetricsResponse,
+  encodeTraceResponse,
+  encodeTracesProtobuf,
+  splitLogsByResource,
+  splitMetricsByResource,
+  splitTracesByResource,
+  topics,
+  validateLogs,
+  validateMetrics,
+  validateTraces,
+  type AttributeLimits,
+  type OtlpResult,
+  type TopicName,
+} from '@hephaestus/schemas';
+
+export type Format = 'protobuf' | 'json';
+export type SignalName = 'traces' | 'metrics' | 'logs';
+
+export type ResourceBatch = { serviceName: string; bytes: Uint8Array; count: number };
+
+export type SignalPipeline = {
+  signal: SignalName;
+  topic: TopicName;
+  /** What the OTLP partial-success response counts: spans, data points or log records. */
+  recordName: string;
+  /** decode → validate → split → encode, in one go for the handler. */
+  prepare: (body: Buffer, format: Format, limits: AttributeLimits) => OtlpResult<{ batches: ResourceBatch[]; rejected: number; message?: string }>;
+  respond: (rejected: number, message: string | undefined, format: Format) => Uint8Array | string;
+};
+
+const pipeline = <R>(spec: {
+  signal: SignalName;
+  topic: TopicName;
+  recordName: string;
+  decodeJson: (text: string) => OtlpResult<R>;
+  decodeProtobuf: (bytes: Uint8Array) => OtlpResult<R>;
+  validate: (request: R, limits: AttributeLimits) => { request: R; rejected: number; message?: string };
+  split: (request: R) => { serviceName: string; request: R; count: number }[];
+  encode: (request: R) => Uint8Array;
+  respond: SignalPipeline['respond'];
+}): SignalPipeline => ({
+  signal: spec.signal,
+  topic: spec.topic,
+  recordName: spec.recordName,
+  respond: spec.respond,
+  prepare: (body, format, limits) => {
+    const decoded = format === 'json' ? spec.decodeJson(body.toString('utf8')) : spec.decodeProtobuf(body);
+    if (!decoded.ok) return decoded;
+    const { request, rejected, message } = spec.validate(decoded.value, limits);
+    const batches = spec
+      .split(request)
+      .filter((b) => b.count > 0)
+      .map((b) => ({ serviceName: b.serviceName, bytes: spec.encode(b.request), count: b.count }));
+    return { ok: true, value: { batches, rejected, message } };
+  },
+});
+
+export const signals: Record<SignalName, SignalPipeline> = {
+  traces: pipeline({
+    signal: 'traces',
+    topic: topics.spans,
+    recordName: 'spans',
+    decodeJson: decodeTracesJson,
+    decodeProtobuf: decodeTracesProtobuf,
+    validate: (r, limits) => {
+      const v = validateTraces(r, limits);
+      return { request: v.request, rejected: v.rejectedSpans, message: v.message };
+    },
+    split: (r) => splitTracesByResource(r).map((b) => ({ serviceName: b.serviceName, request: b.request, count: b.spanCount })),
+    encode: encodeTracesProtobuf,
+    respond: (rejected, errorMessage, format) => encodeTraceResponse({ rejectedSpans: rejected, errorMessage }, format as never),
+  }),
+  metrics: pipeline({
+    signal: 'metrics',
+    topic: topics.metrics,
+    recordName: 'data points',
+    decodeJson: decodeMetricsJson,
+    decodeProtobuf: decodeMetricsProtobuf,
+    validate: (r, limits) => {
+      const v = validateMetrics(r, limits);
+      return { request: v.request, rejected: v.rejectedDataPoints, message: v.message };
+    },
+    split: (r) => splitMetricsByResource(r).map((b) => ({ serviceName: b.serviceName, request: b.request, count: b.pointCount })),
+    encode: encodeMetricsProtobuf,
+    respond: (rejected, errorMessage, format) => encodeMetricsResponse({ rejectedDataPoints: rejected, errorMessage }, format as never),
+  }),
+  logs: pipeline({
+    signal: 'logs',
+    topic: topics.logs,
+    recordName: 'log records',
+    decodeJson: decodeLogsJson,
+    decodeProtobuf: decodeLogsProtobuf,
+    validate: (r, limits) => {
+      const v = validateLogs(r, limits);
+      return { request: v.request, rejected: v.rejectedLogRecords, message: v.message };
+    },
+    split: (r) => splitLogsByResource(r).map((b) => ({ serviceName: b.serviceName, request: b.request, count: b.recordCount })),
+    encode: encodeLogsProtobuf,
+    respond: (rejected, errorMessage, format) => encodeLogsResponse({ rejectedLogRecords: rejected, errorMessage }, format as never),
+  }),
+};
