@@ -19,6 +19,15 @@ export const createHttpServer = (options: HttpServerOptions): FastifyInstance =>
     // On close, idle keep-alive connections go at once; requests in flight finish first.
     forceCloseConnections: 'idle',
   });
+  // While closing, answers to requests in flight close their connection, so a client's keep-alive
+  // connection cannot hold the shutdown open until its idle timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const results = Object.fromEntries(
