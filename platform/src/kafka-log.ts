@@ -1,6 +1,6 @@
 // The Kafka adapter of the log port (kafkajs): acks from all in-sync replicas, gzip batches, offsets
 // committed by hand after the handler's effects are durable.
-import { CompressionTypes, Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { topicPartitions } from '@hephaestus/schemas';
 import type { Logger } from './logger.ts';
 import { LogUnavailableError, type BatchHandler, type Log, type LogRecord } from './log.ts';
@@ -35,7 +35,8 @@ export const createKafkaLog = (
 
   const connectedProducer = () => {
     producer ??= (async () => {
-      const p = kafka.producer({ allowAutoTopicCreation: false });
+      // The default (murmur2, Java-compatible) partitioner: same key, same partition as other Kafka clients.
+      const p = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
       await p.connect();
       return p;
     })().catch((error: unknown) => {
