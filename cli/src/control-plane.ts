@@ -1,6 +1,6 @@
 // `heph up`: ingest, analyzer, healer, console and the event publisher in one process, on Kafka and
 // PostgreSQL when configured, otherwise on embedded PGlite and the Postgres-backed log.
-import { startAnalyzer, analyzerConfig } from '@hephaestus/analyzer';
+import { analyzerConfig, loadCosts, startAnalyzer } from '@hephaestus/analyzer';
 import { createConsoleServer, consoleConfig } from '@hephaestus/console';
 import { healerConfig, loadPlaybooks, startHealer } from '@hephaestus/healer';
 import { createIngestServer, ingestConfig } from '@hephaestus/ingest';
@@ -53,6 +53,9 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       graceSeconds: config.HEPH_DETECT_GRACE_SECONDS,
       webhookUrl: config.HEPH_ALERT_WEBHOOK_URL,
       consumerGroupPrefix: config.HEPH_CONSUMER_GROUP_PREFIX,
+      costs: await loadCosts(config.HEPH_COSTS_FILE),
+      limits: config.HEPH_LIMITS,
+      warmupBuckets: config.HEPH_DETECT_WARMUP_BUCKETS,
       consoleUrl: config.HEPH_CONSOLE_URL === 'http://127.0.0.1:8080' ? consoleUrl : config.HEPH_CONSOLE_URL,
     });
     stops.push(analyzer.stop);

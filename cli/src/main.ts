@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, createLogger, loadConfig, openDatabase, type Logger } from '@hephaestus/platform';
 import { startControlPlane, upConfig, type ControlPlane } from './control-plane.ts';
+import { runDetect } from './detect.ts';
 
 const usage = `usage: heph <command> [options]
 
@@ -13,6 +14,7 @@ Hephaestus: observability and auto-healing for fleets of AI agents.
 commands:
   up        run ingest (:4318), analyzer, healer and console (:8080) in one process
   demo      run 'up' plus a demo agent that serves traffic, then suffers an error burst the healer cures
+  detect    stream a timestamp,value CSV through a detector (heph detect --help)
   migrate   apply the database migrations and exit
   help      show this help
 
@@ -39,6 +41,10 @@ const main = async () => {
     options: { help: { type: 'boolean', short: 'h' }, 'fault-after': { type: 'string' } },
   });
   const command = positionals[0] ?? 'help';
+  if (command === 'detect') {
+    process.exitCode = await runDetect(process.argv.slice(3), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+    return;
+  }
   if (command === 'help' || (values.help && command !== 'demo')) return console.log(usage);
   if (command === 'demo' && values.help) return console.log(demoUsage);
 

@@ -1,7 +1,8 @@
 // Every control-plane event: the envelope stored in the event store and published to heph.events.
 import { z } from 'zod';
 
-export const signalName = z.enum(['error_rate']);
+/** `error_rate`, any series name (`gen_ai.cost_usd`, `process.memory.usage`…), `failure.predicted`, `gen_ai.budget`. */
+export const signalName = z.string().min(1);
 export type SignalName = z.infer<typeof signalName>;
 
 export const severity = z.enum(['critical', 'warning', 'info']);
@@ -15,10 +16,12 @@ const incidentOpened = z.object({
   summary: z.string(),
   value: z.number(),
   baseline: z.number(),
-  calls: z.number().int(),
-  errors: z.number().int(),
+  calls: z.number().int().optional(),
+  errors: z.number().int().optional(),
   windowStart: z.iso.datetime(),
   controlUrl: z.string().optional(),
+  /** For `failure.predicted`: seconds from the prediction until the limit is crossed. */
+  etaSeconds: z.number().nonnegative().optional(),
 });
 const incidentResolved = z.object({
   incidentId: z.string(),

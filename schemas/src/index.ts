@@ -3,3 +3,4 @@ export * from './events.ts';
 export * from './playbook.ts';
 export * from './telemetry.ts';
 export * from './otlp/codec.ts';
+export * from './costs.ts';

@@ -22,7 +22,8 @@ export const playbook = z.object({
   }),
   steps: z.array(playbookStep).min(1),
   verify: z.object({
-    signal: signalName,
+    /** Verification reads the error rate today; other signals are the next step. */
+    signal: z.literal('error_rate'),
     windowSeconds: z.number().positive().default(30),
     maxErrorRate: z.number().min(0).max(1).default(0.05),
   }),

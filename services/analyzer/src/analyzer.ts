@@ -1,12 +1,28 @@
 // The analyzer pipeline: consume → rollup → detect → decide → append, then notify.
 import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql } from '@hephaestus/platform';
-import { decodeTracesProtobuf, toSpanRecords, topics, type SpanRecord } from '@hephaestus/schemas';
+import {
+  decodeLogsProtobuf,
+  decodeMetricsProtobuf,
+  decodeTracesProtobuf,
+  toLogRecords,
+  toMetricPoints,
+  toSpanRecords,
+  topics,
+  type CostsConfig,
+  type LogRecordNormalized,
+  type MetricPoint,
+  type OtlpResult,
+  type SpanRecord,
+} from '@hephaestus/schemas';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { appliedOffset, mergeRollups, readBuckets, storeAppliedOffset } from './adapters/rollup-store.ts';
 import { handleIncidentCommand, openIncidents } from './adapters/incident-store.ts';
 import { startWebhookNotifier } from './adapters/webhook-notifier.ts';
 import { defaultErrorRateSettings, detectErrorRate, quietStreak, type ErrorRateSettings } from './domain/error-rate-detector.ts';
 import { rollupSpans } from './domain/rollup.ts';
+import { logSeries, metricSeries, spanSeries, streamKey } from './domain/series.ts';
+import { downsample, loadStreams, mergeSeries, storeStreams } from './adapters/series-store.ts';
+import { createSeriesWatch } from './adapters/series-watch.ts';
 
 export type AnalyzerOptions = {
   sql: Sql;
@@ -19,6 +35,9 @@ export type AnalyzerOptions = {
   consoleUrl: string;
   settings?: ErrorRateSettings;
   consumerGroupPrefix: string;
+  costs: CostsConfig;
+  limits: Record<string, number>;
+  warmupBuckets: number;
   now?: () => number;
 };
 
@@ -28,18 +47,18 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   const settings = options.settings ?? defaultErrorRateSettings;
   const consumerName = `${options.consumerGroupPrefix}-analyzer`;
   const metrics = {
-    spans: new Counter({ name: 'heph_analyzer_spans_total', help: 'Spans consumed from otel.spans.', registers: [options.registry] }),
+    records: new Counter({ name: 'heph_analyzer_records_total', help: 'Records consumed, by signal.', labelNames: ['signal'], registers: [options.registry] }),
     deadletters: new Counter({ name: 'heph_analyzer_deadletters_total', help: 'Messages the analyzer could not decode, sent to heph.deadletter.', registers: [options.registry] }),
     openIncidents: new Gauge({ name: 'heph_analyzer_open_incidents', help: 'Incidents currently open.', registers: [options.registry] }),
   };
 
   // consume: decode every message of the batch; what cannot be decoded goes to the dead letter topic.
-  const decode = async (records: ConsumedRecord[]): Promise<SpanRecord[]> => {
-    const spans: SpanRecord[] = [];
+  const decode = async <T>(records: ConsumedRecord[], read: (bytes: Uint8Array) => OtlpResult<T[]>): Promise<T[]> => {
+    const out: T[] = [];
     const dead: { record: ConsumedRecord; reason: string }[] = [];
     for (const record of records) {
-      const decoded = decodeTracesProtobuf(record.value);
-      if (decoded.ok) spans.push(...toSpanRecords(decoded.value));
+      const decoded = read(record.value);
+      if (decoded.ok) out.push(...decoded.value);
       else dead.push({ record, reason: decoded.error.message });
     }
     if (dead.length > 0) {
@@ -54,19 +73,40 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       metrics.deadletters.inc(dead.length);
       logger.warn({ count: dead.length, reason: dead[0]!.reason }, 'undecodable telemetry sent to dead letter topic');
     }
-    return spans;
+    return out;
   };
+  const mapped = <R, T>(decodeRequest: (b: Uint8Array) => OtlpResult<R>, normalize: (r: R) => T[]) => (bytes: Uint8Array): OtlpResult<T[]> => {
+    const decoded = decodeRequest(bytes);
+    return decoded.ok ? { ok: true, value: normalize(decoded.value) } : decoded;
+  };
+  const readSpans = mapped(decodeTracesProtobuf, toSpanRecords);
+  const readPoints = mapped(decodeMetricsProtobuf, toMetricPoints);
+  const readLogs = mapped(decodeLogsProtobuf, toLogRecords);
 
   // rollup: the batch's effects and the offset they reach commit together.
   const consume = async ({ topic, partition, records }: { topic: string; partition: number; records: ConsumedRecord[] }) => {
+    const resolution = options.resolutionSeconds;
     await sql.begin(async (tx) => {
       const from = await appliedOffset(tx, consumerName, topic, partition);
       const fresh = records.filter((r) => r.offset >= from);
       if (fresh.length === 0) return;
-      const spans = await decode(fresh);
-      await mergeRollups(tx, options.resolutionSeconds, rollupSpans(spans, options.resolutionSeconds));
+      if (topic === topics.spans) {
+        const spans: SpanRecord[] = await decode(fresh, readSpans);
+        await mergeRollups(tx, resolution, rollupSpans(spans, resolution));
+        await mergeSeries(tx, resolution, spanSeries(spans, options.costs.prices, resolution));
+        metrics.records.inc({ signal: 'spans' }, spans.length);
+      } else if (topic === topics.metrics) {
+        const points: MetricPoint[] = await decode(fresh, readPoints);
+        const streams = await loadStreams(tx, [...new Set(points.map(streamKey))]);
+        await mergeSeries(tx, resolution, metricSeries(points, streams, resolution));
+        await storeStreams(tx, streams);
+        metrics.records.inc({ signal: 'metrics' }, points.length);
+      } else if (topic === topics.logs) {
+        const logs: LogRecordNormalized[] = await decode(fresh, readLogs);
+        await mergeSeries(tx, resolution, logSeries(logs, resolution));
+        metrics.records.inc({ signal: 'logs' }, logs.length);
+      }
       await storeAppliedOffset(tx, consumerName, topic, partition, fresh.at(-1)!.offset + 1n);
-      metrics.spans.inc(spans.length);
     });
   };
 
@@ -123,20 +163,45 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     }
   };
 
-  const subscription = await options.log.subscribe({ groupId: consumerName, topics: [topics.spans], handle: consume });
+  const subscription = await options.log.subscribe({ groupId: consumerName, topics: [topics.spans, topics.metrics, topics.logs], handle: consume });
+  const seriesWatch = createSeriesWatch({
+    sql,
+    logger,
+    resolutionSeconds: options.resolutionSeconds,
+    graceSeconds: options.graceSeconds,
+    warmupBuckets: options.warmupBuckets,
+    limits: options.limits,
+    budgets: options.costs.budgets,
+    now,
+  });
+  // Downsampling: 10 s buckets roll into 1 min after 5 min (kept 1 day), 1 min into 1 h after 2 h
+  // (kept 14 days), 1 h kept 400 days.
+  const retention = async () => {
+    const t = now();
+    const r = options.resolutionSeconds;
+    await downsample(sql, r, 60, t - 5 * 60_000, 86_400_000, t);
+    await downsample(sql, 60, 3600, t - 2 * 3_600_000, 14 * 86_400_000, t);
+    await sql`DELETE FROM series WHERE resolution_seconds = 3600 AND bucket_start < ${new Date(t - 400 * 86_400_000)}`;
+  };
   const notifier = startWebhookNotifier(sql, logger, { webhookUrl: options.webhookUrl, consoleUrl: options.consoleUrl });
   let stopped = false;
   const detectLoop = (async () => {
+    let lastRetention = 0;
     while (!stopped) {
       try {
         await detect();
+        await seriesWatch.tick();
+        if (now() - lastRetention > 60_000) {
+          lastRetention = now();
+          await retention();
+        }
       } catch (error) {
         logger.error({ err: error }, 'detection pass failed');
       }
       await new Promise((r) => setTimeout(r, 500));
     }
   })();
-  logger.info({ resolutionSeconds: options.resolutionSeconds }, 'analyzer consuming otel.spans');
+  logger.info({ resolutionSeconds: options.resolutionSeconds, prices: options.costs.prices.length, budgets: options.costs.budgets.length }, 'analyzer consuming otel.spans, otel.metrics and otel.logs');
 
   return {
     stop: async () => {

@@ -9,5 +9,25 @@ export const analyzerConfig = baseConfig.extend({
   HEPH_ALERT_WEBHOOK_URL: env.url(),
   HEPH_CONSOLE_URL: z.url().default('http://127.0.0.1:8080'),
   HEPH_ANALYZER_PORT: env.port(4319),
+  /** LLM prices and spend budgets (YAML). */
+  HEPH_COSTS_FILE: z.string().default('./config/costs.yaml'),
+  /** Limits for failure prediction: `signal=limit` pairs, e.g. `process.memory.usage=1073741824`. */
+  HEPH_LIMITS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const limits: Record<string, number> = {};
+      for (const pair of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const [signal, limit] = pair.split('=');
+        if (!signal || !limit || !Number.isFinite(Number(limit))) {
+          ctx.addIssue({ code: 'custom', message: `expected signal=number pairs, got '${pair}'` });
+          return z.NEVER;
+        }
+        limits[signal] = Number(limit);
+      }
+      return limits;
+    }),
+  /** Buckets of stored history replayed into the detectors at start. */
+  HEPH_DETECT_WARMUP_BUCKETS: z.coerce.number().int().min(0).default(360),
 });
 export type AnalyzerConfig = z.infer<typeof analyzerConfig>;

@@ -1,3 +1,4 @@
 export * from './analyzer.ts';
 export * from './config.ts';
 export { readBuckets } from './adapters/rollup-store.ts';
+export { loadCosts } from './adapters/costs-loader.ts';

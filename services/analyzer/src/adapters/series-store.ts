@@ -1,0 +1,80 @@
+// Series in PostgreSQL: deltas merge into their bucket (sums add, extremes widen); metric stream state
+// is read and written in the batch's transaction; downsampling rolls fine buckets into coarser ones.
+import type { Sql, TransactionSql } from '@hephaestus/platform';
+import { bucketValue, type SeriesDelta, type StreamState } from '../domain/series.ts';
+
+export const mergeSeries = async (tx: TransactionSql, resolutionSeconds: number, deltas: SeriesDelta[]) => {
+  if (deltas.length === 0) return;
+  const rows = deltas.map((d) => ({
+    service: d.service,
+    operation: d.operation,
+    signal: d.signal,
+    resolution_seconds: resolutionSeconds,
+    bucket_start: new Date(d.bucketStartMs),
+    aggregation: d.aggregation,
+    sum: d.sum,
+    count: d.count,
+    min: d.min,
+    max: d.max,
+  }));
+  await tx`
+    INSERT INTO series ${tx(rows)}
+    ON CONFLICT (service, signal, operation, resolution_seconds, bucket_start) DO UPDATE SET
+      sum = series.sum + excluded.sum,
+      count = series.count + excluded.count,
+      min = LEAST(series.min, excluded.min),
+      max = GREATEST(series.max, excluded.max)`;
+};
+
+export const loadStreams = async (tx: TransactionSql, keys: string[]): Promise<Map<string, StreamState>> => {
+  if (keys.length === 0) return new Map();
+  const rows = await tx<{ stream: string; state: StreamState }[]>`SELECT stream, state FROM metric_streams WHERE stream IN ${tx(keys)}`;
+  return new Map(rows.map((r) => [r.stream, r.state]));
+};
+
+export const storeStreams = async (tx: TransactionSql, streams: Map<string, StreamState>) => {
+  if (streams.size === 0) return;
+  const rows = [...streams].map(([stream, state]) => ({ stream, state: tx.json(state) }));
+  await tx`INSERT INTO metric_streams ${tx(rows)} ON CONFLICT (stream) DO UPDATE SET state = excluded.state`;
+};
+
+export type SeriesPoint = { service: string; operation: string; signal: string; startMs: number; value: number; max: number; count: number };
+
+/** Closed buckets with start in [fromMs, toMs), oldest first, as the values they stand for. */
+export const readSeries = async (sql: Sql, resolutionSeconds: number, fromMs: number, toMs: number): Promise<SeriesPoint[]> => {
+  const rows = await sql<{ service: string; operation: string; signal: string; bucket_start: Date; aggregation: 'sum' | 'mean'; sum: number; count: number; max: number }[]>`
+    SELECT service, operation, signal, bucket_start, aggregation, sum, count, max FROM series
+    WHERE resolution_seconds = ${resolutionSeconds} AND bucket_start >= ${new Date(fromMs)} AND bucket_start < ${new Date(toMs)}
+    ORDER BY bucket_start`;
+  return rows.map((r) => ({
+    service: r.service,
+    operation: r.operation,
+    signal: r.signal,
+    startMs: r.bucket_start.getTime(),
+    value: bucketValue(r),
+    max: r.max,
+    count: r.count,
+  }));
+};
+
+/**
+ * Rolls buckets of `from` seconds older than `olderThanMs` into buckets of `to` seconds, then deletes
+ * the fine ones older than their retention. Sums add; means stay exact because sum and count both add.
+ */
+export const downsample = async (sql: Sql, from: number, to: number, olderThanMs: number, retentionMs: number, nowMs: number) => {
+  // Whole coarse buckets only, each recomputed from all of its fine buckets: a rerun changes nothing.
+  const end = Math.floor(olderThanMs / (to * 1000)) * to * 1000;
+  const start = end - 2 * to * 1000;
+  await sql.begin(async (tx) => {
+    await tx`
+      INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max)
+      SELECT service, operation, signal, ${to}, date_bin(${`${to} seconds`}::interval, bucket_start, 'epoch'::timestamptz),
+             aggregation, sum(sum), sum(count), min(min), max(max)
+      FROM series
+      WHERE resolution_seconds = ${from} AND bucket_start >= ${new Date(start)} AND bucket_start < ${new Date(end)}
+      GROUP BY 1, 2, 3, 5, 6
+      ON CONFLICT (service, signal, operation, resolution_seconds, bucket_start) DO UPDATE SET
+        sum = excluded.sum, count = excluded.count, min = excluded.min, max = excluded.max`;
+    await tx`DELETE FROM series WHERE resolution_seconds = ${from} AND bucket_start < ${new Date(nowMs - retentionMs)}`;
+  });
+};

@@ -1,0 +1,85 @@
+// The detectors by name, and the default set the analyzer runs on every signal.
+import { combiner, type CombinedState } from './combined.ts';
+import { createCusumDetector, cusumDetector, type CusumSettings, type CusumState } from './cusum.ts';
+import type { CommonSettings, Detector } from './detector.ts';
+import { createEwmaDetector, ewmaDetector, type EwmaSettings, type EwmaState } from './ewma-zscore.ts';
+import { createRangeDetector, rangeDetector, type RangeSettings, type RangeState } from './range.ts';
+import { createRobustDetector, type RobustSettings } from './robust-zscore.ts';
+import { createSeasonalDetector, seasonalDetector, type SeasonalSettings, type SeasonalState } from './seasonal-baseline.ts';
+import { createVolatilityDetector, volatilityDetector, type VolatilitySettings, type VolatilityState } from './volatility-shift.ts';
+
+export type { Detection, Detector, CommonSettings } from './detector.ts';
+export { formatValue, Verdict } from './detector.ts';
+
+/** Per-signal settings: `common` applies to every member, the rest to one member each. */
+export type DefaultDetectorSettings = {
+  common?: Partial<CommonSettings>;
+  range?: Partial<RangeSettings>;
+  ewma?: Partial<EwmaSettings>;
+  cusum?: Partial<CusumSettings>;
+  volatility?: Partial<VolatilitySettings>;
+  seasonal?: Partial<SeasonalSettings>;
+};
+
+export type DefaultDetectorState = CombinedState & { members: [RangeState, EwmaState, CusumState, VolatilityState, SeasonalState] };
+
+/**
+ * The default set: range, EWMA z-score, CUSUM, volatility shift and seasonal baseline (day and week),
+ * combined. Build it once per kind of signal, then call the result once per series; keep that
+ * detector with the series, and pass its `state` (structured-clonable) back in to resume after a restart.
+ */
+export const defaultDetector = (settings: DefaultDetectorSettings = {}) => {
+  const common = settings.common ?? {};
+  const range = rangeDetector({ ...common, ...settings.range });
+  const ewma = ewmaDetector({ ...common, ...settings.ewma });
+  const cusum = cusumDetector({ ...common, ...settings.cusum });
+  const volatility = volatilityDetector({ ...common, ...settings.volatility });
+  const seasonal = seasonalDetector({ ...common, ...settings.seasonal });
+  const combine = combiner(common);
+  return (state?: DefaultDetectorState): Detector<DefaultDetectorState> => {
+    const m = state?.members;
+    const members = [range(m?.[0]), ewma(m?.[1]), cusum(m?.[2]), volatility(m?.[3]), seasonal(m?.[4])];
+    return combine(members, state?.alarm) as Detector<DefaultDetectorState>;
+  };
+};
+
+const standard = defaultDetector();
+
+/** One detector with the default set; with settings, prefer `defaultDetector(settings)` once and call it per series. */
+export const createDefaultDetector = (settings?: DefaultDetectorSettings, state?: DefaultDetectorState): Detector<DefaultDetectorState> =>
+  (settings ? defaultDetector(settings) : standard)(state);
+
+export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal'] as const;
+export type DetectorName = (typeof detectorNames)[number];
+
+export const detectorDescriptions: Record<DetectorName, string> = {
+  default: 'range, ewma, cusum, volatility and seasonal combined (the analyzer default)',
+  range: 'a value beyond the highest or lowest of the recent past',
+  ewma: 'EWMA z-score against an exponentially weighted mean and deviation',
+  robust: 'robust z-score: median and MAD over a sliding window of 64 points',
+  cusum: 'CUSUM: a sustained shift of the level',
+  volatility: 'a change of spread: the series goes flat or starts to thrash',
+  seasonal: 'seasonal baseline: unusual for this time of day or week',
+};
+
+export const isDetectorName = (name: string): name is DetectorName => (detectorNames as readonly string[]).includes(name);
+
+/** A fresh detector by name, with common settings (label, unit, warm-up…). */
+export const createDetector = (name: DetectorName, common: Partial<CommonSettings> = {}): Detector => {
+  switch (name) {
+    case 'default':
+      return createDefaultDetector(Object.keys(common).length > 0 ? { common } : undefined);
+    case 'range':
+      return createRangeDetector(common);
+    case 'ewma':
+      return createEwmaDetector(common);
+    case 'robust':
+      return createRobustDetector(common);
+    case 'cusum':
+      return createCusumDetector(common);
+    case 'volatility':
+      return createVolatilityDetector(common);
+    case 'seasonal':
+      return createSeasonalDetector(common);
+  }
+};

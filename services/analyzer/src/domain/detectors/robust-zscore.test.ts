@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { createRobustDetector, medianAbsoluteDeviation } from './robust-zscore.ts';
+import { alarms, feed, maxScore, noisy } from './test-series.ts';
+
+describe('robust median/MAD detector', () => {
+  it('computes the median absolute deviation of a sorted window', () => {
+    const sorted = new Float64Array([1, 1, 2, 2, 4, 6, 9]);
+    // median 2; deviations 1 1 0 0 2 4 7 -> median 1.
+    expect(medianAbsoluteDeviation(sorted, 7, 2)).toBe(1);
+    const even = new Float64Array([1, 2, 3, 4]);
+    // median 2.5; deviations 1.5 0.5 0.5 1.5 -> 1.
+    expect(medianAbsoluteDeviation(even, 4, 2.5)).toBe(1);
+  });
+
+  it('stays quiet on a noisy flat series', () => {
+    expect(alarms(feed(createRobustDetector(), noisy(3000, 100, 5)))).toBe(0);
+  });
+
+  it('flags a spike, and a burst of spikes does not teach it that spikes are normal', () => {
+    const values = noisy(1000, 100, 2);
+    for (const i of [700, 705, 710, 715]) values[i] = 160;
+    const verdicts = feed(createRobustDetector(), values);
+    expect(verdicts[700]!.anomalous).toBe(true);
+    expect(verdicts[715]!.score).toBeGreaterThan(0.45);
+    expect(verdicts[715]!.explanation).toMatch(/^value 160 vs usual (99|100)(\.\d+)? ± \d/);
+  });
+
+  it('matches a from-scratch median over the window', () => {
+    const values = noisy(200, 0, 1, 7);
+    const d = createRobustDetector({ windowPoints: 9, warmupPoints: 0 });
+    values.forEach((v, i) => {
+      const verdict = d.update(i, v);
+      if (i < 9) return;
+      const window = values.slice(i - 9, i).sort((a, b) => a - b);
+      expect(verdict.usual).toBeCloseTo(window[4]!, 12);
+    });
+  });
+
+  it('does not alarm while it learns', () => {
+    expect(maxScore(feed(createRobustDetector(), [...noisy(150, 0, 1), 1e6, ...noisy(150, 0, 1)]))).toBe(0);
+  });
+});

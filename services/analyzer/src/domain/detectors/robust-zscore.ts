@@ -1,0 +1,95 @@
+// Robust z-score: distance from the median of a sliding window in units of its median absolute
+// deviation (scaled to a standard deviation). Outliers inside the window barely move either, so a
+// burst of spikes does not teach the detector that spikes are normal.
+import { decayOf, defaultCommonSettings, judge, newAlarm, newRecord, scoreOfRatio, stepAlarm, Verdict, type AlarmState, type CommonSettings, type Detector, type RecordState } from './detector.ts';
+
+export type RobustSettings = CommonSettings & {
+  /** Points in the sliding window (state: 16 bytes each). */
+  windowPoints: number;
+  /** Robust z-scores below this are never anomalous. */
+  minZ: number;
+  /** The scale never goes below this fraction of |median|. */
+  minSpreadRatio: number;
+};
+
+export const defaultRobustSettings: RobustSettings = { ...defaultCommonSettings, windowPoints: 64, minZ: 5, minSpreadRatio: 1e-3 };
+
+export type RobustState = { n: number; ring: Float64Array; sorted: Float64Array; record: RecordState; alarm: AlarmState };
+
+/** MAD to standard deviation for normal data. */
+const madScale = 1.4826;
+
+const lowerBound = (a: Float64Array, n: number, x: number): number => {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};
+
+const medianOf = (sorted: Float64Array, n: number): number => (sorted[n >> 1]! + sorted[(n - 1) >> 1]!) / 2;
+
+/** Median of |x - median| over a sorted array, by merging the two runs of deviations that fan out from the median: O(n). */
+export const medianAbsoluteDeviation = (sorted: Float64Array, n: number, median: number): number => {
+  let left = lowerBound(sorted, n, median) - 1;
+  let right = left + 1;
+  const k = n >> 1;
+  let last = 0;
+  let previous = 0;
+  for (let taken = 0; taken <= k; taken++) {
+    previous = last;
+    const dl = left >= 0 ? median - sorted[left]! : Number.POSITIVE_INFINITY;
+    const dr = right < n ? sorted[right]! - median : Number.POSITIVE_INFINITY;
+    if (dl <= dr) {
+      last = dl;
+      left--;
+    } else {
+      last = dr;
+      right++;
+    }
+  }
+  return n % 2 === 1 ? last : (last + previous) / 2;
+};
+
+/** One set of settings for many series: call the result once per series (with a saved state to resume it). */
+export const robustDetector = (settings: Partial<RobustSettings> = {}) => {
+  const s: RobustSettings = { ...defaultRobustSettings, ...settings };
+  const w = s.windowPoints;
+  const decay = decayOf(s.recordHalfLifePoints);
+  return (state?: RobustState): Detector<RobustState> => {
+    const st: RobustState = state ?? { n: 0, ring: new Float64Array(w), sorted: new Float64Array(w), record: newRecord(), alarm: newAlarm() };
+    return {
+      state: st,
+      update(_timestampMs, value) {
+        if (!Number.isFinite(value)) return new Verdict(0, st.alarm.active, value, Number.NaN, 0, st.alarm.run, s);
+        const { ring, sorted } = st;
+        const filled = Math.min(st.n, w);
+        let ratio = 0;
+        let median = Number.NaN;
+        let scale = 0;
+        if (filled === w) {
+          median = medianOf(sorted, w);
+          scale = madScale * medianAbsoluteDeviation(sorted, w, median) + s.minSpreadRatio * Math.abs(median);
+          ratio = judge(st.record, scale > 0 ? Math.abs(value - median) / scale : 0, s.warmupPoints, decay, s.minZ);
+          // Slide: the oldest point leaves the sorted window.
+          const out = lowerBound(sorted, w, ring[st.n % w]!);
+          sorted.copyWithin(out, out + 1, w);
+        }
+        const size = filled === w ? w - 1 : filled;
+        const at = lowerBound(sorted, size, value);
+        sorted.copyWithin(at + 1, at, size);
+        sorted[at] = value;
+        ring[st.n % w] = value;
+        st.n++;
+        const score = scoreOfRatio(ratio);
+        const anomalous = stepAlarm(st.alarm, score, s);
+        return new Verdict(score, anomalous, value, st.record.seen > s.warmupPoints ? median : Number.NaN, scale, st.alarm.run, s);
+      },
+    };
+  };
+};
+
+export const createRobustDetector = (settings: Partial<RobustSettings> = {}, state?: RobustState): Detector<RobustState> => robustDetector(settings)(state);

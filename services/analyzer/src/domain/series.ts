@@ -1,0 +1,135 @@
+// Turns telemetry into per-(service, operation, signal) series deltas at a fixed resolution: LLM usage
+// from GenAI spans, every OTLP metric (gauges as levels; sums as increments, with cumulative counters
+// differenced per stream and resets detected; histograms as their mean), and error-level log counts.
+import type { LogRecordNormalized, MetricPoint, ModelPrice, SpanRecord } from '@hephaestus/schemas';
+import { llmUsageOf } from './llm-usage.ts';
+import { bucketStart } from './rollup.ts';
+
+/** `sum`: the bucket's value is the sum (counts, tokens, cost); `mean`: sum / count (levels, latencies). */
+export type Aggregation = 'sum' | 'mean';
+
+export type SeriesDelta = {
+  service: string;
+  /** The model for GenAI signals, '' for service-wide series. */
+  operation: string;
+  signal: string;
+  aggregation: Aggregation;
+  bucketStartMs: number;
+  sum: number;
+  count: number;
+  min: number;
+  max: number;
+};
+
+/** What a cumulative metric stream last reported, to turn its running totals into increments. */
+export type StreamState = { startTimeUnixNano: string; timeUnixNano: string; value: number; count?: number };
+
+class Deltas {
+  readonly byKey = new Map<string, SeriesDelta>();
+  readonly resolutionSeconds: number;
+  constructor(resolutionSeconds: number) {
+    this.resolutionSeconds = resolutionSeconds;
+  }
+  add(service: string, operation: string, signal: string, aggregation: Aggregation, timeMs: number, value: number, count = 1) {
+    const start = bucketStart(timeMs, this.resolutionSeconds);
+    const key = `${service}\u0000${operation}\u0000${signal}\u0000${start}`;
+    const delta = this.byKey.get(key);
+    const perUnit = count > 0 ? value / count : value;
+    if (delta) {
+      delta.sum += value;
+      delta.count += count;
+      delta.min = Math.min(delta.min, perUnit);
+      delta.max = Math.max(delta.max, perUnit);
+    } else {
+      this.byKey.set(key, { service, operation, signal, aggregation, bucketStartMs: start, sum: value, count, min: perUnit, max: perUnit });
+    }
+  }
+}
+
+export const spanSeries = (spans: SpanRecord[], prices: ModelPrice[], resolutionSeconds: number): SeriesDelta[] => {
+  const out = new Deltas(resolutionSeconds);
+  for (const span of spans) {
+    const usage = llmUsageOf(span, prices);
+    if (!usage) continue;
+    const at = span.startTimeMs + span.durationMs;
+    for (const operation of [usage.model, '']) {
+      out.add(usage.service, operation, 'gen_ai.calls', 'sum', at, 1);
+      out.add(usage.service, operation, 'gen_ai.errors', 'sum', at, usage.failed ? 1 : 0);
+      out.add(usage.service, operation, 'gen_ai.input_tokens', 'sum', at, usage.inputTokens);
+      out.add(usage.service, operation, 'gen_ai.output_tokens', 'sum', at, usage.outputTokens);
+      if (usage.costUsd !== undefined) out.add(usage.service, operation, 'gen_ai.cost_usd', 'sum', at, usage.costUsd);
+      if (usage.cacheHit !== undefined) out.add(usage.service, operation, 'gen_ai.cache_hits', 'sum', at, usage.cacheHit ? 1 : 0);
+      if (usage.cacheHit !== undefined) out.add(usage.service, operation, 'gen_ai.cache_lookups', 'sum', at, 1);
+    }
+  }
+  return [...out.byKey.values()];
+};
+
+/** The identity of a metric stream: its service, name and attribute set. */
+export const streamKey = (point: MetricPoint): string =>
+  JSON.stringify([point.service, point.name, Object.entries(point.attributes).sort(([a], [b]) => (a < b ? -1 : 1))]);
+
+/**
+ * Metric points to series deltas. `streams` holds each cumulative stream's last report and is updated
+ * in place: a counter's first report only sets the starting point; a report whose start time changed
+ * or whose value went down is a reset, and its value is the increment since then.
+ */
+export const metricSeries = (points: MetricPoint[], streams: Map<string, StreamState>, resolutionSeconds: number): SeriesDelta[] => {
+  const out = new Deltas(resolutionSeconds);
+  const sorted = [...points].sort((a, b) => (BigInt(a.timeUnixNano) < BigInt(b.timeUnixNano) ? -1 : 1));
+  for (const point of sorted) {
+    const add = (aggregation: Aggregation, value: number, count = 1) => out.add(point.service, '', point.name, aggregation, point.timeMs, value, count);
+    const cumulative = point.temporality === 'cumulative';
+    if (point.kind === 'gauge' || (point.kind === 'sum' && point.monotonic === false)) {
+      if (point.value !== undefined) add('mean', point.value);
+      continue;
+    }
+    if (point.kind === 'sum') {
+      if (point.value === undefined) continue;
+      if (!cumulative) {
+        add('sum', point.value);
+        continue;
+      }
+      const increment = increase(streams, point, point.value, 0);
+      if (increment) add('sum', increment.value);
+      continue;
+    }
+    // Histograms, exponential histograms and summaries: the mean of what was observed in the bucket.
+    if (point.sum === undefined || point.count === undefined) continue;
+    if (!cumulative || point.kind === 'summary') {
+      if (point.count > 0) add('mean', point.sum, point.count);
+      continue;
+    }
+    const increment = increase(streams, point, point.sum, point.count);
+    if (increment && increment.count > 0) add('mean', increment.value, increment.count);
+  }
+  return [...out.byKey.values()];
+};
+
+const increase = (streams: Map<string, StreamState>, point: MetricPoint, value: number, count: number) => {
+  const key = streamKey(point);
+  const last = streams.get(key);
+  const start = point.startTimeUnixNano ?? '0';
+  streams.set(key, { startTimeUnixNano: start, timeUnixNano: point.timeUnixNano, value, count });
+  if (!last) return undefined;
+  if (BigInt(point.timeUnixNano) <= BigInt(last.timeUnixNano)) {
+    streams.set(key, last);
+    return undefined;
+  }
+  const reset = last.startTimeUnixNano !== start || value < last.value || count < (last.count ?? 0);
+  return reset ? { value, count } : { value: value - last.value, count: count - (last.count ?? 0) };
+};
+
+/** Error-level log records (severity number 17 and above: ERROR, FATAL) and all records, per service. */
+export const logSeries = (records: LogRecordNormalized[], resolutionSeconds: number): SeriesDelta[] => {
+  const out = new Deltas(resolutionSeconds);
+  for (const record of records) {
+    out.add(record.service, '', 'logs.records', 'sum', record.timeMs, 1);
+    out.add(record.service, '', 'logs.errors', 'sum', record.timeMs, record.severityNumber >= 17 ? 1 : 0);
+  }
+  return [...out.byKey.values()];
+};
+
+/** The value a bucket stands for. */
+export const bucketValue = (delta: Pick<SeriesDelta, 'aggregation' | 'sum' | 'count'>): number =>
+  delta.aggregation === 'sum' ? delta.sum : delta.count > 0 ? delta.sum / delta.count : 0;
