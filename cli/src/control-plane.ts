@@ -56,6 +56,8 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       costs: await loadCosts(config.HEPH_COSTS_FILE),
       limits: config.HEPH_LIMITS,
       warmupBuckets: config.HEPH_DETECT_WARMUP_BUCKETS,
+      detectors: config.HEPH_DETECTORS,
+      retention: { baseHours: config.HEPH_RETENTION_BASE_HOURS, minuteDays: config.HEPH_RETENTION_MINUTE_DAYS, hourDays: config.HEPH_RETENTION_HOUR_DAYS },
       consoleUrl: config.HEPH_CONSOLE_URL === 'http://127.0.0.1:8080' ? consoleUrl : config.HEPH_CONSOLE_URL,
     });
     stops.push(analyzer.stop);

@@ -23,6 +23,7 @@ import { rollupSpans } from './domain/rollup.ts';
 import { logSeries, metricSeries, spanSeries, streamKey } from './domain/series.ts';
 import { downsample, loadStreams, mergeSeries, storeStreams } from './adapters/series-store.ts';
 import { createSeriesWatch } from './adapters/series-watch.ts';
+import type { DetectorName } from './domain/detectors/index.ts';
 
 export type AnalyzerOptions = {
   sql: Sql;
@@ -38,6 +39,8 @@ export type AnalyzerOptions = {
   costs: CostsConfig;
   limits: Record<string, number>;
   warmupBuckets: number;
+  detectors?: Array<{ glob: string; detector: DetectorName }>;
+  retention?: { baseHours: number; minuteDays: number; hourDays: number };
   now?: () => number;
 };
 
@@ -172,16 +175,17 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     warmupBuckets: options.warmupBuckets,
     limits: options.limits,
     budgets: options.costs.budgets,
+    detectors: options.detectors,
     now,
   });
-  // Downsampling: 10 s buckets roll into 1 min after 5 min (kept 1 day), 1 min into 1 h after 2 h
-  // (kept 14 days), 1 h kept 400 days.
+  // Downsampling: base buckets roll into 1 min after 5 min, 1 min into 1 h after 2 h; each level is
+  // kept as long as its retention says (default 1 day, 14 days, 400 days).
+  const kept = options.retention ?? { baseHours: 24, minuteDays: 14, hourDays: 400 };
   const retention = async () => {
     const t = now();
-    const r = options.resolutionSeconds;
-    await downsample(sql, r, 60, t - 5 * 60_000, 86_400_000, t);
-    await downsample(sql, 60, 3600, t - 2 * 3_600_000, 14 * 86_400_000, t);
-    await sql`DELETE FROM series WHERE resolution_seconds = 3600 AND bucket_start < ${new Date(t - 400 * 86_400_000)}`;
+    await downsample(sql, options.resolutionSeconds, 60, t - 5 * 60_000, kept.baseHours * 3_600_000, t);
+    await downsample(sql, 60, 3600, t - 2 * 3_600_000, kept.minuteDays * 86_400_000, t);
+    await sql`DELETE FROM series WHERE resolution_seconds = 3600 AND bucket_start < ${new Date(t - kept.hourDays * 86_400_000)}`;
   };
   const notifier = startWebhookNotifier(sql, logger, { webhookUrl: options.webhookUrl, consoleUrl: options.consoleUrl });
   let stopped = false;

@@ -1,6 +1,7 @@
 // The analyzer's configuration, from the environment.
 import { baseConfig, env } from '@hephaestus/platform';
 import { z } from 'zod';
+import { detectorNames, isDetectorName, type DetectorName } from './domain/detectors/index.ts';
 
 export const analyzerConfig = baseConfig.extend({
   HEPH_RESOLUTION_SECONDS: env.seconds(10),
@@ -27,6 +28,26 @@ export const analyzerConfig = baseConfig.extend({
       }
       return limits;
     }),
+  /** Which detector judges which signals: `glob=name` pairs, first match wins; others use `default`. */
+  HEPH_DETECTORS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const rules: Array<{ glob: string; detector: DetectorName }> = [];
+      for (const pair of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const [glob, detector] = pair.split('=');
+        if (!glob || !detector || !isDetectorName(detector)) {
+          ctx.addIssue({ code: 'custom', message: `expected signal-glob=detector pairs with a detector among ${detectorNames.join(', ')}, got '${pair}'` });
+          return z.NEVER;
+        }
+        rules.push({ glob, detector });
+      }
+      return rules;
+    }),
+  /** Retention: hours of base-resolution buckets, days of 1-minute and of 1-hour buckets. */
+  HEPH_RETENTION_BASE_HOURS: z.coerce.number().positive().default(24),
+  HEPH_RETENTION_MINUTE_DAYS: z.coerce.number().positive().default(14),
+  HEPH_RETENTION_HOUR_DAYS: z.coerce.number().positive().default(400),
   /** Buckets of stored history replayed into the detectors at start. */
   HEPH_DETECT_WARMUP_BUCKETS: z.coerce.number().int().min(0).default(360),
 });

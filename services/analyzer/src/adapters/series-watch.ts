@@ -6,7 +6,7 @@ import type { Logger, Sql } from '@hephaestus/platform';
 import { deterministicId } from '@hephaestus/platform';
 import type { CostBudget } from '@hephaestus/schemas';
 import { forecastSpend, periodStart } from '../domain/budget.ts';
-import { createDefaultDetector, type Detector } from '../domain/detectors/index.ts';
+import { createDetector, type Detector, type DetectorName } from '../domain/detectors/index.ts';
 import { predict } from '../domain/predictors/time-to-limit.ts';
 import { handleIncidentCommand, openIncidents } from './incident-store.ts';
 import { readSeries, type SeriesPoint } from './series-store.ts';
@@ -21,6 +21,8 @@ export type SeriesWatchOptions = {
   /** Limits per signal (e.g. process.memory.usage → bytes) for failure prediction. */
   limits: Record<string, number>;
   budgets: CostBudget[];
+  /** Which detector judges which signals (first matching glob); the rest get the default set. */
+  detectors?: Array<{ glob: string; detector: DetectorName }>;
   now: () => number;
 };
 
@@ -80,7 +82,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       const key = `${point.service}\u0000${point.signal}`;
       let entry = watched.get(key);
       if (!entry) {
-        entry = { detector: createDefaultDetector({ common: { label: point.signal, unit: unitOf(point.signal) } }), alarm: false };
+        const name = options.detectors?.find((rule) => globMatch(rule.glob, point.signal))?.detector ?? 'default';
+        entry = { detector: createDetector(name, { label: point.signal, unit: unitOf(point.signal) }), alarm: false };
         watched.set(key, entry);
       }
       const verdict = entry.detector.update(point.startMs, point.value);

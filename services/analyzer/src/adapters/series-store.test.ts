@@ -1,0 +1,45 @@
+// Series storage on real PostgreSQL: merging deltas, and downsampling that a rerun does not change.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '@hephaestus/platform';
+import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { downsample, mergeSeries, readSeries } from './series-store.ts';
+
+const t0 = Date.UTC(2026, 10, 25, 10);
+
+describe('series store', () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    drop = fresh.drop;
+    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+  });
+  afterAll(async () => {
+    await db.close();
+    await drop();
+  });
+
+  it('merges deltas into their bucket: sums add, means stay exact, extremes widen', async () => {
+    const d = (sum: number, count: number, aggregation: 'sum' | 'mean') => ({ service: 's', operation: '', signal: aggregation, aggregation, bucketStartMs: t0, sum, count, min: sum / count, max: sum / count });
+    await db.sql.begin((tx) => mergeSeries(tx, 10, [d(5, 1, 'sum'), d(10, 2, 'mean')]));
+    await db.sql.begin((tx) => mergeSeries(tx, 10, [d(7, 1, 'sum'), d(30, 1, 'mean')]));
+    const points = await readSeries(db.sql, 10, t0, t0 + 10_000);
+    expect(points.find((p) => p.signal === 'sum')).toMatchObject({ value: 12 });
+    expect(points.find((p) => p.signal === 'mean')).toMatchObject({ value: 40 / 3, max: 30 });
+  });
+
+  it('rolls whole minutes of 10 s buckets into 1-minute buckets, idempotently, and drops what is past retention', async () => {
+    const base = t0 + 3_600_000;
+    const deltas = Array.from({ length: 12 }, (_, i) => ({ service: 'd', operation: '', signal: 'calls', aggregation: 'sum' as const, bucketStartMs: base + i * 10_000, sum: i + 1, count: 1, min: i + 1, max: i + 1 }));
+    await db.sql.begin((tx) => mergeSeries(tx, 10, deltas));
+    const now = base + 120_000;
+    await downsample(db.sql, 10, 60, now, 3_600_000, now);
+    await downsample(db.sql, 10, 60, now, 3_600_000, now);
+    const minutes = (await readSeries(db.sql, 60, base, base + 120_000)).filter((p) => p.service === 'd');
+    expect(minutes.map((p) => [p.startMs - base, p.value])).toEqual([[0, 21], [60_000, 57]]);
+    // Past retention the 10 s buckets go; the minutes stay.
+    await downsample(db.sql, 10, 60, now, 1000, now + 10 * 60_000);
+    expect((await readSeries(db.sql, 10, base, base + 120_000)).filter((p) => p.service === 'd')).toEqual([]);
+    expect((await readSeries(db.sql, 60, base, base + 120_000)).filter((p) => p.service === 'd')).toHaveLength(2);
+  });
+});
