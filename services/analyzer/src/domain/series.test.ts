@@ -1,6 +1,6 @@
 import type { LogRecordNormalized, MetricPoint, SpanRecord } from '@hephaestus/schemas';
 import { describe, expect, it } from 'vitest';
-import { bucketValue, logSeries, metricSeries, spanSeries, type StreamState } from './series.ts';
+import { bucketValue, histogramQuantile, logSeries, metricSeries, spanSeries, type StreamState } from './series.ts';
 
 const point = (p: Partial<MetricPoint> & Pick<MetricPoint, 'name' | 'kind' | 'timeMs'>): MetricPoint => ({
   service: 'planner',
@@ -59,6 +59,26 @@ describe('series from metrics', () => {
   });
 });
 
+describe('histogram quantiles', () => {
+  it('interpolates inside the bucket that holds the quantile', () => {
+    // 100 observations: 50 in (0, 10], 40 in (10, 100], 10 in (100, 1000].
+    expect(histogramQuantile([10, 100, 1000], [50, 40, 10, 0], 0.5)).toBe(10);
+    expect(histogramQuantile([10, 100, 1000], [50, 40, 10, 0], 0.95)).toBe(550);
+    expect(histogramQuantile([10], [0, 5], 0.95)).toBe(10);
+    expect(histogramQuantile([10, 100], [0, 0, 0], 0.95)).toBeUndefined();
+  });
+
+  it('takes the p95 of the observations since the last report of a cumulative histogram', () => {
+    const streams = new Map<string, StreamState>();
+    const histogram = (timeMs: number, bucketCounts: number[]) =>
+      point({ name: 'llm.latency', kind: 'histogram', temporality: 'cumulative', timeMs, startTimeUnixNano: '0', bounds: [100, 1000], bucketCounts, sum: 1, count: bucketCounts.reduce((a, b) => a + b, 0) });
+    metricSeries([histogram(1000, [100, 0, 0])], streams, 10);
+    // Since then: 10 more observations, all slow.
+    const deltas = metricSeries([histogram(11_000, [100, 0, 10])], streams, 10);
+    expect(bucketValue(deltas.find((d) => d.signal === 'llm.latency.p95')!)).toBe(1000);
+  });
+});
+
 describe('series from spans and logs', () => {
   it('counts LLM tokens and cost per model and per service', () => {
     const span = { service: 'planner', kind: 'client', status: 'ok', startTimeMs: 1000, durationMs: 500, attributes: { 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': 1000, 'gen_ai.usage.output_tokens': 100 } } as unknown as SpanRecord;
@@ -66,6 +86,7 @@ describe('series from spans and logs', () => {
     const cost = deltas.filter((d) => d.signal === 'gen_ai.cost_usd');
     expect(cost.map((d) => [d.operation, bucketValue(d)])).toEqual([['gpt-4o', 0.007], ['', 0.007]]);
     expect(bucketValue(deltas.find((d) => d.signal === 'gen_ai.input_tokens' && d.operation === '')!)).toBe(2000);
+    expect(bucketValue(deltas.find((d) => d.signal === 'gen_ai.cost_per_success_usd' && d.operation === '')!)).toBeCloseTo(0.0035, 10);
   });
 
   it('counts error-level log records', () => {

@@ -22,7 +22,30 @@ export type SeriesDelta = {
 };
 
 /** What a cumulative metric stream last reported, to turn its running totals into increments. */
-export type StreamState = { startTimeUnixNano: string; timeUnixNano: string; value: number; count?: number };
+export type StreamState = { startTimeUnixNano: string; timeUnixNano: string; value: number; count?: number; bucketCounts?: number[] };
+
+/**
+ * The q-quantile of an explicit-bucket histogram, interpolating linearly inside the bucket that holds
+ * it (the first bucket's lower edge is taken as 0 or its upper edge, whichever is lower; the overflow
+ * bucket answers its lower edge).
+ */
+export const histogramQuantile = (bounds: number[], counts: number[], q: number): number | undefined => {
+  const total = counts.reduce((n, c) => n + c, 0);
+  if (total <= 0 || counts.length !== bounds.length + 1) return undefined;
+  const rank = q * total;
+  let seen = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (seen + c >= rank && c > 0) {
+      if (i === bounds.length) return bounds[i - 1] ?? 0;
+      const upper = bounds[i]!;
+      const lower = i === 0 ? Math.min(0, upper) : bounds[i - 1]!;
+      return lower + ((rank - seen) / c) * (upper - lower);
+    }
+    seen += c;
+  }
+  return bounds.at(-1);
+};
 
 class Deltas {
   readonly byKey = new Map<string, SeriesDelta>();
@@ -57,7 +80,11 @@ export const spanSeries = (spans: SpanRecord[], prices: ModelPrice[], resolution
       out.add(usage.service, operation, 'gen_ai.errors', 'sum', at, usage.failed ? 1 : 0);
       out.add(usage.service, operation, 'gen_ai.input_tokens', 'sum', at, usage.inputTokens);
       out.add(usage.service, operation, 'gen_ai.output_tokens', 'sum', at, usage.outputTokens);
-      if (usage.costUsd !== undefined) out.add(usage.service, operation, 'gen_ai.cost_usd', 'sum', at, usage.costUsd);
+      if (usage.costUsd !== undefined) {
+        out.add(usage.service, operation, 'gen_ai.cost_usd', 'sum', at, usage.costUsd);
+        // Every call's cost over the successful calls only: what one useful answer costs.
+        out.add(usage.service, operation, 'gen_ai.cost_per_success_usd', 'mean', at, usage.costUsd, usage.failed ? 0 : 1);
+      }
       if (usage.cacheHit !== undefined) out.add(usage.service, operation, 'gen_ai.cache_hits', 'sum', at, usage.cacheHit ? 1 : 0);
       if (usage.cacheHit !== undefined) out.add(usage.service, operation, 'gen_ai.cache_lookups', 'sum', at, 1);
     }
@@ -96,12 +123,24 @@ export const metricSeries = (points: MetricPoint[], streams: Map<string, StreamS
     }
     // Histograms, exponential histograms and summaries: the mean of what was observed in the bucket.
     if (point.sum === undefined || point.count === undefined) continue;
+    const p95 = (buckets: number[] | undefined) => {
+      const q = point.bounds && buckets ? histogramQuantile(point.bounds, buckets, 0.95) : undefined;
+      if (q !== undefined) out.add(point.service, '', `${point.name}.p95`, 'mean', point.timeMs, q);
+    };
     if (!cumulative || point.kind === 'summary') {
       if (point.count > 0) add('mean', point.sum, point.count);
+      if (point.kind === 'histogram') p95(point.bucketCounts);
       continue;
     }
+    const previous = streams.get(streamKey(point));
     const increment = increase(streams, point, point.sum, point.count);
-    if (increment && increment.count > 0) add('mean', increment.value, increment.count);
+    if (increment && increment.count > 0) {
+      add('mean', increment.value, increment.count);
+      // The buckets filled since the last report (all of them after a reset).
+      const now = point.bucketCounts;
+      const before = increment.count === point.count ? undefined : previous?.bucketCounts;
+      if (point.kind === 'histogram' && now) p95(before && before.length === now.length ? now.map((c, i) => c - before[i]!) : now);
+    }
   }
   return [...out.byKey.values()];
 };
@@ -110,7 +149,7 @@ const increase = (streams: Map<string, StreamState>, point: MetricPoint, value: 
   const key = streamKey(point);
   const last = streams.get(key);
   const start = point.startTimeUnixNano ?? '0';
-  streams.set(key, { startTimeUnixNano: start, timeUnixNano: point.timeUnixNano, value, count });
+  streams.set(key, { startTimeUnixNano: start, timeUnixNano: point.timeUnixNano, value, count, bucketCounts: point.bucketCounts });
   if (!last) return undefined;
   if (BigInt(point.timeUnixNano) <= BigInt(last.timeUnixNano)) {
     streams.set(key, last);
