@@ -12,6 +12,7 @@ export type {
 } from './common.ts';
 export { defaultAttributeLimits, toAttributeRecord, toAttributeValue } from './common.ts';
 export { otlpDescriptor, otlpRoot, otlpTypes } from './descriptor.ts';
+export { scanTracesProtobuf, type ResourceSpansBatch } from './scan.ts';
 export type {
   OtlpResourceSpans,
   OtlpScopeSpans,

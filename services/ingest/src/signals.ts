@@ -13,6 +13,7 @@ import {
   encodeMetricsResponse,
   encodeTraceResponse,
   encodeTracesProtobuf,
+  scanTracesProtobuf,
   splitLogsByResource,
   splitMetricsByResource,
   splitTracesByResource,
@@ -67,8 +68,23 @@ const pipeline = <R>(spec: {
   },
 });
 
+/**
+ * Traces: a protobuf body that validation would leave as it is goes to the log as sent, one slice per
+ * resource, without decoding spans or re-encoding (scan.ts); any other body takes the full path, which
+ * also words the partial-success answer.
+ */
+const scanFirst = (full: SignalPipeline): SignalPipeline => ({
+  ...full,
+  prepare: (body, format, limits) => {
+    const scanned = format === 'protobuf' ? scanTracesProtobuf(body, limits) : undefined;
+    if (!scanned) return full.prepare(body, format, limits);
+    const batches = scanned.map((b) => ({ serviceName: b.serviceName, bytes: b.bytes, count: b.spanCount }));
+    return { ok: true, value: { batches, rejected: 0 } };
+  },
+});
+
 export const signals: Record<SignalName, SignalPipeline> = {
-  traces: pipeline({
+  traces: scanFirst(pipeline({
     signal: 'traces',
     topic: topics.spans,
     recordName: 'spans',
@@ -81,7 +97,7 @@ export const signals: Record<SignalName, SignalPipeline> = {
     split: (r) => splitTracesByResource(r).map((b) => ({ serviceName: b.serviceName, request: b.request, count: b.spanCount })),
     encode: encodeTracesProtobuf,
     respond: (rejected, errorMessage, format) => encodeTraceResponse({ rejectedSpans: rejected, errorMessage }, format as never),
-  }),
+  })),
   metrics: pipeline({
     signal: 'metrics',
     topic: topics.metrics,
