@@ -31,6 +31,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       maxBodyBytes: config.HEPH_INGEST_MAX_BODY_BYTES,
       writeTimeoutMs: config.HEPH_INGEST_WRITE_TIMEOUT_SECONDS * 1000,
       maxInFlightBytes: config.HEPH_INGEST_MAX_IN_FLIGHT_BYTES,
+      maxRecordBytes: config.HEPH_INGEST_MAX_RECORD_BYTES,
       limits: { maxAttributeValueLength: config.HEPH_INGEST_MAX_ATTRIBUTE_VALUE_LENGTH, maxAttributeCount: config.HEPH_INGEST_MAX_ATTRIBUTES },
     });
     const ingestPort = await listen(ingest, config.HEPH_INGEST_HOST, config.HEPH_INGEST_PORT);

@@ -12,6 +12,23 @@ const kafkaLogLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+const maxSendBytes = 900_000;
+
+/** Consecutive groups whose values add up to at most `maxBytes` (a larger record is a group alone). */
+export const groupBySize = (records: LogRecord[], maxBytes: number): LogRecord[][] => {
+  const groups: LogRecord[][] = [];
+  let size = Number.POSITIVE_INFINITY;
+  for (const record of records) {
+    if (size + record.value.length > maxBytes) {
+      groups.push([]);
+      size = 0;
+    }
+    groups.at(-1)!.push(record);
+    size += record.value.length;
+  }
+  return groups;
+};
+
 export const createKafkaLog = (
   options: { brokers: string[]; clientId: string; requestTimeoutMs?: number },
   log: Logger,
@@ -62,12 +79,18 @@ export const createKafkaLog = (
     if (records.length === 0) return;
     try {
       const p = await connectedProducer();
-      await p.send({
-        topic,
-        acks: -1,
-        compression: CompressionTypes.GZIP,
-        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
-      });
+      // kafkajs puts a send's records for one partition into one batch, and the broker refuses a batch
+      // over message.max.bytes (1 MiB by default): large requests go as several sends.
+      await Promise.all(
+        groupBySize(records, maxSendBytes).map((group) =>
+          p.send({
+            topic,
+            acks: -1,
+            compression: CompressionTypes.GZIP,
+            messages: group.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+          }),
+        ),
+      );
     } catch (error) {
       throw new LogUnavailableError(`kafka write to ${topic} failed`, { cause: error });
     }

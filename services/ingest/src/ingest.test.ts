@@ -172,3 +172,48 @@ describe('ingest when the log is down', () => {
     await log.close();
   });
 });
+
+describe('ingest with large resource batches', () => {
+  it('splits a resource batch over the record limit into several messages that together hold every span', async () => {
+    const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'ingest-split-test' }, testLogger());
+    const app = createIngestServer({ log, logger: testLogger(), registry: newRegistry(), tokens: [], maxBodyBytes: 1 << 20, writeTimeoutMs: 10_000, maxRecordBytes: 4096 });
+    const received: ConsumedRecord[] = [];
+    const subscription = await log.subscribe({ groupId: `ingest-split-${hex(4)}`, topics: ['otel.spans'], handle: async ({ records }) => void received.push(...records) });
+    const service = `big-${hex(4)}`;
+    const names = Array.from({ length: 120 }, (_, i) => `span ${i}`);
+    for (const format of ['json', 'protobuf'] as const) {
+      const request = exportRequest(`${service}-${format}`, names.map((name) => ({ name })));
+      const decoded = decodeTracesJson(JSON.stringify(request));
+      if (!decoded.ok) throw new Error(decoded.error.message);
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/traces',
+        headers: { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' },
+        payload: format === 'json' ? JSON.stringify(request) : Buffer.from(encodeTracesProtobuf(decoded.value)),
+      });
+      expect(response.statusCode).toBe(200);
+    }
+    for (const format of ['json', 'protobuf']) {
+      const key = `${service}-${format}`;
+      const deadline = Date.now() + 30_000;
+      let spans: string[] = [];
+      let messages: ConsumedRecord[] = [];
+      while (Date.now() < deadline && spans.length < names.length) {
+        messages = received.filter((r) => r.key === key);
+        spans = messages.flatMap((m) => {
+          const decoded = decodeTracesProtobuf(m.value);
+          if (!decoded.ok) throw new Error(decoded.error.message);
+          return toSpanRecords(decoded.value).map((s) => s.name);
+        });
+        await sleep(50);
+      }
+      expect(messages.length).toBeGreaterThan(1);
+      expect(messages.every((m) => m.value.length <= 4096)).toBe(true);
+      expect(messages.reduce((n, m) => n + Number(m.headers['heph-record-count']), 0)).toBe(names.length);
+      expect(spans.sort()).toEqual([...names].sort());
+    }
+    await subscription.stop();
+    await app.close();
+    await log.close();
+  });
+});

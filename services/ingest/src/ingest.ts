@@ -19,6 +19,8 @@ export type IngestOptions = {
   writeTimeoutMs: number;
   maxInFlightBytes?: number;
   limits?: AttributeLimits;
+  /** A resource batch encoded larger than this becomes several log records (Kafka's default limit is 1 MiB). */
+  maxRecordBytes?: number;
 };
 
 class IngestError extends Error {
@@ -132,7 +134,8 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
       // decode → normalize → validate
       const prepared = pipeline.prepare(inflate(raw, request.headers['content-encoding']), format, options.limits ?? {});
       if (!prepared.ok) throw new IngestError(400, prepared.error.message);
-      const { batches, rejected, message } = prepared.value;
+      const { rejected, message } = prepared.value;
+      const batches = prepared.value.batches.flatMap((b) => pipeline.fit(b, options.maxRecordBytes ?? 1_000_000));
       kept = batches.reduce((n, b) => n + b.count, 0);
       metrics.received.inc({ signal }, kept + rejected);
       metrics.rejected.inc({ signal }, rejected);

@@ -39,6 +39,35 @@ export type SignalPipeline = {
   /** decode → validate → split → encode, in one go for the handler. */
   prepare: (body: Buffer, format: Format, limits: AttributeLimits) => OtlpResult<{ batches: ResourceBatch[]; rejected: number; message?: string }>;
   respond: (rejected: number, message: string | undefined, format: Format) => Uint8Array | string;
+  /** Splits a resource batch over `maxBytes` into batches under it (down to single records). */
+  fit: (batch: ResourceBatch, maxBytes: number) => ResourceBatch[];
+};
+
+/** Where the records sit in a one-resource export request: resource list → scope list → records. */
+type Nesting = { resources: string; scopes: string; records: string };
+
+type Loose = Record<string, unknown> & { [key: string]: Loose[] | unknown };
+
+/** Two requests, each with half of the records of a one-resource request (scopes kept), or undefined for one record. */
+const halve = <R>(request: R, at: Nesting): [R, R] | undefined => {
+  const resource = ((request as Loose)[at.resources] as Loose[])[0]!;
+  const scopes = resource[at.scopes] as Loose[];
+  const records = scopes.flatMap((scope, i) => (scope[at.records] as unknown[]).map((record) => ({ scope: i, record })));
+  if (records.length < 2) return undefined;
+  const build = (part: typeof records): R =>
+    ({
+      ...(request as Loose),
+      [at.resources]: [
+        {
+          ...resource,
+          [at.scopes]: scopes
+            .map((scope, i) => ({ ...scope, [at.records]: part.filter((p) => p.scope === i).map((p) => p.record) }))
+            .filter((scope) => (scope[at.records] as unknown[]).length > 0),
+        },
+      ],
+    }) as R;
+  const middle = records.length >> 1;
+  return [build(records.slice(0, middle)), build(records.slice(middle))];
 };
 
 const pipeline = <R>(spec: {
@@ -51,6 +80,7 @@ const pipeline = <R>(spec: {
   split: (request: R) => { serviceName: string; request: R; count: number }[];
   encode: (request: R) => Uint8Array;
   respond: SignalPipeline['respond'];
+  nesting: Nesting;
 }): SignalPipeline => ({
   signal: spec.signal,
   topic: spec.topic,
@@ -65,6 +95,20 @@ const pipeline = <R>(spec: {
       .filter((b) => b.count > 0)
       .map((b) => ({ serviceName: b.serviceName, bytes: spec.encode(b.request), count: b.count }));
     return { ok: true, value: { batches, rejected, message } };
+  },
+  fit: (batch, maxBytes) => {
+    if (batch.bytes.length <= maxBytes) return [batch];
+    const decoded = spec.decodeProtobuf(batch.bytes);
+    if (!decoded.ok) return [batch];
+    const pieces: ResourceBatch[] = [];
+    const place = (request: R) => {
+      const bytes = spec.encode(request);
+      const halves = bytes.length > maxBytes ? halve(request, spec.nesting) : undefined;
+      if (halves) return halves.forEach(place);
+      pieces.push({ serviceName: batch.serviceName, bytes, count: spec.split(request)[0]?.count ?? 0 });
+    };
+    place(decoded.value);
+    return pieces;
   },
 });
 
@@ -97,6 +141,7 @@ export const signals: Record<SignalName, SignalPipeline> = {
     split: (r) => splitTracesByResource(r).map((b) => ({ serviceName: b.serviceName, request: b.request, count: b.spanCount })),
     encode: encodeTracesProtobuf,
     respond: (rejected, errorMessage, format) => encodeTraceResponse({ rejectedSpans: rejected, errorMessage }, format as never),
+    nesting: { resources: 'resourceSpans', scopes: 'scopeSpans', records: 'spans' },
   })),
   metrics: pipeline({
     signal: 'metrics',
@@ -111,6 +156,7 @@ export const signals: Record<SignalName, SignalPipeline> = {
     split: (r) => splitMetricsByResource(r).map((b) => ({ serviceName: b.serviceName, request: b.request, count: b.pointCount })),
     encode: encodeMetricsProtobuf,
     respond: (rejected, errorMessage, format) => encodeMetricsResponse({ rejectedDataPoints: rejected, errorMessage }, format as never),
+    nesting: { resources: 'resourceMetrics', scopes: 'scopeMetrics', records: 'metrics' },
   }),
   logs: pipeline({
     signal: 'logs',
@@ -125,5 +171,6 @@ export const signals: Record<SignalName, SignalPipeline> = {
     split: (r) => splitLogsByResource(r).map((b) => ({ serviceName: b.serviceName, request: b.request, count: b.recordCount })),
     encode: encodeLogsProtobuf,
     respond: (rejected, errorMessage, format) => encodeLogsResponse({ rejectedLogRecords: rejected, errorMessage }, format as never),
+    nesting: { resources: 'resourceLogs', scopes: 'scopeLogs', records: 'logRecords' },
   }),
 };
