@@ -48,11 +48,11 @@ const ask = <T>(type: string) =>
     if (type !== 'ready') server.send({ type });
   });
 const { port } = await ask<{ port: number }>('ready');
-const dispatcher = new Agent({ connections: concurrency, pipelining: 1 });
+const dispatcher = new Agent({ connections: 256, pipelining: 1 });
 
 type Run = { spansPerSecond: number; mbPerSecond: number; p50: number; p99: number; cpuPerMillion: number; peakRssMb: number; statuses: Record<number, number> };
 
-const drive = async (format: 'protobuf' | 'json', ratePerSecond?: number): Promise<Run> => {
+const drive = async (format: 'protobuf' | 'json', ratePerSecond?: number, connections = concurrency): Promise<Run> => {
   await ask('reset');
   const body = bodies[format];
   const latencies: number[] = [];
@@ -80,7 +80,7 @@ const drive = async (format: 'protobuf' | 'json', ratePerSecond?: number): Promi
       statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1;
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: connections }, worker));
   const elapsed = (performance.now() - started) / 1000;
   const stats = await ask<{ cpuSeconds: number; peakRssBytes: number }>('stats');
   const ok = statuses[200] ?? 0;
@@ -108,6 +108,9 @@ for (const format of ['protobuf', 'json'] as const) {
   if (format === 'protobuf') {
     const half = await drive(format, run.spansPerSecond / 2 / spansPerRequest);
     console.log(`${'  at half'.padEnd(9)} | ${''.padStart(19)} | ${fmt(half.spansPerSecond).padStart(14)} |       |      | ${fmt(half.p50, 1).padStart(6)} | ${fmt(half.p99, 1).padStart(6)} |`);
+    // Overload: many more connections than the receiver can serve; it must shed with 429, not grow.
+    const overload = await drive(format, undefined, 200);
+    console.log(`${'  overload'.padEnd(9)} | ${'200 connections'.padStart(19)} | ${fmt(overload.spansPerSecond).padStart(14)} |       |      | ${fmt(overload.p50, 1).padStart(6)} | ${fmt(overload.p99, 1).padStart(6)} | ${''.padStart(18)} | ${fmt(overload.peakRssMb).padStart(11)} | ${JSON.stringify(overload.statuses)}`);
   }
 }
 server.send({ type: 'stop' });

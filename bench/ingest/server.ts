@@ -14,7 +14,7 @@ const app = createIngestServer({
   tokens: ['bench'],
   maxBodyBytes: 16 * 1024 * 1024,
   writeTimeoutMs: 10_000,
-  maxInFlightBytes: Number(process.env.MAX_IN_FLIGHT_BYTES ?? 64 * 1024 * 1024),
+  maxInFlightBytes: Number(process.env.MAX_IN_FLIGHT_BYTES ?? 16 * 1024 * 1024),
 });
 const port = await listen(app, '127.0.0.1', 0);
 

@@ -66,7 +66,7 @@ const ingestMetrics = (registry: Registry) => {
 
 export const createIngestServer = (options: IngestOptions): FastifyInstance => {
   const { logger } = options;
-  const maxInFlight = options.maxInFlightBytes ?? 64 * 1024 * 1024;
+  const maxInFlight = options.maxInFlightBytes ?? 16 * 1024 * 1024;
   const app = createHttpServer({ log: logger, registry: options.registry, readiness: { log: options.log.ready }, bodyLimitBytes: options.maxBodyBytes });
   const tokenDigests = options.tokens.map(digest);
   if (tokenDigests.length === 0) logger.warn('HEPH_INGEST_TOKENS is not set: ingest accepts telemetry without authentication');
