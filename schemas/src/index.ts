@@ -4,3 +4,4 @@ export * from './playbook.ts';
 export * from './telemetry.ts';
 export * from './otlp/codec.ts';
 export * from './costs.ts';
+export * from './matchers.ts';
