@@ -22,7 +22,39 @@ const incidentOpened = z.object({
   controlUrl: z.string().optional(),
   /** For `failure.predicted`: seconds from the prediction until the limit is crossed. */
   etaSeconds: z.number().nonnegative().optional(),
+  /** Routing labels: service, signal, severity, and team / environment when the telemetry says. */
+  labels: z.record(z.string(), z.string()).optional(),
+  /** Exemplar traces of the signal, for the responder and root-cause ranking. */
+  traceIds: z.array(z.string()).optional(),
 });
+const signalAttached = z.object({
+  incidentId: z.string(),
+  service: z.string(),
+  signal: signalName,
+  summary: z.string(),
+  value: z.number(),
+  onsetAt: z.iso.datetime(),
+  traceIds: z.array(z.string()).optional(),
+  signature: z.string().optional(),
+});
+const incidentAcknowledged = z.object({ incidentId: z.string(), by: z.string() });
+const incidentMitigated = z.object({ incidentId: z.string(), remediationId: z.string(), detail: z.string() });
+const incidentReopened = z.object({ incidentId: z.string(), reason: z.string() });
+const severityChanged = z.object({ incidentId: z.string(), from: severity, to: severity, reason: z.string() });
+const rootCauseRanked = z.object({
+  incidentId: z.string(),
+  candidates: z.array(z.object({ service: z.string(), confidence: z.number(), evidence: z.array(z.string()) })),
+});
+const silenceCreated = z.object({
+  silenceId: z.string(),
+  matchers: z.array(z.object({ name: z.string(), value: z.string(), isRegex: z.boolean(), isEqual: z.boolean() })),
+  startsAt: z.iso.datetime(),
+  endsAt: z.iso.datetime(),
+  createdBy: z.string(),
+  comment: z.string(),
+});
+const silenceExpired = z.object({ silenceId: z.string(), by: z.string().optional() });
+const alertDeliveryFailed = z.object({ incidentId: z.string(), receiver: z.string(), notice: z.enum(['firing', 'resolved']), attempts: z.number().int(), error: z.string(), causationEventId: z.string() });
 const incidentResolved = z.object({
   incidentId: z.string(),
   service: z.string(),
@@ -32,11 +64,14 @@ const incidentResolved = z.object({
 });
 const alertSent = z.object({
   incidentId: z.string(),
-  notice: z.enum(['firing', 'resolved']),
+  notice: z.enum(['firing', 'resolved', 'acknowledged']),
   receiver: z.string(),
   status: z.number().int(),
   attempts: z.number().int(),
   causationEventId: z.string(),
+  /** The receiver's integration: webhook, slack, pagerduty, or log when none is configured. */
+  kind: z.string().optional(),
+  groupKey: z.string().optional(),
 });
 const step = z.object({ name: z.string(), action: z.string(), params: z.record(z.string(), z.string()), timeoutSeconds: z.number(), retries: z.number().int() });
 const remediationStarted = z.object({
@@ -58,7 +93,16 @@ const remediationFailed = z.object({ remediationId: z.string(), incidentId: z.st
 export const eventData = {
   'incident.opened': incidentOpened,
   'incident.resolved': incidentResolved,
+  'incident.signal_attached': signalAttached,
+  'incident.acknowledged': incidentAcknowledged,
+  'incident.mitigated': incidentMitigated,
+  'incident.reopened': incidentReopened,
+  'incident.severity_changed': severityChanged,
+  'incident.root_cause_ranked': rootCauseRanked,
+  'silence.created': silenceCreated,
+  'silence.expired': silenceExpired,
   'alert.sent': alertSent,
+  'alert.delivery_failed': alertDeliveryFailed,
   'remediation.started': remediationStarted,
   'remediation.step_succeeded': stepSucceeded,
   'remediation.step_failed': stepFailed,
@@ -89,7 +133,16 @@ const envelope = <T extends EventType>(type: T) =>
 export const hephEvent = z.discriminatedUnion('type', [
   envelope('incident.opened'),
   envelope('incident.resolved'),
+  envelope('incident.signal_attached'),
+  envelope('incident.acknowledged'),
+  envelope('incident.mitigated'),
+  envelope('incident.reopened'),
+  envelope('incident.severity_changed'),
+  envelope('incident.root_cause_ranked'),
+  envelope('silence.created'),
+  envelope('silence.expired'),
   envelope('alert.sent'),
+  envelope('alert.delivery_failed'),
   envelope('remediation.started'),
   envelope('remediation.step_succeeded'),
   envelope('remediation.step_failed'),

@@ -5,3 +5,4 @@ export * from './telemetry.ts';
 export * from './otlp/codec.ts';
 export * from './costs.ts';
 export * from './matchers.ts';
+export * from './silence.ts';
