@@ -102,7 +102,7 @@ describe.each(backends)('walking skeleton on %s', (_name, prepare) => {
       return incident.status === 'resolved' && types.includes('remediation.validated') ? incident : undefined;
     });
     expect(detail.timeline.map((e: any) => e.type)).toEqual(
-      expect.arrayContaining(['incident.opened', 'alert.sent', 'remediation.started', 'remediation.step_succeeded', 'remediation.validated', 'incident.resolved']),
+      expect.arrayContaining(['incident.opened', 'alert.sent', 'remediation.started', 'remediation.step_succeeded', 'remediation.validated', 'incident.mitigated', 'incident.resolved']),
     );
     // One fault: one incident, one restart, one firing alert.
     expect((await api('/api/incidents')).incidents.filter((i: any) => i.service === service)).toHaveLength(1);

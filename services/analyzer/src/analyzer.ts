@@ -16,7 +16,7 @@ import {
 } from '@hephaestus/schemas';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { appliedOffset, mergeRollups, readBuckets, storeAppliedOffset } from './adapters/rollup-store.ts';
-import { handleIncidentCommand, openIncidents } from './adapters/incident-store.ts';
+import { handleIncidentCommand, openIncidents, recentlyResolved } from './adapters/incident-store.ts';
 import { startWebhookNotifier } from './adapters/webhook-notifier.ts';
 import { defaultErrorRateSettings, detectErrorRate, quietStreak, type ErrorRateSettings } from './domain/error-rate-detector.ts';
 import { rollupSpans } from './domain/rollup.ts';
@@ -41,6 +41,8 @@ export type AnalyzerOptions = {
   warmupBuckets: number;
   detectors?: Array<{ glob: string; detector: DetectorName }>;
   retention?: { baseHours: number; minuteDays: number; hourDays: number };
+  /** A fault recurring within this long after its incident resolved reopens it. */
+  reopenWithinMs?: number;
   now?: () => number;
 };
 
@@ -49,6 +51,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   const now = options.now ?? Date.now;
   const settings = options.settings ?? defaultErrorRateSettings;
   const consumerName = `${options.consumerGroupPrefix}-analyzer`;
+  const reopenWithinMs = options.reopenWithinMs ?? 10 * 60_000;
   const metrics = {
     records: new Counter({ name: 'heph_analyzer_records_total', help: 'Records consumed, by signal.', labelNames: ['signal'], registers: [options.registry] }),
     deadletters: new Counter({ name: 'heph_analyzer_deadletters_total', help: 'Messages the analyzer could not decode, sent to heph.deadletter.', registers: [options.registry] }),
@@ -146,6 +149,13 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       if (!current) continue;
       const verdict = detectErrorRate(current, buckets.filter((b) => b.startMs < currentStart), settings);
       if (!verdict.anomalous) continue;
+      // A fault that recurs soon after its incident resolved reopens that incident.
+      const recent = await recentlyResolved(sql, service, 'error_rate', now() - reopenWithinMs);
+      if (recent) {
+        const reopened = await handleIncidentCommand(sql, { type: 'ReopenIncident', at: new Date(closedBefore).toISOString(), incidentId: recent, reason: verdict.explanation, withinMs: reopenWithinMs });
+        if (reopened.length > 0) logger.info({ incidentId: recent, service }, `incident reopened: ${service} ${verdict.explanation}`);
+        continue;
+      }
       const incidentId = deterministicId(service, 'error_rate', currentStart);
       const events = await handleIncidentCommand(sql, {
         type: 'OpenIncident',
@@ -161,6 +171,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         errors: verdict.errors,
         windowStart: new Date(currentStart).toISOString(),
         controlUrl: buckets.findLast((b) => b.controlUrl)?.controlUrl ?? undefined,
+        labels: { alertname: 'ErrorRateHigh', service, signal: 'error_rate', severity: 'critical' },
       });
       if (events.length > 0) logger.info({ incidentId, service, score: verdict.score }, `incident opened: ${service} ${verdict.explanation}`);
     }

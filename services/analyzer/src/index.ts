@@ -2,3 +2,4 @@ export * from './analyzer.ts';
 export * from './config.ts';
 export { readBuckets } from './adapters/rollup-store.ts';
 export { loadCosts } from './adapters/costs-loader.ts';
+export { handleIncidentCommand } from './adapters/incident-store.ts';

@@ -3,7 +3,7 @@
 // the remediation stream's expected version), runs its steps and verifies against live rollups.
 import { appendToStream, deterministicId, readStream, type Log, type Logger, type Sql, type ConsumedRecord } from '@hephaestus/platform';
 import { hephEvent, topics, type EventDataOf, type Playbook, type StoredEvent } from '@hephaestus/schemas';
-import { readBuckets } from '@hephaestus/analyzer';
+import { handleIncidentCommand, readBuckets } from '@hephaestus/analyzer';
 import { Counter, type Registry } from 'prom-client';
 import { runAction } from './adapters/actions.ts';
 import { matchPlaybook } from './domain/match.ts';
@@ -96,7 +96,10 @@ export const startHealer = async (options: HealerOptions) => {
       }
       state = (await execute(incidentId, { type: 'RecordVerification', ok: verdict.ok, detail: verdict.detail })).state;
       metrics.remediations.inc({ outcome: verdict.ok ? 'validated' : 'failed' });
-      if (verdict.ok) logger.info({ incidentId, service: plan.service }, `remediation validated: ${verdict.detail}`);
+      if (verdict.ok) {
+        logger.info({ incidentId, service: plan.service }, `remediation validated: ${verdict.detail}`);
+        await handleIncidentCommand(sql, { type: 'MitigateIncident', at: new Date(now()).toISOString(), incidentId, remediationId: plan.remediationId, detail: verdict.detail });
+      }
       else logger.error({ incidentId, service: plan.service }, `remediation failed: ${verdict.detail}`);
     }
   };

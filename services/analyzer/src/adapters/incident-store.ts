@@ -12,19 +12,51 @@ export const openIncidents = async (sql: Sql): Promise<OpenIncidentRow[]> =>
       SELECT id, service, signal, baseline, window_start, opened_at FROM incidents WHERE status = 'open'`
   ).map((r) => ({ id: r.id, service: r.service, signal: r.signal, baseline: r.baseline, windowStart: r.window_start, openedAt: r.opened_at }));
 
+/** The incidents projection, updated in the transaction that appends the events. */
 const project = async (tx: TransactionSql, event: StoredEvent) => {
-  if (event.type === 'incident.opened') {
-    const d = event.data as EventDataOf<'incident.opened'>;
-    await tx`
-      INSERT INTO incidents (id, service, signal, status, severity, summary, opened_at, control_url, baseline, window_start, version)
-      VALUES (${d.incidentId}, ${d.service}, ${d.signal}, 'open', ${d.severity}, ${d.summary}, ${event.occurredAt},
-              ${d.controlUrl ?? null}, ${d.baseline}, ${d.windowStart}, ${event.version})
-      ON CONFLICT (id) DO NOTHING`;
-  } else if (event.type === 'incident.resolved') {
-    await tx`UPDATE incidents SET status = 'resolved', resolved_at = ${event.occurredAt}, version = ${event.version} WHERE id = ${(event.data as { incidentId: string }).incidentId}`;
+  const id = (event.data as { incidentId: string }).incidentId;
+  switch (event.type) {
+    case 'incident.opened': {
+      const d = event.data as EventDataOf<'incident.opened'>;
+      const labels = d.labels ?? { alertname: d.signal, service: d.service, signal: d.signal, severity: d.severity };
+      await tx`
+        INSERT INTO incidents (id, service, signal, status, severity, summary, opened_at, control_url, baseline, window_start, labels, version)
+        VALUES (${d.incidentId}, ${d.service}, ${d.signal}, 'open', ${d.severity}, ${d.summary}, ${event.occurredAt},
+                ${d.controlUrl ?? null}, ${d.baseline}, ${d.windowStart}, ${tx.json(labels)}, ${event.version})
+        ON CONFLICT (id) DO NOTHING`;
+      return;
+    }
+    case 'incident.resolved':
+      await tx`UPDATE incidents SET status = 'resolved', resolved_at = ${event.occurredAt}, version = ${event.version} WHERE id = ${id}`;
+      return;
+    case 'incident.reopened':
+      await tx`UPDATE incidents SET status = 'open', resolved_at = NULL, acknowledged_at = NULL, acknowledged_by = NULL, mitigated_at = NULL, version = ${event.version} WHERE id = ${id}`;
+      return;
+    case 'incident.acknowledged':
+      await tx`UPDATE incidents SET acknowledged_at = ${event.occurredAt}, acknowledged_by = ${(event.data as { by: string }).by}, version = ${event.version} WHERE id = ${id}`;
+      return;
+    case 'incident.mitigated':
+      await tx`UPDATE incidents SET mitigated_at = ${event.occurredAt}, version = ${event.version} WHERE id = ${id}`;
+      return;
+    case 'incident.severity_changed': {
+      const to = (event.data as EventDataOf<'incident.severity_changed'>).to;
+      await tx`UPDATE incidents SET severity = ${to}, labels = labels || ${tx.json({ severity: to })}, version = ${event.version} WHERE id = ${id}`;
+      return;
+    }
+    default:
+      await tx`UPDATE incidents SET version = ${event.version} WHERE id = ${id}`;
   }
 };
 
+/** The latest incident of this service and signal resolved within the window, to reopen instead of opening anew. */
+export const recentlyResolved = async (sql: Sql, service: string, signal: string, sinceMs: number): Promise<string | undefined> => {
+  const [row] = await sql<{ id: string }[]>`
+    SELECT id FROM incidents WHERE service = ${service} AND signal = ${signal} AND status = 'resolved' AND resolved_at >= ${new Date(sinceMs)}
+    ORDER BY resolved_at DESC LIMIT 1`;
+  return row?.id;
+};
+
+/** Runs one command against the incident's stream; a concurrent writer makes it throw, and the caller's next pass retries. */
 export const handleIncidentCommand = async (sql: Sql, command: IncidentCommand): Promise<StoredEvent[]> =>
   sql.begin(async (tx) => {
     const streamId = incidentStreamId(command.incidentId);

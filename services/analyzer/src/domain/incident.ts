@@ -1,39 +1,111 @@
-// The Incident aggregate as a decider: pure decide/evolve over its event stream.
+// The Incident aggregate as a decider: pure decide/evolve over its event stream. Its timeline is the
+// stream: opened, signals attached, acknowledged, mitigated (a remediation validated), severity
+// changes, root causes ranked, resolved and reopened when the fault recurs soon after.
 import type { EventDataOf, HephEvent, NewEvent, Severity, SignalName } from '@hephaestus/schemas';
+
+type Candidates = EventDataOf<'incident.root_cause_ranked'>['candidates'];
 
 export type Incident =
   | { status: 'none' }
-  | { status: 'open' | 'resolved'; id: string; service: string; signal: SignalName; severity: Severity; openedAt: string };
+  | {
+      status: 'open' | 'resolved';
+      id: string;
+      service: string;
+      signal: SignalName;
+      severity: Severity;
+      openedAt: string;
+      resolvedAt?: string;
+      acknowledgedBy?: string;
+      mitigatedBy?: string;
+      /** `service/signal` of every signal attached, the opening one included. */
+      signals: Set<string>;
+      rootCauses: Candidates;
+    };
 
 export type IncidentCommand =
   | ({ type: 'OpenIncident'; at: string } & EventDataOf<'incident.opened'>)
-  | ({ type: 'ResolveIncident'; at: string } & EventDataOf<'incident.resolved'>);
+  | ({ type: 'AttachSignal'; at: string } & EventDataOf<'incident.signal_attached'>)
+  | { type: 'AcknowledgeIncident'; at: string; incidentId: string; by: string }
+  | { type: 'MitigateIncident'; at: string; incidentId: string; remediationId: string; detail: string }
+  | ({ type: 'ResolveIncident'; at: string } & EventDataOf<'incident.resolved'>)
+  | { type: 'ReopenIncident'; at: string; incidentId: string; reason: string; withinMs: number }
+  | { type: 'ChangeSeverity'; at: string; incidentId: string; to: Severity; reason: string }
+  | { type: 'RankRootCauses'; at: string; incidentId: string; candidates: Candidates };
 
 export const initialState = (): Incident => ({ status: 'none' });
 
+const signalKey = (service: string, signal: string) => `${service}/${signal}`;
+
+const strip = <C extends { type: string; at: string }>(command: C): Omit<C, 'type' | 'at'> => {
+  const { type: _type, at: _at, ...data } = command;
+  return data;
+};
+
 export const decide = (command: IncidentCommand, state: Incident): NewEvent[] => {
+  if (command.type === 'OpenIncident') return state.status === 'none' ? [{ type: 'incident.opened', data: strip(command) }] : [];
+  if (state.status === 'none') return [];
+  const incidentId = state.id;
   switch (command.type) {
-    case 'OpenIncident': {
-      if (state.status !== 'none') return [];
-      const { type: _type, at: _at, ...data } = command;
-      return [{ type: 'incident.opened', data }];
+    case 'AttachSignal':
+      if (state.status !== 'open' || state.signals.has(signalKey(command.service, command.signal))) return [];
+      return [{ type: 'incident.signal_attached', data: strip(command) }];
+    case 'AcknowledgeIncident':
+      return state.status === 'open' && !state.acknowledgedBy ? [{ type: 'incident.acknowledged', data: { incidentId, by: command.by } }] : [];
+    case 'MitigateIncident':
+      // Recorded even when the incident already resolved: it says what cured it.
+      return !state.mitigatedBy
+        ? [{ type: 'incident.mitigated', data: { incidentId, remediationId: command.remediationId, detail: command.detail } }]
+        : [];
+    case 'ResolveIncident':
+      return state.status === 'open' ? [{ type: 'incident.resolved', data: strip(command) }] : [];
+    case 'ReopenIncident': {
+      if (state.status !== 'resolved' || !state.resolvedAt) return [];
+      if (Date.parse(command.at) - Date.parse(state.resolvedAt) > command.withinMs) return [];
+      return [{ type: 'incident.reopened', data: { incidentId, reason: command.reason } }];
     }
-    case 'ResolveIncident': {
-      if (state.status !== 'open') return [];
-      const { type: _type, at: _at, ...data } = command;
-      return [{ type: 'incident.resolved', data }];
+    case 'ChangeSeverity':
+      return state.status === 'open' && state.severity !== command.to
+        ? [{ type: 'incident.severity_changed', data: { incidentId, from: state.severity, to: command.to, reason: command.reason } }]
+        : [];
+    case 'RankRootCauses': {
+      const same = JSON.stringify(state.rootCauses) === JSON.stringify(command.candidates);
+      return state.status === 'open' && !same ? [{ type: 'incident.root_cause_ranked', data: { incidentId, candidates: command.candidates } }] : [];
     }
   }
 };
 
 export const evolve = (state: Incident, event: Pick<HephEvent, 'type' | 'data' | 'occurredAt'>): Incident => {
+  if (event.type === 'incident.opened') {
+    const d = event.data as EventDataOf<'incident.opened'>;
+    return {
+      status: 'open',
+      id: d.incidentId,
+      service: d.service,
+      signal: d.signal,
+      severity: d.severity,
+      openedAt: event.occurredAt,
+      signals: new Set([signalKey(d.service, d.signal)]),
+      rootCauses: [],
+    };
+  }
+  if (state.status === 'none') return state;
   switch (event.type) {
-    case 'incident.opened': {
-      const data = event.data as EventDataOf<'incident.opened'>;
-      return { status: 'open', id: data.incidentId, service: data.service, signal: data.signal, severity: data.severity, openedAt: event.occurredAt };
+    case 'incident.signal_attached': {
+      const d = event.data as EventDataOf<'incident.signal_attached'>;
+      return { ...state, signals: new Set([...state.signals, signalKey(d.service, d.signal)]) };
     }
+    case 'incident.acknowledged':
+      return { ...state, acknowledgedBy: (event.data as EventDataOf<'incident.acknowledged'>).by };
+    case 'incident.mitigated':
+      return { ...state, mitigatedBy: (event.data as EventDataOf<'incident.mitigated'>).remediationId };
     case 'incident.resolved':
-      return state.status === 'none' ? state : { ...state, status: 'resolved' };
+      return { ...state, status: 'resolved', resolvedAt: event.occurredAt };
+    case 'incident.reopened':
+      return { ...state, status: 'open', resolvedAt: undefined, acknowledgedBy: undefined, mitigatedBy: undefined };
+    case 'incident.severity_changed':
+      return { ...state, severity: (event.data as EventDataOf<'incident.severity_changed'>).to };
+    case 'incident.root_cause_ranked':
+      return { ...state, rootCauses: (event.data as EventDataOf<'incident.root_cause_ranked'>).candidates };
     default:
       return state;
   }
