@@ -37,7 +37,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
     const ingestPort = await listen(ingest, config.HEPH_INGEST_HOST, config.HEPH_INGEST_PORT);
     stops.push(() => ingest.close());
 
-    const console_ = createConsoleServer({ sql, logger: logger.child({ name: 'console' }), registry, ready: runtime.log.ready });
+    const console_ = createConsoleServer({ sql, logger: logger.child({ name: 'console' }), registry, ready: runtime.log.ready, tokens: config.HEPH_CONSOLE_TOKENS });
     const consolePort = await listen(console_, config.HEPH_CONSOLE_HOST, config.HEPH_CONSOLE_PORT);
     stops.push(() => console_.close());
     const consoleUrl = `http://${config.HEPH_CONSOLE_HOST}:${consolePort}`;

@@ -1,8 +1,13 @@
-// The HTTP API over the projections (the seed of the on-call console): incidents and their timelines.
-import type { FastifyInstance } from 'fastify';
+// The HTTP API over the projections, for the on-call engineer and their tools: incidents with their
+// timelines, evidence and root-cause candidates; acknowledge and resolve; services, their series and
+// the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { createHttpServer, type Logger, type Sql } from '@hephaestus/platform';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
+import { openApiDocument } from './openapi.ts';
 
 type IncidentRow = {
   id: string;
@@ -13,6 +18,10 @@ type IncidentRow = {
   summary: string;
   opened_at: Date;
   resolved_at: Date | null;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+  mitigated_at: Date | null;
+  labels: Record<string, string>;
 };
 
 const toIncident = (r: IncidentRow) => ({
@@ -22,43 +31,175 @@ const toIncident = (r: IncidentRow) => ({
   status: r.status,
   severity: r.severity,
   summary: r.summary,
+  labels: r.labels,
   openedAt: r.opened_at.toISOString(),
   resolvedAt: r.resolved_at?.toISOString() ?? null,
+  acknowledgedAt: r.acknowledged_at?.toISOString() ?? null,
+  acknowledgedBy: r.acknowledged_by,
+  mitigatedAt: r.mitigated_at?.toISOString() ?? null,
 });
 
 const listQuery = z.object({ status: z.enum(['open', 'resolved']).optional() });
+const actionBody = z.object({ by: z.string().min(1).max(200).default('api'), reason: z.string().max(1000).optional() }).default({ by: 'api' });
+const seriesQuery = z.object({
+  signal: z.string().min(1),
+  from: z.iso.datetime().optional(),
+  to: z.iso.datetime().optional(),
+  operation: z.string().default(''),
+});
 
-const problem = (status: number, title: string, detail: string) => ({ type: 'about:blank', title, status, detail });
+export const problem = (reply: FastifyReply, status: number, title: string, detail: string) =>
+  reply.code(status).type('application/problem+json').send({ type: 'about:blank', title, status, detail });
 
-export const createConsoleServer = (options: { sql: Sql; logger: Logger; registry: Registry; ready: () => Promise<boolean> }): FastifyInstance => {
+const digest = (token: string) => createHash('sha256').update(token).digest();
+
+export type ConsoleOptions = { sql: Sql; logger: Logger; registry: Registry; ready: () => Promise<boolean>; tokens?: string[] };
+
+export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
   const { sql } = options;
   const app = createHttpServer({ log: options.logger, registry: options.registry, readiness: { database: options.ready } });
+  const tokenDigests = (options.tokens ?? []).map(digest);
+
+  // Optional bearer-token auth for /api (constant-time, as ingest); health and metrics stay open.
+  app.addHook('onRequest', async (request, reply) => {
+    if (tokenDigests.length === 0 || !request.url.startsWith('/api/') || request.url === '/api/openapi.json') return;
+    const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
+    const given = match ? digest(match[1]!.trim()) : undefined;
+    if (!given || !tokenDigests.some((d) => timingSafeEqual(d, given))) return problem(reply, 401, 'Unauthorized', 'missing or invalid bearer token');
+  });
+
+  app.setNotFoundHandler((request, reply) => problem(reply, 404, 'Not Found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) options.logger.error({ err: error }, 'console request failed');
+    return problem(reply, status, status >= 500 ? 'Internal Server Error' : 'Bad Request', status >= 500 ? 'internal error' : error.message);
+  });
+
+  app.get('/api/openapi.json', async () => openApiDocument);
 
   app.get('/api/incidents', async (request, reply) => {
     const query = listQuery.safeParse(request.query);
-    if (!query.success) {
-      return reply.code(400).type('application/problem+json').send(problem(400, 'Bad Request', 'status must be open or resolved'));
-    }
+    if (!query.success) return problem(reply, 400, 'Bad Request', 'status must be open or resolved');
     const rows = await sql<IncidentRow[]>`
-      SELECT id, service, signal, status, severity, summary, opened_at, resolved_at FROM incidents
-      ${query.data.status ? sql`WHERE status = ${query.data.status}` : sql``}
+      SELECT * FROM incidents ${query.data.status ? sql`WHERE status = ${query.data.status}` : sql``}
       ORDER BY opened_at DESC LIMIT 500`;
     return { incidents: rows.map(toIncident) };
   });
 
-  app.get<{ Params: { id: string } }>('/api/incidents/:id', async (request, reply) => {
-    const [row] = await sql<IncidentRow[]>`
-      SELECT id, service, signal, status, severity, summary, opened_at, resolved_at FROM incidents WHERE id = ${request.params.id}`;
-    if (!row) return reply.code(404).type('application/problem+json').send(problem(404, 'Not Found', `no incident ${request.params.id}`));
+  const incidentDetail = async (id: string) => {
+    const [row] = await sql<IncidentRow[]>`SELECT * FROM incidents WHERE id = ${id}`;
+    if (!row) return undefined;
     // The timeline is the incident's own stream plus the alerts and the remediation it caused.
-    const timeline = await sql<{ type: string; occurred_at: Date; data: unknown; stream_id: string }[]>`
-      SELECT type, occurred_at, data, stream_id FROM events
-      WHERE stream_id IN (${`incident-${row.id}`}, ${`alert-${row.id}`}, ${`remediation-${row.id}`})
+    const timeline = await sql<{ type: string; occurred_at: Date; data: Record<string, unknown> }[]>`
+      SELECT type, occurred_at, data FROM events
+      WHERE stream_id IN (${`incident-${id}`}, ${`alert-${id}`}, ${`remediation-${id}`})
       ORDER BY position`;
+    const ofType = (type: string) => timeline.filter((e) => e.type === type).map((e) => e.data);
+    const opened = ofType('incident.opened')[0] ?? {};
+    const attached = ofType('incident.signal_attached');
+    const ranked = ofType('incident.root_cause_ranked').at(-1);
+    const evidence = [
+      { service: row.service, signal: row.signal, summary: opened.summary, value: opened.value, onsetAt: opened.windowStart },
+      ...attached.map((a) => ({ service: a.service, signal: a.signal, summary: a.summary, value: a.value, onsetAt: a.onsetAt })),
+    ];
+    const traceIds = [...new Set([opened, ...attached].flatMap((d) => (Array.isArray(d.traceIds) ? (d.traceIds as string[]) : [])))];
     return {
       ...toIncident(row),
+      evidence,
+      rootCauseCandidates: (ranked?.candidates as unknown[]) ?? [],
+      exemplarTraceIds: traceIds,
       timeline: timeline.map((e) => ({ type: e.type, occurredAt: e.occurred_at.toISOString(), data: e.data })),
     };
+  };
+
+  app.get<{ Params: { id: string } }>('/api/incidents/:id', async (request, reply) => {
+    const detail = await incidentDetail(request.params.id);
+    return detail ?? problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
+  });
+
+  const act = (action: 'ack' | 'resolve') =>
+    async (request: { params: { id: string }; body: unknown }, reply: FastifyReply) => {
+      const body = actionBody.safeParse(request.body ?? undefined);
+      if (!body.success) return problem(reply, 400, 'Bad Request', body.error.issues[0]!.message);
+      const [row] = await sql<IncidentRow[]>`SELECT * FROM incidents WHERE id = ${request.params.id}`;
+      if (!row) return problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
+      if (row.status !== 'open') return problem(reply, 409, 'Conflict', `incident ${row.id} is ${row.status}`);
+      const at = new Date().toISOString();
+      await handleIncidentCommand(
+        sql,
+        action === 'ack'
+          ? { type: 'AcknowledgeIncident', at, incidentId: row.id, by: body.data.by }
+          : { type: 'ResolveIncident', at, incidentId: row.id, service: row.service, signal: row.signal, reason: body.data.reason ?? `resolved by ${body.data.by}`, value: 0 },
+      );
+      options.logger.info({ incidentId: row.id, by: body.data.by }, action === 'ack' ? 'incident acknowledged' : 'incident resolved by hand');
+      return incidentDetail(row.id);
+    };
+  app.post<{ Params: { id: string } }>('/api/incidents/:id/ack', act('ack'));
+  app.post<{ Params: { id: string } }>('/api/incidents/:id/resolve', act('resolve'));
+
+  app.get('/api/topology', async () => {
+    const edges = await sql<{ caller: string; callee: string; calls: number; errors: number; updated_at: Date }[]>`
+      SELECT caller, callee, calls, errors, updated_at FROM topology_edges ORDER BY caller, callee`;
+    const services = [...new Set(edges.flatMap((e) => [e.caller, e.callee]))].sort();
+    return {
+      services,
+      edges: edges.map((e) => ({ caller: e.caller, callee: e.callee, calls: e.calls, errors: e.errors, errorRate: e.calls > 0 ? e.errors / e.calls : 0, updatedAt: e.updated_at.toISOString() })),
+    };
+  });
+
+  app.get('/api/services', async () => {
+    const rows = await sql<{ service: string; last_seen: Date; calls: string; errors: string; open_incidents: string }[]>`
+      SELECT r.service, max(r.bucket_start) AS last_seen,
+             sum(r.calls) FILTER (WHERE r.bucket_start > now() - interval '5 minutes') AS calls,
+             sum(r.errors) FILTER (WHERE r.bucket_start > now() - interval '5 minutes') AS errors,
+             (SELECT count(*) FROM incidents i WHERE i.service = r.service AND i.status = 'open') AS open_incidents
+      FROM rollups r GROUP BY r.service ORDER BY r.service`;
+    return {
+      services: rows.map((r) => {
+        const calls = Number(r.calls ?? 0);
+        return { name: r.service, lastSeen: r.last_seen.toISOString(), callsLast5m: calls, errorRateLast5m: calls > 0 ? Number(r.errors ?? 0) / calls : 0, openIncidents: Number(r.open_incidents) };
+      }),
+    };
+  });
+
+  app.get<{ Params: { name: string } }>('/api/services/:name/series', async (request, reply) => {
+    const query = seriesQuery.safeParse(request.query);
+    if (!query.success) return problem(reply, 400, 'Bad Request', `${query.error.issues[0]!.path.join('.')}: ${query.error.issues[0]!.message}`);
+    const to = query.data.to ? new Date(query.data.to) : new Date();
+    const from = query.data.from ? new Date(query.data.from) : new Date(to.getTime() - 3_600_000);
+    const service = request.params.name;
+    const { signal, operation } = query.data;
+    // Request signals come from the rollups; every other signal from the series table.
+    const requestSignals: Record<string, string> = { calls: 'calls', errors: 'errors', error_rate: 'error_rate', 'latency.p50_ms': 'p50_ms', 'latency.p95_ms': 'p95_ms', 'latency.p99_ms': 'p99_ms' };
+    if (signal in requestSignals) {
+      const rows = await sql<{ bucket_start: Date; resolution_seconds: number; calls: string; errors: string; p50_ms: number; p95_ms: number; p99_ms: number }[]>`
+        SELECT bucket_start, resolution_seconds, calls, errors, p50_ms, p95_ms, p99_ms FROM rollups
+        WHERE service = ${service} AND bucket_start >= ${from} AND bucket_start < ${to} ORDER BY bucket_start`;
+      const value = (r: (typeof rows)[number]) => {
+        if (signal === 'calls') return Number(r.calls);
+        if (signal === 'errors') return Number(r.errors);
+        if (signal === 'error_rate') return Number(r.calls) > 0 ? Number(r.errors) / Number(r.calls) : 0;
+        return r[requestSignals[signal] as 'p50_ms' | 'p95_ms' | 'p99_ms'];
+      };
+      return { service, signal, points: rows.map((r) => ({ time: r.bucket_start.toISOString(), resolutionSeconds: r.resolution_seconds, value: value(r) })) };
+    }
+    const rows = await sql<{ bucket_start: Date; resolution_seconds: number; aggregation: string; sum: number; count: number; min: number; max: number }[]>`
+      SELECT bucket_start, resolution_seconds, aggregation, sum, count, min, max FROM series
+      WHERE service = ${service} AND signal = ${signal} AND operation = ${operation} AND bucket_start >= ${from} AND bucket_start < ${to}
+      ORDER BY resolution_seconds, bucket_start`;
+    // The finest resolution wins; coarser buckets fill in only the older time it no longer covers.
+    let covered = Number.POSITIVE_INFINITY;
+    let coveredAtResolution = Number.POSITIVE_INFINITY;
+    const kept: Array<(typeof rows)[number]> = [];
+    for (const r of rows) {
+      if (r.resolution_seconds !== coveredAtResolution && kept.length > 0) covered = Math.min(...kept.map((k) => k.bucket_start.getTime()));
+      coveredAtResolution = r.resolution_seconds;
+      if (r.bucket_start.getTime() + r.resolution_seconds * 1000 <= covered) kept.push(r);
+    }
+    const points = kept
+      .sort((a, b) => a.bucket_start.getTime() - b.bucket_start.getTime())
+      .map((r) => ({ time: r.bucket_start.toISOString(), resolutionSeconds: r.resolution_seconds, value: r.aggregation === 'sum' ? r.sum : r.count > 0 ? r.sum / r.count : 0, min: r.min, max: r.max }));
+    return { service, signal, operation, points };
   });
 
   return app;

@@ -1,0 +1,94 @@
+// The console API on real PostgreSQL: incidents, acknowledge and resolve, services, series, topology,
+// problem+json errors and bearer auth.
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { newRegistry, openDatabase, type Database } from '@hephaestus/platform';
+import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { createConsoleServer } from './console.ts';
+
+const at = new Date().toISOString();
+
+describe('console API', () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    drop = fresh.drop;
+    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+    app = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true });
+    for (const [incidentId, service] of [['inc-a', 'checkout'], ['inc-b', 'payments']] as const) {
+      await handleIncidentCommand(db.sql, {
+        type: 'OpenIncident', at, incidentId, service, signal: 'error_rate', severity: 'critical', summary: `error rate 40 % on ${service}`,
+        value: 0.4, baseline: 0.01, calls: 100, errors: 40, windowStart: at, traceIds: ['5b8efff798038103d269b633813fc60c'],
+      });
+    }
+    await handleIncidentCommand(db.sql, { type: 'AttachSignal', at, incidentId: 'inc-a', service: 'web', signal: 'error_rate', summary: 'error rate 12 % on web', value: 0.12, onsetAt: at, traceIds: ['aaaefff798038103d269b633813fc60c'] });
+    await handleIncidentCommand(db.sql, { type: 'RankRootCauses', at, incidentId: 'inc-a', candidates: [{ service: 'checkout', confidence: 0.7, evidence: ['earliest onset'] }] });
+    await db.sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p50_ms, p95_ms, p99_ms) VALUES ('checkout', 10, now() - interval '1 minute', 100, 40, '\\x00', 10, 50, 90)`;
+    await db.sql`INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max) VALUES ('checkout', '', 'gen_ai.cost_usd', 10, now() - interval '1 minute', 'sum', 0.25, 5, 0.05, 0.05)`;
+    await db.sql`INSERT INTO topology_edges (caller, callee, calls, errors, updated_at) VALUES ('web', 'checkout', 200, 20, now())`;
+  });
+  afterAll(async () => {
+    await app.close();
+    await db.close();
+    await drop();
+  });
+
+  it('lists incidents and filters by status', async () => {
+    const all = await app.inject('/api/incidents');
+    expect(all.json().incidents.map((i: { id: string }) => i.id).sort()).toEqual(['inc-a', 'inc-b']);
+    const bad = await app.inject('/api/incidents?status=maybe');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.headers['content-type']).toContain('application/problem+json');
+  });
+
+  it('shows an incident with its evidence, root-cause candidates, exemplar traces and timeline', async () => {
+    const detail = (await app.inject('/api/incidents/inc-a')).json();
+    expect(detail.evidence.map((e: { service: string }) => e.service)).toEqual(['checkout', 'web']);
+    expect(detail.rootCauseCandidates).toEqual([{ service: 'checkout', confidence: 0.7, evidence: ['earliest onset'] }]);
+    expect(detail.exemplarTraceIds).toEqual(['5b8efff798038103d269b633813fc60c', 'aaaefff798038103d269b633813fc60c']);
+    expect(detail.timeline.map((e: { type: string }) => e.type)).toEqual(['incident.opened', 'incident.signal_attached', 'incident.root_cause_ranked']);
+    expect((await app.inject('/api/incidents/nope')).statusCode).toBe(404);
+  });
+
+  it('acknowledges and resolves by hand; a resolved incident cannot be acknowledged', async () => {
+    const ack = await app.inject({ method: 'POST', url: '/api/incidents/inc-b/ack', payload: { by: 'alice' } });
+    expect(ack.json()).toMatchObject({ acknowledgedBy: 'alice', status: 'open' });
+    const resolved = await app.inject({ method: 'POST', url: '/api/incidents/inc-b/resolve', payload: { by: 'alice', reason: 'rolled back by hand' } });
+    expect(resolved.json()).toMatchObject({ status: 'resolved' });
+    expect(resolved.json().timeline.map((e: { type: string }) => e.type)).toEqual(['incident.opened', 'incident.acknowledged', 'incident.resolved']);
+    const again = await app.inject({ method: 'POST', url: '/api/incidents/inc-b/ack', payload: { by: 'bob' } });
+    expect(again.statusCode).toBe(409);
+  });
+
+  it('serves services, a signal series and the topology', async () => {
+    const services = (await app.inject('/api/services')).json().services;
+    expect(services).toEqual([expect.objectContaining({ name: 'checkout', callsLast5m: 100, errorRateLast5m: 0.4, openIncidents: 1 })]);
+    const errorRate = (await app.inject('/api/services/checkout/series?signal=error_rate')).json();
+    expect(errorRate.points.map((p: { value: number }) => p.value)).toEqual([0.4]);
+    const cost = (await app.inject('/api/services/checkout/series?signal=gen_ai.cost_usd')).json();
+    expect(cost.points.map((p: { value: number }) => p.value)).toEqual([0.25]);
+    expect((await app.inject('/api/services/checkout/series')).statusCode).toBe(400);
+    const topology = (await app.inject('/api/topology')).json();
+    expect(topology).toEqual({ services: ['checkout', 'web'], edges: [expect.objectContaining({ caller: 'web', callee: 'checkout', errorRate: 0.1 })] });
+  });
+
+  it('describes itself in OpenAPI and answers unknown routes with a problem', async () => {
+    const doc = (await app.inject('/api/openapi.json')).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toContain('/api/incidents/{id}/ack');
+    const missing = await app.inject('/api/nothing');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ status: 404, title: 'Not Found' });
+  });
+
+  it('requires a bearer token when tokens are configured', async () => {
+    const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: ['on-call'] });
+    expect((await guarded.inject('/api/incidents')).statusCode).toBe(401);
+    expect((await guarded.inject({ url: '/api/incidents', headers: { authorization: 'Bearer on-call' } })).statusCode).toBe(200);
+    expect((await guarded.inject('/healthz')).statusCode).toBe(200);
+    await guarded.close();
+  });
+});
