@@ -104,6 +104,9 @@ describe.each(backends)('walking skeleton on %s', (_name, prepare) => {
     expect(detail.timeline.map((e: any) => e.type)).toEqual(
       expect.arrayContaining(['incident.opened', 'alert.sent', 'remediation.started', 'remediation.step_succeeded', 'remediation.validated', 'incident.mitigated', 'incident.resolved']),
     );
+    // The incident carries exemplar traces of failing calls, for the responder.
+    expect(detail.exemplarTraceIds.length).toBeGreaterThan(0);
+    expect(detail.exemplarTraceIds[0]).toMatch(/^[0-9a-f]{32}$/);
     // One fault: one incident, one restart, one firing alert.
     expect((await api('/api/incidents')).incidents.filter((i: any) => i.service === service)).toHaveLength(1);
     expect(agent.lines.filter((l) => l.includes('restart requested by the healer'))).toHaveLength(1);

@@ -172,6 +172,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         windowStart: new Date(currentStart).toISOString(),
         controlUrl: buckets.findLast((b) => b.controlUrl)?.controlUrl ?? undefined,
         labels: { alertname: 'ErrorRateHigh', service, signal: 'error_rate', severity: 'critical' },
+        traceIds: current.errorTraceIds,
       });
       if (events.length > 0) logger.info({ incidentId, service, score: verdict.score }, `incident opened: ${service} ${verdict.explanation}`);
     }

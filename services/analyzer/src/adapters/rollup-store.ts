@@ -2,9 +2,9 @@
 // reached, so a redelivered batch (after a crash, before the log commit) is skipped, never counted twice.
 import { DDSketch } from '@datadog/sketches-js';
 import type { Sql, TransactionSql } from '@hephaestus/platform';
-import { quantilesMs, type BucketDelta } from '../domain/rollup.ts';
+import { maxExemplars, quantilesMs, type BucketDelta } from '../domain/rollup.ts';
 
-export type StoredBucket = { service: string; startMs: number; calls: number; errors: number; controlUrl: string | null };
+export type StoredBucket = { service: string; startMs: number; calls: number; errors: number; controlUrl: string | null; errorTraceIds: string[] };
 
 /** The first offset of this partition whose effects are not yet applied. */
 export const appliedOffset = async (tx: TransactionSql, consumer: string, topic: string, partition: number): Promise<bigint> => {
@@ -31,22 +31,23 @@ export const mergeRollups = async (tx: TransactionSql, resolutionSeconds: number
     if (existing) sketch.merge(DDSketch.fromProto(existing.sketch));
     const q = quantilesMs(sketch);
     await tx`
-      INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p50_ms, p95_ms, p99_ms, control_url)
+      INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p50_ms, p95_ms, p99_ms, control_url, error_trace_ids)
       VALUES (${delta.service}, ${resolutionSeconds}, ${start}, ${delta.calls}, ${delta.errors}, ${Buffer.from(sketch.toProto())},
-              ${q.p50}, ${q.p95}, ${q.p99}, ${delta.controlUrl ?? null})
+              ${q.p50}, ${q.p95}, ${q.p99}, ${delta.controlUrl ?? null}, ${delta.errorTraceIds})
       ON CONFLICT (service, resolution_seconds, bucket_start) DO UPDATE SET
         calls = rollups.calls + excluded.calls,
         errors = rollups.errors + excluded.errors,
         sketch = excluded.sketch,
         p50_ms = excluded.p50_ms, p95_ms = excluded.p95_ms, p99_ms = excluded.p99_ms,
-        control_url = coalesce(excluded.control_url, rollups.control_url)`;
+        control_url = coalesce(excluded.control_url, rollups.control_url),
+        error_trace_ids = (rollups.error_trace_ids || excluded.error_trace_ids)[1:${maxExemplars}]`;
   }
 };
 
 /** Buckets with start in [fromMs, toMs), per service, oldest first. */
 export const readBuckets = async (sql: Sql, resolutionSeconds: number, fromMs: number, toMs: number, service?: string) => {
-  const rows = await sql<{ service: string; bucket_start: Date; calls: string; errors: string; control_url: string | null }[]>`
-    SELECT service, bucket_start, calls, errors, control_url FROM rollups
+  const rows = await sql<{ service: string; bucket_start: Date; calls: string; errors: string; control_url: string | null; error_trace_ids: string[] }[]>`
+    SELECT service, bucket_start, calls, errors, control_url, error_trace_ids FROM rollups
     WHERE resolution_seconds = ${resolutionSeconds}
       AND bucket_start >= ${new Date(fromMs)} AND bucket_start < ${new Date(toMs)}
       ${service === undefined ? sql`` : sql`AND service = ${service}`}
@@ -54,7 +55,7 @@ export const readBuckets = async (sql: Sql, resolutionSeconds: number, fromMs: n
   const byService = new Map<string, StoredBucket[]>();
   for (const r of rows) {
     const list = byService.get(r.service) ?? [];
-    list.push({ service: r.service, startMs: r.bucket_start.getTime(), calls: Number(r.calls), errors: Number(r.errors), controlUrl: r.control_url });
+    list.push({ service: r.service, startMs: r.bucket_start.getTime(), calls: Number(r.calls), errors: Number(r.errors), controlUrl: r.control_url, errorTraceIds: r.error_trace_ids });
     byService.set(r.service, list);
   }
   return byService;

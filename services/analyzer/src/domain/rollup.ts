@@ -10,7 +10,11 @@ export type BucketDelta = {
   errors: number;
   sketch: DDSketch;
   controlUrl?: string;
+  /** Up to `maxExemplars` trace ids of failing calls. */
+  errorTraceIds: string[];
 };
+
+export const maxExemplars = 5;
 
 export const isCall = (span: SpanRecord): boolean =>
   span.kind === 'server' || span.kind === 'consumer' || span.parentSpanId === undefined;
@@ -27,11 +31,14 @@ export const rollupSpans = (spans: SpanRecord[], resolutionSeconds: number): Buc
     const key = `${span.service}\u0000${start}`;
     let bucket = buckets.get(key);
     if (!bucket) {
-      bucket = { service: span.service, bucketStartMs: start, calls: 0, errors: 0, sketch: new DDSketch({ relativeAccuracy: 0.01 }) };
+      bucket = { service: span.service, bucketStartMs: start, calls: 0, errors: 0, sketch: new DDSketch({ relativeAccuracy: 0.01 }), errorTraceIds: [] };
       buckets.set(key, bucket);
     }
     bucket.calls++;
-    if (span.status === 'error') bucket.errors++;
+    if (span.status === 'error') {
+      bucket.errors++;
+      if (bucket.errorTraceIds.length < maxExemplars && !bucket.errorTraceIds.includes(span.traceId)) bucket.errorTraceIds.push(span.traceId);
+    }
     bucket.sketch.accept(Math.max(span.durationMs, 0.001));
     const controlUrl = span.resource['heph.control.url'];
     if (typeof controlUrl === 'string') bucket.controlUrl = controlUrl;
