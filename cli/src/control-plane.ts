@@ -37,10 +37,12 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
     const ingestPort = await listen(ingest, config.HEPH_INGEST_HOST, config.HEPH_INGEST_PORT);
     stops.push(() => ingest.close());
 
-    const console_ = createConsoleServer({ sql, logger: logger.child({ name: 'console' }), registry, ready: runtime.log.ready, tokens: config.HEPH_CONSOLE_TOKENS });
+    // The console's own address is known once it listens; links in alerts use HEPH_CONSOLE_URL when set.
+    let consoleUrl = config.HEPH_CONSOLE_URL;
+    const console_ = createConsoleServer({ sql, logger: logger.child({ name: 'console' }), registry, ready: runtime.log.ready, tokens: config.HEPH_CONSOLE_TOKENS, consoleUrl });
     const consolePort = await listen(console_, config.HEPH_CONSOLE_HOST, config.HEPH_CONSOLE_PORT);
     stops.push(() => console_.close());
-    const consoleUrl = `http://${config.HEPH_CONSOLE_HOST}:${consolePort}`;
+    if (config.HEPH_CONSOLE_URL === 'http://127.0.0.1:8080') consoleUrl = `http://${config.HEPH_CONSOLE_HOST}:${consolePort}`;
 
     const publisher = startEventPublisher(sql, runtime.log, logger.child({ name: 'publisher' }));
     stops.push(publisher.stop);
@@ -59,7 +61,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       warmupBuckets: config.HEPH_DETECT_WARMUP_BUCKETS,
       detectors: config.HEPH_DETECTORS,
       retention: { baseHours: config.HEPH_RETENTION_BASE_HOURS, minuteDays: config.HEPH_RETENTION_MINUTE_DAYS, hourDays: config.HEPH_RETENTION_HOUR_DAYS },
-      consoleUrl: config.HEPH_CONSOLE_URL === 'http://127.0.0.1:8080' ? consoleUrl : config.HEPH_CONSOLE_URL,
+      consoleUrl,
     });
     stops.push(analyzer.stop);
 

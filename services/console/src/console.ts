@@ -7,6 +7,7 @@ import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { createHttpServer, type Logger, type Sql } from '@hephaestus/platform';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
+import { registerAlertmanagerApi } from './alertmanager.ts';
 import { openApiDocument } from './openapi.ts';
 
 type IncidentRow = {
@@ -53,7 +54,7 @@ export const problem = (reply: FastifyReply, status: number, title: string, deta
 
 const digest = (token: string) => createHash('sha256').update(token).digest();
 
-export type ConsoleOptions = { sql: Sql; logger: Logger; registry: Registry; ready: () => Promise<boolean>; tokens?: string[] };
+export type ConsoleOptions = { sql: Sql; logger: Logger; registry: Registry; ready: () => Promise<boolean>; tokens?: string[]; consoleUrl?: string };
 
 export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
   const { sql } = options;
@@ -74,6 +75,9 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
     if (status >= 500) options.logger.error({ err: error }, 'console request failed');
     return problem(reply, status, status >= 500 ? 'Internal Server Error' : 'Bad Request', status >= 500 ? 'internal error' : error.message);
   });
+
+  // Alertmanager's API v2 (silences, alerts, status) so amtool and Alertmanager clients work unchanged.
+  registerAlertmanagerApi(app, { sql, logger: options.logger, consoleUrl: options.consoleUrl ?? 'http://127.0.0.1:8080' });
 
   app.get('/api/openapi.json', async () => openApiDocument);
 

@@ -1,2 +1,3 @@
 export * from './console.ts';
 export * from './config.ts';
+export { registerAlertmanagerApi, type AlertmanagerApiOptions } from './alertmanager.ts';

@@ -34,7 +34,10 @@ export const openApiDocument = {
       get: { summary: 'List silences (Alertmanager API v2 shape)', responses: { '200': json({ type: 'array', items: { $ref: '#/components/schemas/Silence' } }), ...errors(401) } },
       post: { summary: 'Create a silence', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Silence' } } } }, responses: { '200': json({ type: 'object', properties: { silenceID: { type: 'string' } } }), ...errors(400, 401) } },
     },
-    '/api/silences/{id}': { delete: { summary: 'Expire a silence', parameters: [id], responses: { '200': { description: 'expired' }, ...errors(401, 404) } } },
+    '/api/silences/{id}': {
+      get: { summary: 'One silence', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/Silence' }), ...errors(401, 404) } },
+      delete: { summary: 'Expire a silence', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/Silence' }, 'the expired silence'), ...errors(401, 404) } },
+    },
     '/api/services': { get: { summary: 'Services seen in telemetry, with recent load and open incidents', responses: { '200': json({ type: 'object' }), ...errors(401) } } },
     '/api/services/{name}/series': {
       get: {

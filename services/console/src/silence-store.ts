@@ -1,0 +1,127 @@
+// Silences as events: silence.created / silence.expired on the stream `silence-<id>`, with the
+// `silences` projection updated in the same transaction; the reads the API and the alert dispatcher use.
+import { appendToStream, randomId, readStream, type EventToAppend, type Sql, type TransactionSql } from '@hephaestus/platform';
+import { silenceState, type Matcher, type Silence, type StoredEvent } from '@hephaestus/schemas';
+
+/** A silence as stored: the schema's silence plus when it last changed. */
+export type StoredSilence = Silence & { updatedAt: string };
+
+export type SilenceNotFound = { code: 'SILENCE_NOT_FOUND'; silenceId: string };
+
+export type SilenceResult = { ok: true; silence: StoredSilence } | { ok: false; error: SilenceNotFound };
+
+export const silenceStreamId = (silenceId: string): string => `silence-${silenceId}`;
+
+type SilenceRow = {
+  id: string;
+  matchers: Matcher[];
+  starts_at: Date;
+  ends_at: Date;
+  created_by: string;
+  comment: string;
+  updated_at: Date;
+};
+
+const toSilence = (r: SilenceRow): StoredSilence => ({
+  id: r.id,
+  matchers: r.matchers,
+  startsAt: r.starts_at.toISOString(),
+  endsAt: r.ends_at.toISOString(),
+  createdBy: r.created_by,
+  comment: r.comment,
+  updatedAt: r.updated_at.toISOString(),
+});
+
+/** Applies one silence event to the projection; a replay runs the same function. */
+export const projectSilenceEvent = async (tx: TransactionSql, event: StoredEvent): Promise<void> => {
+  if (event.type === 'silence.created') {
+    const d = event.data;
+    await tx`
+      INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, comment, updated_at)
+      VALUES (${d.silenceId}, ${tx.json(d.matchers)}, ${d.startsAt}, ${d.endsAt}, ${d.createdBy}, ${d.comment}, ${event.occurredAt})
+      ON CONFLICT (id) DO NOTHING`;
+  } else if (event.type === 'silence.expired') {
+    // Expiring ends the silence at that moment; a pending one also starts then, as in Alertmanager.
+    const at = event.occurredAt;
+    await tx`
+      UPDATE silences SET starts_at = LEAST(starts_at, ${at}), ends_at = LEAST(ends_at, ${at}), updated_at = ${at}
+      WHERE id = ${event.data.silenceId}`;
+  }
+};
+
+const append = async (tx: TransactionSql, silenceId: string, expected: number, event: EventToAppend): Promise<void> => {
+  const result = await appendToStream(tx, silenceStreamId(silenceId), expected, [event]);
+  if (!result.ok) throw new Error(`silence ${silenceId}: concurrent change (${result.error.code})`);
+  for (const stored of result.events) await projectSilenceEvent(tx, stored);
+};
+
+const lockSilence = async (tx: TransactionSql, silenceId: string): Promise<StoredSilence | undefined> => {
+  const [row] = await tx<SilenceRow[]>`SELECT * FROM silences WHERE id = ${silenceId} FOR UPDATE`;
+  return row && toSilence(row);
+};
+
+/** Expires inside the caller's transaction; a silence already expired stays as it is (Alertmanager's rule). */
+const expireIn = async (tx: TransactionSql, silenceId: string, nowMs: number, by: string | undefined): Promise<SilenceResult> => {
+  // The row lock orders concurrent expiries of one silence: the second sees it expired and appends nothing.
+  const current = await lockSilence(tx, silenceId);
+  if (!current) return { ok: false, error: { code: 'SILENCE_NOT_FOUND', silenceId } };
+  if (silenceState(current, nowMs) === 'expired') return { ok: true, silence: current };
+  const version = (await readStream(tx, silenceStreamId(silenceId))).length;
+  await append(tx, silenceId, version, {
+    id: randomId(),
+    type: 'silence.expired',
+    occurredAt: new Date(nowMs),
+    data: by === undefined ? { silenceId } : { silenceId, by },
+  });
+  return { ok: true, silence: (await lockSilence(tx, silenceId))! };
+};
+
+/**
+ * Creates a silence under a new id. With `replaces`, the silence of that id is expired in the same
+ * transaction: an update never rewrites what was silenced before (Alertmanager's Set does the same
+ * when the change would alter history).
+ */
+export const createSilence = async (
+  sql: Sql,
+  input: Omit<Silence, 'id'>,
+  nowMs: number,
+  replaces?: string,
+): Promise<SilenceResult> =>
+  sql.begin(async (tx): Promise<SilenceResult> => {
+    if (replaces !== undefined) {
+      const expired = await expireIn(tx, replaces, nowMs, input.createdBy);
+      if (!expired.ok) return expired;
+    }
+    const silenceId = randomId();
+    // A silence cannot start in the past: it would claim to have muted notifications already sent.
+    const startsAt = new Date(Math.max(Date.parse(input.startsAt), nowMs)).toISOString();
+    const data = { silenceId, matchers: input.matchers, startsAt, endsAt: input.endsAt, createdBy: input.createdBy, comment: input.comment };
+    await append(tx, silenceId, 0, { id: randomId(), type: 'silence.created', occurredAt: new Date(nowMs), data });
+    return { ok: true, silence: (await lockSilence(tx, silenceId))! };
+  });
+
+export const expireSilence = async (sql: Sql, silenceId: string, nowMs: number, by?: string): Promise<SilenceResult> =>
+  sql.begin((tx) => expireIn(tx, silenceId, nowMs, by));
+
+export const getSilence = async (sql: Sql, silenceId: string): Promise<StoredSilence | undefined> => {
+  const [row] = await sql<SilenceRow[]>`SELECT * FROM silences WHERE id = ${silenceId}`;
+  return row && toSilence(row);
+};
+
+/** Every silence that has not ended before `endedAfterMs`: expired ones are listed for a while, then only kept as events. */
+export const listSilences = async (sql: Sql, endedAfterMs: number): Promise<StoredSilence[]> =>
+  (await sql<SilenceRow[]>`SELECT * FROM silences WHERE ends_at >= ${new Date(endedAfterMs)} ORDER BY ends_at`).map(toSilence);
+
+/** The silences in force at `nowMs`, for deciding whether an alert is sent. */
+export const activeSilences = async (sql: Sql, nowMs: number): Promise<Silence[]> => {
+  const now = new Date(nowMs);
+  const rows = await sql<SilenceRow[]>`SELECT * FROM silences WHERE starts_at <= ${now} AND ends_at > ${now}`;
+  return rows.map((r) => ({
+    id: r.id,
+    matchers: r.matchers,
+    startsAt: r.starts_at.toISOString(),
+    endsAt: r.ends_at.toISOString(),
+    createdBy: r.created_by,
+    comment: r.comment,
+  }));
+};
