@@ -59,6 +59,8 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       costs: await loadCosts(config.HEPH_COSTS_FILE),
       limits: config.HEPH_LIMITS,
       warmupBuckets: config.HEPH_DETECT_WARMUP_BUCKETS,
+      routingFile: config.HEPH_ROUTING_FILE,
+      env: process.env,
       detectors: config.HEPH_DETECTORS,
       retention: { baseHours: config.HEPH_RETENTION_BASE_HOURS, minuteDays: config.HEPH_RETENTION_MINUTE_DAYS, hourDays: config.HEPH_RETENTION_HOUR_DAYS },
       consoleUrl,

@@ -54,7 +54,16 @@ const silenceCreated = z.object({
   comment: z.string(),
 });
 const silenceExpired = z.object({ silenceId: z.string(), by: z.string().optional() });
-const alertDeliveryFailed = z.object({ incidentId: z.string(), receiver: z.string(), notice: z.enum(['firing', 'resolved']), attempts: z.number().int(), error: z.string(), causationEventId: z.string() });
+const alertDeliveryFailed = z.object({
+  incidentId: z.string(),
+  receiver: z.string(),
+  notice: z.enum(['firing', 'resolved', 'acknowledged']),
+  attempts: z.number().int(),
+  error: z.string(),
+  causationEventId: z.string(),
+  kind: z.string().optional(),
+  groupKey: z.string().optional(),
+});
 const incidentResolved = z.object({
   incidentId: z.string(),
   service: z.string(),

@@ -6,3 +6,4 @@ export * from './otlp/codec.ts';
 export * from './costs.ts';
 export * from './matchers.ts';
 export * from './silence.ts';
+export * from './routing.ts';

@@ -17,7 +17,7 @@ import {
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { appliedOffset, mergeRollups, readBuckets, storeAppliedOffset } from './adapters/rollup-store.ts';
 import { handleIncidentCommand, openIncidents, recentlyResolved } from './adapters/incident-store.ts';
-import { startWebhookNotifier } from './adapters/webhook-notifier.ts';
+import { loadRouting, startAlertDispatcher } from './adapters/alert-dispatcher.ts';
 import { defaultErrorRateSettings, detectErrorRate, quietStreak, type ErrorRateSettings } from './domain/error-rate-detector.ts';
 import { rollupSpans } from './domain/rollup.ts';
 import { logSeries, metricSeries, spanSeries, streamKey } from './domain/series.ts';
@@ -43,6 +43,10 @@ export type AnalyzerOptions = {
   retention?: { baseHours: number; minuteDays: number; hourDays: number };
   /** A fault recurring within this long after its incident resolved reopens it. */
   reopenWithinMs?: number;
+  /** Alert routing (YAML); unset: one webhook receiver from webhookUrl, or the log. */
+  routingFile?: string;
+  /** Where receivers' secret variables are read from. */
+  env?: Record<string, string | undefined>;
   now?: () => number;
 };
 
@@ -199,7 +203,15 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     await downsample(sql, 60, 3600, t - 2 * 3_600_000, kept.minuteDays * 86_400_000, t);
     await sql`DELETE FROM series WHERE resolution_seconds = 3600 AND bucket_start < ${new Date(t - kept.hourDays * 86_400_000)}`;
   };
-  const notifier = startWebhookNotifier(sql, logger, { webhookUrl: options.webhookUrl, consoleUrl: options.consoleUrl });
+  const notifier = startAlertDispatcher({
+    sql,
+    logger: logger.child({ name: 'alerts' }),
+    routing: await loadRouting(options.routingFile, { webhookUrl: options.webhookUrl }),
+    consoleUrl: options.consoleUrl,
+    env: options.env ?? {},
+    registry: options.registry,
+    now,
+  });
   let stopped = false;
   const detectLoop = (async () => {
     let lastRetention = 0;

@@ -9,6 +9,8 @@ export const analyzerConfig = baseConfig.extend({
   HEPH_DETECT_GRACE_SECONDS: env.seconds(2),
   HEPH_ALERT_WEBHOOK_URL: env.url(),
   HEPH_CONSOLE_URL: z.url().default('http://127.0.0.1:8080'),
+  /** Alert routing: receivers, routes, grouping, inhibition (see config/routing.yaml). */
+  HEPH_ROUTING_FILE: z.string().optional(),
   HEPH_ANALYZER_PORT: env.port(4319),
   /** LLM prices and spend budgets (YAML). */
   HEPH_COSTS_FILE: z.string().default('./config/costs.yaml'),
