@@ -23,6 +23,7 @@ import { rollupSpans } from './domain/rollup.ts';
 import { logSeries, metricSeries, spanSeries, streamKey } from './domain/series.ts';
 import { downsample, loadStreams, mergeSeries, storeStreams } from './adapters/series-store.ts';
 import { createSeriesWatch } from './adapters/series-watch.ts';
+import { createCorrelator } from './adapters/correlator.ts';
 import type { DetectorName } from './domain/detectors/index.ts';
 
 export type AnalyzerOptions = {
@@ -90,6 +91,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     return decoded.ok ? { ok: true, value: normalize(decoded.value) } : decoded;
   };
   const readSpans = mapped(decodeTracesProtobuf, toSpanRecords);
+  const correlator = createCorrelator();
   const readPoints = mapped(decodeMetricsProtobuf, toMetricPoints);
   const readLogs = mapped(decodeLogsProtobuf, toLogRecords);
 
@@ -102,6 +104,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       if (fresh.length === 0) return;
       if (topic === topics.spans) {
         const spans: SpanRecord[] = await decode(fresh, readSpans);
+        for (const span of spans) correlator.observe(span);
         await mergeRollups(tx, resolution, rollupSpans(spans, resolution));
         await mergeSeries(tx, resolution, spanSeries(spans, options.costs.prices, resolution));
         metrics.records.inc({ signal: 'spans' }, spans.length);
@@ -160,15 +163,35 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         if (reopened.length > 0) logger.info({ incidentId: recent, service }, `incident reopened: ${service} ${verdict.explanation}`);
         continue;
       }
+      // correlate: a related anomaly joins the open incident it belongs to instead of paging again.
+      const signature = correlator.topSignature(service, currentStart - resolutionMs);
+      const at = new Date(closedBefore).toISOString();
+      const placed = correlator.place(
+        { service, signal: 'error_rate', onsetMs: currentStart, value: verdict.value, summary: verdict.explanation, traceIds: current.errorTraceIds, signature: signature?.id },
+        now(),
+      );
+      if (placed.join) {
+        const { incidentId: joined, reason, candidates } = placed.join;
+        // Already part of it: the signal only refreshed the group.
+        if (!placed.join.attached) continue;
+        const attached = await handleIncidentCommand(sql, {
+          type: 'AttachSignal', at, incidentId: joined, service, signal: 'error_rate', summary: `${service} ${verdict.explanation}`,
+          value: verdict.value, onsetAt: new Date(currentStart).toISOString(), traceIds: current.errorTraceIds, signature: signature?.template,
+        });
+        await handleIncidentCommand(sql, { type: 'RankRootCauses', at, incidentId: joined, candidates });
+        if (attached.length > 0) logger.info({ incidentId: joined, service, reason, rootCause: candidates[0]?.service }, `signal attached to an open incident: ${service} ${verdict.explanation} (${reason})`);
+        continue;
+      }
       const incidentId = deterministicId(service, 'error_rate', currentStart);
+      placed.adopt(incidentId);
       const events = await handleIncidentCommand(sql, {
         type: 'OpenIncident',
-        at: new Date(closedBefore).toISOString(),
+        at,
         incidentId,
         service,
         signal: 'error_rate',
         severity: 'critical',
-        summary: verdict.explanation,
+        summary: signature ? `${verdict.explanation}; top error: ${signature.template}` : verdict.explanation,
         value: verdict.value,
         baseline: verdict.baseline,
         calls: verdict.calls,
@@ -215,10 +238,15 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   let stopped = false;
   const detectLoop = (async () => {
     let lastRetention = 0;
+    let lastTopology = 0;
     while (!stopped) {
       try {
         await detect();
         await seriesWatch.tick();
+        if (now() - lastTopology > 10_000) {
+          lastTopology = now();
+          await correlator.persistTopology(sql, now());
+        }
         if (now() - lastRetention > 60_000) {
           lastRetention = now();
           await retention();

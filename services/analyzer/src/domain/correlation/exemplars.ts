@@ -1,5 +1,5 @@
 // Exemplar traces: the recent traces that hold a failing span, kept whole (as far as their spans
-// arrived) so a signal can name them and root-cause ranking can read their span trees. Bounded.
+// arrived), so root-cause ranking can read the span trees of the trace ids a signal names. Bounded.
 import type { SpanRecord } from '@hephaestus/schemas';
 
 export type ExemplarSettings = {
@@ -16,8 +16,6 @@ type Trace = { spans: SpanRecord[] };
 
 export type ExemplarStore = {
   observe(span: SpanRecord): void;
-  /** Up to `max` traces where `service` has a failing span ending in [fromMs, toMs), most recent first. */
-  failingTraceIds(service: string, fromMs: number, toMs: number, max: number): string[];
   trace(traceId: string): SpanRecord[] | undefined;
 };
 
@@ -50,18 +48,5 @@ export const createExemplarStore = (options: Partial<ExemplarSettings> = {}): Ex
     }
   };
 
-  const failingTraceIds = (service: string, fromMs: number, toMs: number, max: number): string[] => {
-    const ids: string[] = [];
-    for (const [traceId, trace] of [...failing].reverse()) {
-      if (ids.length >= max) break;
-      const hit = trace.spans.some((s) => {
-        const endMs = s.startTimeMs + s.durationMs;
-        return s.service === service && s.status === 'error' && endMs >= fromMs && endMs < toMs;
-      });
-      if (hit) ids.push(traceId);
-    }
-    return ids;
-  };
-
-  return { observe, failingTraceIds, trace: (traceId) => failing.get(traceId)?.spans ?? recent.get(traceId)?.spans };
+  return { observe, trace: (traceId) => failing.get(traceId)?.spans ?? recent.get(traceId)?.spans };
 };

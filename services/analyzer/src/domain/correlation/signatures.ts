@@ -34,7 +34,7 @@ const masks: Array<[RegExp, string]> = [
   [/(?<![\w.])\d+(?:\.\d+)?\s(?:ns|us|µs|ms|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?)\b/g, '<DURATION>'],
   // An id: a word with at least two digits among letters (`pod-7d9f8b-x2k4`, `req_12ab34`, `user42`).
   [/(?<![\w<-])(?=[\w-]*\d[\w-]*\d)(?=[\w-]*[a-z])[\w-]{5,}(?![\w>])/gi, '<ID>'],
-  [/(?<![\w.<])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w>])/gi, '<NUM>'],
+  [/(?<![\w.<\/])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w>])/gi, '<NUM>'],
 ];
 
 /** Replaces the variable parts of a message (numbers, ids, hex, UUIDs, IPs, durations, paths…) by typed wildcards. */
@@ -184,7 +184,7 @@ export type SurgeSettings = {
   resolutionMs: number;
   /** Closed buckets a signature's baseline is averaged over. */
   baselineBuckets: number;
-  /** Buckets closed before a never-seen signature counts as new (at start everything is unseen). */
+  /** Buckets closed before anything is called new or surging (at start everything is unseen). A surge also needs a third of `baselineBuckets` of the signature's own history. */
   warmupBuckets: number;
   /** Occurrences of a new signature in one bucket before it is a signal. */
   minNewCount: number;
@@ -192,7 +192,7 @@ export type SurgeSettings = {
   minCount: number;
   /** The bucket's count must be at least this many times the baseline mean… */
   factor: number;
-  /** …and this improbable under a Poisson law with the baseline mean. */
+  /** …and this improbable under a Poisson law with the baseline mean (scaled by the baseline's overdispersion). */
   alpha: number;
   /** The baseline mean never goes below this (a signature seen once is not infinitely sensitive). */
   baselineFloor: number;
@@ -223,12 +223,25 @@ export type SurgeSignal = {
   summary: string;
 };
 
+/** A ring of the last `baselineBuckets` buckets' counts: slot i holds bucket `buckets[i]` (-1: empty). */
+type SignatureHistory = { firstBucket: number; counts: number[]; buckets: number[] };
+
+export type SurgeSnapshot = {
+  version: 1;
+  firstClosed?: number;
+  /** null when nothing was closed yet (JSON has no -Infinity). */
+  lastClosed: number | null;
+  known: Array<[string, SignatureHistory]>;
+  open: Array<[number, Array<[string, number]>]>;
+};
+
 export type SurgeTracker = {
   add(service: string, signatureId: string, timeMs: number, n?: number): void;
-  /** The template mined a more general form: its history carries over to the new id. */
-  rename(service: string, from: string, to: string): void;
+  /** The miner generalised a template (`Mined.replaces`): its history carries over to the new id, in every service. */
+  rename(from: string, to: string): void;
   /** Judges the bucket starting at `bucketStartMs` and folds it into the baselines; later counts for it are dropped. */
   close(bucketStartMs: number): SurgeSignal[];
+  toJSON(): SurgeSnapshot;
 };
 
 const lnGamma = (x: number): number => {
@@ -255,66 +268,73 @@ export const poissonUpperTail = (k: number, mean: number): number => {
   return Math.min(1, sum);
 };
 
-type SignatureHistory = { firstBucket: number; lastBucket: number; counts: number[]; buckets: number[] };
-
-export const createSurgeTracker = (options: Partial<SurgeSettings> = {}): SurgeTracker => {
+export const createSurgeTracker = (options: Partial<SurgeSettings> = {}, snapshot?: SurgeSnapshot): SurgeTracker => {
   const settings = { ...defaultSurgeSettings, ...options };
   const bucketOf = (timeMs: number) => Math.floor(timeMs / settings.resolutionMs);
   const keyOf = (service: string, signatureId: string) => `${service}\u0000${signatureId}`;
-  const open = new Map<number, Map<string, number>>();
+  const open = new Map<number, Map<string, number>>((snapshot?.open ?? []).map(([b, counts]) => [b, new Map(counts)]));
   // Map order is recency: the first entry is the least recently seen signature.
-  const known = new Map<string, SignatureHistory>();
-  let firstClosed: number | undefined;
-  let lastClosed = -Infinity;
+  const known = new Map<string, SignatureHistory>((snapshot?.known ?? []).map(([key, h]) => [key, { ...h, counts: [...h.counts], buckets: [...h.buckets] }]));
+  let firstClosed = snapshot?.firstClosed;
+  let lastClosed = snapshot?.lastClosed ?? -Infinity;
 
   const add = (service: string, signatureId: string, timeMs: number, n = 1) => {
     const bucket = bucketOf(timeMs);
-    if (bucket <= lastClosed) return;
+    // Too late to judge, or so far ahead (a skewed clock) that it would hold a bucket open for long.
+    if (bucket <= lastClosed || (Number.isFinite(lastClosed) && bucket > lastClosed + settings.baselineBuckets)) return;
     let counts = open.get(bucket);
     if (!counts) open.set(bucket, (counts = new Map()));
     const key = keyOf(service, signatureId);
     counts.set(key, (counts.get(key) ?? 0) + n);
   };
 
-  const rename = (service: string, from: string, to: string) => {
-    const fromKey = keyOf(service, from);
-    const toKey = keyOf(service, to);
+  const rename = (from: string, to: string) => {
+    const suffix = `\u0000${from}`;
+    const renamed = (key: string) => `${key.slice(0, -suffix.length)}\u0000${to}`;
     for (const counts of open.values()) {
-      const n = counts.get(fromKey);
-      if (n === undefined) continue;
-      counts.delete(fromKey);
-      counts.set(toKey, (counts.get(toKey) ?? 0) + n);
+      for (const [key, n] of [...counts]) {
+        if (!key.endsWith(suffix)) continue;
+        counts.delete(key);
+        counts.set(renamed(key), (counts.get(renamed(key)) ?? 0) + n);
+      }
     }
-    const history = known.get(fromKey);
-    if (!history) return;
-    known.delete(fromKey);
-    const target = known.get(toKey);
-    if (!target) known.set(toKey, history);
-    else {
-      for (let i = 0; i < history.buckets.length; i++) remember(target, history.buckets[i]!, history.counts[i]!);
-      target.firstBucket = Math.min(target.firstBucket, history.firstBucket);
+    for (const [key, history] of [...known]) {
+      if (!key.endsWith(suffix)) continue;
+      known.delete(key);
+      const target = known.get(renamed(key));
+      if (!target) known.set(renamed(key), history);
+      else {
+        for (let i = 0; i < history.buckets.length; i++) if (history.buckets[i]! >= 0) remember(target, history.buckets[i]!, history.counts[i]!);
+        target.firstBucket = Math.min(target.firstBucket, history.firstBucket);
+      }
     }
   };
 
   /** Adds a count to a history's ring of the last `baselineBuckets` buckets. */
   const remember = (history: SignatureHistory, bucket: number, n: number) => {
     const slot = bucket % settings.baselineBuckets;
-    if (history.buckets[slot] === bucket) history.counts[slot]! += n;
-    else {
+    const held = history.buckets[slot]!;
+    if (held === bucket) history.counts[slot]! += n;
+    else if (held < bucket) {
       history.buckets[slot] = bucket;
       history.counts[slot] = n;
     }
-    history.lastBucket = Math.max(history.lastBucket, bucket);
   };
 
-  const baselineOf = (history: SignatureHistory, bucket: number): number => {
+  /** Mean and variance per bucket over the baseline (buckets without occurrences count as 0). */
+  const baselineOf = (history: SignatureHistory, bucket: number): { mean: number; variance: number } => {
     let sum = 0;
+    let squares = 0;
     for (let i = 0; i < history.buckets.length; i++) {
       const b = history.buckets[i]!;
-      if (b < bucket && b >= bucket - settings.baselineBuckets) sum += history.counts[i]!;
+      if (b < bucket && b >= bucket - settings.baselineBuckets) {
+        sum += history.counts[i]!;
+        squares += history.counts[i]! ** 2;
+      }
     }
     const span = Math.max(1, Math.min(settings.baselineBuckets, bucket - history.firstBucket));
-    return sum / span;
+    const mean = sum / span;
+    return { mean, variance: Math.max(0, squares / span - mean * mean) };
   };
 
   const close = (bucketStartMs: number): SurgeSignal[] => {
@@ -333,15 +353,19 @@ export const createSurgeTracker = (options: Partial<SurgeSettings> = {}): SurgeT
           if (warm && count >= settings.minNewCount) {
             signals.push({ service, signatureId, kind: 'new', bucketStartMs: startMs, count, baseline: 0, summary: `new error signature: ${count} occurrences in one interval` });
           }
-          const fresh: SignatureHistory = { firstBucket: b, lastBucket: b, counts: [], buckets: [] };
+          const fresh: SignatureHistory = { firstBucket: b, counts: new Array<number>(settings.baselineBuckets).fill(0), buckets: new Array<number>(settings.baselineBuckets).fill(-1) };
           remember(fresh, b, count);
           known.set(key, fresh);
           while (known.size > settings.maxSignatures) known.delete(known.keys().next().value!);
           continue;
         }
-        const mean = baselineOf(history, b);
+        const { mean, variance } = baselineOf(history, b);
         const expected = Math.max(mean, settings.baselineFloor);
-        if (count >= settings.minCount && count >= settings.factor * expected && poissonUpperTail(count, expected) <= settings.alpha) {
+        // Log counts are burstier than Poisson: scale by the observed dispersion (quasi-Poisson).
+        const dispersion = Math.max(1, variance / expected);
+        const pValue = poissonUpperTail(Math.ceil(count / dispersion), expected / dispersion);
+        const seasoned = b - history.firstBucket >= settings.baselineBuckets / 3;
+        if (warm && seasoned && count >= settings.minCount && count >= settings.factor * expected && pValue <= settings.alpha) {
           signals.push({ service, signatureId, kind: 'surge', bucketStartMs: startMs, count, baseline: mean, summary: `error signature surging: ${count} occurrences vs usual ${mean.toFixed(1)} per interval` });
         }
         remember(history, b, count);
@@ -353,5 +377,19 @@ export const createSurgeTracker = (options: Partial<SurgeSettings> = {}): SurgeT
     return signals;
   };
 
-  return { add, rename, close };
+  return {
+    add,
+    rename,
+    close,
+    toJSON: () => ({
+      version: 1,
+      ...(firstClosed === undefined ? {} : { firstClosed }),
+      lastClosed: Number.isFinite(lastClosed) ? lastClosed : null,
+      known: [...known].map(([key, h]) => [key, { ...h, counts: [...h.counts], buckets: [...h.buckets] }]),
+      open: [...open].map(([b, counts]) => [b, [...counts]]),
+    }),
+  };
 };
+
+/** A surge tracker restored from `toJSON()`: baselines and what counts as new survive a restart. */
+export const surgeTrackerFromJSON = (snapshot: SurgeSnapshot, options: Partial<SurgeSettings> = {}): SurgeTracker => createSurgeTracker(options, snapshot);

@@ -77,7 +77,8 @@ export const createTopology = (options: Partial<TopologySettings> = {}, snapshot
   const edgeStates = new Map<string, EdgeState>();
   const down = new Map<string, Set<string>>();
   const up = new Map<string, Set<string>>();
-  // Insertion order is arrival order, so the oldest pending span is always first.
+  // Insertion order is arrival order: expiry is checked from the front, so a span from a late batch
+  // may wait up to one more pendingMs behind younger ones (bounded by maxPending all the same).
   const pending = new Map<string, PendingSpan>();
   let highWaterMs = snapshot?.highWaterMs ?? 0;
   let lastSweepSlot = Math.floor(highWaterMs / slotMs);
