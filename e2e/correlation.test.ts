@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@hephaestus/platform';
-import { testLogger } from '@hephaestus/platform/testing';
+import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig } from '../cli/src/control-plane.ts';
 import { eventually } from './support.ts';
 
@@ -33,17 +33,30 @@ const request = (web: string, payments: string, failing: boolean) => {
   };
 };
 
-describe('correlation end to end', () => {
+const backends: Array<[string, () => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>]> = [
+  [
+    'kafka and postgresql',
+    async () => {
+      const db = await freshDatabase();
+      return { env: { KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: db.url, HEPH_CONSUMER_GROUP_PREFIX: `corr-${hex(4)}` }, cleanup: db.drop };
+    },
+  ],
+  ['the embedded default', async () => ({ env: {}, cleanup: async () => {} })],
+];
+
+describe.each(backends)('correlation end to end on %s', (_name, prepare) => {
   const cleanups: Array<() => Promise<unknown>> = [];
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
   it('pages once for a failing dependency and its caller, naming the dependency as the probable cause', async () => {
+    const backend = await prepare();
+    cleanups.push(backend.cleanup);
     const dir = await mkdtemp(join(tmpdir(), 'heph-correlation-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const plane = await startControlPlane(
-      loadConfig(upConfig, { HEPH_DATA_DIR: dir, HEPH_INGEST_PORT: '0', HEPH_CONSOLE_PORT: '0', HEPH_RESOLUTION_SECONDS: '2', HEPH_DETECT_GRACE_SECONDS: '1' }),
+      loadConfig(upConfig, { ...backend.env, HEPH_DATA_DIR: dir, HEPH_INGEST_PORT: '0', HEPH_CONSOLE_PORT: '0', HEPH_RESOLUTION_SECONDS: '2', HEPH_DETECT_GRACE_SECONDS: '1' }),
       testLogger(),
     );
     cleanups.push(plane.stop);

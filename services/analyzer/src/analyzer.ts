@@ -91,7 +91,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     return decoded.ok ? { ok: true, value: normalize(decoded.value) } : decoded;
   };
   const readSpans = mapped(decodeTracesProtobuf, toSpanRecords);
-  const correlator = createCorrelator();
+  const correlator = createCorrelator({ resolutionSeconds: options.resolutionSeconds });
   const readPoints = mapped(decodeMetricsProtobuf, toMetricPoints);
   const readLogs = mapped(decodeLogsProtobuf, toLogRecords);
 
@@ -202,6 +202,21 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         traceIds: current.errorTraceIds,
       });
       if (events.length > 0) logger.info({ incidentId, service, score: verdict.score }, `incident opened: ${service} ${verdict.explanation}`);
+    }
+    // A new or surging error signature joins the open incident it relates to; it never pages alone.
+    for (const surge of correlator.closeSignatureBuckets(closedBefore)) {
+      const placed = correlator.place(
+        { service: surge.service, signal: `error_signature.${surge.kind}`, onsetMs: surge.bucketStartMs, value: surge.count, summary: surge.summary, signature: surge.signatureId },
+        now(),
+      );
+      if (!placed.join?.attached) continue;
+      const { incidentId: joined, candidates } = placed.join;
+      const at = new Date(closedBefore).toISOString();
+      await handleIncidentCommand(sql, {
+        type: 'AttachSignal', at, incidentId: joined, service: surge.service, signal: `error_signature.${surge.kind}`, summary: surge.summary,
+        value: surge.count, onsetAt: new Date(surge.bucketStartMs).toISOString(), signature: surge.signatureId,
+      });
+      await handleIncidentCommand(sql, { type: 'RankRootCauses', at, incidentId: joined, candidates });
     }
   };
 

@@ -5,16 +5,19 @@ import type { Sql } from '@hephaestus/platform';
 import type { SpanRecord } from '@hephaestus/schemas';
 import { closeQuietGroups, correlate, defaultGroupingSettings, rankRootCauses, type Group, type Signal } from '../domain/correlation/grouping.ts';
 import { createExemplarStore } from '../domain/correlation/exemplars.ts';
-import { createTemplateMiner } from '../domain/correlation/signatures.ts';
+import { createSurgeTracker, createTemplateMiner, type SurgeSignal } from '../domain/correlation/signatures.ts';
 import { createTopology } from '../domain/correlation/topology.ts';
 
 type SignatureCount = { template: string; count: number; lastMs: number };
 
-export const createCorrelator = (options: { windowMs?: number } = {}) => {
+export const createCorrelator = (options: { windowMs?: number; resolutionSeconds?: number } = {}) => {
   const settings = { ...defaultGroupingSettings, ...(options.windowMs ? { windowMs: options.windowMs } : {}) };
   const topology = createTopology();
   const exemplars = createExemplarStore();
   const miner = createTemplateMiner();
+  const resolutionMs = (options.resolutionSeconds ?? 10) * 1000;
+  const surges = createSurgeTracker({ resolutionMs });
+  let lastClosed: number | undefined;
   const signatures = new Map<string, Map<string, SignatureCount>>();
   let groups: Group[] = [];
   /** Which incident each open group is. */
@@ -26,6 +29,8 @@ export const createCorrelator = (options: { windowMs?: number } = {}) => {
     const message = span.status === 'error' ? (span.statusMessage ?? span.events.find((e) => e.name === 'exception')?.attributes['exception.message']) : undefined;
     if (typeof message !== 'string' || message.length === 0) return;
     const mined = miner.add(message);
+    if (mined.replaces) surges.rename(mined.replaces, mined.signatureId);
+    surges.add(span.service, mined.signatureId, span.startTimeMs + span.durationMs);
     const counts = signatures.get(span.service) ?? new Map<string, SignatureCount>();
     signatures.set(span.service, counts);
     const previous = mined.replaces ? counts.get(mined.replaces) : undefined;
@@ -63,6 +68,17 @@ export const createCorrelator = (options: { windowMs?: number } = {}) => {
     return { adopt: (id: string) => incidentOf.set(result.group.id, id) };
   };
 
+  /** Closes the signature buckets before `closedBeforeMs`: the new and surging error signatures among them. */
+  const closeSignatureBuckets = (closedBeforeMs: number): SurgeSignal[] => {
+    const out: SurgeSignal[] = [];
+    let next = lastClosed === undefined ? closedBeforeMs - resolutionMs : lastClosed + resolutionMs;
+    for (; next < closedBeforeMs; next += resolutionMs) {
+      out.push(...surges.close(next));
+      lastClosed = next;
+    }
+    return out;
+  };
+
   /** The learned graph, written where the API reads it. */
   const persistTopology = async (sql: Sql, nowMs: number) => {
     const edges = topology.edges(nowMs);
@@ -73,5 +89,5 @@ export const createCorrelator = (options: { windowMs?: number } = {}) => {
     });
   };
 
-  return { observe, topSignature, place, persistTopology };
+  return { observe, topSignature, place, closeSignatureBuckets, persistTopology };
 };
