@@ -4,8 +4,11 @@ import { signalName } from './events.ts';
 
 export const playbookStep = z.object({
   name: z.string().min(1),
-  action: z.enum(['agent.restart', 'http']),
-  /** For `http`: `url` (its host must be on the healer's allow-list) and optional `method`. */
+  action: z.enum(['agent.restart', 'agent.set_config', 'http']),
+  /**
+   * For `http`: `url` (its host must be on the healer's allow-list) and optional `method`. For
+   * `agent.set_config`: any of `model`, `cache` (true/false), `circuitBreaker` (open/closed), `concurrency`.
+   */
   params: z.record(z.string(), z.string()).default({}),
   timeoutSeconds: z.number().positive().default(10),
   retries: z.number().int().min(0).max(10).default(2),

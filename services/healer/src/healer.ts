@@ -2,7 +2,7 @@
 // whose service and signal match a playbook it starts one remediation (one per incident, enforced by
 // the remediation stream's expected version), runs its steps and verifies against live rollups.
 import { appendToStream, deterministicId, readStream, type Log, type Logger, type Sql, type ConsumedRecord } from '@hephaestus/platform';
-import { hephEvent, topics, type EventDataOf, type Playbook, type StoredEvent } from '@hephaestus/schemas';
+import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
 import { handleIncidentCommand, readBuckets } from '@hephaestus/analyzer';
 import { Counter, type Registry } from 'prom-client';
 import { runAction } from './adapters/actions.ts';
@@ -70,7 +70,7 @@ export const startHealer = async (options: HealerOptions) => {
         const step = plan.steps[state.nextStep]!;
         logger.info({ incidentId, service: plan.service, step: step.name }, `remediation step: ${step.name} on ${plan.service}`);
         const result = await runAction(
-          { ...step, action: step.action as 'agent.restart' | 'http' },
+          { ...step, action: step.action as PlaybookStep['action'] },
           { controlUrl: plan.controlUrl, controlToken: options.controlToken, allowedHosts: options.allowedHosts, idempotencyKey: `${plan.remediationId}:${state.nextStep}` },
         );
         const command: RemediationCommand = result.ok

@@ -6,10 +6,20 @@ import pRetry, { AbortError } from 'p-retry';
 export type ActionContext = { controlUrl?: string; controlToken?: string; allowedHosts: string[]; idempotencyKey: string };
 export type ActionResult = { ok: true; detail: string } | { ok: false; error: string };
 
-const targetOf = (step: PlaybookStep, context: ActionContext): { url: string; method: string } | { error: string } => {
-  if (step.action === 'agent.restart') {
+/** The agent's config change from a step's string parameters, typed as its control endpoint expects. */
+const agentConfig = (params: Record<string, string>) => ({
+  ...(params.model ? { model: params.model } : {}),
+  ...(params.cache ? { cache: params.cache === 'true' } : {}),
+  ...(params.circuitBreaker ? { circuitBreaker: params.circuitBreaker } : {}),
+  ...(params.concurrency ? { concurrency: Number(params.concurrency) } : {}),
+});
+
+const targetOf = (step: PlaybookStep, context: ActionContext): { url: string; method: string; body?: string } | { error: string } => {
+  if (step.action === 'agent.restart' || step.action === 'agent.set_config') {
     if (!context.controlUrl) return { error: 'the agent exports no heph.control.url' };
-    return { url: `${context.controlUrl.replace(/\/$/, '')}/restart`, method: 'POST' };
+    const base = context.controlUrl.replace(/\/$/, '');
+    if (step.action === 'agent.restart') return { url: `${base}/restart`, method: 'POST' };
+    return { url: `${base}/config`, method: 'POST', body: JSON.stringify(agentConfig(step.params)) };
   }
   const url = step.params.url;
   if (!url) return { error: "http action needs params.url" };
@@ -35,8 +45,10 @@ export const runAction = async (step: PlaybookStep, context: ActionContext): Pro
           method: target.method,
           headers: {
             'idempotency-key': context.idempotencyKey,
+            ...(target.body ? { 'content-type': 'application/json' } : {}),
             ...(context.controlToken ? { authorization: `Bearer ${context.controlToken}` } : {}),
           },
+          body: target.body,
           signal: AbortSignal.timeout(step.timeoutSeconds * 1000),
         });
         if (response.status >= 500) throw new Error(`${url.origin}${url.pathname} answered ${response.status}`);
