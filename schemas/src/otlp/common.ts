@@ -352,3 +352,28 @@ export const toAttributeRecord = (attributes: OtlpKeyValue[]): Record<string, At
 
 export const stringAttribute = (attributes: OtlpKeyValue[], key: string): string | undefined =>
   attributes.find((kv) => kv.key === key)?.value.stringValue;
+
+const malformed = (prefix: string, err: unknown): OtlpResult<never> => ({
+  ok: false,
+  error: { code: 'malformed', message: `${prefix}: ${err instanceof Error ? err.message : String(err)}` },
+});
+
+type MessageType = { decode(bytes: Uint8Array): unknown; toObject(message: never, options: { longs: typeof BigInt }): unknown };
+
+/** The protobuf and JSON decoders of one export request, sharing its reader. Neither throws. */
+export const requestDecoders = <R>(type: MessageType, read: (v: unknown) => R) => ({
+  protobuf: (bytes: Uint8Array): OtlpResult<R> => {
+    try {
+      return { ok: true, value: read(type.toObject(type.decode(bytes) as never, { longs: BigInt })) };
+    } catch (err) {
+      return malformed('invalid OTLP protobuf', err);
+    }
+  },
+  json: (text: string): OtlpResult<R> => {
+    try {
+      return { ok: true, value: read(JSON.parse(text)) };
+    } catch (err) {
+      return malformed('invalid OTLP JSON', err);
+    }
+  },
+});

@@ -31,6 +31,7 @@ import {
   writeKeyValue,
   writeResource,
   writeScope,
+  requestDecoders,
 } from './common.ts';
 import { otlpTypes } from './descriptor.ts';
 import { serviceNameOf } from './traces.ts';
@@ -123,33 +124,16 @@ const readLogsRequest = (v: unknown): LogsRequest => {
   return { resourceLogs: readList(o.resourceLogs, 'resourceLogs', readResourceLogs) };
 };
 
-const malformed = (prefix: string, err: unknown): OtlpResult<never> => ({
-  ok: false,
-  error: { code: 'malformed', message: `${prefix}: ${err instanceof Error ? err.message : String(err)}` },
-});
+const decoders = requestDecoders(otlpTypes.ExportLogsServiceRequest, readLogsRequest);
 
 /** Decodes an OTLP/HTTP protobuf body (ExportLogsServiceRequest). Never throws. */
-export const decodeLogsProtobuf = (bytes: Uint8Array): OtlpResult<LogsRequest> => {
-  try {
-    const { ExportLogsServiceRequest } = otlpTypes;
-    const message = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(bytes), { longs: BigInt });
-    return { ok: true, value: readLogsRequest(message) };
-  } catch (err) {
-    return malformed('invalid OTLP protobuf', err);
-  }
-};
+export const decodeLogsProtobuf: (bytes: Uint8Array) => OtlpResult<LogsRequest> = decoders.protobuf;
 
 /**
  * Decodes an OTLP/HTTP JSON body: lowerCamelCase keys, trace and span ids in hex, 64-bit integers
  * as strings or numbers, enums as integers or names; unknown fields are ignored. Never throws.
  */
-export const decodeLogsJson = (text: string): OtlpResult<LogsRequest> => {
-  try {
-    return { ok: true, value: readLogsRequest(JSON.parse(text)) };
-  } catch (err) {
-    return malformed('invalid OTLP JSON', err);
-  }
-};
+export const decodeLogsJson: (text: string) => OtlpResult<LogsRequest> = decoders.json;
 
 // ---------------------------------------------------------------------------------------------
 // validate

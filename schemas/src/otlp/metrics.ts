@@ -29,6 +29,7 @@ import {
   writeKeyValue,
   writeResource,
   writeScope,
+  requestDecoders,
 } from './common.ts';
 import { otlpTypes } from './descriptor.ts';
 import { serviceNameOf } from './traces.ts';
@@ -359,33 +360,16 @@ const readMetricsRequest = (v: unknown): MetricsRequest => {
   return { resourceMetrics: readList(o.resourceMetrics, 'resourceMetrics', readResourceMetrics) };
 };
 
-const malformed = (prefix: string, err: unknown): OtlpResult<never> => ({
-  ok: false,
-  error: { code: 'malformed', message: `${prefix}: ${err instanceof Error ? err.message : String(err)}` },
-});
+const decoders = requestDecoders(otlpTypes.ExportMetricsServiceRequest, readMetricsRequest);
 
 /** Decodes an OTLP/HTTP protobuf body (ExportMetricsServiceRequest). Never throws. */
-export const decodeMetricsProtobuf = (bytes: Uint8Array): OtlpResult<MetricsRequest> => {
-  try {
-    const { ExportMetricsServiceRequest } = otlpTypes;
-    const message = ExportMetricsServiceRequest.toObject(ExportMetricsServiceRequest.decode(bytes), { longs: BigInt });
-    return { ok: true, value: readMetricsRequest(message) };
-  } catch (err) {
-    return malformed('invalid OTLP protobuf', err);
-  }
-};
+export const decodeMetricsProtobuf: (bytes: Uint8Array) => OtlpResult<MetricsRequest> = decoders.protobuf;
 
 /**
  * Decodes an OTLP/HTTP JSON body: lowerCamelCase keys, exemplar trace and span ids in hex, 64-bit
  * integers as strings or numbers, enums as integers or names; unknown fields are ignored. Never throws.
  */
-export const decodeMetricsJson = (text: string): OtlpResult<MetricsRequest> => {
-  try {
-    return { ok: true, value: readMetricsRequest(JSON.parse(text)) };
-  } catch (err) {
-    return malformed('invalid OTLP JSON', err);
-  }
-};
+export const decodeMetricsJson: (text: string) => OtlpResult<MetricsRequest> = decoders.json;
 
 // ---------------------------------------------------------------------------------------------
 // validate

@@ -28,6 +28,7 @@ import {
   writeKeyValue,
   writeResource,
   writeScope,
+  requestDecoders,
 } from './common.ts';
 import { otlpTypes } from './descriptor.ts';
 
@@ -174,33 +175,16 @@ const readTracesRequest = (v: unknown): TracesRequest => {
   return { resourceSpans: readList(o.resourceSpans, 'resourceSpans', readResourceSpans) };
 };
 
-const malformed = (prefix: string, err: unknown): OtlpResult<never> => ({
-  ok: false,
-  error: { code: 'malformed', message: `${prefix}: ${err instanceof Error ? err.message : String(err)}` },
-});
+const decoders = requestDecoders(otlpTypes.ExportTraceServiceRequest, readTracesRequest);
 
 /** Decodes an OTLP/HTTP protobuf body (ExportTraceServiceRequest). Never throws. */
-export const decodeTracesProtobuf = (bytes: Uint8Array): OtlpResult<TracesRequest> => {
-  try {
-    const { ExportTraceServiceRequest } = otlpTypes;
-    const message = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(bytes), { longs: BigInt });
-    return { ok: true, value: readTracesRequest(message) };
-  } catch (err) {
-    return malformed('invalid OTLP protobuf', err);
-  }
-};
+export const decodeTracesProtobuf: (bytes: Uint8Array) => OtlpResult<TracesRequest> = decoders.protobuf;
 
 /**
  * Decodes an OTLP/HTTP JSON body: lowerCamelCase keys, trace and span ids in hex, 64-bit integers
  * as strings or numbers, enums as integers; unknown fields are ignored. Never throws.
  */
-export const decodeTracesJson = (text: string): OtlpResult<TracesRequest> => {
-  try {
-    return { ok: true, value: readTracesRequest(JSON.parse(text)) };
-  } catch (err) {
-    return malformed('invalid OTLP JSON', err);
-  }
-};
+export const decodeTracesJson: (text: string) => OtlpResult<TracesRequest> = decoders.json;
 
 // ---------------------------------------------------------------------------------------------
 // validate
