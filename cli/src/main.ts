@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, createLogger, loadConfig, openDatabase, type Logger } from '@hephaestus/platform';
 import { startControlPlane, upConfig, type ControlPlane } from './control-plane.ts';
 import { runDetect } from './detect.ts';
+import { faultNames, faults, isFaultName, type FaultName } from './demo/faults.ts';
+import { runDemoFleet } from './demo/fleet.ts';
 
 const usage = `usage: heph <command> [options]
 
@@ -27,18 +29,24 @@ options:
 
 The environment variables each service reads are listed in the README (Configuration).`;
 
-const demoUsage = `usage: heph demo [--fault-after SECONDS]
+const demoUsage = `usage: heph demo [--fault-after SECONDS] [--fault NAME [--service AGENT]]
 
-Starts the control plane and a demo agent ("planner"). After --fault-after seconds (default 10) the
-agent starts failing 60 % of its requests; watch the incident open, the alert, the restart, the
-validation and the resolution. The demo judges 5-second intervals unless HEPH_RESOLUTION_SECONDS is set.
-Ctrl-C stops everything.`;
+Without --fault: the control plane and one demo agent ("planner"). After --fault-after seconds
+(default 10) the agent starts failing 60 % of its requests; watch the incident open, the alert, the
+restart, the validation and the resolution.
+
+With --fault: the demo fleet planner → researcher → coder → reviewer (one process each, on
+@hephaestus/agent, with LLM calls and calls between agents carrying trace context), and the named
+fault injected into one agent after --fault-after seconds. Faults:
+${faultNames.map((name) => `  ${name.padEnd(16)} ${faults[name].effect} (on ${faults[name].defaultService})`).join('\n')}
+
+The demo judges 5-second intervals unless HEPH_RESOLUTION_SECONDS is set. Ctrl-C stops everything.`;
 
 const main = async () => {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
     strict: false,
-    options: { help: { type: 'boolean', short: 'h' }, 'fault-after': { type: 'string' } },
+    options: { help: { type: 'boolean', short: 'h' }, 'fault-after': { type: 'string' }, fault: { type: 'string' }, service: { type: 'string' } },
   });
   const command = positionals[0] ?? 'help';
   if (command === 'detect') {
@@ -63,8 +71,15 @@ const main = async () => {
       const plane = await startControlPlane(config, logger);
       return stopOnSignal(plane, logger);
     }
-    case 'demo':
-      return demo(config, logger, Number(values['fault-after'] ?? 10));
+    case 'demo': {
+      const fault = typeof values.fault === 'string' ? values.fault : undefined;
+      if (fault !== undefined && !isFaultName(fault)) {
+        console.error(`heph: unknown fault '${fault}'; the faults are ${faultNames.join(', ')}`);
+        process.exitCode = 2;
+        return;
+      }
+      return demo(config, logger, Number(values['fault-after'] ?? 10), fault, typeof values.service === 'string' ? values.service : undefined);
+    }
     default:
       console.error(`heph: unknown command '${command}'\n\n${usage}`);
       process.exitCode = 2;
@@ -101,12 +116,30 @@ const startPager = async (logger: Logger): Promise<{ url: string; close: () => v
   return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/alerts`, close: () => server.close() };
 };
 
-const demo = async (config: ReturnType<typeof upConfig.parse>, logger: Logger, faultAfterSeconds: number) => {
+const demo = async (config: ReturnType<typeof upConfig.parse>, logger: Logger, faultAfterSeconds: number, fault?: FaultName, faultService?: string) => {
   const pager = config.HEPH_ALERT_WEBHOOK_URL ? undefined : await startPager(logger);
   const plane = await startControlPlane({ ...config, HEPH_ALERT_WEBHOOK_URL: config.HEPH_ALERT_WEBHOOK_URL ?? pager?.url }, logger);
+  if (fault) {
+    const fleet = await runDemoFleet({
+      ingestUrl: plane.ingestUrl,
+      controlToken: config.HEPH_AGENT_CONTROL_TOKEN,
+      logger,
+      faultName: fault,
+      faultAfterSeconds,
+      faultService,
+      rate: 5,
+      metricIntervalSeconds: config.HEPH_RESOLUTION_SECONDS,
+      costsFile: config.HEPH_COSTS_FILE,
+    });
+    logger.info(`demo: fleet ${fleet.agents.map((a) => a.service).join(' → ')} running; ${fault} in ${faultAfterSeconds} s. Console: ${plane.consoleUrl}/api/incidents`);
+    return stopOnSignal(plane, logger, async () => {
+      await fleet.stop();
+      pager?.close();
+    });
+  }
   const agent = spawn(
     process.execPath,
-    [new URL('./demo/agent.ts', import.meta.url).pathname, '--service', 'planner', '--ingest', plane.ingestUrl, '--fault-after', String(faultAfterSeconds)],
+    [new URL('./demo/agent.ts', import.meta.url).pathname, '--service', 'planner', '--ingest', plane.ingestUrl, '--rate', '20', '--fault-after', String(faultAfterSeconds)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   agent.stdout.on('data', (chunk: Buffer) => {
