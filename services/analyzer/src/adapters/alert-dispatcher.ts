@@ -364,7 +364,12 @@ export const startAlertDispatcher = (options: AlertDispatcherOptions) => {
       metrics.open.set(labels, 0);
       await record(delivery, status!, attempts);
       metrics.sent.inc({ ...labels, notice: delivery.notice });
-      logger.info({ ...labels, groupKey: delivery.groupKey, notice: delivery.notice, incidentIds: delivery.incidents.map((i) => i.incident.id), status }, 'alert sent');
+      const first = delivery.incidents[0]?.incident;
+      const what = first ? ` for ${first.service}: ${delivery.notice === 'resolved' ? 'healthy again' : first.summary}` : '';
+      logger.info(
+        { ...labels, groupKey: delivery.groupKey, notice: delivery.notice, incidentIds: delivery.incidents.map((i) => i.incident.id), status },
+        `${delivery.notice === 'firing' ? 'alert' : `${delivery.notice} notice`} sent to ${labels.receiver}${what}`,
+      );
     };
 
     const run = async () => {
