@@ -2,6 +2,7 @@
 // event id. Appends take a transaction so the state they decide on commits with them.
 import type { EventMetadata, HephEvent, NewEvent, StoredEvent } from '@hephaestus/schemas';
 import type { Sql, TransactionSql } from './database.ts';
+import { deterministicId } from './ids.ts';
 
 export type EventToAppend = NewEvent & { id: string; occurredAt: Date; metadata?: EventMetadata };
 
@@ -90,3 +91,32 @@ export const storeCheckpoint = async (sql: Sql, name: string, position: bigint):
 };
 
 export type { HephEvent };
+
+/**
+ * Runs one command of a decider against its stream inside `tx`: reads the stream, folds it, decides,
+ * and appends the new events with ids derived from stream and version (a retry is a no-op). Returns
+ * the state after the new events. A concurrent writer makes it throw; the caller's next pass retries.
+ */
+export const decideOnStream = async <State, Command>(
+  tx: TransactionSql,
+  streamId: string,
+  decider: {
+    decide: (command: Command, state: State) => NewEvent[];
+    evolve: (state: State, event: StoredEvent) => State;
+    initialState: () => State;
+  },
+  command: Command,
+  options: { occurredAt: Date; metadata?: EventMetadata },
+): Promise<{ state: State; events: StoredEvent[] }> => {
+  const past = await readStream(tx, streamId);
+  const state = past.reduce(decider.evolve, decider.initialState());
+  const decided = decider.decide(command, state);
+  const result = await appendToStream(
+    tx,
+    streamId,
+    past.length,
+    decided.map((e, i) => ({ ...e, id: deterministicId(streamId, past.length + i + 1), occurredAt: options.occurredAt, metadata: options.metadata })),
+  );
+  if (!result.ok) throw new Error(`${streamId}: concurrent change (${result.error.code})`);
+  return { state: result.events.reduce(decider.evolve, state), events: result.events };
+};

@@ -1,4 +1,5 @@
 // HTTP helpers every service shares: a Fastify server with /healthz, /readyz and Prometheus /metrics.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
@@ -48,4 +49,21 @@ export const listen = async (app: FastifyInstance, host: string, port: number): 
   await app.listen({ host, port });
   const address = app.server.address();
   return typeof address === 'object' && address ? address.port : port;
+};
+
+const digest = (token: string) => createHash('sha256').update(token).digest();
+
+/**
+ * A bearer-token check for an `Authorization` header: digests compared in constant time, so neither a
+ * token nor its length leaks through timing. With no tokens configured every request passes.
+ */
+export const bearerTokenCheck = (tokens: string[]) => {
+  const digests = tokens.map(digest);
+  return (authorization: string | undefined): boolean => {
+    if (digests.length === 0) return true;
+    const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+    if (!match) return false;
+    const given = digest(match[1]!.trim());
+    return digests.some((d) => timingSafeEqual(d, given));
+  };
 };

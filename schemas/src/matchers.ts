@@ -39,3 +39,15 @@ export const parseMatcher = (text: string): Matcher | undefined => {
   const [, name, op, value] = match;
   return { name: name!, value: value!, isRegex: op === '=~' || op === '!~', isEqual: op === '=' || op === '=~' };
 };
+
+const globs = new Map<string, RegExp>();
+
+/** A glob over a name (service, signal): `*` matches any run of characters, everything else itself. */
+export const globMatches = (glob: string, value: string): boolean => {
+  let re = globs.get(glob);
+  if (!re) {
+    re = new RegExp(`^${glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    globs.set(glob, re);
+  }
+  return re.test(value);
+};

@@ -1,10 +1,9 @@
 // The HTTP API over the projections, for the on-call engineer and their tools: incidents with their
 // timelines, evidence and root-cause candidates; acknowledge and resolve; services, their series and
 // the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
-import { createHttpServer, type Logger, type Sql } from '@hephaestus/platform';
+import { bearerTokenCheck, createHttpServer, type Logger, type Sql } from '@hephaestus/platform';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { registerAlertmanagerApi } from './alertmanager.ts';
@@ -52,21 +51,17 @@ const seriesQuery = z.object({
 export const problem = (reply: FastifyReply, status: number, title: string, detail: string) =>
   reply.code(status).type('application/problem+json').send({ type: 'about:blank', title, status, detail });
 
-const digest = (token: string) => createHash('sha256').update(token).digest();
-
 export type ConsoleOptions = { sql: Sql; logger: Logger; registry: Registry; ready: () => Promise<boolean>; tokens?: string[]; consoleUrl?: string };
 
 export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
   const { sql } = options;
   const app = createHttpServer({ log: options.logger, registry: options.registry, readiness: { database: options.ready } });
-  const tokenDigests = (options.tokens ?? []).map(digest);
+  const authorized = bearerTokenCheck(options.tokens ?? []);
 
   // Optional bearer-token auth for /api (constant-time, as ingest); health and metrics stay open.
   app.addHook('onRequest', async (request, reply) => {
-    if (tokenDigests.length === 0 || !request.url.startsWith('/api/') || request.url === '/api/openapi.json') return;
-    const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
-    const given = match ? digest(match[1]!.trim()) : undefined;
-    if (!given || !tokenDigests.some((d) => timingSafeEqual(d, given))) return problem(reply, 401, 'Unauthorized', 'missing or invalid bearer token');
+    if (!request.url.startsWith('/api/') || request.url === '/api/openapi.json') return;
+    if (!authorized(request.headers.authorization)) return problem(reply, 401, 'Unauthorized', 'missing or invalid bearer token');
   });
 
   app.setNotFoundHandler((request, reply) => problem(reply, 404, 'Not Found', `no route ${request.method} ${request.url.split('?')[0]}`));

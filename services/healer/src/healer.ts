@@ -1,7 +1,7 @@
 // The healer pipeline: match → guard → act → verify. It consumes heph.events; for an opened incident
 // whose service and signal match a playbook it starts one remediation (one per incident, enforced by
 // the remediation stream's expected version), runs its steps and verifies against live rollups.
-import { appendToStream, deterministicId, readStream, type Log, type Logger, type Sql, type ConsumedRecord } from '@hephaestus/platform';
+import { decideOnStream, deterministicId, readStream, type ConsumedRecord, type Log, type Logger, type Sql } from '@hephaestus/platform';
 import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
 import { handleIncidentCommand, readBuckets } from '@hephaestus/analyzer';
 import { Counter, type Registry } from 'prom-client';
@@ -37,25 +37,17 @@ export const startHealer = async (options: HealerOptions) => {
 
   const execute = async (incidentId: string, command: RemediationCommand): Promise<{ state: Remediation; events: StoredEvent[] }> =>
     sql.begin(async (tx) => {
-      const streamId = remediationStreamId(incidentId);
-      const past = await readStream(tx, streamId);
-      const state = past.reduce(remediationDecider.evolve, remediationDecider.initialState());
-      const decided = remediationDecider.decide(command, state);
-      const result = await appendToStream(
-        tx,
-        streamId,
-        past.length,
-        decided.map((e, i) => ({ ...e, id: deterministicId(streamId, past.length + i + 1), occurredAt: new Date(now()), metadata: { correlationId: incidentId } })),
-      );
-      if (!result.ok) throw new Error(`remediation for incident ${incidentId}: concurrent change`);
-      const next = result.events.reduce(remediationDecider.evolve, state);
-      if (result.events.length > 0 && next.status !== 'none') {
+      const { state: next, events } = await decideOnStream(tx, remediationStreamId(incidentId), remediationDecider, command, {
+        occurredAt: new Date(now()),
+        metadata: { correlationId: incidentId },
+      });
+      if (events.length > 0 && next.status !== 'none') {
         await tx`
           INSERT INTO remediations (id, incident_id, playbook_id, service, status, started_at, updated_at)
           VALUES (${next.plan.remediationId}, ${incidentId}, ${next.plan.playbookId}, ${next.plan.service}, ${next.status}, ${new Date(now())}, ${new Date(now())})
           ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`;
       }
-      return { state: next, events: result.events };
+      return { state: next, events };
     });
 
   const load = async (incidentId: string): Promise<Remediation> =>

@@ -1,11 +1,10 @@
 // The OTLP/HTTP receiver for traces, metrics and logs: decode → normalize → validate → write. It answers
 // 2xx only after the log acknowledged every kept record; 503 + Retry-After when the log is down or slow;
 // 429 + Retry-After when too many bytes are in flight; 4xx with a message for bad input.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { createHttpServer, LogUnavailableError, type Log, type Logger } from '@hephaestus/platform';
+import { bearerTokenCheck, createHttpServer, LogUnavailableError, type Log, type Logger } from '@hephaestus/platform';
 import { otlpProtoContentType, telemetryHeaders, telemetrySchemaVersion, type AttributeLimits } from '@hephaestus/schemas';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { signals, type Format, type SignalPipeline } from './signals.ts';
@@ -47,8 +46,6 @@ const rpcCodes: Record<number, number> = { 400: 3, 401: 16, 413: 3, 415: 3, 429:
 const encodeRpcStatus = (code: number, message: string): Buffer =>
   Buffer.from(protobuf.Writer.create().uint32(8).int32(code).uint32(18).string(message).finish());
 
-const digest = (token: string) => createHash('sha256').update(token).digest();
-
 const ingestMetrics = (registry: Registry) => {
   const signal = ['signal'] as const;
   return {
@@ -68,23 +65,14 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
   const { logger } = options;
   const maxInFlight = options.maxInFlightBytes ?? 16 * 1024 * 1024;
   const app = createHttpServer({ log: logger, registry: options.registry, readiness: { log: options.log.ready }, bodyLimitBytes: options.maxBodyBytes });
-  const tokenDigests = options.tokens.map(digest);
-  if (tokenDigests.length === 0) logger.warn('HEPH_INGEST_TOKENS is not set: ingest accepts telemetry without authentication');
+  const authorized = bearerTokenCheck(options.tokens);
+  if (options.tokens.length === 0) logger.warn('HEPH_INGEST_TOKENS is not set: ingest accepts telemetry without authentication');
   const metrics = ingestMetrics(options.registry);
   let inFlightBytes = 0;
 
   // Bodies arrive as raw bytes; decoding (and gunzip) happens in the handler where errors map to OTLP statuses.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-
-  // Constant-time comparison of digests: neither the token nor its length leaks through timing.
-  const authorized = (request: FastifyRequest) => {
-    if (tokenDigests.length === 0) return true;
-    const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
-    if (!match) return false;
-    const given = digest(match[1]!.trim());
-    return tokenDigests.some((d) => timingSafeEqual(d, given));
-  };
 
   const inflate = (raw: Buffer, contentEncoding: string | undefined): Buffer => {
     const encoding = (contentEncoding ?? 'identity').toLowerCase();
@@ -128,7 +116,7 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
     metrics.bytes.inc({ signal }, raw.length);
     let kept = 0;
     try {
-      if (!authorized(request)) throw new IngestError(401, 'missing or invalid bearer token');
+      if (!authorized(request.headers.authorization)) throw new IngestError(401, 'missing or invalid bearer token');
       if (!format) throw new IngestError(415, `unsupported Content-Type '${request.headers['content-type'] ?? ''}': send application/x-protobuf or application/json`);
       if (inFlightBytes > maxInFlight && inFlightBytes > raw.length) throw new IngestError(429, 'ingest is overloaded; retry later', 1);
       // decode → normalize → validate

@@ -1,6 +1,6 @@
 // Runs an Incident command: reads the stream, decides, appends the events and updates the incidents
 // projection in one transaction. Event ids derive from the stream and version, so a retry is a no-op.
-import { appendToStream, deterministicId, readStream, type Sql, type TransactionSql } from '@hephaestus/platform';
+import { decideOnStream, type Sql, type TransactionSql } from '@hephaestus/platform';
 import type { EventDataOf, StoredEvent } from '@hephaestus/schemas';
 import { incidentDecider, incidentStreamId, type IncidentCommand } from '../domain/incident.ts';
 
@@ -56,20 +56,10 @@ export const recentlyResolved = async (sql: Sql, service: string, signal: string
   return row?.id;
 };
 
-/** Runs one command against the incident's stream; a concurrent writer makes it throw, and the caller's next pass retries. */
+/** Runs one command against the incident's stream and updates the projection in the same transaction. */
 export const handleIncidentCommand = async (sql: Sql, command: IncidentCommand): Promise<StoredEvent[]> =>
   sql.begin(async (tx) => {
-    const streamId = incidentStreamId(command.incidentId);
-    const past = await readStream(tx, streamId);
-    const state = past.reduce(incidentDecider.evolve, incidentDecider.initialState());
-    const decided = incidentDecider.decide(command, state);
-    const result = await appendToStream(
-      tx,
-      streamId,
-      past.length,
-      decided.map((e, i) => ({ ...e, id: deterministicId(streamId, past.length + i + 1), occurredAt: new Date(command.at) })),
-    );
-    if (!result.ok) throw new Error(`incident ${command.incidentId}: concurrent change (${result.error.code})`);
-    for (const event of result.events) await project(tx, event);
-    return result.events;
+    const { events } = await decideOnStream(tx, incidentStreamId(command.incidentId), incidentDecider, command, { occurredAt: new Date(command.at) });
+    for (const event of events) await project(tx, event);
+    return events;
   });

@@ -4,7 +4,7 @@
 // start (warm-up replay raises nothing).
 import type { Logger, Sql } from '@hephaestus/platform';
 import { deterministicId } from '@hephaestus/platform';
-import type { CostBudget } from '@hephaestus/schemas';
+import { globMatches, type CostBudget } from '@hephaestus/schemas';
 import { forecastSpend, periodStart } from '../domain/budget.ts';
 import { createDetector, type Detector, type DetectorName } from '../domain/detectors/index.ts';
 import { predict } from '../domain/predictors/time-to-limit.ts';
@@ -28,7 +28,6 @@ export type SeriesWatchOptions = {
 
 const unitOf = (signal: string) => (signal.endsWith('_ms') ? 'ms' : signal.includes('memory') || signal.endsWith('.bytes') ? 'bytes' : signal.endsWith('_usd') ? 'USD' : '');
 
-const globMatch = (glob: string, value: string) => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(value);
 
 export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const { sql, logger } = options;
@@ -82,7 +81,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       const key = `${point.service}\u0000${point.signal}`;
       let entry = watched.get(key);
       if (!entry) {
-        const name = options.detectors?.find((rule) => globMatch(rule.glob, point.signal))?.detector ?? 'default';
+        const name = options.detectors?.find((rule) => globMatches(rule.glob, point.signal))?.detector ?? 'default';
         entry = { detector: createDetector(name, { label: point.signal, unit: unitOf(point.signal) }), alarm: false };
         watched.set(key, entry);
       }
@@ -146,7 +145,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
           AND resolution_seconds = ${options.resolutionSeconds}
         GROUP BY service`;
       for (const row of rows) {
-        if (!globMatch(budget.service, row.service) || incidents.has(`${row.service}\u0000gen_ai.budget`)) continue;
+        if (!globMatches(budget.service, row.service) || incidents.has(`${row.service}\u0000gen_ai.budget`)) continue;
         const forecast = forecastSpend(budget, { spentUsd: row.spent ?? 0, lastHourUsd: row.last_hour ?? 0, nowMs: closedBefore });
         if (forecast.over) {
           await open(row.service, 'gen_ai.budget', since, closedBefore, { summary: forecast.explanation, value: forecast.forecastUsd, baseline: forecast.limitUsd, severity: 'warning' });

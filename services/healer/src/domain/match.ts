@@ -1,8 +1,5 @@
 // Which playbook answers an incident: the first whose service glob and signal match, in file order.
-import type { Playbook, SignalName } from '@hephaestus/schemas';
-
-const globToRegExp = (glob: string) =>
-  new RegExp(`^${glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+import { globMatches, type Playbook, type SignalName } from '@hephaestus/schemas';
 
 export const matchPlaybook = (playbooks: Playbook[], incident: { service: string; signal: SignalName }): Playbook | undefined =>
-  playbooks.find((p) => p.match.signal === incident.signal && globToRegExp(p.match.service).test(incident.service));
+  playbooks.find((p) => p.match.signal === incident.signal && globMatches(p.match.service, incident.service));
