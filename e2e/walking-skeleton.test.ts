@@ -23,7 +23,7 @@ steps:
 verify:
   signal: error_rate
   windowSeconds: 4
-  maxErrorRate: 0.05
+  max: 0.05
 `;
 
 type Setup = { env: Record<string, string>; cleanup: () => Promise<void> };

@@ -83,21 +83,77 @@ const alertSent = z.object({
   groupKey: z.string().optional(),
 });
 const step = z.object({ name: z.string(), action: z.string(), params: z.record(z.string(), z.string()), timeoutSeconds: z.number(), retries: z.number().int() });
+/** Which list a step belongs to: the playbook's steps, or its rollback steps after a failed verification. */
+const phase = z.enum(['steps', 'rollback']);
+/** What the healer checks after the steps: a signal condition over a window of closed intervals. */
+const verification = z.object({
+  /** `error_rate`, `latency_p99` (ms) or any analyzer series name (e.g. `gen_ai.cost`, a gauge). */
+  signal: z.string(),
+  windowSeconds: z.number(),
+  /** Absolute ceiling for the signal in every interval of the window. */
+  max: z.number().optional(),
+  /** Back under the baseline before the incident, times this factor (1 = the baseline itself). */
+  baselineFactor: z.number().optional(),
+});
 const remediationStarted = z.object({
   remediationId: z.string(),
   incidentId: z.string(),
   playbookId: z.string(),
+  /** The service acted on: the incident's top-ranked root cause when it has one, else its own service. */
   service: z.string(),
   signal: signalName,
   controlUrl: z.string().optional(),
   steps: z.array(step),
-  verifyWindowSeconds: z.number(),
-  verifyMaxErrorRate: z.number(),
+  rollback: z.array(step).default([]),
+  verify: verification,
+  approvalRequired: z.boolean().default(false),
+  approvalTimeoutSeconds: z.number().optional(),
+  dryRun: z.boolean().default(false),
+  /** Why this target: e.g. "root cause ranked first (score 0.82)" or "the incident's service". */
+  targetReason: z.string().optional(),
 });
-const stepSucceeded = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), detail: z.string() });
-const stepFailed = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), error: z.string() });
+const stepStarted = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), phase: phase.default('steps'), attempt: z.number().int().default(1) });
+const stepSucceeded = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), detail: z.string(), phase: phase.default('steps'), dryRun: z.boolean().default(false) });
+const stepFailed = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), error: z.string(), phase: phase.default('steps') });
+const remediationAwaitingApproval = z.object({ remediationId: z.string(), incidentId: z.string(), timeoutSeconds: z.number().optional() });
+const remediationApproved = z.object({ remediationId: z.string(), by: z.string() });
+const remediationRejected = z.object({ remediationId: z.string(), incidentId: z.string(), by: z.string(), reason: z.string() });
+/** A guard (rate, cooldown, concurrency, blast radius) kept the healer from acting. */
+const remediationRefused = z.object({ remediationId: z.string(), incidentId: z.string(), playbookId: z.string(), service: z.string(), reason: z.string() });
+const remediationVerificationStarted = z.object({ remediationId: z.string(), incidentId: z.string(), verify: verification });
 const remediationValidated = z.object({ remediationId: z.string(), incidentId: z.string(), detail: z.string() });
 const remediationFailed = z.object({ remediationId: z.string(), incidentId: z.string(), reason: z.string() });
+const remediationRolledBack = z.object({ remediationId: z.string(), incidentId: z.string(), reason: z.string() });
+/** Handed to a human: paged through the alerting path. */
+const remediationEscalated = z.object({ remediationId: z.string(), incidentId: z.string(), service: z.string(), reason: z.string() });
+
+// FixPullRequest: a code change (or a revert) the healer proposes on GitHub and follows to the end.
+const fixKind = z.enum(['fix', 'revert']);
+const fixPrOpened = z.object({
+  fixId: z.string(),
+  remediationId: z.string(),
+  incidentId: z.string(),
+  kind: fixKind,
+  repository: z.string(),
+  number: z.number().int(),
+  url: z.string(),
+  branch: z.string(),
+  headSha: z.string(),
+  title: z.string(),
+  /** For a revert: the pull request or commit it undoes. */
+  reverts: z.string().optional(),
+});
+const fixChecksPassed = z.object({ fixId: z.string(), number: z.number().int(), headSha: z.string(), detail: z.string() });
+const fixChecksFailed = z.object({ fixId: z.string(), number: z.number().int(), headSha: z.string(), reason: z.string() });
+const fixMerged = z.object({ fixId: z.string(), number: z.number().int(), mergeSha: z.string(), by: z.string() });
+const fixClosed = z.object({ fixId: z.string(), number: z.number().int(), reason: z.string() });
+/** The merged change is live: its `service.version` appeared in telemetry. */
+const fixDeployed = z.object({ fixId: z.string(), service: z.string(), serviceVersion: z.string() });
+const fixValidated = z.object({ fixId: z.string(), detail: z.string() });
+const fixValidationFailed = z.object({ fixId: z.string(), reason: z.string() });
+/** A revert pull request for a merged fix that failed validation. */
+const fixRevertOpened = z.object({ fixId: z.string(), number: z.number().int(), url: z.string(), revertsNumber: z.number().int(), autoMerge: z.boolean() });
+const fixReverted = z.object({ fixId: z.string(), number: z.number().int(), mergeSha: z.string() });
 
 export const eventData = {
   'incident.opened': incidentOpened,
@@ -113,10 +169,28 @@ export const eventData = {
   'alert.sent': alertSent,
   'alert.delivery_failed': alertDeliveryFailed,
   'remediation.started': remediationStarted,
+  'remediation.awaiting_approval': remediationAwaitingApproval,
+  'remediation.approved': remediationApproved,
+  'remediation.rejected': remediationRejected,
+  'remediation.refused': remediationRefused,
+  'remediation.step_started': stepStarted,
   'remediation.step_succeeded': stepSucceeded,
   'remediation.step_failed': stepFailed,
+  'remediation.verification_started': remediationVerificationStarted,
   'remediation.validated': remediationValidated,
   'remediation.failed': remediationFailed,
+  'remediation.rolled_back': remediationRolledBack,
+  'remediation.escalated': remediationEscalated,
+  'fix.pr_opened': fixPrOpened,
+  'fix.checks_passed': fixChecksPassed,
+  'fix.checks_failed': fixChecksFailed,
+  'fix.merged': fixMerged,
+  'fix.closed': fixClosed,
+  'fix.deployed': fixDeployed,
+  'fix.validated': fixValidated,
+  'fix.validation_failed': fixValidationFailed,
+  'fix.revert_opened': fixRevertOpened,
+  'fix.reverted': fixReverted,
 } as const;
 
 export type EventType = keyof typeof eventData;
@@ -153,10 +227,28 @@ export const hephEvent = z.discriminatedUnion('type', [
   envelope('alert.sent'),
   envelope('alert.delivery_failed'),
   envelope('remediation.started'),
+  envelope('remediation.awaiting_approval'),
+  envelope('remediation.approved'),
+  envelope('remediation.rejected'),
+  envelope('remediation.refused'),
+  envelope('remediation.step_started'),
   envelope('remediation.step_succeeded'),
   envelope('remediation.step_failed'),
+  envelope('remediation.verification_started'),
   envelope('remediation.validated'),
   envelope('remediation.failed'),
+  envelope('remediation.rolled_back'),
+  envelope('remediation.escalated'),
+  envelope('fix.pr_opened'),
+  envelope('fix.checks_passed'),
+  envelope('fix.checks_failed'),
+  envelope('fix.merged'),
+  envelope('fix.closed'),
+  envelope('fix.deployed'),
+  envelope('fix.validated'),
+  envelope('fix.validation_failed'),
+  envelope('fix.revert_opened'),
+  envelope('fix.reverted'),
 ]);
 export type HephEvent = z.infer<typeof hephEvent>;
 export type EventOf<T extends EventType> = Extract<HephEvent, { type: T }>;

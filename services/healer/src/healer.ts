@@ -78,8 +78,8 @@ export const startHealer = async (options: HealerOptions) => {
       const series = await readBuckets(sql, options.resolutionSeconds, actedAtMs - resolutionMs, closedBefore, plan.service);
       const verdict = verifyErrorRate(series.get(plan.service) ?? [], {
         actedAtMs,
-        windowSeconds: plan.verifyWindowSeconds,
-        maxErrorRate: plan.verifyMaxErrorRate,
+        windowSeconds: plan.verify.windowSeconds,
+        maxErrorRate: plan.verify.max ?? 0.05,
         nowMs: now(),
       });
       if (!verdict.done) {
@@ -120,8 +120,10 @@ export const startHealer = async (options: HealerOptions) => {
       signal: data.signal,
       controlUrl: data.controlUrl,
       steps: found.steps,
-      verifyWindowSeconds: found.verify.windowSeconds,
-      verifyMaxErrorRate: found.verify.maxErrorRate,
+      rollback: found.rollback,
+      verify: found.verify,
+      approvalRequired: found.approval.required,
+      dryRun: found.dryRun,
     });
     if (events.length > 0) logger.info({ incidentId: data.incidentId, playbook: found.id }, `remediation started: playbook ${found.id} for ${data.service}`);
     track(data.incidentId);

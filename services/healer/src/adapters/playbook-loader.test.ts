@@ -14,6 +14,7 @@ steps:
     action: agent.restart
 verify:
   signal: error_rate
+  max: 0.05
 `;
 
 describe('playbook loader', () => {

@@ -1,14 +1,15 @@
-import type { Playbook } from '@hephaestus/schemas';
+import { playbook, type Playbook } from '@hephaestus/schemas';
 import { describe, expect, it } from 'vitest';
 import { matchPlaybook } from './match.ts';
 
-const book = (id: string, service: string): Playbook => ({
+const book = (id: string, service: string): Playbook =>
+  playbook.parse({
   id,
   description: id,
   match: { service, signal: 'error_rate' },
   steps: [{ name: 'restart', action: 'agent.restart', params: {}, timeoutSeconds: 1, retries: 0 }],
-  verify: { signal: 'error_rate', windowSeconds: 10, maxErrorRate: 0.05 },
-});
+  verify: { signal: 'error_rate', windowSeconds: 10, max: 0.05 },
+  });
 
 describe('playbook matching', () => {
   it('takes the first playbook whose service glob matches', () => {

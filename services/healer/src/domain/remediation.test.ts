@@ -16,12 +16,14 @@ const plan: EventDataOf<'remediation.started'> = {
     { name: 'restart the agent', action: 'agent.restart', params: {}, timeoutSeconds: 10, retries: 2 },
     { name: 'notify', action: 'http', params: { url: 'http://127.0.0.1:9001/hook' }, timeoutSeconds: 5, retries: 0 },
   ],
-  verifyWindowSeconds: 20,
-  verifyMaxErrorRate: 0.05,
+  rollback: [],
+  verify: { signal: 'error_rate', windowSeconds: 20, max: 0.05 },
+  approvalRequired: false,
+  dryRun: false,
 };
 const started = { type: 'remediation.started' as const, data: plan, occurredAt: at };
-const step0 = { type: 'remediation.step_succeeded' as const, data: { remediationId: 'rem-1', step: 0, name: 'restart the agent', detail: 'ok' }, occurredAt: at };
-const step1 = { type: 'remediation.step_succeeded' as const, data: { remediationId: 'rem-1', step: 1, name: 'notify', detail: 'ok' }, occurredAt: at };
+const step0 = { type: 'remediation.step_succeeded' as const, data: { remediationId: 'rem-1', step: 0, name: 'restart the agent', detail: 'ok', phase: 'steps' as const, dryRun: false }, occurredAt: at };
+const step1 = { type: 'remediation.step_succeeded' as const, data: { remediationId: 'rem-1', step: 1, name: 'notify', detail: 'ok', phase: 'steps' as const, dryRun: false }, occurredAt: at };
 
 describe('remediation decider', () => {
   it('starts a remediation once per incident', () => {
@@ -31,13 +33,13 @@ describe('remediation decider', () => {
 
   it('records the next step and refuses to record a step that already finished', () => {
     spec.given([started]).when({ type: 'RecordStepResult', step: 0, ok: true, detail: 'POST answered 202' })
-      .then([{ type: 'remediation.step_succeeded', data: { remediationId: 'rem-1', step: 0, name: 'restart the agent', detail: 'POST answered 202' } }]);
+      .then([{ type: 'remediation.step_succeeded', data: { remediationId: 'rem-1', step: 0, name: 'restart the agent', detail: 'POST answered 202', phase: 'steps', dryRun: false } }]);
     spec.given([started, step0]).when({ type: 'RecordStepResult', step: 0, ok: true, detail: 'again' }).thenNothingHappens();
   });
 
   it('fails the remediation when a step fails', () => {
     spec.given([started]).when({ type: 'RecordStepResult', step: 0, ok: false, error: 'connection refused' }).then([
-      { type: 'remediation.step_failed', data: { remediationId: 'rem-1', step: 0, name: 'restart the agent', error: 'connection refused' } },
+      { type: 'remediation.step_failed', data: { remediationId: 'rem-1', step: 0, name: 'restart the agent', error: 'connection refused', phase: 'steps' } },
       { type: 'remediation.failed', data: { remediationId: 'rem-1', incidentId: 'inc-1', reason: "step 'restart the agent' failed: connection refused" } },
     ]);
   });

@@ -27,9 +27,9 @@ export const decide = (command: RemediationCommand, state: Remediation): NewEven
       if (state.status !== 'running' || command.step !== state.nextStep) return [];
       const { remediationId, incidentId } = state.plan;
       const name = state.plan.steps[command.step]!.name;
-      if (command.ok) return [{ type: 'remediation.step_succeeded', data: { remediationId, step: command.step, name, detail: command.detail } }];
+      if (command.ok) return [{ type: 'remediation.step_succeeded', data: { remediationId, step: command.step, name, detail: command.detail, phase: 'steps', dryRun: false } }];
       return [
-        { type: 'remediation.step_failed', data: { remediationId, step: command.step, name, error: command.error } },
+        { type: 'remediation.step_failed', data: { remediationId, step: command.step, name, error: command.error, phase: 'steps' } },
         { type: 'remediation.failed', data: { remediationId, incidentId, reason: `step '${name}' failed: ${command.error}` } },
       ];
     }
