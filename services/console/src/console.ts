@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { registerAlertmanagerApi } from './alertmanager.ts';
 import { openApiDocument } from './openapi.ts';
+import { registerConsoleUi } from './ui.ts';
 
 type IncidentRow = {
   id: string;
@@ -74,6 +75,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   // Alertmanager's API v2 (silences, alerts, status) so amtool and Alertmanager clients work unchanged.
   registerAlertmanagerApi(app, { sql, logger: options.logger, consoleUrl: options.consoleUrl ?? 'http://127.0.0.1:8080' });
 
+  registerConsoleUi(app);
   app.get('/api/openapi.json', async () => openApiDocument);
 
   app.get('/api/incidents', async (request, reply) => {
