@@ -15,7 +15,7 @@ import {
   type SpanRecord,
 } from '@hephaestus/schemas';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { appliedOffset, mergeRollups, readBuckets, storeAppliedOffset } from './adapters/rollup-store.ts';
+import { appliedOffset, mergeRollups, readBuckets, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
 import { handleIncidentCommand, openIncidents, recentlyResolved } from './adapters/incident-store.ts';
 import { loadRouting, startAlertDispatcher } from './adapters/alert-dispatcher.ts';
 import { defaultErrorRateSettings, detectErrorRate, quietStreak, type ErrorRateSettings } from './domain/error-rate-detector.ts';
@@ -106,6 +106,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         const spans: SpanRecord[] = await decode(fresh, readSpans);
         for (const span of spans) correlator.observe(span);
         await mergeRollups(tx, resolution, rollupSpans(spans, resolution));
+        await recordServiceVersions(tx, spans);
         await mergeSeries(tx, resolution, spanSeries(spans, options.costs.prices, resolution));
         metrics.records.inc({ signal: 'spans' }, spans.length);
       } else if (topic === topics.metrics) {

@@ -1,5 +1,5 @@
 export * from './analyzer.ts';
 export * from './config.ts';
-export { readBuckets } from './adapters/rollup-store.ts';
+export { readBuckets, recordServiceVersions } from './adapters/rollup-store.ts';
 export { loadCosts } from './adapters/costs-loader.ts';
 export { handleIncidentCommand } from './adapters/incident-store.ts';

@@ -60,3 +60,26 @@ export const readBuckets = async (sql: Sql, resolutionSeconds: number, fromMs: n
   }
   return byService;
 };
+
+/** The `service.version` each service reported in this batch: one upsert for the batch, so the healer sees a deploy go live. */
+export const recordServiceVersions = async (tx: TransactionSql, spans: Array<{ service: string; startTimeMs: number; resource: Record<string, unknown> }>) => {
+  const seen = new Map<string, { service: string; version: string; first: number; last: number }>();
+  for (const span of spans) {
+    const version = span.resource['service.version'];
+    if (typeof version !== 'string' || version === '') continue;
+    const key = `${span.service}\u0000${version}`;
+    const entry = seen.get(key) ?? { service: span.service, version, first: span.startTimeMs, last: span.startTimeMs };
+    entry.first = Math.min(entry.first, span.startTimeMs);
+    entry.last = Math.max(entry.last, span.startTimeMs);
+    seen.set(key, entry);
+  }
+  if (seen.size === 0) return;
+  const rows = [...seen.values()];
+  await tx`
+    INSERT INTO service_versions (service, version, first_seen, last_seen)
+    SELECT * FROM unnest(${rows.map((r) => r.service)}::text[], ${rows.map((r) => r.version)}::text[],
+                         ${rows.map((r) => new Date(r.first).toISOString())}::timestamptz[], ${rows.map((r) => new Date(r.last).toISOString())}::timestamptz[])
+    ON CONFLICT (service, version) DO UPDATE SET
+      first_seen = LEAST(service_versions.first_seen, excluded.first_seen),
+      last_seen = GREATEST(service_versions.last_seen, excluded.last_seen)`;
+};
