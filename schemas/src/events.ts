@@ -102,6 +102,8 @@ const remediationStarted = z.object({
   /** The service acted on: the incident's top-ranked root cause when it has one, else its own service. */
   service: z.string(),
   signal: signalName,
+  /** The incident's severity, for `{{incident.severity}}` in step parameters. */
+  severity: severity.optional(),
   controlUrl: z.string().optional(),
   steps: z.array(step),
   rollback: z.array(step).default([]),
@@ -111,6 +113,12 @@ const remediationStarted = z.object({
   dryRun: z.boolean().default(false),
   /** Why this target: e.g. "root cause ranked first (score 0.82)" or "the incident's service". */
   targetReason: z.string().optional(),
+  /** What happens when nobody answers the approval in time (the playbook's approval.onTimeout). */
+  approvalOnTimeout: z.enum(['escalate', 'reject']).optional(),
+  /** What happens after a failure once the rollback ran (the playbook's onFailure). */
+  onFailure: z.enum(['escalate', 'none']).optional(),
+  /** Start of the incident's window: the baseline for `verify.baselineFactor` is the 30 intervals before it. */
+  incidentWindowStart: z.iso.datetime().optional(),
 });
 const stepStarted = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), phase: phase.default('steps'), attempt: z.number().int().default(1) });
 const stepSucceeded = z.object({ remediationId: z.string(), step: z.number().int(), name: z.string(), detail: z.string(), phase: phase.default('steps'), dryRun: z.boolean().default(false) });

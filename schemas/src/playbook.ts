@@ -28,13 +28,10 @@ export type PlaybookStep = z.infer<typeof playbookStep>;
 
 export const playbookVerify = z
   .object({
-    /** `error_rate`, `latency_p99` (ms), or an analyzer series name such as `gen_ai.cost` or a gauge. */
-    signal: z.string().min(1).default('error_rate'),
+    signal: z.string().min(1).default('error_rate').describe('`error_rate`, `latency_p99` (ms), or an analyzer series name such as `gen_ai.cost` or a gauge.'),
     windowSeconds: z.number().positive().default(30),
-    /** Every interval in the window stays at or under this value. */
-    max: z.number().optional(),
-    /** Every interval in the window stays under the pre-incident baseline times this factor. */
-    baselineFactor: z.number().positive().optional(),
+    max: z.number().optional().describe('Every interval in the window stays at or under this value.'),
+    baselineFactor: z.number().positive().optional().describe('Every interval in the window stays under the pre-incident baseline times this factor.'),
   })
   .strict()
   .refine((v) => v.max !== undefined || v.baselineFactor !== undefined, { message: 'verify needs max or baselineFactor' });
@@ -46,29 +43,21 @@ export const playbook = z
     description: z.string().min(1),
     match: z
       .object({
-        /** A glob over service.name: `*` matches any run of characters. */
-        service: z.string().default('*'),
+        service: z.string().default('*').describe('A glob over service.name: `*` matches any run of characters.'),
         signal: signalName,
-        /** The incident severities this playbook answers; any when absent. */
-        severity: z.array(severity).optional(),
-        /** Resource attributes of the service that must all be equal (e.g. `deployment.environment: prod`). */
-        labels: z.record(z.string(), z.string()).optional(),
-        /** A glob over the incident's error signature (Drain template or error type), when it has one. */
-        errorSignature: z.string().optional(),
+        severity: z.array(severity).optional().describe('The incident severities this playbook answers; any when absent.'),
+        labels: z.record(z.string(), z.string()).optional().describe('Labels the incident carries (service, signal, severity; team and deployment.environment when the telemetry says) that must all be equal.'),
+        errorSignature: z.string().optional().describe("A glob over the incident's error signatures (Drain templates or error types); an incident without one does not match."),
       })
       .strict(),
-    /** Act on the incident's top-ranked root cause (default) or on the incident's own service. */
-    target: z.enum(['root_cause', 'incident']).default('root_cause'),
+    target: z.enum(['root_cause', 'incident']).default('root_cause').describe("Act on the incident's top-ranked root cause (default) or on the incident's own service."),
     guard: z
       .object({
         maxRunsPerHour: z.number().int().positive().default(3),
         cooldownSeconds: z.number().min(0).default(300),
-        /** Remediations of this playbook running at once, over the whole fleet. */
-        concurrency: z.number().int().positive().default(1),
-        /** At most this many services of the fleet acted on at once by any playbook… */
-        maxServices: z.number().int().positive().optional(),
-        /** …and at most this share of the fleet's services (0–100). */
-        maxPercent: z.number().min(0).max(100).optional(),
+        concurrency: z.number().int().positive().default(1).describe('Remediations of this playbook running at once, over the whole fleet.'),
+        maxServices: z.number().int().positive().optional().describe('At most this many services of the fleet acted on at once by any playbook…'),
+        maxPercent: z.number().min(0).max(100).optional().describe("…and at most this share of the fleet's services seen in the last 10 minutes (0–100)."),
       })
       .strict()
       .default({ maxRunsPerHour: 3, cooldownSeconds: 300, concurrency: 1 }),
@@ -76,18 +65,21 @@ export const playbook = z
       .object({
         required: z.boolean().default(false),
         timeoutSeconds: z.number().positive().default(900),
-        /** What happens when nobody answers in time. */
-        onTimeout: z.enum(['escalate', 'reject']).default('escalate'),
+        onTimeout: z.enum(['escalate', 'reject']).default('escalate').describe('What happens when nobody answers in time.'),
       })
       .strict()
       .default({ required: false, timeoutSeconds: 900, onTimeout: 'escalate' }),
     steps: z.array(playbookStep).min(1),
     verify: playbookVerify,
-    /** Steps that undo `steps` when verification fails. */
-    rollback: z.array(playbookStep).default([]),
+    rollback: z.array(playbookStep).default([]).describe('Steps that undo `steps` when verification fails.'),
     onFailure: z.enum(['escalate', 'none']).default('escalate'),
-    /** Record what would be done and do nothing. */
-    dryRun: z.boolean().default(false),
+    dryRun: z.boolean().default(false).describe('Record what would be done and do nothing.'),
   })
   .strict();
 export type Playbook = z.infer<typeof playbook>;
+
+/** The playbook format as JSON Schema (what a YAML file may contain, defaults included), for editors. */
+export const playbookJsonSchema = () => ({
+  title: 'Hephaestus recovery playbook',
+  ...z.toJSONSchema(playbook, { io: 'input' }),
+});

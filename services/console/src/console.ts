@@ -7,6 +7,7 @@ import { bearerTokenCheck, createHttpServer, type Logger, type Sql } from '@heph
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { registerAlertmanagerApi } from './alertmanager.ts';
+import { registerRemediationsApi, type RemediationsApiOptions } from './remediations.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerConsoleUi } from './ui.ts';
 
@@ -52,7 +53,17 @@ const seriesQuery = z.object({
 export const problem = (reply: FastifyReply, status: number, title: string, detail: string) =>
   reply.code(status).type('application/problem+json').send({ type: 'about:blank', title, status, detail });
 
-export type ConsoleOptions = { sql: Sql; logger: Logger; registry: Registry; ready: () => Promise<boolean>; tokens?: string[]; consoleUrl?: string };
+export type ConsoleOptions = {
+  sql: Sql;
+  logger: Logger;
+  registry: Registry;
+  ready: () => Promise<boolean>;
+  tokens?: string[];
+  consoleUrl?: string;
+  /** The healer's loaded playbooks and refused files, for GET /api/playbooks. */
+  playbooks?: RemediationsApiOptions['playbooks'];
+  playbookErrors?: RemediationsApiOptions['playbookErrors'];
+};
 
 export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
   const { sql } = options;
@@ -77,6 +88,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
 
   registerConsoleUi(app);
   app.get('/api/openapi.json', async () => openApiDocument);
+  registerRemediationsApi(app, { sql, logger: options.logger, problem, playbooks: options.playbooks, playbookErrors: options.playbookErrors });
 
   app.get('/api/incidents', async (request, reply) => {
     const query = listQuery.safeParse(request.query);

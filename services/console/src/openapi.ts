@@ -11,7 +11,7 @@ const actionBody = {
 
 export const openApiDocument = {
   openapi: '3.1.0',
-  info: { title: 'Hephaestus console API', version: '0.1.0', description: 'Incidents, silences, services, series and topology of the Hephaestus control plane.' },
+  info: { title: 'Hephaestus console API', version: '0.1.0', description: 'Incidents, silences, services, series, topology, remediations and playbooks of the Hephaestus control plane.' },
   security: [{}, { bearer: [] }],
   paths: {
     '/api/incidents': {
@@ -53,6 +53,32 @@ export const openApiDocument = {
       },
     },
     '/api/topology': { get: { summary: 'The service dependency graph learned from spans', responses: { '200': json({ type: 'object', properties: { services: { type: 'array', items: { type: 'string' } }, edges: { type: 'array', items: { $ref: '#/components/schemas/Edge' } } } }), ...errors(401) } } },
+    '/api/remediations': {
+      get: {
+        summary: 'List remediations, newest first',
+        parameters: [
+          { name: 'status', in: 'query', schema: { type: 'string', enum: ['awaiting_approval', 'running', 'verifying', 'rolling_back', 'validated', 'failed', 'rolled_back', 'escalated', 'rejected', 'refused', 'dry_run'] } },
+          { name: 'service', in: 'query', schema: { type: 'string' } },
+          { name: 'incident', in: 'query', schema: { type: 'string' }, description: 'an incident id' },
+        ],
+        responses: { '200': json({ type: 'object', properties: { remediations: { type: 'array', items: { $ref: '#/components/schemas/Remediation' } } } }), ...errors(400, 401) },
+      },
+    },
+    '/api/remediations/{id}': {
+      get: { summary: 'One remediation: plan, steps with attempts and results, verification, rollback, timeline', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/RemediationDetail' }), ...errors(401, 404) } },
+    },
+    '/api/remediations/{id}/approve': {
+      post: { summary: 'Approve a remediation waiting for approval', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/RemediationDetail' }), ...errors(400, 401, 404, 409) } },
+    },
+    '/api/remediations/{id}/reject': {
+      post: { summary: 'Reject a remediation waiting for approval', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/RemediationDetail' }), ...errors(400, 401, 404, 409) } },
+    },
+    '/api/playbooks': {
+      get: {
+        summary: 'The loaded playbooks, and the files refused at load with file, line and reason',
+        responses: { '200': json({ type: 'object', properties: { playbooks: { type: 'array', items: { type: 'object' } }, errors: { type: 'array', items: { type: 'object', properties: { file: { type: 'string' }, line: { type: 'integer' }, reason: { type: 'string' } } } } } }), ...errors(401) },
+      },
+    },
     '/api/openapi.json': { get: { summary: 'This document', security: [{}], responses: { '200': json({ type: 'object' }) } } },
   },
   components: {
@@ -100,6 +126,53 @@ export const openApiDocument = {
           endsAt: { type: 'string', format: 'date-time' },
           createdBy: { type: 'string' },
           comment: { type: 'string' },
+        },
+      },
+      Remediation: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          incidentId: { type: 'string' },
+          playbookId: { type: 'string' },
+          service: { type: 'string' },
+          status: { type: 'string' },
+          startedAt: { type: 'string', format: 'date-time' },
+          updatedAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      RemediationDetail: {
+        allOf: [
+          { $ref: '#/components/schemas/Remediation' },
+          {
+            type: 'object',
+            properties: {
+              plan: { type: 'object' },
+              steps: { type: 'array', items: { $ref: '#/components/schemas/RemediationStep' } },
+              verification: { type: ['object', 'null'] },
+              rollback: { type: 'array', items: { $ref: '#/components/schemas/RemediationStep' } },
+              refusal: { type: 'string' },
+              failure: { type: 'string' },
+              escalation: { type: 'string' },
+              timeline: { type: 'array', items: { type: 'object', properties: { type: { type: 'string' }, occurredAt: { type: 'string' }, data: { type: 'object' } } } },
+            },
+          },
+        ],
+      },
+      RemediationStep: {
+        type: 'object',
+        properties: {
+          phase: { type: 'string', enum: ['steps', 'rollback'] },
+          step: { type: 'integer' },
+          name: { type: 'string' },
+          action: { type: 'string' },
+          attempts: { type: 'integer' },
+          startedAt: { type: 'string', format: 'date-time' },
+          finishedAt: { type: 'string', format: 'date-time' },
+          outcome: { type: 'string', enum: ['succeeded', 'failed'] },
+          detail: { type: 'string' },
+          error: { type: 'string' },
+          dryRun: { type: 'boolean' },
+          idempotencyKey: { type: 'string' },
         },
       },
       Edge: { type: 'object', properties: { caller: { type: 'string' }, callee: { type: 'string' }, calls: { type: 'number' }, errors: { type: 'number' }, errorRate: { type: 'number' } } },

@@ -1,14 +1,26 @@
-// The healer pipeline: match → guard → act → verify. It consumes heph.events; for an opened incident
-// whose service and signal match a playbook it starts one remediation (one per incident, enforced by
-// the remediation stream's expected version), runs its steps and verifies against live rollups.
-import { decideOnStream, deterministicId, readStream, type ConsumedRecord, type Log, type Logger, type Sql } from '@hephaestus/platform';
+// The healer pipeline: match → target → guard → (approval) → act → verify → (rollback) → escalate. It
+// consumes heph.events; for an opened incident that matches a playbook it starts one remediation (one
+// per incident, enforced by the remediation stream's expected version), records every step before and
+// after it runs, verifies against the analyzer's series and resumes whatever a previous run left open.
+import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
-import { handleIncidentCommand, readBuckets } from '@hephaestus/analyzer';
+import { handleIncidentCommand } from '@hephaestus/analyzer';
+import pRetry from 'p-retry';
 import { Counter, type Registry } from 'prom-client';
-import { runAction } from './adapters/actions.ts';
+import { describeAction, runAction, undoGitHub, type ActionContext, type ActionResult, type GitHubExecutor } from './adapters/actions.ts';
+import { decideRemediation, loadRemediation } from './adapters/remediation-store.ts';
+import { controlUrlOf, fleetServices, incidentFacts, readSignal, recentRemediations, serviceVersionAt } from './adapters/fleet.ts';
+import { guard } from './domain/guard.ts';
 import { matchPlaybook } from './domain/match.ts';
-import { remediationDecider, remediationStreamId, type Remediation, type RemediationCommand } from './domain/remediation.ts';
-import { verifyErrorRate } from './domain/verify.ts';
+import {
+  githubUndo,
+  idempotencyKey,
+  unfinishedStatuses,
+  type ActiveRemediation,
+  type Remediation,
+  type RemediationCommand,
+} from './domain/remediation.ts';
+import { baselineIntervals, baselineOf, verifySignal } from './domain/verify.ts';
 
 export type HealerOptions = {
   sql: Sql;
@@ -21,78 +33,176 @@ export type HealerOptions = {
   resolutionSeconds: number;
   graceSeconds: number;
   consumerGroupPrefix: string;
+  /** Every playbook as a dry run (HEPH_HEALER_DRY_RUN). */
+  dryRun?: boolean;
+  /** How long a `target: root_cause` playbook waits for a ranking (HEPH_HEALER_RANKING_WAIT_SECONDS); 5 s. */
+  rankingWaitSeconds?: number;
+  /** Opens and closes fix pull requests; without it GitHub steps fail with a reason. */
+  github?: GitHubExecutor;
+  /** How often a waiting remediation looks again (approval, verification). */
+  pollMs?: number;
   now?: () => number;
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const finalStatuses = new Set(['validated', 'failed', 'rolled_back', 'escalated', 'rejected', 'refused', 'dry_run']);
+type StartedPlan = EventDataOf<'remediation.started'>;
+
+/** One line per recorded event, in plain words. */
+const narrate = (event: StoredEvent, state: Remediation): { level: 'info' | 'warn' | 'error'; message: string } => {
+  const plan = state.status === 'none' || state.status === 'refused' ? undefined : state.plan;
+  const on = plan ? ` on ${plan.service}` : '';
+  switch (event.type) {
+    case 'remediation.started':
+      return { level: 'info', message: `remediation started: playbook ${event.data.playbookId}${on} (${event.data.targetReason ?? 'the incident\'s service'})${event.data.dryRun ? ', dry run' : ''}` };
+    case 'remediation.refused':
+      return { level: 'warn', message: `remediation refused: playbook ${event.data.playbookId} on ${event.data.service}: ${event.data.reason}` };
+    case 'remediation.awaiting_approval':
+      return { level: 'info', message: `remediation waiting for approval${on} (POST /api/remediations/${event.data.remediationId}/approve)` };
+    case 'remediation.approved':
+      return { level: 'info', message: `remediation approved by ${event.data.by}` };
+    case 'remediation.rejected':
+      return { level: 'warn', message: `remediation rejected by ${event.data.by}: ${event.data.reason}` };
+    case 'remediation.step_started':
+      return { level: 'info', message: `${event.data.phase === 'rollback' ? 'rollback step' : 'step'} started: ${event.data.name}${on}${event.data.attempt > 1 ? ` (attempt ${event.data.attempt}: the previous one was interrupted)` : ''}` };
+    case 'remediation.step_succeeded':
+      return { level: 'info', message: `${event.data.phase === 'rollback' ? 'rollback step' : 'step'} done: ${event.data.name}: ${event.data.detail}` };
+    case 'remediation.step_failed':
+      return { level: 'error', message: `${event.data.phase === 'rollback' ? 'rollback step' : 'step'} failed: ${event.data.name}: ${event.data.error}` };
+    case 'remediation.verification_started':
+      return { level: 'info', message: `verifying ${event.data.verify.signal}${on} for ${event.data.verify.windowSeconds} s` };
+    case 'remediation.validated':
+      return { level: 'info', message: `remediation validated${on}: ${event.data.detail}` };
+    case 'remediation.failed':
+      return { level: 'error', message: `remediation failed${on}: ${event.data.reason}` };
+    case 'remediation.rolled_back':
+      return { level: 'warn', message: `remediation rolled back${on}` };
+    case 'remediation.escalated':
+      return { level: 'error', message: `remediation escalated to a human${on}: ${event.data.reason}` };
+    default:
+      return { level: 'info', message: event.type };
+  }
+};
 
 export const startHealer = async (options: HealerOptions) => {
   const { sql, logger } = options;
   const now = options.now ?? Date.now;
+  const pollMs = options.pollMs ?? 500;
+  const resolutionMs = options.resolutionSeconds * 1000;
   const running = new Map<string, Promise<void>>();
   let stopped = false;
   const metrics = {
     remediations: new Counter({ name: 'heph_healer_remediations_total', help: 'Remediations by outcome.', labelNames: ['outcome'], registers: [options.registry] }),
+    steps: new Counter({ name: 'heph_healer_steps_total', help: 'Playbook steps run, by phase and outcome.', labelNames: ['phase', 'outcome'], registers: [options.registry] }),
   };
 
-  const execute = async (incidentId: string, command: RemediationCommand): Promise<{ state: Remediation; events: StoredEvent[] }> =>
-    sql.begin(async (tx) => {
-      const { state: next, events } = await decideOnStream(tx, remediationStreamId(incidentId), remediationDecider, command, {
-        occurredAt: new Date(now()),
-        metadata: { correlationId: incidentId },
-      });
-      if (events.length > 0 && next.status !== 'none') {
-        await tx`
-          INSERT INTO remediations (id, incident_id, playbook_id, service, status, started_at, updated_at)
-          VALUES (${next.plan.remediationId}, ${incidentId}, ${next.plan.playbookId}, ${next.plan.service}, ${next.status}, ${new Date(now())}, ${new Date(now())})
-          ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`;
+  /** Decides a command on the remediation stream and keeps the `remediations` projection in the same transaction. */
+  const execute = async (incidentId: string, command: RemediationCommand, beforeStart?: (tx: TransactionSql) => Promise<RemediationCommand>) => {
+    const result = await sql.begin(async (tx) => {
+      let decided = command;
+      if (beforeStart) {
+        // One guard decision at a time over the fleet, so two incidents cannot both pass a limit of one.
+        await tx`SELECT pg_advisory_xact_lock(hashtext('heph-healer-guard'))`;
+        decided = await beforeStart(tx);
       }
-      return { state: next, events };
+      return decideRemediation(tx, incidentId, decided, new Date(now()));
     });
+    for (const event of result.events) {
+      const { level, message } = narrate(event, result.state);
+      logger[level]({ incidentId, remediationId: (event.data as { remediationId: string }).remediationId, event: event.type }, message);
+    }
+    if (result.events.length > 0 && finalStatuses.has(result.state.status)) metrics.remediations.inc({ outcome: result.state.status });
+    return result;
+  };
 
-  const load = async (incidentId: string): Promise<Remediation> =>
-    (await readStream(sql, remediationStreamId(incidentId))).reduce(remediationDecider.evolve, remediationDecider.initialState());
+  const load = async (incidentId: string): Promise<Remediation> => (await loadRemediation(sql, incidentId)).state;
 
-  // act → verify, resuming from whatever the stream says already happened.
+  // act: one step of the current phase, recorded before and after.
+  const act = async (incidentId: string, state: ActiveRemediation) => {
+    const { plan } = state;
+    const phase = state.phase;
+    const stepIndex = state.nextStep;
+    const { events } = await execute(incidentId, { type: 'StartStep', phase, step: stepIndex });
+    if (events.length === 0) throw new Error(`step ${phase}:${stepIndex} could not be started`);
+    const step = (phase === 'steps' ? plan.steps : state.rollbackSteps)[stepIndex]!;
+    const context: ActionContext = {
+      controlUrl: plan.controlUrl,
+      controlToken: options.controlToken,
+      allowedHosts: options.allowedHosts,
+      idempotencyKey: idempotencyKey(plan.remediationId, phase, stepIndex),
+      values: {
+        'incident.id': plan.incidentId,
+        'incident.service': plan.service,
+        'incident.signal': plan.signal,
+        'incident.severity': plan.severity ?? '',
+        'remediation.id': plan.remediationId,
+      },
+      github: options.github,
+      githubContext: {
+        remediationId: plan.remediationId,
+        incidentId: plan.incidentId,
+        service: plan.service,
+        // The version live when the remediation started: the one a revert undoes.
+        serviceVersion: step.action.startsWith('github.') ? await serviceVersionAt(sql, plan.service, Date.parse(state.startedAt)) : undefined,
+      },
+    };
+    let result: ActionResult;
+    if (step.action === githubUndo) {
+      // The compensation carries the key of the fix_pr step it undoes, so the executor finds its pull request.
+      result = await undoGitHub({ ...context, idempotencyKey: idempotencyKey(plan.remediationId, 'steps', Number(step.params.step)) });
+    } else if (plan.dryRun) {
+      result = describeAction(step as PlaybookStep, context);
+    } else {
+      result = await runAction(step as PlaybookStep, context);
+    }
+    metrics.steps.inc({ phase, outcome: result.ok ? 'succeeded' : 'failed' });
+    const command: RemediationCommand = result.ok
+      ? { type: 'RecordStepResult', phase, step: stepIndex, ok: true, detail: result.detail, dryRun: plan.dryRun }
+      : { type: 'RecordStepResult', phase, step: stepIndex, ok: false, error: result.error };
+    await execute(incidentId, command);
+  };
+
+  // verify: the signal over closed intervals since verification started, against max or the baseline.
+  const verify = async (incidentId: string, state: ActiveRemediation) => {
+    const { plan } = state;
+    if (!state.verificationStartedAt) {
+      await execute(incidentId, { type: 'StartVerification' });
+      return;
+    }
+    const startedAtMs = Date.parse(state.verificationStartedAt);
+    const closedBefore = Math.floor((now() - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
+    const points = await readSignal(sql, options.resolutionSeconds, plan.service, plan.verify.signal, startedAtMs, closedBefore);
+    let baseline: number | undefined;
+    if (plan.verify.baselineFactor !== undefined && plan.incidentWindowStart) {
+      const windowStartMs = Date.parse(plan.incidentWindowStart);
+      const before = await readSignal(sql, options.resolutionSeconds, plan.service, plan.verify.signal, windowStartMs - baselineIntervals * resolutionMs, windowStartMs);
+      baseline = baselineOf(before, windowStartMs, resolutionMs);
+    }
+    const verdict = verifySignal(points, { ...plan.verify, startedAtMs, baseline, nowMs: closedBefore });
+    if (!verdict.done) return sleep(pollMs);
+    const { state: next } = await execute(incidentId, { type: 'RecordVerification', ok: verdict.ok, detail: verdict.detail });
+    if (next.status === 'validated') {
+      // The analyzer may append to the incident at the same moment (resolving it): try again on a conflict.
+      await pRetry(
+        () => handleIncidentCommand(sql, { type: 'MitigateIncident', at: new Date(now()).toISOString(), incidentId, remediationId: plan.remediationId, detail: verdict.detail }),
+        { retries: 5, minTimeout: 50, maxTimeout: 500 },
+      );
+    }
+  };
+
+  // Drives one remediation from whatever its stream says already happened to a final status.
   const drive = async (incidentId: string) => {
-    let state = await load(incidentId);
-    while (!stopped && (state.status === 'running' || state.status === 'verifying')) {
-      const plan = state.plan;
-      if (state.status === 'running') {
-        const step = plan.steps[state.nextStep]!;
-        logger.info({ incidentId, service: plan.service, step: step.name }, `remediation step: ${step.name} on ${plan.service}`);
-        const result = await runAction(
-          { ...step, action: step.action as PlaybookStep['action'] },
-          { controlUrl: plan.controlUrl, controlToken: options.controlToken, allowedHosts: options.allowedHosts, idempotencyKey: `${plan.remediationId}:${state.nextStep}` },
-        );
-        const command: RemediationCommand = result.ok
-          ? { type: 'RecordStepResult', step: state.nextStep, ok: true, detail: result.detail }
-          : { type: 'RecordStepResult', step: state.nextStep, ok: false, error: result.error };
-        state = (await execute(incidentId, command)).state;
-        if (!result.ok) logger.error({ incidentId, error: result.error }, `remediation step failed: ${step.name}`);
+    while (!stopped) {
+      const state = await load(incidentId);
+      if (state.status === 'none' || state.status === 'refused' || !unfinishedStatuses.includes(state.status)) return;
+      if (state.status === 'awaiting_approval') {
+        const deadlineMs = Date.parse(state.awaitingSince!) + (state.plan.approvalTimeoutSeconds ?? 900) * 1000;
+        if (now() >= deadlineMs) await execute(incidentId, { type: 'TimeOutApproval' });
+        else await sleep(Math.min(pollMs, deadlineMs - now()));
         continue;
       }
-      const actedAtMs = Date.parse(state.lastActionAt!);
-      const resolutionMs = options.resolutionSeconds * 1000;
-      const closedBefore = Math.floor((now() - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
-      const series = await readBuckets(sql, options.resolutionSeconds, actedAtMs - resolutionMs, closedBefore, plan.service);
-      const verdict = verifyErrorRate(series.get(plan.service) ?? [], {
-        actedAtMs,
-        windowSeconds: plan.verify.windowSeconds,
-        maxErrorRate: plan.verify.max ?? 0.05,
-        nowMs: now(),
-      });
-      if (!verdict.done) {
-        await sleep(500);
-        continue;
-      }
-      state = (await execute(incidentId, { type: 'RecordVerification', ok: verdict.ok, detail: verdict.detail })).state;
-      metrics.remediations.inc({ outcome: verdict.ok ? 'validated' : 'failed' });
-      if (verdict.ok) {
-        logger.info({ incidentId, service: plan.service }, `remediation validated: ${verdict.detail}`);
-        await handleIncidentCommand(sql, { type: 'MitigateIncident', at: new Date(now()).toISOString(), incidentId, remediationId: plan.remediationId, detail: verdict.detail });
-      }
-      else logger.error({ incidentId, service: plan.service }, `remediation failed: ${verdict.detail}`);
+      if (state.status === 'verifying') await verify(incidentId, state);
+      else await act(incidentId, state);
     }
   };
 
@@ -104,29 +214,75 @@ export const startHealer = async (options: HealerOptions) => {
     running.set(incidentId, task);
   };
 
-  // match → guard: one remediation per incident, started once.
-  const onIncidentOpened = async (data: EventDataOf<'incident.opened'>) => {
-    const found = matchPlaybook(options.playbooks, data);
-    if (!found) {
-      logger.info({ incidentId: data.incidentId, service: data.service }, 'no playbook matches this incident');
+  // target: the top-ranked root cause (waiting a little for the ranking) or the incident's own service.
+  const target = async (book: Playbook, incident: EventDataOf<'incident.opened'>) => {
+    const own = { service: incident.service, reason: "the playbook targets the incident's service" };
+    let facts = await incidentFacts(sql, incident.incidentId);
+    if (book.target === 'root_cause') {
+      const deadline = now() + (options.rankingWaitSeconds ?? 5) * 1000;
+      while (!facts.ranking && now() < deadline && !stopped) {
+        await sleep(Math.min(250, deadline - now()));
+        facts = await incidentFacts(sql, incident.incidentId);
+      }
+    }
+    let chosen = own;
+    if (book.target === 'root_cause') {
+      const top = [...(facts.ranking ?? [])].sort((a, b) => b.confidence - a.confidence)[0];
+      chosen = top
+        ? { service: top.service, reason: `root cause ranked first (confidence ${top.confidence.toFixed(2)})${top.service === incident.service ? ": the incident's own service" : ''}` }
+        : { service: incident.service, reason: `no root-cause ranking within ${options.rankingWaitSeconds ?? 5} s: the incident's service` };
+    }
+    const controlUrl = chosen.service === incident.service && incident.controlUrl ? incident.controlUrl : await controlUrlOf(sql, chosen.service);
+    return { ...chosen, controlUrl, signatures: facts.signatures };
+  };
+
+  // match → target → guard → start: one remediation per incident, started once.
+  const onIncidentOpened = async (incident: EventDataOf<'incident.opened'>) => {
+    const existing = await load(incident.incidentId);
+    if (existing.status !== 'none') {
+      if (existing.status !== 'refused' && unfinishedStatuses.includes(existing.status)) track(incident.incidentId);
       return;
     }
-    const { events } = await execute(data.incidentId, {
-      type: 'StartRemediation',
-      remediationId: deterministicId('remediation', data.incidentId),
-      incidentId: data.incidentId,
-      playbookId: found.id,
-      service: data.service,
-      signal: data.signal,
-      controlUrl: data.controlUrl,
-      steps: found.steps,
-      rollback: found.rollback,
-      verify: found.verify,
-      approvalRequired: found.approval.required,
-      dryRun: found.dryRun,
+    const facts = await incidentFacts(sql, incident.incidentId);
+    const book = matchPlaybook(options.playbooks, { ...incident, signatures: facts.signatures });
+    if (!book) {
+      logger.info({ incidentId: incident.incidentId, service: incident.service, signal: incident.signal }, `no playbook matches this incident on ${incident.service}`);
+      return;
+    }
+    const chosen = await target(book, incident);
+    const remediationId = deterministicId('remediation', incident.incidentId);
+    const plan: StartedPlan = {
+      remediationId,
+      incidentId: incident.incidentId,
+      playbookId: book.id,
+      service: chosen.service,
+      signal: incident.signal,
+      severity: incident.severity,
+      controlUrl: chosen.controlUrl,
+      steps: book.steps,
+      rollback: book.rollback,
+      verify: book.verify,
+      approvalRequired: book.approval.required,
+      approvalTimeoutSeconds: book.approval.required ? book.approval.timeoutSeconds : undefined,
+      approvalOnTimeout: book.approval.required ? book.approval.onTimeout : undefined,
+      onFailure: book.onFailure,
+      dryRun: book.dryRun || (options.dryRun ?? false),
+      targetReason: chosen.reason,
+      incidentWindowStart: incident.windowStart,
+    };
+    await execute(incident.incidentId, { type: 'StartRemediation', ...plan }, async (tx) => {
+      const nowMs = now();
+      const verdict = guard(book.guard, {
+        playbookId: book.id,
+        service: chosen.service,
+        nowMs,
+        recent: await recentRemediations(tx, nowMs - Math.max(3_600_000, book.guard.cooldownSeconds * 1000)),
+        fleet: await fleetServices(tx, nowMs),
+      });
+      if (verdict.allow) return { type: 'StartRemediation', ...plan };
+      return { type: 'RefuseRemediation', remediationId, incidentId: incident.incidentId, playbookId: book.id, service: chosen.service, reason: verdict.reason };
     });
-    if (events.length > 0) logger.info({ incidentId: data.incidentId, playbook: found.id }, `remediation started: playbook ${found.id} for ${data.service}`);
-    track(data.incidentId);
+    track(incident.incidentId);
   };
 
   const consume = async ({ records }: { records: ConsumedRecord[] }) => {
@@ -147,14 +303,14 @@ export const startHealer = async (options: HealerOptions) => {
     }
   };
 
-  // Resume what a previous run left in the middle.
-  const unfinished = await sql<{ incident_id: string }[]>`SELECT incident_id FROM remediations WHERE status IN ('running', 'verifying')`;
-  for (const { incident_id } of unfinished) {
-    logger.info({ incidentId: incident_id }, 'resuming remediation');
+  // Resume what a previous run left open, approvals included (their timeouts run from the recorded time).
+  const unfinished = await sql<{ incident_id: string; status: string }[]>`SELECT incident_id, status FROM remediations WHERE status IN ${sql(unfinishedStatuses)}`;
+  for (const { incident_id, status } of unfinished) {
+    logger.info({ incidentId: incident_id, status }, `resuming remediation (${status.replace('_', ' ')})`);
     track(incident_id);
   }
   const subscription = await options.log.subscribe({ groupId: `${options.consumerGroupPrefix}-healer`, topics: [topics.events], handle: consume });
-  logger.info({ playbooks: options.playbooks.map((p) => p.id) }, 'healer consuming heph.events');
+  logger.info({ playbooks: options.playbooks.map((p) => p.id), dryRun: options.dryRun ?? false }, 'healer consuming heph.events');
 
   return {
     stop: async () => {

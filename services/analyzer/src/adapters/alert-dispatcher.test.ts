@@ -1,12 +1,12 @@
 // The alert dispatcher on real PostgreSQL with real HTTP receivers on loopback: routing, resolve and
 // acknowledge notices, a dead receiver beside a live one, the circuit breaker, restarts, silences;
 // and the routing file's errors naming their line.
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '@hephaestus/platform';
+import { appendToStream, openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { resolveRouting, routingFile, type Routing } from '@hephaestus/schemas';
 import { handleIncidentCommand } from './incident-store.ts';
@@ -71,6 +71,34 @@ describe('alert dispatcher', () => {
   const acknowledge = (incidentId: string) => handleIncidentCommand(db.sql, { type: 'AcknowledgeIncident', at: at(), incidentId, by: 'alice' });
 
   const fast = { group_wait: '0s', group_interval: '100ms', repeat_interval: '1h' };
+
+  it('pages a remediation escalation once through the routes of its incident, also after a restart', async () => {
+    const [hook, other] = [await receiver(), await receiver()];
+    const routing = routingOf({
+      receivers: [
+        { name: 'oncall', webhook: { url: `${hook.url}/alerts` } },
+        { name: 'elsewhere', webhook: { url: `${other.url}/alerts` } },
+      ],
+      route: { receiver: 'elsewhere', group_by: ['service'], ...fast, routes: [{ matchers: ['team="agents"'], receiver: 'oncall' }] },
+    });
+    const first = start(routing);
+    await open('planner-1', { service: 'planner', team: 'agents' });
+    await until('the firing alert', () => hook.calls[0]);
+    await db.sql.begin((tx) =>
+      appendToStream(tx, 'remediation-planner-1', 'any', [
+        { id: randomUUID(), type: 'remediation.escalated', data: { remediationId: 'rem-1', incidentId: 'planner-1', service: 'planner', reason: 'verification failed: error rate 40 %; rolled back' }, occurredAt: new Date(), metadata: {} },
+      ]),
+    );
+    const page = await until('the escalation page', () => hook.calls[1]);
+    expect(page.body).toMatchObject({ status: 'firing', incident: { id: 'planner-1', service: 'planner', summary: 'escalated: verification failed: error rate 40 %; rolled back' } });
+    await first.stop();
+    start(routing);
+    await sleep(500);
+    expect(hook.calls).toHaveLength(2);
+    expect(other.calls).toHaveLength(0);
+    const [sent] = await db.sql<{ data: Record<string, unknown> }[]>`SELECT data FROM events WHERE type = 'alert.sent' AND data->>'groupKey' = 'escalation:rem-1'`;
+    expect(sent!.data).toMatchObject({ incidentId: 'planner-1', receiver: 'oncall', notice: 'firing' });
+  });
 
   it('sends firing, acknowledge and resolve notices to the receivers the routes choose, each recorded as alert.sent', async () => {
     const [hook, slack, pagerduty] = [await receiver(), await receiver(), await receiver(() => 202)];

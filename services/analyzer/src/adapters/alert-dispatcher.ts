@@ -1,7 +1,8 @@
 // Alert delivery: load the routing file → follow the event store from a checkpoint → route, group and
 // mute (domain/routing.ts) → deliver each due notification, one queue per receiver integration with
 // retries (exponential backoff, jitter) and a circuit breaker → record it as `alert.sent` events whose
-// ids derive from the notification, so a restart neither loses nor repeats one.
+// ids derive from the notification, so a restart neither loses nor repeats one. A remediation the healer
+// escalated (`remediation.escalated`) pages once, through the same routes as its incident.
 import { readFile } from 'node:fs/promises';
 import pRetry from 'p-retry';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -9,6 +10,7 @@ import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml
 import { appendToStream, deterministicId, readAll, readCheckpoint, readStream, storeCheckpoint, type Logger, type Sql } from '@hephaestus/platform';
 import {
   defaultRouting,
+  integrationsOf,
   resolveRouting,
   routingFile,
   silence,
@@ -18,7 +20,7 @@ import {
   type Silence,
   type StoredEvent,
 } from '@hephaestus/schemas';
-import { logKey, schedule, type Notification, type NotificationLogEntry } from '../domain/routing.ts';
+import { groupLabelsOf, logKey, matchRoutes, schedule, type Notification, type NotificationLogEntry } from '../domain/routing.ts';
 import { createSenders, DeliveryError, targetKey, type AlertedIncident, type Send } from './receivers/index.ts';
 
 // load: the routing file, refused with its line and reason.
@@ -190,6 +192,8 @@ export const startAlertDispatcher = (options: AlertDispatcherOptions) => {
 
   const incidents = new Map<string, Tracked>();
   const notificationLog = new Map<string, NotificationLogEntry>();
+  /** Escalations not yet paged to every target their incident routes to, by group key. */
+  const escalations = new Map<string, { incident: Tracked; reason: string; position: bigint; eventId: string; sent: Set<string> }>();
   let position = 0n;
   let storedCheckpoint = 0n;
   let stopped = false;
@@ -198,6 +202,8 @@ export const startAlertDispatcher = (options: AlertDispatcherOptions) => {
   const applySent = (event: StoredEvent) => {
     const d = event.data as EventDataOf<'alert.sent'>;
     if (!d.groupKey || !d.kind) return; // from the notifier before routing: no group to continue
+    const escalation = escalations.get(d.groupKey);
+    if (escalation) return void escalation.sent.add(targetKey({ receiver: d.receiver, kind: d.kind as IntegrationKind }));
     const key = logKey({ receiver: d.receiver, kind: d.kind as IntegrationKind }, d.groupKey);
     const atMs = Date.parse(event.occurredAt);
     let entry = notificationLog.get(key);
@@ -217,8 +223,25 @@ export const startAlertDispatcher = (options: AlertDispatcherOptions) => {
     }
   };
 
+  /** The incident as it stands, or as its stream says when it is no longer tracked. */
+  const incidentNow = async (id: string): Promise<Tracked | undefined> => {
+    const known = incidents.get(id);
+    if (known) return known;
+    let folded: Tracked | undefined;
+    for (const past of await readStream(sql, `incident-${id}`)) folded = past.type === 'incident.opened' ? fromOpened(past) : folded && evolve(folded, past);
+    return folded;
+  };
+
+  const applyEscalated = async (event: StoredEvent) => {
+    const d = event.data as EventDataOf<'remediation.escalated'>;
+    const incident = await incidentNow(d.incidentId);
+    if (!incident) return logger.warn({ incidentId: d.incidentId, remediationId: d.remediationId }, 'escalation of an unknown incident not paged');
+    escalations.set(`escalation:${d.remediationId}`, { incident, reason: d.reason, position: event.position, eventId: event.id, sent: new Set() });
+  };
+
   const apply = async (event: StoredEvent) => {
     if (event.type === 'alert.sent') return applySent(event);
+    if (event.type === 'remediation.escalated') return applyEscalated(event);
     if (!event.type.startsWith('incident.')) return;
     const id = (event.data as { incidentId: string }).incidentId;
     if (event.type === 'incident.opened' || incidents.has(id)) return applyIncident(event);
@@ -415,7 +438,24 @@ export const startAlertDispatcher = (options: AlertDispatcherOptions) => {
   const lowWaterMark = () => {
     let low = position;
     for (const i of incidents.values()) if (i.openedPosition - 1n < low) low = i.openedPosition - 1n;
+    for (const e of escalations.values()) if (e.position - 1n < low) low = e.position - 1n;
     return low;
+  };
+
+  /** One page per target the incident's labels route to, not grouped with anything: a human must act. */
+  const escalationDeliveries = (groupKey: string, e: { incident: Tracked; reason: string; eventId: string }): Delivery[] => {
+    const receivers = new Map(routing.receivers.map((r) => [r.name, r]));
+    const incident: Tracked = { ...e.incident, status: 'firing', summary: `escalated: ${e.reason}`, lastEventId: e.eventId };
+    const out = new Map<string, Delivery>();
+    for (const route of matchRoutes(routing.route, incident.labels)) {
+      const receiver = receivers.get(route.receiver);
+      if (!receiver) continue;
+      for (const kind of integrationsOf(receiver)) {
+        const target = { receiver: receiver.name, kind };
+        out.set(targetKey(target), { ...target, id: deterministicId('escalation', e.eventId, receiver.name, kind), groupKey, groupLabels: groupLabelsOf(route, incident.labels), notice: 'firing', incidents: [{ incident, state: 'firing' }] });
+      }
+    }
+    return [...out.values()];
   };
 
   const pass = async (): Promise<number | undefined> => {
@@ -430,6 +470,11 @@ export const startAlertDispatcher = (options: AlertDispatcherOptions) => {
     for (const n of plan.due) {
       const key = targetKey(n);
       byTarget.set(key, [...(byTarget.get(key) ?? []), { ...n, id: notificationId(n) }]);
+    }
+    for (const [groupKey, escalation] of escalations) {
+      const due = escalationDeliveries(groupKey, escalation).filter((d) => !escalation.sent.has(targetKey(d)));
+      if (due.length === 0) escalations.delete(groupKey);
+      for (const d of due) byTarget.set(targetKey(d), [...(byTarget.get(targetKey(d)) ?? []), d]);
     }
     for (const [key, queue] of queues) queue.offer(byTarget.get(key) ?? []);
     for (const id of plan.done) incidents.delete(id);

@@ -2,7 +2,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlaybookStep } from '@hephaestus/schemas';
-import { runAction } from './actions.ts';
+import { describeAction, runAction, type GitHubExecutor } from './actions.ts';
 
 type Hit = { method: string; url: string; headers: IncomingHttpHeaders; body: string };
 
@@ -19,7 +19,7 @@ describe('playbook actions', () => {
         failuresLeft--;
         return response.writeHead(503).end();
       }
-      response.writeHead(request.url === '/control/missing' ? 404 : 202).end();
+      response.writeHead(request.url === '/control/missing' ? 404 : request.url?.startsWith('/redirect') ? 302 : 202, request.url?.startsWith('/redirect') ? { location: 'http://169.254.169.254/' } : {}).end();
     });
   });
   beforeAll(async () => {
@@ -58,5 +58,48 @@ describe('playbook actions', () => {
     expect(await runAction(step('http', { url: 'http://169.254.169.254/latest' }), context())).toMatchObject({ ok: false, error: expect.stringContaining('allow-list') });
     expect(await runAction(step('agent.restart'), context())).toMatchObject({ ok: false, error: expect.stringContaining('heph.control.url') });
     expect(hits.length).toBe(before);
+  });
+
+  const values = { 'incident.id': 'inc 1', 'incident.service': 'planner/a', 'incident.signal': 'error_rate', 'incident.severity': 'critical', 'remediation.id': 'rem-1' };
+
+  it('templates incident fields into parameters, URL-encoded inside the URL', async () => {
+    const result = await runAction(step('http', { url: `${base}/hook/{{incident.service}}?incident={{incident.id}}`, body: '{"text":"{{incident.service}} {{incident.severity}}"}' }), { ...context(), values });
+    expect(result).toMatchObject({ ok: true });
+    expect(hits.at(-1)).toMatchObject({ url: '/hook/planner%2Fa?incident=inc%201', body: '{"text":"planner/a critical"}', headers: { 'content-type': 'application/json' } });
+  });
+
+  it('checks the allow-list after templating and refuses unknown fields', async () => {
+    const before = hits.length;
+    const evil = { ...values, 'incident.service': 'x@169.254.169.254' };
+    expect(await runAction(step('http', { url: 'http://{{incident.service}}/' }), { ...context(), values: evil })).toMatchObject({ ok: false, error: expect.stringMatching(/allow-list|not a URL/) });
+    expect(await runAction(step('http', { url: `${base}/{{incident.secret}}` }), { ...context(), values })).toMatchObject({ ok: false, error: expect.stringContaining('unknown template field {{incident.secret}}') });
+    expect(hits.length).toBe(before);
+  });
+
+  it('does not follow a redirect off the allow-list', async () => {
+    expect(await runAction(step('http', { url: `${base}/redirect` }), context())).toMatchObject({ ok: false, error: expect.stringContaining('302') });
+  });
+
+  it('rolls an agent back to a version through its control URL', async () => {
+    expect(await runAction(step('agent.rollback', { version: '1.4.2' }), context(`${base}/control`))).toMatchObject({ ok: true });
+    expect(hits.at(-1)).toMatchObject({ url: '/control/rollback', body: '{"version":"1.4.2"}' });
+  });
+
+  it('describes a dry run without calling anything', async () => {
+    const before = hits.length;
+    expect(describeAction(step('agent.restart'), context(`${base}/control`))).toEqual({ ok: true, detail: `dry run: would POST ${base}/control/restart` });
+    expect(hits.length).toBe(before);
+  });
+
+  it('hands GitHub actions to the configured executor, and fails them without one', async () => {
+    const seen: string[] = [];
+    const github: GitHubExecutor = {
+      run: async (s, c) => (seen.push(`${s.action} ${c.idempotencyKey} ${c.service}`), { ok: true, detail: 'opened #7' }),
+      undo: async () => ({ ok: true, detail: 'closed #7' }),
+    };
+    const githubContext = { remediationId: 'rem-1', incidentId: 'inc-1', service: 'planner' };
+    expect(await runAction(step('github.fix_pr', { path: 'a.ts' }), { ...context(), github, githubContext })).toEqual({ ok: true, detail: 'opened #7' });
+    expect(seen).toEqual(['github.fix_pr rem-1:0 planner']);
+    expect(await runAction(step('github.revert'), { ...context(), githubContext })).toEqual({ ok: false, error: 'GitHub is not configured (HEPH_GITHUB_TOKEN or HEPH_GITHUB_APP_ID)' });
   });
 });

@@ -2,13 +2,13 @@ import { playbook, type Playbook } from '@hephaestus/schemas';
 import { describe, expect, it } from 'vitest';
 import { matchPlaybook } from './match.ts';
 
-const book = (id: string, service: string): Playbook =>
+const book = (id: string, service: string, match: Record<string, unknown> = {}): Playbook =>
   playbook.parse({
-  id,
-  description: id,
-  match: { service, signal: 'error_rate' },
-  steps: [{ name: 'restart', action: 'agent.restart', params: {}, timeoutSeconds: 1, retries: 0 }],
-  verify: { signal: 'error_rate', windowSeconds: 10, max: 0.05 },
+    id,
+    description: id,
+    match: { service, signal: 'error_rate', ...match },
+    steps: [{ name: 'restart', action: 'agent.restart' }],
+    verify: { signal: 'error_rate', windowSeconds: 10, max: 0.05 },
   });
 
 describe('playbook matching', () => {
@@ -21,5 +21,29 @@ describe('playbook matching', () => {
 
   it('treats glob metacharacters other than * literally', () => {
     expect(matchPlaybook([book('dots', 'a.b')], { service: 'axb', signal: 'error_rate' })).toBeUndefined();
+  });
+
+  it('requires the signal to be the same', () => {
+    expect(matchPlaybook([book('any', '*')], { service: 'a', signal: 'latency_p99' })).toBeUndefined();
+  });
+
+  it('matches only the listed severities', () => {
+    const books = [book('critical-only', '*', { severity: ['critical'] }), book('rest', '*')];
+    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', severity: 'critical' })?.id).toBe('critical-only');
+    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', severity: 'warning' })?.id).toBe('rest');
+  });
+
+  it('requires every label to be equal', () => {
+    const books = [book('prod', '*', { labels: { 'deployment.environment': 'prod' } })];
+    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', labels: { 'deployment.environment': 'prod', team: 'x' } })?.id).toBe('prod');
+    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', labels: { 'deployment.environment': 'staging' } })).toBeUndefined();
+    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate' })).toBeUndefined();
+  });
+
+  it('matches an error signature glob against any signature of the incident', () => {
+    const books = [book('timeouts', '*', { errorSignature: '*TimeoutError*' })];
+    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', signatures: ['ECONNRESET', 'upstream TimeoutError after <*> ms'] })?.id).toBe('timeouts');
+    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', signatures: ['ECONNRESET'] })).toBeUndefined();
+    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate' })).toBeUndefined();
   });
 });

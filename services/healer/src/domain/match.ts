@@ -1,5 +1,24 @@
-// Which playbook answers an incident: the first whose service glob and signal match, in file order.
-import { globMatches, type Playbook, type SignalName } from '@hephaestus/schemas';
+// Which playbook answers an incident: the first, in file order, whose service glob, signal, severity
+// list, labels and error signature glob all match.
+import { globMatches, type Playbook, type Severity, type SignalName } from '@hephaestus/schemas';
 
-export const matchPlaybook = (playbooks: Playbook[], incident: { service: string; signal: SignalName }): Playbook | undefined =>
-  playbooks.find((p) => p.match.signal === incident.signal && globMatches(p.match.service, incident.service));
+export type MatchedIncident = {
+  service: string;
+  signal: SignalName;
+  severity?: Severity;
+  /** The labels incident.opened carries (service, signal, severity, team / environment when known). */
+  labels?: Record<string, string>;
+  /** Error signatures seen on the incident's signals (Drain templates or error types). */
+  signatures?: string[];
+};
+
+const matches = (p: Playbook, incident: MatchedIncident): boolean => {
+  const m = p.match;
+  if (m.signal !== incident.signal || !globMatches(m.service, incident.service)) return false;
+  if (m.severity && (!incident.severity || !m.severity.includes(incident.severity))) return false;
+  if (m.labels && !Object.entries(m.labels).every(([k, v]) => incident.labels?.[k] === v)) return false;
+  if (m.errorSignature !== undefined && !(incident.signatures ?? []).some((s) => globMatches(m.errorSignature!, s))) return false;
+  return true;
+};
+
+export const matchPlaybook = (playbooks: Playbook[], incident: MatchedIncident): Playbook | undefined => playbooks.find((p) => matches(p, incident));

@@ -1,20 +1,39 @@
-// Whether a remediation worked: every closed interval after the action, within the window, carried
-// traffic at an error rate under the playbook's limit.
-export type VerifyBucket = { startMs: number; calls: number; errors: number };
-
+// Whether a remediation worked: every closed interval from the start of verification to the end of
+// its window carried data, with the signal at or under the playbook's ceiling (`max`) and under the
+// pre-incident baseline times `baselineFactor`. Pure: the intervals and the time are arguments.
+export type VerifyPoint = { startMs: number; value: number; count: number };
 export type Verification = { done: false } | { done: true; ok: boolean; detail: string };
 
-export const verifyErrorRate = (
-  buckets: VerifyBucket[],
-  input: { actedAtMs: number; windowSeconds: number; maxErrorRate: number; nowMs: number },
+/** Intervals used for the baseline: the 30 before the incident's window. */
+export const baselineIntervals = 30;
+
+/** Mean of the signal over the intervals with data among the `baselineIntervals` before `windowStartMs`. */
+export const baselineOf = (points: VerifyPoint[], windowStartMs: number, resolutionMs: number): number | undefined => {
+  const before = points.filter((p) => p.count > 0 && p.startMs < windowStartMs && p.startMs >= windowStartMs - baselineIntervals * resolutionMs);
+  return before.length === 0 ? undefined : before.reduce((s, p) => s + p.value, 0) / before.length;
+};
+
+export const formatSignal = (signal: string, value: number) =>
+  signal === 'error_rate' ? `${(value * 100).toFixed(1)} %` : signal === 'latency_p99' ? `${value.toFixed(0)} ms` : `${Number(value.toPrecision(4))}`;
+
+export const verifySignal = (
+  points: VerifyPoint[],
+  input: { signal: string; startedAtMs: number; windowSeconds: number; max?: number; baselineFactor?: number; baseline?: number; nowMs: number },
 ): Verification => {
-  const after = buckets.filter((b) => b.startMs >= input.actedAtMs && b.calls > 0);
-  const bad = after.find((b) => b.errors / b.calls > input.maxErrorRate);
-  const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
-  if (bad) return { done: true, ok: false, detail: `error rate ${pct(bad.errors / bad.calls)} after the action, above ${pct(input.maxErrorRate)}` };
-  if (input.nowMs < input.actedAtMs + input.windowSeconds * 1000) return { done: false };
-  if (after.length === 0) return { done: true, ok: false, detail: `no traffic in the ${input.windowSeconds} s after the action to verify with` };
-  const calls = after.reduce((n, b) => n + b.calls, 0);
-  const errors = after.reduce((n, b) => n + b.errors, 0);
-  return { done: true, ok: true, detail: `error rate ${pct(errors / calls)} over ${calls} calls in ${after.length} intervals after the action` };
+  const fmt = (v: number) => formatSignal(input.signal, v);
+  if (input.baselineFactor !== undefined && input.baseline === undefined) {
+    return { done: true, ok: false, detail: `no ${input.signal} data before the incident to take a baseline from` };
+  }
+  const ceiling = input.baselineFactor !== undefined ? input.baseline! * input.baselineFactor : undefined;
+  const limit = [input.max !== undefined ? `at most ${fmt(input.max)}` : '', ceiling !== undefined ? `under ${fmt(ceiling)} (baseline ${fmt(input.baseline!)} × ${input.baselineFactor})` : '']
+    .filter(Boolean)
+    .join(' and ');
+  const after = points.filter((p) => p.startMs >= input.startedAtMs && p.startMs < input.startedAtMs + input.windowSeconds * 1000 && p.count > 0);
+  const bad = after.find((p) => (input.max !== undefined && p.value > input.max) || (ceiling !== undefined && p.value >= ceiling));
+  if (bad) return { done: true, ok: false, detail: `${input.signal} ${fmt(bad.value)} after the action, expected ${limit}` };
+  if (input.nowMs < input.startedAtMs + input.windowSeconds * 1000) return { done: false };
+  if (after.length === 0) return { done: true, ok: false, detail: `no ${input.signal} data in the ${input.windowSeconds} s after the action to verify with` };
+  const worst = Math.max(...after.map((p) => p.value));
+  const count = after.reduce((n, p) => n + p.count, 0);
+  return { done: true, ok: true, detail: `${input.signal} at most ${fmt(worst)} over ${after.length} intervals (${count} samples) after the action, expected ${limit}` };
 };

@@ -1,0 +1,70 @@
+// What the healer reads of the analyzer's tables, on real PostgreSQL.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { openDatabase, type Database } from '@hephaestus/platform';
+import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { controlUrlOf, fleetServices, incidentFacts, readSignal, serviceVersionAt } from './fleet.ts';
+
+const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+describe('fleet reads', () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    drop = fresh.drop;
+    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+    const sql = db.sql;
+    await sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p99_ms, control_url) VALUES
+      ('planner', 10, ${new Date(t0)}, 100, 25, '\\x00', 800, 'http://127.0.0.1:1/old'),
+      ('planner', 10, ${new Date(t0 + 10_000)}, 50, 0, '\\x00', 120, 'http://127.0.0.1:1/new'),
+      ('planner', 10, ${new Date(t0 + 20_000)}, 0, 0, '\\x00', null, null),
+      ('coder', 10, ${new Date(t0 + 10_000)}, 10, 0, '\\x00', 50, null)`;
+    await sql`INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max) VALUES
+      ('planner', 'gpt-4.1', 'gen_ai.cost_usd', 10, ${new Date(t0)}, 'sum', 0.5, 5, 0.1, 0.1),
+      ('planner', 'gpt-4.1-mini', 'gen_ai.cost_usd', 10, ${new Date(t0)}, 'sum', 0.25, 5, 0.05, 0.05),
+      ('planner', '', 'process.memory.usage', 10, ${new Date(t0)}, 'mean', 3000, 3, 900, 1100)`;
+  });
+  afterAll(async () => {
+    await db.close();
+    await drop();
+  });
+
+  it('reads the error rate and p99 latency from the rollups, counting calls', async () => {
+    expect(await readSignal(db.sql, 10, 'planner', 'error_rate', t0, t0 + 30_000)).toEqual([
+      { startMs: t0, value: 0.25, count: 100 },
+      { startMs: t0 + 10_000, value: 0, count: 50 },
+      { startMs: t0 + 20_000, value: 0, count: 0 },
+    ]);
+    expect((await readSignal(db.sql, 10, 'planner', 'latency_p99', t0, t0 + 30_000)).map((p) => [p.value, p.count])).toEqual([[800, 100], [120, 50], [0, 0]]);
+  });
+
+  it('reads any other signal from the series: sums over operations, means as means', async () => {
+    expect(await readSignal(db.sql, 10, 'planner', 'gen_ai.cost_usd', t0, t0 + 10_000)).toEqual([{ startMs: t0, value: 0.75, count: 10 }]);
+    expect(await readSignal(db.sql, 10, 'planner', 'process.memory.usage', t0, t0 + 10_000)).toEqual([{ startMs: t0, value: 1000, count: 3 }]);
+  });
+
+  it('finds the newest control URL of a service, and the fleet seen lately', async () => {
+    expect(await controlUrlOf(db.sql, 'planner')).toBe('http://127.0.0.1:1/new');
+    expect(await controlUrlOf(db.sql, 'coder')).toBeUndefined();
+    expect((await fleetServices(db.sql, t0 + 60_000)).sort()).toEqual(['coder', 'planner']);
+    expect(await fleetServices(db.sql, t0 + 3_600_000)).toEqual([]);
+  });
+
+  it("reads an incident's latest root-cause ranking and its error signatures", async () => {
+    const at = new Date(t0).toISOString();
+    await handleIncidentCommand(db.sql, { type: 'OpenIncident', at, incidentId: 'inc-1', service: 'planner', signal: 'error_rate', severity: 'critical', summary: 's', value: 0.25, baseline: 0.01, windowStart: at });
+    expect(await incidentFacts(db.sql, 'inc-1')).toEqual({ ranking: undefined, signatures: [] });
+    await handleIncidentCommand(db.sql, { type: 'AttachSignal', at, incidentId: 'inc-1', service: 'coder', signal: 'error_rate', summary: 's', value: 0.2, onsetAt: at, signature: 'TimeoutError: upstream <*>' });
+    await handleIncidentCommand(db.sql, { type: 'RankRootCauses', at, incidentId: 'inc-1', candidates: [{ service: 'coder', confidence: 0.7, evidence: [] }] });
+    expect(await incidentFacts(db.sql, 'inc-1')).toEqual({ ranking: [{ service: 'coder', confidence: 0.7, evidence: [] }], signatures: ['TimeoutError: upstream <*>'] });
+  });
+
+  it('finds the service.version live at a time', async () => {
+    await db.sql`INSERT INTO service_versions (service, version, first_seen, last_seen) VALUES
+      ('planner', '1.4.1', ${new Date(t0 - 600_000)}, ${new Date(t0)}), ('planner', '1.4.2', ${new Date(t0 - 60_000)}, ${new Date(t0)})`;
+    expect(await serviceVersionAt(db.sql, 'planner', t0)).toBe('1.4.2');
+    expect(await serviceVersionAt(db.sql, 'planner', t0 - 300_000)).toBe('1.4.1');
+    expect(await serviceVersionAt(db.sql, 'coder', t0)).toBeUndefined();
+  });
+});
