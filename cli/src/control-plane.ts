@@ -2,7 +2,7 @@
 // PostgreSQL when configured, otherwise on embedded PGlite and the Postgres-backed log.
 import { analyzerConfig, loadCosts, startAnalyzer } from '@hephaestus/analyzer';
 import { createConsoleServer, consoleConfig } from '@hephaestus/console';
-import { healerConfig, loadPlaybooks, startHealer } from '@hephaestus/healer';
+import { githubFixerFromConfig, healerConfig, loadPlaybooks, startHealer, type GitHubFixer } from '@hephaestus/healer';
 import { createIngestServer, ingestConfig } from '@hephaestus/ingest';
 import { listen, newRegistry, openRuntime, startEventPublisher, type Logger, type Runtime } from '@hephaestus/platform';
 import { z } from 'zod';
@@ -39,7 +39,31 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
 
     // The console's own address is known once it listens; links in alerts use HEPH_CONSOLE_URL when set.
     let consoleUrl = config.HEPH_CONSOLE_URL;
-    const console_ = createConsoleServer({ sql, logger: logger.child({ name: 'console' }), registry, ready: runtime.log.ready, tokens: config.HEPH_CONSOLE_TOKENS, consoleUrl });
+    const healerLogger = logger.child({ name: 'healer' });
+    const { playbooks, errors } = await loadPlaybooks(config.HEPH_PLAYBOOKS_DIR);
+    for (const error of errors) healerLogger.error(error, `playbook refused: ${error.file}:${error.line}: ${error.reason}`);
+    // GitHub fix pull requests when a repository and credentials are configured; the fixer exists before
+    // the console so its webhook route is there from the first delivery.
+    let github: GitHubFixer | undefined;
+    const fromConfig = await githubFixerFromConfig(config, { sql, logger: healerLogger.child({ part: 'github' }), consoleUrl });
+    if ('fixer' in fromConfig) {
+      github = fromConfig.fixer;
+      stops.push(() => github!.stop());
+      healerLogger.info({ repository: config.HEPH_GITHUB_REPOSITORY, api: config.HEPH_GITHUB_API_URL }, 'github fix pull requests on');
+    } else if (playbooks.some((p) => [...p.steps, ...p.rollback].some((s) => s.action.startsWith('github.')))) {
+      healerLogger.warn({ reason: fromConfig.reason }, `github steps of playbooks will fail: ${fromConfig.reason}`);
+    }
+    const console_ = createConsoleServer({
+      sql,
+      logger: logger.child({ name: 'console' }),
+      registry,
+      ready: runtime.log.ready,
+      tokens: config.HEPH_CONSOLE_TOKENS,
+      consoleUrl,
+      playbooks,
+      playbookErrors: errors,
+      githubWebhooks: github?.handleWebhook,
+    });
     const consolePort = await listen(console_, config.HEPH_CONSOLE_HOST, config.HEPH_CONSOLE_PORT);
     stops.push(() => console_.close());
     if (config.HEPH_CONSOLE_URL === 'http://127.0.0.1:8080') consoleUrl = `http://${config.HEPH_CONSOLE_HOST}:${consolePort}`;
@@ -67,9 +91,6 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
     });
     stops.push(analyzer.stop);
 
-    const healerLogger = logger.child({ name: 'healer' });
-    const { playbooks, errors } = await loadPlaybooks(config.HEPH_PLAYBOOKS_DIR);
-    for (const error of errors) healerLogger.error(error, `playbook refused: ${error.file}:${error.line}: ${error.reason}`);
     const healer = await startHealer({
       sql,
       log: runtime.log,
@@ -81,6 +102,9 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       resolutionSeconds: config.HEPH_RESOLUTION_SECONDS,
       graceSeconds: config.HEPH_DETECT_GRACE_SECONDS,
       consumerGroupPrefix: config.HEPH_CONSUMER_GROUP_PREFIX,
+      dryRun: config.HEPH_HEALER_DRY_RUN,
+      rankingWaitSeconds: config.HEPH_HEALER_RANKING_WAIT_SECONDS,
+      github,
     });
     stops.push(healer.stop);
 

@@ -63,6 +63,8 @@ export type ConsoleOptions = {
   /** The healer's loaded playbooks and refused files, for GET /api/playbooks. */
   playbooks?: RemediationsApiOptions['playbooks'];
   playbookErrors?: RemediationsApiOptions['playbookErrors'];
+  /** GitHub's webhook deliveries (checks, statuses, pull requests), verified by their signature, not a token. */
+  githubWebhooks?: (request: { headers: Record<string, string | string[] | undefined>; body: string }) => Promise<{ status: number; message: string }>;
 };
 
 export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
@@ -87,6 +89,18 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   registerAlertmanagerApi(app, { sql, logger: options.logger, consoleUrl: options.consoleUrl ?? 'http://127.0.0.1:8080' });
 
   registerConsoleUi(app);
+  const githubWebhooks = options.githubWebhooks;
+  if (githubWebhooks) {
+    // The signature covers the exact bytes, so this route alone keeps its body as the raw string.
+    app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+      scope.post('/github/webhooks', async (request, reply) => {
+        const answer = await githubWebhooks({ headers: request.headers, body: String(request.body ?? '') });
+        return reply.code(answer.status).type('text/plain').send(answer.message);
+      });
+    });
+  }
   app.get('/api/openapi.json', async () => openApiDocument);
   registerRemediationsApi(app, { sql, logger: options.logger, problem, playbooks: options.playbooks, playbookErrors: options.playbookErrors });
 

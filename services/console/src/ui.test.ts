@@ -31,3 +31,30 @@ describe('web console', () => {
     expect(undocumented).toEqual([]);
   });
 });
+
+describe('GitHub webhook route', () => {
+  it('hands the exact bytes of the delivery to the fixer, without a bearer token, and answers with its status', async () => {
+    const seen: Array<{ body: string; event: unknown }> = [];
+    const withHook = createConsoleServer({
+      sql: undefined as unknown as Sql,
+      logger: testLogger(),
+      registry: newRegistry(),
+      ready: async () => true,
+      tokens: ['secret'],
+      githubWebhooks: async (request) => {
+        seen.push({ body: request.body, event: request.headers['x-github-event'] });
+        return request.headers['x-hub-signature-256'] === 'sha256=good' ? { status: 202, message: 'accepted' } : { status: 401, message: 'bad signature' };
+      },
+    });
+    // Key order and spacing matter to the HMAC: a parsed-and-reserialized body would not verify.
+    const body = '{ "action":"completed",  "check_run": {"id": 1} }';
+    const good = await withHook.inject({ method: 'POST', url: '/github/webhooks', payload: body, headers: { 'content-type': 'application/json', 'x-github-event': 'check_run', 'x-hub-signature-256': 'sha256=good' } });
+    expect(good.statusCode).toBe(202);
+    const bad = await withHook.inject({ method: 'POST', url: '/github/webhooks', payload: body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': 'sha256=bad' } });
+    expect(bad.statusCode).toBe(401);
+    expect(seen[0]).toEqual({ body, event: 'check_run' });
+    // JSON bodies elsewhere are still parsed as JSON.
+    expect((await withHook.inject({ method: 'POST', url: '/api/incidents/x/ack', payload: { by: 'me' }, headers: { authorization: 'Bearer secret' } })).statusCode).not.toBe(415);
+    await withHook.close();
+  });
+});

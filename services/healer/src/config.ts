@@ -1,6 +1,7 @@
 // The healer's configuration, from the environment.
 import { baseConfig, env } from '@hephaestus/platform';
 import { z } from 'zod';
+import { githubConfig } from './github/client.ts';
 
 export const healerConfig = baseConfig.extend({
   HEPH_PLAYBOOKS_DIR: z.string().default('./playbooks'),
@@ -16,5 +17,5 @@ export const healerConfig = baseConfig.extend({
   HEPH_HEALER_DRY_RUN: env.bool(false),
   /** How long a `target: root_cause` playbook waits for the incident's root-cause ranking. */
   HEPH_HEALER_RANKING_WAIT_SECONDS: env.seconds(5),
-});
+}).extend(githubConfig.shape);
 export type HealerConfig = z.infer<typeof healerConfig>;

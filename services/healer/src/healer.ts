@@ -155,6 +155,11 @@ export const startHealer = async (options: HealerOptions) => {
     } else {
       result = await runAction(step as PlaybookStep, context);
     }
+    if (stopped && !result.ok) {
+      // Cut short by shutdown, not failed: left started, it runs again on restart with the same idempotency key.
+      logger.info({ incidentId, step: step.name, reason: result.error }, `step interrupted by shutdown: ${step.name}; it resumes on restart`);
+      return;
+    }
     metrics.steps.inc({ phase, outcome: result.ok ? 'succeeded' : 'failed' });
     const command: RemediationCommand = result.ok
       ? { type: 'RecordStepResult', phase, step: stepIndex, ok: true, detail: result.detail, dryRun: plan.dryRun }
