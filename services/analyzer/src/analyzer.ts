@@ -105,7 +105,10 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       if (topic === topics.spans) {
         const spans: SpanRecord[] = await decode(fresh, readSpans);
         for (const span of spans) correlator.observe(span);
-        await mergeRollups(tx, resolution, rollupSpans(spans, resolution));
+        const unreadable = await mergeRollups(tx, resolution, rollupSpans(spans, resolution));
+        if (unreadable.length > 0) {
+          logger.warn({ buckets: unreadable.length, service: unreadable[0]!.service, bucketStart: new Date(unreadable[0]!.bucketStartMs).toISOString() }, 'stored latency sketch unreadable: the bucket keeps its counts, its quantiles restart');
+        }
         await recordServiceVersions(tx, spans);
         await mergeSeries(tx, resolution, spanSeries(spans, options.costs.prices, resolution));
         metrics.records.inc({ signal: 'spans' }, spans.length);

@@ -21,14 +21,33 @@ export const storeAppliedOffset = async (tx: TransactionSql, consumer: string, t
     ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = excluded.next_offset`;
 };
 
-export const mergeRollups = async (tx: TransactionSql, resolutionSeconds: number, deltas: BucketDelta[]) => {
+/** A stored sketch, or undefined when its bytes are not one (written by hand or by another tool). */
+const readSketch = (bytes: Buffer): DDSketch | undefined => {
+  try {
+    return bytes.length > 0 ? DDSketch.fromProto(bytes) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Adds each delta to its stored bucket. A stored sketch that cannot be read does not stop the
+ * pipeline (one bad row must not hold back every span behind it): the bucket keeps its counts, its
+ * quantiles restart from the new spans, and the bucket is returned so the caller can say so.
+ */
+export const mergeRollups = async (tx: TransactionSql, resolutionSeconds: number, deltas: BucketDelta[]): Promise<Array<{ service: string; bucketStartMs: number }>> => {
+  const unreadable: Array<{ service: string; bucketStartMs: number }> = [];
   for (const delta of deltas) {
     const start = new Date(delta.bucketStartMs);
     const [existing] = await tx<{ sketch: Buffer }[]>`
       SELECT sketch FROM rollups
       WHERE service = ${delta.service} AND resolution_seconds = ${resolutionSeconds} AND bucket_start = ${start} FOR UPDATE`;
     const sketch = delta.sketch;
-    if (existing) sketch.merge(DDSketch.fromProto(existing.sketch));
+    if (existing) {
+      const stored = readSketch(existing.sketch);
+      if (stored) sketch.merge(stored);
+      else if (existing.sketch.length > 0) unreadable.push({ service: delta.service, bucketStartMs: delta.bucketStartMs });
+    }
     const q = quantilesMs(sketch);
     await tx`
       INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p50_ms, p95_ms, p99_ms, control_url, error_trace_ids)
@@ -42,6 +61,7 @@ export const mergeRollups = async (tx: TransactionSql, resolutionSeconds: number
         control_url = coalesce(excluded.control_url, rollups.control_url),
         error_trace_ids = (rollups.error_trace_ids || excluded.error_trace_ids)[1:${maxExemplars}]`;
   }
+  return unreadable;
 };
 
 /** Buckets with start in [fromMs, toMs), per service, oldest first. */

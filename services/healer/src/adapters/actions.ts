@@ -107,7 +107,14 @@ export const describeAction = (step: PlaybookStep, context: ActionContext): Acti
 export const runAction = async (step: PlaybookStep, context: ActionContext): Promise<ActionResult> => {
   if (isGitHub(step)) {
     if (!context.github || !context.githubContext) return { ok: false, error: githubMissing };
-    return context.github.run(step, { ...context.githubContext, idempotencyKey: context.idempotencyKey });
+    // A file path or title may name the incident's service, e.g. `config/{{incident.service}}.yaml`.
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(step.params)) {
+      const filled = fillTemplate(value, context.values, false);
+      if (!filled.ok) return { ok: false, error: `${step.name}: params.${key}: ${filled.error}` };
+      params[key] = filled.text;
+    }
+    return context.github.run({ ...step, params }, { ...context.githubContext, idempotencyKey: context.idempotencyKey });
   }
   const target = planHttpCall(step, context);
   if ('error' in target) return { ok: false, error: target.error };

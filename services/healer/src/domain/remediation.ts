@@ -163,7 +163,7 @@ const rollbackPlan = (s: ActiveRemediation): PlanStep[] => {
   const undos = s.steps
     .filter((r) => r.phase === 'steps' && r.outcome === 'succeeded' && r.action === 'github.fix_pr' && !r.dryRun)
     .reverse()
-    .map((r): PlanStep => ({ name: `close the pull request of '${r.name}'`, action: githubUndo, params: { step: String(r.step) }, timeoutSeconds: 30, retries: 2 }));
+    .map((r): PlanStep => ({ name: `undo the change of '${r.name}' (close its pull request, or revert it once merged)`, action: githubUndo, params: { step: String(r.step) }, timeoutSeconds: 30, retries: 2 }));
   return [...undos, ...s.plan.rollback];
 };
 

@@ -1,0 +1,55 @@
+// The rollup store on real PostgreSQL: merging into stored buckets (also past a sketch it cannot read)
+// and the service.version record the healer reads to tell when a fix is live.
+import { DDSketch } from '@datadog/sketches-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '@hephaestus/platform';
+import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { mergeRollups, recordServiceVersions } from './rollup-store.ts';
+
+const sketchOf = (...values: number[]) => {
+  const sketch = new DDSketch();
+  for (const v of values) sketch.accept(v);
+  return sketch;
+};
+
+describe('rollup store', () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    drop = fresh.drop;
+    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+  });
+  afterAll(async () => {
+    await db.close();
+    await drop();
+  });
+
+  it('adds counts and merges latency sketches into a stored bucket', async () => {
+    const bucketStartMs = Date.parse('2026-11-25T10:00:00Z');
+    await db.sql.begin((tx) => mergeRollups(tx, 10, [{ service: 'a', bucketStartMs, calls: 2, errors: 1, sketch: sketchOf(10, 20), errorTraceIds: [] }]));
+    const unreadable = await db.sql.begin((tx) => mergeRollups(tx, 10, [{ service: 'a', bucketStartMs, calls: 2, errors: 0, sketch: sketchOf(1000, 1000), errorTraceIds: [] }]));
+    expect(unreadable).toEqual([]);
+    const [row] = await db.sql<{ calls: string; errors: string; p99_ms: number }[]>`SELECT calls, errors, p99_ms FROM rollups WHERE service = 'a'`;
+    expect(row).toMatchObject({ calls: '4', errors: '1' });
+    expect(row!.p99_ms).toBeGreaterThan(900);
+  });
+
+  it('keeps going past a stored sketch it cannot read, and reports the bucket', async () => {
+    const bucketStartMs = Date.parse('2026-11-25T10:00:10Z');
+    await db.sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch) VALUES ('b', 10, ${new Date(bucketStartMs)}, 5, 1, ${Buffer.from('not a sketch')})`;
+    const unreadable = await db.sql.begin((tx) => mergeRollups(tx, 10, [{ service: 'b', bucketStartMs, calls: 1, errors: 0, sketch: sketchOf(50), errorTraceIds: [] }]));
+    expect(unreadable).toEqual([{ service: 'b', bucketStartMs }]);
+    const [row] = await db.sql<{ calls: string; p50_ms: number }[]>`SELECT calls, p50_ms FROM rollups WHERE service = 'b'`;
+    expect(row!.calls).toBe('6');
+    expect(row!.p50_ms).toBeCloseTo(50, -1);
+  });
+
+  it('records each service.version with the first and last time it was seen', async () => {
+    const span = (service: string, version: string | undefined, startTimeMs: number) => ({ service, startTimeMs, resource: version ? { 'service.version': version } : {} });
+    await db.sql.begin((tx) => recordServiceVersions(tx, [span('planner', '1.4.0', 1_000), span('planner', '1.4.0', 3_000), span('planner', undefined, 4_000)]));
+    await db.sql.begin((tx) => recordServiceVersions(tx, [span('planner', '1.4.0', 500), span('planner', '1.4.1', 9_000)]));
+    const rows = await db.sql<{ version: string; first_seen: Date; last_seen: Date }[]>`SELECT version, first_seen, last_seen FROM service_versions WHERE service = 'planner' ORDER BY version`;
+    expect(rows.map((r) => [r.version, r.first_seen.getTime(), r.last_seen.getTime()])).toEqual([['1.4.0', 500, 3_000], ['1.4.1', 9_000, 9_000]]);
+  });
+});
