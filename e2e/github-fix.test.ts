@@ -171,6 +171,9 @@ describe('GitHub fix pull requests end to end', () => {
     const pr = await pullFor(incidentId, 'Raise the LLM timeout to 8 s');
     await github.completeCheck(github.headOf(pr.head)!, 'success');
     await eventually('the checks to be recorded', async () => ((await fixEvents(incidentId)).includes('fix.checks_passed') ? true : undefined));
+    // Someone calls it done once the fix merges; the failed verification says otherwise.
+    const resolved = await fetch(`${plane.consoleUrl}/api/incidents/${incidentId}/resolve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: 'ana', reason: 'fix merged' }) });
+    expect(resolved.status).toBe(200);
     await github.mergeAsHuman(pr.number);
     await deploy(service, '1.4.2');
     const revert = await eventually('the revert pull request', () => github.pullRequests().find((p) => p.number !== pr.number && p.title.startsWith('Revert') && p.body.includes(`#${pr.number}`)), 60_000);
@@ -183,6 +186,11 @@ describe('GitHub fix pull requests end to end', () => {
     expect(detail.verification).toMatchObject({ ok: false });
     expect(detail.rollback).toEqual([expect.objectContaining({ outcome: 'succeeded' })]);
     await eventually('the escalation page', () => pager.calls.find((c) => c.body.incident?.id === incidentId && String(c.body.incident.summary).startsWith('escalated:')));
+    const incident = await eventually('the incident to be reopened', async () => {
+      const found = await api(`/api/incidents/${incidentId}`);
+      return found.status === 'open' ? found : undefined;
+    });
+    expect(incident.timeline.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['incident.resolved', 'incident.reopened']));
   }, 120_000);
 
   it('kept to GitHub’s published API in every request, response and webhook', () => {

@@ -192,6 +192,12 @@ export const startHealer = async (options: HealerOptions) => {
         () => handleIncidentCommand(sql, { type: 'MitigateIncident', at: new Date(now()).toISOString(), incidentId, remediationId: plan.remediationId, detail: verdict.detail }),
         { retries: 5, minTimeout: 50, maxTimeout: 500 },
       );
+    } else if (!verdict.ok) {
+      // The fix did not hold: an incident the analyzer resolved in the meantime is not over.
+      await pRetry(
+        () => handleIncidentCommand(sql, { type: 'ReopenIncident', at: new Date(now()).toISOString(), incidentId, reason: `remediation ${plan.playbookId} failed verification: ${verdict.detail}`, withinMs: 24 * 3_600_000 }),
+        { retries: 5, minTimeout: 50, maxTimeout: 500 },
+      );
     }
   };
 
