@@ -3,11 +3,14 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
+import { loadPlaybooks } from '@hephaestus/healer';
 import { ConfigError, createLogger, loadConfig, openDatabase, type Logger } from '@hephaestus/platform';
+import { playbookJsonSchema } from '@hephaestus/schemas';
 import { startControlPlane, upConfig, type ControlPlane } from './control-plane.ts';
 import { runDetect } from './detect.ts';
 import { faultNames, faults, isFaultName, type FaultName } from './demo/faults.ts';
 import { runDemoFleet } from './demo/fleet.ts';
+import { memoryLimitBytes } from './demo/simulation.ts';
 
 const usage = `usage: heph <command> [options]
 
@@ -17,6 +20,8 @@ commands:
   up        run ingest (:4318), analyzer, healer and console (:8080) in one process
   demo      run 'up' plus a demo agent that serves traffic, then suffers an error burst the healer cures
   detect    stream a timestamp,value CSV through a detector (heph detect --help)
+  playbooks check [DIR]   validate the playbooks in DIR (default ./playbooks); exit 1 on any error
+  playbooks schema        print the playbook format as JSON Schema (for editors)
   migrate   apply the database migrations and exit
   help      show this help
 
@@ -40,7 +45,9 @@ With --fault: the demo fleet planner → researcher → coder → reviewer (one 
 fault injected into one agent after --fault-after seconds. Faults:
 ${faultNames.map((name) => `  ${name.padEnd(16)} ${faults[name].effect} (on ${faults[name].defaultService})`).join('\n')}
 
-The demo judges 5-second intervals unless HEPH_RESOLUTION_SECONDS is set. Ctrl-C stops everything.`;
+The demo judges 5-second intervals unless HEPH_RESOLUTION_SECONDS is set; its detectors learn for 15
+intervals (HEPH_DETECT_WARMUP_BUCKETS) before they judge, so inject a fault after about 90 s (for
+example --fault-after 90) for the series faults (latency, spend, memory). Ctrl-C stops everything.`;
 
 const main = async () => {
   const { positionals, values } = parseArgs({
@@ -53,11 +60,21 @@ const main = async () => {
     process.exitCode = await runDetect(process.argv.slice(3), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
     return;
   }
+  if (command === 'playbooks') {
+    process.exitCode = await playbooksCommand(positionals.slice(1));
+    return;
+  }
   if (command === 'help' || (values.help && command !== 'demo')) return console.log(usage);
   if (command === 'demo' && values.help) return console.log(demoUsage);
 
   const env = { ...process.env };
-  if (command === 'demo') env.HEPH_RESOLUTION_SECONDS ??= '5';
+  if (command === 'demo') {
+    env.HEPH_RESOLUTION_SECONDS ??= '5';
+    // The demo detects within minutes: its detectors learn for 15 intervals (not 300), and the agents'
+    // memory gauge has its limit, so a leak is predicted.
+    env.HEPH_DETECT_WARMUP_BUCKETS ??= '15';
+    env.HEPH_LIMITS ??= `process.memory.usage=${memoryLimitBytes}`;
+  }
   const config = loadConfig(upConfig, env);
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: process.stdout.isTTY });
 
@@ -84,6 +101,27 @@ const main = async () => {
       console.error(`heph: unknown command '${command}'\n\n${usage}`);
       process.exitCode = 2;
   }
+};
+
+/** `heph playbooks check [dir]` and `heph playbooks schema`: no control plane needed. */
+const playbooksCommand = async ([sub, dir = './playbooks']: string[]): Promise<number> => {
+  if (sub === 'schema') {
+    console.log(JSON.stringify(playbookJsonSchema(), null, 2));
+    return 0;
+  }
+  if (sub !== 'check') {
+    console.error(`heph: usage: heph playbooks check [DIR] | heph playbooks schema`);
+    return 2;
+  }
+  const { playbooks, errors } = await loadPlaybooks(dir).catch((error: NodeJS.ErrnoException) => {
+    console.error(`heph: cannot read ${dir}: ${error.code ?? error.message}`);
+    return { playbooks: undefined, errors: [] };
+  });
+  if (!playbooks) return 2;
+  for (const p of playbooks) console.log(`ok     ${p.id}: ${p.match.service} ${p.match.signal} → ${p.steps.map((s) => s.action).join(', ')}`);
+  for (const e of errors) console.log(`error  ${e.file}:${e.line}: ${e.reason}`);
+  console.log(`${playbooks.length} playbook${playbooks.length === 1 ? '' : 's'} valid, ${errors.length} refused`);
+  return errors.length > 0 ? 1 : 0;
 };
 
 const stopOnSignal = (plane: ControlPlane, logger: Logger, extra: () => Promise<void> = async () => {}) => {

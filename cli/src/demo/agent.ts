@@ -14,6 +14,7 @@ import { loadCosts } from '@hephaestus/analyzer';
 import { conditionsAt, faults, faultNames, isFaultName, type ActiveFault } from './faults.ts';
 import { startOpenControl } from './open-control.ts';
 import {
+  agentConcurrency,
   fallbackModel,
   llmOutcome,
   memoryLimitBytes,
@@ -130,8 +131,11 @@ class WorkError extends Error {
 
 /** The simulated provider: answers in the OpenAI chat completion shape the guard reads usage from. */
 const chatCompletion = async (model: string, request: { messages: Array<{ role: string; content: string }> }) => {
-  const outcome = llmOutcome(conditions(), model, Math.random);
-  await sleep(outcome.latencyMs);
+  const outcome = llmOutcome(conditions(), model, Math.random, runtime.guard.status().concurrency.limit);
+  await sleep(outcome.latencyMs - (outcome.saturatedMs ?? 0));
+  // Waiting for a connection of a saturated pool ends as soon as the agent sheds its load.
+  const saturated = () => runtime.guard.status().concurrency.limit > conditions().providerConcurrency;
+  for (let waited = 0; waited < (outcome.saturatedMs ?? 0) && saturated(); waited += 100) await sleep(100);
   if (outcome.error) throw Object.assign(new Error(outcome.error.message), { code: outcome.error.code, status: outcome.error.status });
   return {
     id: `chatcmpl-${randomBytes(12).toString('hex')}`,
@@ -149,8 +153,9 @@ const createGuard = (): LlmGuard =>
     model: primaryModel,
     fallbackModel,
     pricing: prices,
-    concurrency: 100,
-    cache: { ttlMs: 60_000, maxEntries: 1_000 },
+    concurrency: agentConcurrency,
+    // Off until the healer turns it on (agent.set_config cache): that is what caps a prompt loop's spend.
+    cache: { enabled: false, ttlMs: 60_000, maxEntries: 1_000 },
     // Threshold 0: the breaker opens only when told to, so the control plane's decision is what cures an outage.
     breaker: { failureThreshold: breakerThreshold || Number.MAX_SAFE_INTEGER, resetMs: 30_000 },
   });
@@ -166,7 +171,7 @@ const control = await startControlServer({
   onRestart: () => restart(),
   onConfig: (config) => configure(config),
   health: () => health(),
-  actions: { fault: (body) => injectFault(body), rollback: () => rollback() },
+  actions: { fault: (body) => injectFault(body), rollback: (body) => rollback(body), clear: () => clearFaults() },
 });
 const open = values['control-token'] ? undefined : await startOpenControl({ url: control.url, token: controlToken }, controlPort);
 const controlUrl = open?.url ?? control.url;
@@ -232,7 +237,20 @@ const injectFault = async (body: unknown) => {
   return { fault: name, effect: fault.effect, cure: fault.cure, version: runtime.version };
 };
 
-const rollback = async () => {
+/** What a human's fix does (the benchmark's after phase): every fault gone, the stable version, the usual settings. */
+const clearFaults = async () => {
+  const cleared = active.map((f) => f.name);
+  active = [];
+  await deploy(conditions().version);
+  const status = runtime.guard.configure({ model: primaryModel, cache: false, circuitBreaker: 'closed', concurrency: agentConcurrency });
+  if (cleared.length) say(`faults cleared by hand: ${cleared.join(', ')}`);
+  return { cleared, version: runtime.version, llm: status };
+};
+
+/** Back to the previous version: the only one before a bad deploy is the stable one. */
+const rollback = async (body: unknown) => {
+  const wanted = body !== null && typeof body === 'object' && 'version' in body && body.version !== undefined ? String(body.version) : stableVersion;
+  if (wanted !== stableVersion) throw new Error(`no version ${wanted} to roll back to; the previous version is ${stableVersion}`);
   const from = runtime.version;
   active = active.filter((f) => f.name !== 'bad-deploy');
   await deploy(conditions().version);
@@ -259,7 +277,8 @@ const roles: Record<string, { does: string; tool: string }> = {
   coder: { does: 'write the change', tool: 'run_tests' },
   reviewer: { does: 'review the change', tool: 'lint' },
 };
-const role = roles[service] ?? { does: 'handle the task', tool: 'lookup' };
+// A fleet running beside others prefixes its names (`b1-coder`): the role is the last part.
+const role = roles[service] ?? roles[service.slice(service.lastIndexOf('-') + 1)] ?? { does: 'handle the task', tool: 'lookup' };
 const tasks = [
   'add pagination to the orders API',
   'fix the flaky checkout test',
@@ -276,8 +295,9 @@ const ask = (guard: LlmGuard, step: string, task: string) =>
     {
       messages: [
         { role: 'system', content: `You are the ${service} agent: ${role.does}.` },
-        // Most requests carry their own context; the rest repeat, so the cache has something to hit.
-        { role: 'user', content: `${step}: ${task}${Math.random() < 0.8 ? ` (context ${randomUUID()})` : ''}` },
+        // Most requests carry their own context; the rest repeat, so the cache has something to hit. A
+        // prompt loop (spend-runaway) sends the same prompt again and again.
+        { role: 'user', content: conditions().repeatedPrompts ? `${step}: continue` : `${step}: ${task}${Math.random() < 0.8 ? ` (context ${randomUUID()})` : ''}` },
       ],
     },
     chatCompletion,

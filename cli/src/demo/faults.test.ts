@@ -64,10 +64,13 @@ describe('the fault catalogue', () => {
     expect(outcomes.find((o) => o.error)?.error?.message).toMatch(/socket hang up/);
   });
 
-  it('latency-spike: every LLM call takes ten times as long', () => {
+  it('latency-spike: every LLM call takes ten times as long while the agent allows more than 8 calls at once, as usual at 8', () => {
     const before = calls(healthyConditions());
     const after = calls(under('latency-spike'));
     after.forEach((o, i) => expect(o.latencyMs).toBeCloseTo(before[i]!.latencyMs * 10, 6));
+    const random = seeded(7);
+    const shed = Array.from({ length: 4000 }, () => llmOutcome(under('latency-spike'), primaryModel, random, 8));
+    expect(shed).toEqual(before);
   });
 
   it('memory-leak: the gauge climbs 1 % of the 1 GiB limit every 10 s, never past it, and at the limit the agent is out of memory', () => {
@@ -81,8 +84,9 @@ describe('the fault catalogue', () => {
     expect(memoryUsageBytes(under('memory-leak', 3_600_000), seeded(1))).toBe(memoryLimitBytes);
   });
 
-  it('spend-runaway: output tokens ×30, input tokens and latency as before', () => {
+  it('spend-runaway: output tokens ×30 and the prompts repeat, input tokens and latency as before', () => {
     const before = calls(healthyConditions());
+    expect(under('spend-runaway').repeatedPrompts).toBe(true);
     const after = calls(under('spend-runaway'));
     expect(mean(after.map((o) => o.outputTokens)) / mean(before.map((o) => o.outputTokens))).toBeCloseTo(30, 0);
     expect(after.map((o) => o.inputTokens)).toEqual(before.map((o) => o.inputTokens));
@@ -111,7 +115,7 @@ describe('the fault catalogue', () => {
     expect(factors).toEqual([1, 1.5, 2, 6]);
   });
 
-  it('composes faults: a spike on top of a creep multiplies', () => {
+  it('composes faults: a saturation on top of a creep multiplies', () => {
     const both = conditionsAt(
       [
         { name: 'latency-creep', sinceMs: 0 },
@@ -119,11 +123,11 @@ describe('the fault catalogue', () => {
       ],
       120_000,
     );
-    expect(both.latencyFactor).toBe(20);
+    expect(llmOutcome(both, primaryModel, () => 0.5).latencyMs).toBeCloseTo(450 * 2 * 10, 6);
   });
 
-  it('a restart clears the faults inside the process, not the provider outage nor the deployed version', () => {
-    expect(faultNames.filter((name) => !faults[name].clearedByRestart)).toEqual(['provider-outage', 'bad-deploy']);
+  it('a restart clears the faults inside the process, not the provider\'s throttling or outage, the prompt loop nor the deployed version', () => {
+    expect(faultNames.filter((name) => !faults[name].clearedByRestart)).toEqual(['latency-spike', 'spend-runaway', 'provider-outage', 'bad-deploy']);
   });
 
   it('describes every fault in plain words and aims it at an agent of the fleet', () => {

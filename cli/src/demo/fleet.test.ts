@@ -62,4 +62,10 @@ describe('the demo fleet', () => {
     );
     expect(log.entries).toEqual([]);
   });
+
+  it('names a prefixed fleet\'s agents with its prefix, so fleets can run side by side', async () => {
+    const log = capture();
+    const options = { ingestUrl: 'http://127.0.0.1:4318', logger: log.logger, faultName: 'memory-leak', faultAfterSeconds: 1, rate: 1, namePrefix: 'b1-' } as const;
+    await expect(runDemoFleet({ ...options, faultService: 'reviewer' })).rejects.toThrow("no agent 'reviewer' in the demo fleet; there are b1-planner, b1-researcher, b1-coder, b1-reviewer");
+  });
 });

@@ -33,6 +33,8 @@ export type DemoFleetOptions = {
   metricIntervalSeconds?: number;
   /** LLM prices for the agents' cost metric (default: the repository's config/costs.yaml). */
   costsFile?: string;
+  /** Put before every agent's service.name (e.g. `b1-` makes `b1-planner`), so fleets can run side by side. */
+  namePrefix?: string;
 };
 
 export type FleetAgent = { service: string; workUrl: string; controlUrl: string };
@@ -87,9 +89,11 @@ const stopAgent = async (child: ChildProcess) => {
 export const runDemoFleet = async (options: DemoFleetOptions): Promise<DemoFleet> => {
   const { logger } = options;
   const fault = options.faultName ? faults[options.faultName] : undefined;
-  const faultService = options.faultService ?? fault?.defaultService;
-  if (fault && !fleetServices.includes(faultService as (typeof fleetServices)[number])) {
-    throw new Error(`no agent '${faultService}' in the demo fleet; there are ${fleetServices.join(', ')}`);
+  const prefix = options.namePrefix ?? '';
+  const services = fleetServices.map((name) => `${prefix}${name}`);
+  const faultService = options.faultService ?? (fault ? `${prefix}${fault.defaultService}` : undefined);
+  if (fault && !services.includes(faultService!)) {
+    throw new Error(`no agent '${faultService}' in the demo fleet; there are ${services.join(', ')}`);
   }
 
   // Tokens go through the environment, not the command line, where any user of the machine could read them.
@@ -106,9 +110,9 @@ export const runDemoFleet = async (options: DemoFleetOptions): Promise<DemoFleet
     for (const agent of [...running].reverse()) await stopAgent(agent.child);
   };
   try {
-    for (const service of [...fleetServices].reverse()) {
+    for (const service of [...services].reverse()) {
       const next = running.at(-1);
-      const args = [...common, ...(next ? ['--downstream', `${next.service}=${next.workUrl}`] : []), ...(service === 'planner' ? ['--rate', String(options.rate)] : [])];
+      const args = [...common, ...(next ? ['--downstream', `${next.service}=${next.workUrl}`] : []), ...(service === services[0] ? ['--rate', String(options.rate)] : [])];
       running.push(await startAgent(service, args, env, logger));
     }
   } catch (error) {
@@ -120,7 +124,7 @@ export const runDemoFleet = async (options: DemoFleetOptions): Promise<DemoFleet
       if (!stopping) logger.error({ agent: agent.service, code, signal }, `agent ${agent.service} exited on its own (${signal ?? `code ${code}`})`);
     });
   }
-  logger.info({ rate: options.rate }, `demo fleet up: ${fleetServices.join(' → ')}; the planner drives ${options.rate} requests/s`);
+  logger.info({ rate: options.rate }, `demo fleet up: ${services.join(' → ')}; the ${services[0]} drives ${options.rate} requests/s`);
 
   const inject = async () => {
     if (!fault || !faultService) return;

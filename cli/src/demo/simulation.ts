@@ -11,6 +11,8 @@ export const fallbackModel = 'gpt-4.1-mini';
 export const stableVersion = '1.4.2';
 export const badVersion = '1.5.0';
 export const memoryLimitBytes = 1024 * 1024 * 1024;
+/** LLM calls a demo agent lets run at once until the healer sheds load (agent.set_config concurrency). */
+export const agentConcurrency = 100;
 export const baselineMemoryBytes = 256 * 1024 * 1024;
 
 /** A failure as the simulated provider or tool reports it; `code` becomes the span's `error.type`. */
@@ -25,7 +27,15 @@ export type Conditions = {
   /** Models every call to which fails (a provider outage). */
   unavailableModels: string[];
   latencyFactor: number;
+  /**
+   * Calls at once the provider serves at full speed (Infinity when healthy). An agent that allows more
+   * than this saturates its connection pool: every call takes `saturationFactor` times as long.
+   */
+  providerConcurrency: number;
+  saturationFactor: number;
   outputTokenFactor: number;
+  /** A prompt loop re-sends the same prompts: requests lose their own context, so a cache can answer the repeats. */
+  repeatedPrompts: boolean;
   /** Share of tool calls that fail, and how (a bug in the deployed code). */
   toolFailureRatio: number;
   toolFailure: SimulatedError;
@@ -40,7 +50,10 @@ export const healthyConditions = (): Conditions => ({
   llmFailure: { code: 'rate_limit_exceeded', status: 429, message: `Rate limit reached for ${primaryModel} in organization org-demo on requests per min (RPM)` },
   unavailableModels: [],
   latencyFactor: 1,
+  providerConcurrency: Number.POSITIVE_INFINITY,
+  saturationFactor: 10,
   outputTokenFactor: 1,
+  repeatedPrompts: false,
   toolFailureRatio: 0,
   toolFailure: { code: 'tool_error', message: 'tool failed' },
   leakedBytes: 0,
@@ -48,10 +61,11 @@ export const healthyConditions = (): Conditions => ({
 
 const between = (random: Random, low: number, high: number) => low + (high - low) * random();
 
-export type LlmOutcome = { latencyMs: number; inputTokens: number; outputTokens: number; error?: SimulatedError };
+/** `saturatedMs`: the part of `latencyMs` spent waiting on a saturated pool, which ends once the agent sheds load. */
+export type LlmOutcome = { latencyMs: number; saturatedMs?: number; inputTokens: number; outputTokens: number; error?: SimulatedError };
 
-/** One call to `model`: its latency, token usage, and the error it ends with, if any. */
-export const llmOutcome = (conditions: Conditions, model: string, random: Random): LlmOutcome => {
+/** One call to `model` from an agent allowing `concurrency` calls at once: its latency, token usage, and the error it ends with, if any. */
+export const llmOutcome = (conditions: Conditions, model: string, random: Random, concurrency = agentConcurrency): LlmOutcome => {
   const inputTokens = Math.round(between(random, 250, 450));
   if (conditions.unavailableModels.includes(model)) {
     // An outage answers fast: the provider's front door refuses the call.
@@ -64,9 +78,12 @@ export const llmOutcome = (conditions: Conditions, model: string, random: Random
   }
   // A long tail: one call in twenty takes a second more.
   const baseMs = between(random, 250, 650) + (random() < 0.05 ? 1000 : 0);
-  const latencyMs = baseMs * conditions.latencyFactor;
-  if (random() < conditions.llmFailureRatio) return { latencyMs, inputTokens: 0, outputTokens: 0, error: conditions.llmFailure };
-  return { latencyMs, inputTokens, outputTokens: Math.round(between(random, 60, 180) * conditions.outputTokenFactor) };
+  const saturated = concurrency > conditions.providerConcurrency;
+  const servedMs = baseMs * conditions.latencyFactor;
+  const latencyMs = servedMs * (saturated ? conditions.saturationFactor : 1);
+  const wait = saturated ? { saturatedMs: latencyMs - servedMs } : {};
+  if (random() < conditions.llmFailureRatio) return { latencyMs, ...wait, inputTokens: 0, outputTokens: 0, error: conditions.llmFailure };
+  return { latencyMs, ...wait, inputTokens, outputTokens: Math.round(between(random, 60, 180) * conditions.outputTokenFactor) };
 };
 
 export type ToolOutcome = { latencyMs: number; error?: SimulatedError };

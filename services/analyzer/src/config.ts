@@ -50,7 +50,7 @@ export const analyzerConfig = baseConfig.extend({
   HEPH_RETENTION_BASE_HOURS: z.coerce.number().positive().default(24),
   HEPH_RETENTION_MINUTE_DAYS: z.coerce.number().positive().default(14),
   HEPH_RETENTION_HOUR_DAYS: z.coerce.number().positive().default(400),
-  /** Buckets of stored history replayed into the detectors at start. */
+  /** Buckets of stored history replayed into the detectors at start; under 300 it also shortens their warm-up. */
   HEPH_DETECT_WARMUP_BUCKETS: z.coerce.number().int().min(0).default(360),
 });
 export type AnalyzerConfig = z.infer<typeof analyzerConfig>;

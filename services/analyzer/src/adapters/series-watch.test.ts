@@ -63,6 +63,22 @@ describe('series watch', () => {
     expect(await openIncidents(db.sql)).toEqual([]);
   });
 
+  it('learns for only HEPH_DETECT_WARMUP_BUCKETS points when that is shorter than the detectors\' own warm-up', async () => {
+    // 40 healthy buckets, then a jump: a 40-bucket warm-up judges it, the default (300 points) is still learning.
+    const run = async (service: string, warmupBuckets: number) => {
+      await db.sql.begin((tx) => mergeSeries(tx, resolution, Array.from({ length: 40 }, (_, i) => delta(service, 'queue.depth', 5000 + i, 100 + wiggle(i)))));
+      let now = bucket(5040) + 3000;
+      const watch = createSeriesWatch({ sql: db.sql, logger: testLogger(), resolutionSeconds: resolution, graceSeconds: 2, warmupBuckets, limits: {}, budgets: [], now: () => now });
+      await watch.tick();
+      await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta(service, 'queue.depth', 5040, 400)]));
+      now = bucket(5041) + 3000;
+      await watch.tick();
+      return (await openIncidents(db.sql)).filter((i) => i.service === service);
+    };
+    expect(await run('short-warmup', 40)).toMatchObject([{ signal: 'queue.depth' }]);
+    expect(await run('default-warmup', 360)).toEqual([]);
+  });
+
   it('predicts a gauge crossing its limit before it does', async () => {
     // Memory climbing 1 MB per bucket towards a 1 GB limit, with a GC sawtooth on top.
     const limit = 1_000_000_000;

@@ -7,6 +7,7 @@ import { deterministicId } from '@hephaestus/platform';
 import { globMatches, type CostBudget } from '@hephaestus/schemas';
 import { forecastSpend, periodStart } from '../domain/budget.ts';
 import { createDetector, type Detector, type DetectorName } from '../domain/detectors/index.ts';
+import { defaultCommonSettings } from '../domain/detectors/detector.ts';
 import { predict } from '../domain/predictors/time-to-limit.ts';
 import { handleIncidentCommand, openIncidents } from './incident-store.ts';
 import { readSeries, type SeriesPoint } from './series-store.ts';
@@ -16,7 +17,10 @@ export type SeriesWatchOptions = {
   logger: Logger;
   resolutionSeconds: number;
   graceSeconds: number;
-  /** Buckets of history replayed into fresh detectors at start. */
+  /**
+   * Buckets of history replayed into fresh detectors at start. Also caps the detectors' own warm-up
+   * (300 points by default, 50 min at 10 s): a short setting lets a demo or a test detect within minutes.
+   */
   warmupBuckets: number;
   /** Limits per signal (e.g. process.memory.usage → bytes) for failure prediction. */
   limits: Record<string, number>;
@@ -34,6 +38,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const resolutionMs = options.resolutionSeconds * 1000;
   const watched = new Map<string, { detector: Detector; alarm: boolean }>();
   let processedUntil: number | undefined;
+  // Only a shorter warm-up than the detectors' own is passed: production defaults stay as they are.
+  const learning = options.warmupBuckets < defaultCommonSettings.warmupPoints ? { warmupPoints: options.warmupBuckets } : {};
 
   /** Service-wide series plus the request rollups' throughput and p95 latency. */
   const load = async (fromMs: number, toMs: number): Promise<SeriesPoint[]> => {
@@ -82,7 +88,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       let entry = watched.get(key);
       if (!entry) {
         const name = options.detectors?.find((rule) => globMatches(rule.glob, point.signal))?.detector ?? 'default';
-        entry = { detector: createDetector(name, { label: point.signal, unit: unitOf(point.signal) }), alarm: false };
+        entry = { detector: createDetector(name, { label: point.signal, unit: unitOf(point.signal), ...learning }), alarm: false };
         watched.set(key, entry);
       }
       const verdict = entry.detector.update(point.startMs, point.value);

@@ -1,0 +1,252 @@
+// What the scenario benchmark and e2e/scenarios.test.ts share: the control plane in process on Kafka and
+// PostgreSQL with the default playbooks, a webhook pager, one demo fleet per fault (its agents' names
+// prefixed, so fleets run side by side), and a wave runner: healthy phase, inject, wait for the story,
+// healthy phase after.
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger, type Sql } from '@hephaestus/platform';
+import { startControlPlane, upConfig, type ControlPlane } from '../../cli/src/control-plane.ts';
+import { faults, type FaultName } from '../../cli/src/demo/faults.ts';
+import { runDemoFleet, type DemoFleet } from '../../cli/src/demo/fleet.ts';
+import { baselineMemoryBytes, memoryLimitBytes } from '../../cli/src/demo/simulation.ts';
+import { curedBy, storyOf, type BenchEvent, type ScenarioTimes } from './score.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+
+export type Bench = {
+  plane: ControlPlane;
+  sql: Sql;
+  resolutionSeconds: number;
+  warmupBuckets: number;
+  /** Firing and resolved notices the pager received. */
+  pages: Array<{ atMs: number; status: string; service: string }>;
+  /** The playbooks in use, and what was changed in them for this run. */
+  playbookNotes: string[];
+  stop(): Promise<void>;
+};
+
+export type BenchOptions = {
+  kafkaBrokers: string;
+  databaseUrl: string;
+  resolutionSeconds: number;
+  /** Detector warm-up and history replay, in buckets (HEPH_DETECT_WARMUP_BUCKETS). */
+  warmupBuckets: number;
+  /** Whether a GitHub fixer is wired into the healer; without it, the revert playbook rolls the agent back instead. */
+  github?: boolean;
+};
+
+const startPager = async (pages: Bench['pages']) => {
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      try {
+        const payload = JSON.parse(body) as { status?: string; incident?: { service?: string } };
+        pages.push({ atMs: Date.now(), status: String(payload.status), service: String(payload.incident?.service) });
+      } catch {
+        pages.push({ atMs: Date.now(), status: 'unreadable', service: '' });
+      }
+      response.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/alerts`;
+  return { url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+};
+
+/** The repository's playbooks, copied; without GitHub the revert step becomes the agent's own rollback. */
+const preparePlaybooks = async (directory: string, github: boolean): Promise<string[]> => {
+  await cp(join(root, 'playbooks'), directory, { recursive: true });
+  if (github) return ['playbooks as in playbooks/'];
+  const file = join(directory, 'bad-deploy-revert.yaml');
+  const text = await readFile(file, 'utf8');
+  await writeFile(file, text.replace('action: github.revert', 'action: agent.rollback'));
+  return ['playbooks as in playbooks/, except bad-deploy-revert: agent.rollback instead of github.revert (no GitHub fixer in the control plane)'];
+};
+
+export const startBench = async (options: BenchOptions): Promise<Bench> => {
+  const dir = await mkdtemp(join(tmpdir(), 'heph-scenarios-'));
+  const playbookDir = join(dir, 'playbooks');
+  const playbookNotes = await preparePlaybooks(playbookDir, options.github ?? false);
+  const pages: Bench['pages'] = [];
+  const pager = await startPager(pages);
+  const config = upConfig.parse({
+    ...process.env,
+    KAFKA_BROKERS: options.kafkaBrokers,
+    DATABASE_URL: options.databaseUrl,
+    HEPH_DATA_DIR: join(dir, 'data'),
+    HEPH_PLAYBOOKS_DIR: playbookDir,
+    HEPH_INGEST_PORT: '0',
+    HEPH_CONSOLE_PORT: '0',
+    HEPH_RESOLUTION_SECONDS: String(options.resolutionSeconds),
+    HEPH_DETECT_GRACE_SECONDS: options.resolutionSeconds >= 10 ? '2' : '1',
+    HEPH_DETECT_WARMUP_BUCKETS: String(options.warmupBuckets),
+    HEPH_LIMITS: `process.memory.usage=${memoryLimitBytes}`,
+    HEPH_ALERT_WEBHOOK_URL: pager.url,
+    HEPH_CONSUMER_GROUP_PREFIX: `scenarios-${randomBytes(4).toString('hex')}`,
+    HEPH_AGENT_CONTROL_TOKEN: undefined,
+    HEPH_INGEST_TOKENS: undefined,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
+  });
+  const logger = createLogger({ level: config.LOG_LEVEL });
+  const plane = await startControlPlane(config, logger);
+  return {
+    plane,
+    sql: plane.runtime.db.sql,
+    resolutionSeconds: options.resolutionSeconds,
+    warmupBuckets: options.warmupBuckets,
+    pages,
+    playbookNotes,
+    stop: async () => {
+      await plane.stop();
+      await pager.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+/** Every event of the run, oldest first. */
+export const readEvents = async (sql: Sql): Promise<BenchEvent[]> => {
+  const rows = await sql<{ type: string; occurred_at: Date; data: Record<string, any> }[]>`SELECT type, occurred_at, data FROM events ORDER BY position`;
+  return rows.map((r) => ({ type: r.type, occurredAtMs: r.occurred_at.getTime(), data: r.data }));
+};
+
+export type WavePlan = {
+  faults: FaultName[];
+  /** Healthy phase before the first fault (default: warm-up plus 5 buckets). */
+  healthyBeforeMs?: number;
+  /** Between two faults' onsets, so their stories do not share a correlation window. */
+  staggerMs: number;
+  /** Give up waiting for a story after this long (per fault; default 4 minutes, the slow faults longer). */
+  storyTimeoutMs?: Partial<Record<FaultName, number>>;
+  /** Healthy phase after each story. */
+  healthyAfterMs: number;
+  rate: number;
+  /** A progress line. */
+  say: (line: string) => void;
+};
+
+const prefixes: Record<FaultName, string> = {
+  'error-burst': 'eb-',
+  'latency-spike': 'ls-',
+  'memory-leak': 'ml-',
+  'spend-runaway': 'sr-',
+  'provider-outage': 'po-',
+  'bad-deploy': 'bd-',
+  'latency-creep': 'lc-',
+};
+
+const defaultStoryTimeoutMs: Record<FaultName, number> = {
+  'error-burst': 240_000,
+  'latency-spike': 240_000,
+  'memory-leak': 600_000,
+  'spend-runaway': 240_000,
+  'provider-outage': 240_000,
+  'bad-deploy': 300_000,
+  'latency-creep': 480_000,
+};
+
+const quietLogger = { info: () => {}, warn: () => {}, error: (fields: Record<string, unknown>, message: string) => console.error(`fleet: ${message}`) };
+
+const post = async (url: string, body: unknown) => {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
+};
+
+/** The story is over once a remediation on the target is validated, or every remediation on the fleet since the onset ended without it. */
+const storyOver = (events: BenchEvent[], prefix: string, target: string, onsetAtMs: number, cures: string[]): boolean => {
+  const started = events.filter((e) => e.type === 'remediation.started' && e.occurredAtMs >= onsetAtMs && String(e.data.service).startsWith(prefix) && !e.data.dryRun);
+  if (started.length === 0) return false;
+  const ids = new Map(started.map((e) => [e.data.remediationId as string, e.data.service as string]));
+  const ended = new Set(
+    events.filter((e) => ['remediation.validated', 'remediation.failed', 'remediation.escalated', 'remediation.rejected'].includes(e.type) && ids.has(e.data.remediationId)).map((e) => e.data.remediationId as string),
+  );
+  const cure = new Set(started.filter((e) => e.data.service === target && cures.includes(e.data.playbookId)).map((e) => e.data.remediationId as string));
+  const validatedOnTarget = events.some((e) => e.type === 'remediation.validated' && cure.has(e.data.remediationId));
+  return validatedOnTarget || [...ids.keys()].every((id) => ended.has(id));
+};
+
+const leakLimitAfterMs = ((memoryLimitBytes - baselineMemoryBytes) / (0.01 * memoryLimitBytes)) * 10_000;
+
+/** Runs one wave: a fleet per fault, side by side; each fault injected in turn; returns each scenario's timings. */
+export const runWave = async (bench: Bench, plan: WavePlan): Promise<ScenarioTimes[]> => {
+  const resolutionMs = bench.resolutionSeconds * 1000;
+  const fleets: Array<{ fault: FaultName; prefix: string; fleet: DemoFleet; startedAtMs: number }> = [];
+  try {
+    for (const fault of plan.faults) {
+      const prefix = prefixes[fault];
+      const fleet = await runDemoFleet({
+        ingestUrl: bench.plane.ingestUrl,
+        logger: quietLogger,
+        faultAfterSeconds: 0,
+        rate: plan.rate,
+        metricIntervalSeconds: Math.max(1, bench.resolutionSeconds / 2),
+        namePrefix: prefix,
+      });
+      fleets.push({ fault, prefix, fleet, startedAtMs: Date.now() });
+      plan.say(`fleet ${fleet.agents.map((a) => a.service).join(' → ')} up for ${fault}`);
+    }
+    const healthyBeforeMs = plan.healthyBeforeMs ?? (bench.warmupBuckets + 5) * resolutionMs;
+    plan.say(`healthy phase: ${Math.round(healthyBeforeMs / 1000)} s (detectors learn for ${bench.warmupBuckets} intervals of ${bench.resolutionSeconds} s)`);
+    await sleep(healthyBeforeMs);
+    const early = (await readEvents(bench.sql)).filter((e) => e.type === 'incident.opened');
+    for (const e of early) plan.say(`healthy phase: incident.opened ${e.data.service} ${e.data.signal} (${e.data.summary})`);
+
+    const running = fleets.map(async ({ fault, prefix, fleet, startedAtMs }, i) => {
+      await sleep(i * plan.staggerMs);
+      const target = `${prefix}${faults[fault].defaultService}`;
+      const agent = fleet.agents.find((a) => a.service === target)!;
+      const onsetAtMs = Date.now();
+      await post(`${agent.controlUrl}/fault`, { name: fault });
+      plan.say(`${fault}: injected into ${target}`);
+      const timeoutMs = plan.storyTimeoutMs?.[fault] ?? defaultStoryTimeoutMs[fault];
+      const seen = new Set<string>();
+      let over = false;
+      while (!over && Date.now() - onsetAtMs < timeoutMs) {
+        await sleep(2_000);
+        const all = await readEvents(bench.sql);
+        // Events that name no service belong to a remediation or an incident that does.
+        const ours = new Map([
+          ...all.filter((e) => e.type === 'remediation.started' && String(e.data.service).startsWith(prefix)).map((e) => [e.data.remediationId, e.data.service] as const),
+          ...all.filter((e) => e.type === 'incident.opened' && String(e.data.service).startsWith(prefix)).map((e) => [e.data.incidentId, e.data.service] as const),
+        ]);
+        const serviceOf = (e: BenchEvent) => e.data.service ?? ours.get(e.data.remediationId) ?? (e.type.startsWith('incident.') ? ours.get(e.data.incidentId) : undefined);
+        const events = all.filter((e) => e.occurredAtMs >= onsetAtMs - resolutionMs && String(serviceOf(e) ?? '').startsWith(prefix));
+        for (const e of events) {
+          const line = `${e.type} ${serviceOf(e)}${e.data.signal ? ` ${e.data.signal}` : ''}${e.data.playbookId ? ` ${e.data.playbookId}` : ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
+          if (seen.has(line)) continue;
+          seen.add(line);
+          plan.say(`${fault}: +${Math.round((e.occurredAtMs - onsetAtMs) / 1000)} s ${line}`);
+        }
+        over = storyOver(all, prefix, target, onsetAtMs, curedBy[fault]);
+      }
+      const storyEndAtMs = Date.now();
+      const all = await readEvents(bench.sql);
+      const cured = storyOf({ fault, prefix, target, startedAtMs, onsetAtMs, storyEndAtMs, endedAtMs: storyEndAtMs }, all).validated;
+      if (!cured) {
+        // A human's fix, so the phase after is healthy again.
+        await post(`${agent.controlUrl}/clear`, {});
+        plan.say(`${fault}: ${over ? 'not cured by the healer' : `no story within ${Math.round(timeoutMs / 1000)} s`}; fault cleared by hand`);
+      } else plan.say(`${fault}: cured and validated after ${Math.round((storyEndAtMs - onsetAtMs) / 1000)} s`);
+      await sleep(plan.healthyAfterMs);
+      return {
+        fault,
+        prefix,
+        target,
+        startedAtMs: startedAtMs + bench.warmupBuckets * resolutionMs,
+        onsetAtMs,
+        storyEndAtMs,
+        endedAtMs: Date.now(),
+        ...(fault === 'memory-leak' ? { limitAtMs: onsetAtMs + leakLimitAfterMs } : {}),
+      } satisfies ScenarioTimes;
+    });
+    return await Promise.all(running);
+  } finally {
+    for (const { fleet } of fleets) await fleet.stop();
+  }
+};

@@ -1,0 +1,91 @@
+// Every fault of the demo catalogue end to end on Kafka and PostgreSQL, all at once on side-by-side
+// fleets at 5 s resolution: the story happens (detected, the right root cause, the playbook's action on
+// the faulty agent, validated), not its timing — bench/scenarios measures that.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, kafkaBrokers } from '@hephaestus/platform/testing';
+import type { FaultName } from '../cli/src/demo/faults.ts';
+import { readEvents, runWave, startBench, type Bench } from '../bench/scenarios/harness.ts';
+import { formatTable, storyOf, type Story } from '../bench/scenarios/score.ts';
+
+const resolutionSeconds = 5;
+const stories = new Map<FaultName, Story>();
+
+describe('the fault catalogue end to end', () => {
+  let bench: Bench | undefined;
+  let drop: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    const db = await freshDatabase();
+    drop = db.drop;
+    bench = await startBench({ kafkaBrokers: kafkaBrokers().join(','), databaseUrl: db.url, resolutionSeconds, warmupBuckets: 20 });
+    const times = await runWave(bench, {
+      // The three error faults 20 s apart, so their incidents do not share a correlation window's start.
+      faults: ['error-burst', 'latency-spike', 'provider-outage', 'spend-runaway', 'bad-deploy', 'memory-leak', 'latency-creep'],
+      staggerMs: 10_000,
+      healthyAfterMs: 10_000,
+      // At least 20 calls per 5 s interval at the entry agent: the error-rate detector judges no fewer.
+      rate: 5,
+      storyTimeoutMs: { 'memory-leak': 150_000, 'latency-creep': 120_000, 'bad-deploy': 120_000, 'error-burst': 120_000, 'provider-outage': 120_000, 'spend-runaway': 120_000, 'latency-spike': 120_000 },
+      say: process.env.SCENARIOS_VERBOSE ? (line) => console.log(line) : () => {},
+    });
+    const events = await readEvents(bench.sql);
+    for (const t of times) stories.set(t.fault, storyOf(t, events));
+    if (process.env.SCENARIOS_VERBOSE) console.log(formatTable([...stories.values()], resolutionSeconds));
+  }, 480_000);
+
+  afterAll(async () => {
+    await bench?.stop();
+    await drop?.();
+  });
+
+  const story = (fault: FaultName) => stories.get(fault)!;
+  const all: FaultName[] = ['error-burst', 'latency-spike', 'provider-outage', 'spend-runaway', 'bad-deploy', 'memory-leak', 'latency-creep'];
+
+  it.each(all)('%s: is detected, with an incident on the faulty agent or its callers', (fault) => {
+    expect(story(fault).detected).toBe(true);
+    expect(story(fault).signals.length).toBeGreaterThan(0);
+  });
+
+  it('error-burst: the error rate incident names the faulty agent; the restart cures it and is validated', () => {
+    expect(story('error-burst')).toMatchObject({ rootCauseRight: true, validated: true });
+    expect(story('error-burst').signals.some((s) => s.endsWith(':error_rate'))).toBe(true);
+    expect(story('error-burst').actions).toContain('restart-on-error-burst on eb-researcher');
+  });
+
+  it('latency-spike: sees the agent’s own LLM calls slow down, sheds its load and validates', () => {
+    expect(story('latency-spike').signals).toContain('coder:gen_ai.client.operation.duration');
+    expect(story('latency-spike').actions).toContain('shed-load-on-saturation on ls-coder');
+    expect(story('latency-spike').validated).toBe(true);
+  });
+
+  it('spend-runaway: sees the cost per call surge, turns the cache on and validates', () => {
+    expect(story('spend-runaway').signals).toContain('coder:gen_ai.cost_per_success_usd');
+    expect(story('spend-runaway').actions).toContain('cap-llm-spend on sr-coder');
+    expect(story('spend-runaway').validated).toBe(true);
+  });
+
+  // The time-to-limit fit runs over the whole stored history: the healthy phase's flat points keep its
+  // confidence under the bar until the ramp dominates, often past this test's patience (see the report).
+  it('memory-leak: the rising gauge of the faulty agent is seen; a prediction, when made, restarts it in time', () => {
+    const leak = story('memory-leak');
+    expect(leak.signals.some((s) => s === 'reviewer:process.memory.usage' || s === 'reviewer:failure.predicted')).toBe(true);
+    if (leak.signals.includes('reviewer:failure.predicted')) {
+      expect(leak.predictedLeadSeconds).toBeGreaterThan(0);
+      expect(leak.actions).toContain('restart-before-out-of-memory on ml-reviewer');
+    }
+  });
+
+  it('latency-creep: is seen in the faulty agent’s own LLM latency, and the healer sheds its load', () => {
+    expect(story('latency-creep').signals).toContain('reviewer:gen_ai.client.operation.duration');
+    expect(story('latency-creep').actions).toContain('shed-load-on-saturation on lc-reviewer');
+  });
+
+  // Their cures match the incident's error signature, which the healer reads when the incident opens,
+  // before the new errors' signature is attached (see the report): today a playbook acts on an error
+  // rate incident, and it ends validated or handed to a human, never dropped.
+  it.each(['provider-outage', 'bad-deploy'] as const)('%s: an error rate incident; a playbook acts and the remediation ends validated or escalated', (fault) => {
+    expect(story(fault).signals.some((s) => s.endsWith(':error_rate'))).toBe(true);
+    expect(story(fault).actions.length).toBeGreaterThan(0);
+    expect(story(fault).validated || story(fault).escalated).toBe(true);
+  });
+});
