@@ -248,6 +248,26 @@ describe('github fixer', () => {
     expect(events[2]!.data).toMatchObject({ by: 'hephaestus' });
   });
 
+  it('counts a revert as deployed when the version it brings back, seen before, reports again after the merge', async () => {
+    const { standin, fixer } = await setup({ autoMergeReverts: true });
+    await openIncident('inc-back');
+    await deploy('reviewer', '2.0.0');
+    const bad = standin.commitFiles('main', { 'config/reviewer.yaml': 'model: broken\n' }, 'Ship reviewer 2.1.0');
+    standin.tag('reviewer@2.1.0', bad);
+    await deploy('reviewer', '2.1.0');
+    const running = fixer.run({ name: 'revert', action: 'github.revert', params: {}, timeoutSeconds: 20, retries: 0 }, { ...contextFor('rem-inc-back:0', 'inc-back'), service: 'reviewer', serviceVersion: '2.1.0' });
+    const pr = await eventually(() => standin.pullRequests()[0], 'the revert pull request');
+    await eventually(async () => (await eventTypes('rem-inc-back:0')).includes('fix.pr_opened'), 'the opened event');
+    await standin.completeCheck(standin.headOf(pr.head)!, 'success');
+    await eventually(() => standin.pull(pr.number).merged, 'the healer merging the revert');
+    // Still the bad version for a moment after the merge: not deployed yet.
+    await deploy('reviewer', '2.1.0');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await eventTypes('rem-inc-back:0')).not.toContain('fix.deployed');
+    await deploy('reviewer', '2.0.0');
+    expect(await running).toMatchObject({ ok: true, detail: expect.stringContaining('reviewer 2.0.0 is live') });
+  });
+
   it('fails a revert clearly when no tag names the bad version', async () => {
     const { fixer, standin } = await setup();
     const result = await fixer.run({ name: 'revert', action: 'github.revert', params: { version: '9.9.9' }, timeoutSeconds: 5, retries: 0 }, contextFor('rem-inc-none:0', 'inc-none'));

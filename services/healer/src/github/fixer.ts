@@ -299,12 +299,22 @@ export const createGitHubFixer = (options: GitHubFixerOptions) => {
     await github.rest.pulls.update({ owner, repo, pull_number: number, state: 'closed' });
   };
 
-  /** The newest service.version first seen after the merge, other than the one being replaced. */
-  const deployedVersion = async (service: string, since: Date, replaced?: string): Promise<string | undefined> => {
-    const rows = await sql<{ version: string }[]>`
-      SELECT version FROM service_versions
-      WHERE service = ${service} AND first_seen >= ${since} ${replaced ? sql`AND version <> ${replaced}` : sql``}
-      ORDER BY first_seen DESC LIMIT 1`;
+  /**
+   * The version live after the merge. A fix ships a version never seen before (first seen after the
+   * merge); a revert usually brings back one seen before, so for it any version but the reverted one
+   * reported after the merge counts.
+   */
+  const deployedVersion = async (service: string, since: Date, kind: Kind, replaced?: string): Promise<string | undefined> => {
+    const rows =
+      kind === 'revert' && replaced
+        ? await sql<{ version: string }[]>`
+            SELECT version FROM service_versions
+            WHERE service = ${service} AND last_seen >= ${since} AND version <> ${replaced}
+            ORDER BY last_seen DESC LIMIT 1`
+        : await sql<{ version: string }[]>`
+            SELECT version FROM service_versions
+            WHERE service = ${service} AND first_seen >= ${since} ${replaced ? sql`AND version <> ${replaced}` : sql``}
+            ORDER BY first_seen DESC LIMIT 1`;
     return rows[0]?.version;
   };
 
@@ -327,7 +337,7 @@ export const createGitHubFixer = (options: GitHubFixerOptions) => {
         }
         case 'merged': {
           const since = (await mergedAt(fixId)) ?? now();
-          const version = await deployedVersion(context.service, since, kind === 'revert' ? (state.pr.reverts ?? context.serviceVersion) : context.serviceVersion);
+          const version = await deployedVersion(context.service, since, kind, kind === 'revert' ? (state.pr.reverts ?? context.serviceVersion) : context.serviceVersion);
           if (version) {
             state = await record(fixId, context, { type: 'RecordDeployed', service: context.service, serviceVersion: version });
             continue;
