@@ -12,6 +12,7 @@ import { createLogger, type Sql } from '@hephaestus/platform';
 import { startControlPlane, upConfig, type ControlPlane } from '../../cli/src/control-plane.ts';
 import { faults, type FaultName } from '../../cli/src/demo/faults.ts';
 import { runDemoFleet, type DemoFleet } from '../../cli/src/demo/fleet.ts';
+import { startDemoGitHub } from '../../cli/src/demo/github.ts';
 import { baselineMemoryBytes, memoryLimitBytes } from '../../cli/src/demo/simulation.ts';
 import { curedBy, storyOf, type BenchEvent, type ScenarioTimes } from './score.ts';
 
@@ -26,6 +27,10 @@ export type Bench = {
   pages: Array<{ atMs: number; status: string; service: string }>;
   /** The playbooks in use, and what was changed in them for this run. */
   playbookNotes: string[];
+  /** Control URLs of the running agents, by service (filled as fleets start). */
+  agents: Map<string, string>;
+  /** Lines from the demo GitHub (CI passed, deploys), for the progress log. */
+  githubLines: string[];
   stop(): Promise<void>;
 };
 
@@ -35,7 +40,10 @@ export type BenchOptions = {
   resolutionSeconds: number;
   /** Detector warm-up and history replay, in buckets (HEPH_DETECT_WARMUP_BUCKETS). */
   warmupBuckets: number;
-  /** Whether a GitHub fixer is wired into the healer; without it, the revert playbook rolls the agent back instead. */
+  /**
+   * Whether bad deploys are reverted through pull requests on the demo's GitHub stand-in (default); with
+   * false, the revert playbook rolls the agent back instead.
+   */
   github?: boolean;
 };
 
@@ -72,9 +80,20 @@ const preparePlaybooks = async (directory: string, github: boolean): Promise<str
 export const startBench = async (options: BenchOptions): Promise<Bench> => {
   const dir = await mkdtemp(join(tmpdir(), 'heph-scenarios-'));
   const playbookDir = join(dir, 'playbooks');
-  const playbookNotes = await preparePlaybooks(playbookDir, options.github ?? false);
+  const withGitHub = options.github ?? true;
+  const playbookNotes = await preparePlaybooks(playbookDir, withGitHub);
   const pages: Bench['pages'] = [];
   const pager = await startPager(pages);
+  const agents = new Map<string, string>();
+  const githubLines: string[] = [];
+  // The bad deploy's release commit is tagged in the stand-in; a merged revert is deployed by rolling the agent back.
+  const github = withGitHub
+    ? await startDemoGitHub({
+        services: [`${prefixes['bad-deploy']}${faults['bad-deploy'].defaultService}`],
+        deploy: async (service, version) => post(`${agents.get(service)}/rollback`, { version }),
+        say: (line) => githubLines.push(line),
+      })
+    : undefined;
   const config = upConfig.parse({
     ...process.env,
     KAFKA_BROKERS: options.kafkaBrokers,
@@ -92,9 +111,11 @@ export const startBench = async (options: BenchOptions): Promise<Bench> => {
     HEPH_AGENT_CONTROL_TOKEN: undefined,
     HEPH_INGEST_TOKENS: undefined,
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
+    ...github?.env,
   });
   const logger = createLogger({ level: config.LOG_LEVEL });
   const plane = await startControlPlane(config, logger);
+  github?.deliverTo(plane.consoleUrl);
   return {
     plane,
     sql: plane.runtime.db.sql,
@@ -102,8 +123,11 @@ export const startBench = async (options: BenchOptions): Promise<Bench> => {
     warmupBuckets: options.warmupBuckets,
     pages,
     playbookNotes,
+    agents,
+    githubLines,
     stop: async () => {
       await plane.stop();
+      await github?.close();
       await pager.close();
       await rm(dir, { recursive: true, force: true });
     },
@@ -189,6 +213,7 @@ export const runWave = async (bench: Bench, plan: WavePlan): Promise<ScenarioTim
         namePrefix: prefix,
       });
       fleets.push({ fault, prefix, fleet, startedAtMs: Date.now() });
+      for (const agent of fleet.agents) bench.agents.set(agent.service, agent.controlUrl);
       plan.say(`fleet ${fleet.agents.map((a) => a.service).join(' → ')} up for ${fault}`);
     }
     const healthyBeforeMs = plan.healthyBeforeMs ?? (bench.warmupBuckets + 5) * resolutionMs;
@@ -209,6 +234,7 @@ export const runWave = async (bench: Bench, plan: WavePlan): Promise<ScenarioTim
       let over = false;
       while (!over && Date.now() - onsetAtMs < timeoutMs) {
         await sleep(2_000);
+        while (bench.githubLines.length > 0) plan.say(bench.githubLines.shift()!);
         const all = await readEvents(bench.sql);
         // Events that name no service belong to a remediation or an incident that does.
         const ours = new Map([

@@ -11,7 +11,7 @@ import { describeAction, runAction, undoGitHub, type ActionContext, type ActionR
 import { decideRemediation, loadRemediation } from './adapters/remediation-store.ts';
 import { controlUrlOf, fleetServices, incidentFacts, readSignal, recentRemediations, serviceVersionAt } from './adapters/fleet.ts';
 import { guard } from './domain/guard.ts';
-import { matchPlaybook } from './domain/match.ts';
+import { awaitsSignature, matchPlaybook } from './domain/match.ts';
 import {
   githubUndo,
   idempotencyKey,
@@ -254,7 +254,13 @@ export const startHealer = async (options: HealerOptions) => {
       if (existing.status !== 'refused' && unfinishedStatuses.includes(existing.status)) track(incident.incidentId);
       return;
     }
-    const facts = await incidentFacts(sql, incident.incidentId);
+    let facts = await incidentFacts(sql, incident.incidentId);
+    // A playbook for a particular error waits for the incident's error signatures (attached within an interval or so).
+    const signatureDeadline = now() + (options.resolutionSeconds + options.graceSeconds) * 1000 + (options.rankingWaitSeconds ?? 5) * 1000;
+    while (awaitsSignature(options.playbooks, { ...incident, signatures: facts.signatures }) && now() < signatureDeadline && !stopped) {
+      await sleep(Math.min(250, signatureDeadline - now()));
+      facts = await incidentFacts(sql, incident.incidentId);
+    }
     const book = matchPlaybook(options.playbooks, { ...incident, signatures: facts.signatures });
     if (!book) {
       logger.info({ incidentId: incident.incidentId, service: incident.service, signal: incident.signal }, `no playbook matches this incident on ${incident.service}`);

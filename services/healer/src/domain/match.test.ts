@@ -1,6 +1,6 @@
 import { playbook, type Playbook } from '@hephaestus/schemas';
 import { describe, expect, it } from 'vitest';
-import { matchPlaybook } from './match.ts';
+import { awaitsSignature, matchPlaybook } from './match.ts';
 
 const book = (id: string, service: string, match: Record<string, unknown> = {}): Playbook =>
   playbook.parse({
@@ -45,5 +45,13 @@ describe('playbook matching', () => {
     expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', signatures: ['ECONNRESET', 'upstream TimeoutError after <*> ms'] })?.id).toBe('timeouts');
     expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', signatures: ['ECONNRESET'] })).toBeUndefined();
     expect(matchPlaybook(books, { service: 'a', signal: 'error_rate' })).toBeUndefined();
+  });
+
+  it('waits for error signatures only while a signature playbook could still match', () => {
+    const books = [book('outage', '*', { errorSignature: '*unavailable*' }), book('any', '*')];
+    expect(awaitsSignature(books, { service: 'a', signal: 'error_rate' })).toBe(true);
+    expect(awaitsSignature(books, { service: 'a', signal: 'error_rate', signatures: ['TypeError <*>'] })).toBe(false);
+    expect(awaitsSignature(books, { service: 'a', signal: 'latency_p99' })).toBe(false);
+    expect(awaitsSignature([book('any', '*')], { service: 'a', signal: 'error_rate' })).toBe(false);
   });
 });

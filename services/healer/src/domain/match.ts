@@ -22,3 +22,11 @@ const matches = (p: Playbook, incident: MatchedIncident): boolean => {
 };
 
 export const matchPlaybook = (playbooks: Playbook[], incident: MatchedIncident): Playbook | undefined => playbooks.find((p) => matches(p, incident));
+
+/**
+ * Whether a playbook that names an error signature would match once the incident's signatures are
+ * known: they arrive a little after incident.opened, so the healer waits for them before settling
+ * on a catch-all playbook.
+ */
+export const awaitsSignature = (playbooks: Playbook[], incident: MatchedIncident): boolean =>
+  (incident.signatures ?? []).length === 0 && playbooks.some((p) => p.match.errorSignature !== undefined && matches({ ...p, match: { ...p.match, errorSignature: undefined } }, incident));
