@@ -158,7 +158,7 @@ describe('healer playbooks end to end', () => {
     await remediationOf(incidentId, 'validated');
     expect(callsTo(service)).toEqual([{ path: `/${service}/control/restart`, key: `${waiting.id}:steps:0`, body: '' }]);
     const detail = (await api(`/api/remediations/${waiting.id}`)).body;
-    expect(detail.verification).toMatchObject({ signal: 'error_rate', ok: true, detail: expect.stringContaining('error_rate at most 0.0 %') });
+    expect(detail.verification).toMatchObject({ signal: 'error_rate', ok: true, detail: expect.stringContaining('error_rate 0.0 % over') });
     expect(detail.timeline.map((e: { type: string }) => e.type)).toEqual([
       'remediation.started', 'remediation.awaiting_approval', 'remediation.approved', 'remediation.step_started', 'remediation.step_succeeded', 'remediation.verification_started', 'remediation.validated',
     ]);
@@ -210,7 +210,7 @@ describe('healer playbooks end to end', () => {
     expect(detail.rollback).toEqual([expect.objectContaining({ name: 'switch back to the primary model', outcome: 'succeeded' })]);
     expect(detail.timeline.map((e: { type: string }) => e.type).slice(-4)).toEqual(['remediation.step_started', 'remediation.step_succeeded', 'remediation.rolled_back', 'remediation.escalated']);
     const page = await eventually('the escalation page', () => webhook.calls.find((c) => c.body.incident?.id === incidentId && String(c.body.incident.summary).startsWith('escalated:')));
-    expect(page.body.incident.summary).toBe('escalated: verification failed: error_rate 50.0 % after the action, expected at most 5.0 %; rolled back');
+    expect(page.body.incident.summary).toMatch(/^escalated: verification failed: error_rate 50\.0 % over \d+ intervals \(\d+ samples, worst 50\.0 %\) in the 4 s after the action, expected at most 5\.0 %; rolled back$/);
     console.log(`rollback scenario: escalated ${verifiedInMs} ms after the incident opened`);
   }, 60_000);
 

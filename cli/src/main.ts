@@ -10,6 +10,7 @@ import { startControlPlane, upConfig, type ControlPlane } from './control-plane.
 import { runDetect } from './detect.ts';
 import { faultNames, faults, isFaultName, type FaultName } from './demo/faults.ts';
 import { runDemoFleet } from './demo/fleet.ts';
+import { startDemoGitHub, type DemoGitHub } from './demo/github.ts';
 import { memoryLimitBytes } from './demo/simulation.ts';
 
 const usage = `usage: heph <command> [options]
@@ -68,6 +69,25 @@ const main = async () => {
   if (command === 'demo' && values.help) return console.log(demoUsage);
 
   const env = { ...process.env };
+  const wiring: DemoGitHubWiring = { agents: new Map() };
+  if (command === 'demo' && values.fault === 'bad-deploy' && !env.HEPH_GITHUB_REPOSITORY) {
+    // A bad deploy is cured by a revert pull request: on the demo's GitHub stand-in unless a real
+    // repository is configured. Its CD deploys a merged revert by rolling the agent back.
+    const token = env.HEPH_AGENT_CONTROL_TOKEN;
+    wiring.github = await startDemoGitHub({
+      services: [typeof values.service === 'string' ? values.service : faults['bad-deploy'].defaultService],
+      deploy: async (service, version) => {
+        const response = await fetch(`${wiring.agents.get(service)}/rollback`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ version }),
+        });
+        if (!response.ok) throw new Error(`rollback answered ${response.status}`);
+      },
+      say: (line) => console.log(line),
+    });
+    Object.assign(env, wiring.github.env);
+  }
   if (command === 'demo') {
     env.HEPH_RESOLUTION_SECONDS ??= '5';
     // The demo detects within minutes: its detectors learn for 15 intervals (not 300), and the agents'
@@ -95,7 +115,7 @@ const main = async () => {
         process.exitCode = 2;
         return;
       }
-      return demo(config, logger, Number(values['fault-after'] ?? 10), fault, typeof values.service === 'string' ? values.service : undefined);
+      return demo(config, logger, Number(values['fault-after'] ?? 10), wiring, fault, typeof values.service === 'string' ? values.service : undefined);
     }
     default:
       console.error(`heph: unknown command '${command}'\n\n${usage}`);
@@ -154,9 +174,12 @@ const startPager = async (logger: Logger): Promise<{ url: string; close: () => v
   return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/alerts`, close: () => server.close() };
 };
 
-const demo = async (config: ReturnType<typeof upConfig.parse>, logger: Logger, faultAfterSeconds: number, fault?: FaultName, faultService?: string) => {
+type DemoGitHubWiring = { github?: DemoGitHub; agents: Map<string, string> };
+
+const demo = async (config: ReturnType<typeof upConfig.parse>, logger: Logger, faultAfterSeconds: number, { github, agents }: DemoGitHubWiring, fault?: FaultName, faultService?: string) => {
   const pager = config.HEPH_ALERT_WEBHOOK_URL ? undefined : await startPager(logger);
   const plane = await startControlPlane({ ...config, HEPH_ALERT_WEBHOOK_URL: config.HEPH_ALERT_WEBHOOK_URL ?? pager?.url }, logger);
+  github?.deliverTo(plane.consoleUrl);
   if (fault) {
     const fleet = await runDemoFleet({
       ingestUrl: plane.ingestUrl,
@@ -169,9 +192,11 @@ const demo = async (config: ReturnType<typeof upConfig.parse>, logger: Logger, f
       metricIntervalSeconds: config.HEPH_RESOLUTION_SECONDS,
       costsFile: config.HEPH_COSTS_FILE,
     });
-    logger.info(`demo: fleet ${fleet.agents.map((a) => a.service).join(' → ')} running; ${fault} in ${faultAfterSeconds} s. Console: ${plane.consoleUrl}/api/incidents`);
+    for (const agent of fleet.agents) agents.set(agent.service, agent.controlUrl);
+    logger.info(`demo: fleet ${fleet.agents.map((a) => a.service).join(' → ')} running; ${fault} in ${faultAfterSeconds} s. Console: ${plane.consoleUrl}/`);
     return stopOnSignal(plane, logger, async () => {
       await fleet.stop();
+      await github?.close();
       pager?.close();
     });
   }

@@ -1,6 +1,6 @@
-// Whether a remediation worked: every closed interval from the start of verification to the end of
-// its window carried data, with the signal at or under the playbook's ceiling (`max`) and under the
-// pre-incident baseline times `baselineFactor`. Pure: the intervals and the time are arguments.
+// Whether a remediation worked: over the closed intervals from the start of verification to the end of
+// its window (weighted by their samples), the signal is at or under the playbook's ceiling (`max`) and
+// under the pre-incident baseline times `baselineFactor`. Pure: the intervals and the time are arguments.
 export type VerifyPoint = { startMs: number; value: number; count: number };
 export type Verification = { done: false } | { done: true; ok: boolean; detail: string };
 
@@ -29,11 +29,14 @@ export const verifySignal = (
     .filter(Boolean)
     .join(' and ');
   const after = points.filter((p) => p.startMs >= input.startedAtMs && p.startMs < input.startedAtMs + input.windowSeconds * 1000 && p.count > 0);
-  const bad = after.find((p) => (input.max !== undefined && p.value > input.max) || (ceiling !== undefined && p.value >= ceiling));
-  if (bad) return { done: true, ok: false, detail: `${input.signal} ${fmt(bad.value)} after the action, expected ${limit}` };
+  // The window is judged as a whole, each interval weighted by its samples (an error rate is errors over
+  // calls): one interval of a few calls with two stragglers from before the action must not fail a fix.
   if (input.nowMs < input.startedAtMs + input.windowSeconds * 1000) return { done: false };
   if (after.length === 0) return { done: true, ok: false, detail: `no ${input.signal} data in the ${input.windowSeconds} s after the action to verify with` };
-  const worst = Math.max(...after.map((p) => p.value));
   const count = after.reduce((n, p) => n + p.count, 0);
-  return { done: true, ok: true, detail: `${input.signal} at most ${fmt(worst)} over ${after.length} intervals (${count} samples) after the action, expected ${limit}` };
+  const mean = after.reduce((n, p) => n + p.value * p.count, 0) / count;
+  const worst = Math.max(...after.map((p) => p.value));
+  const over = (input.max !== undefined && mean > input.max) || (ceiling !== undefined && mean >= ceiling);
+  const detail = `${input.signal} ${fmt(mean)} over ${after.length} intervals (${count} samples, worst ${fmt(worst)}) in the ${input.windowSeconds} s after the action, expected ${limit}`;
+  return { done: true, ok: !over, detail };
 };
