@@ -80,12 +80,18 @@ describe('the fault catalogue end to end', () => {
     expect(story('latency-creep').actions).toContain('shed-load-on-saturation on lc-reviewer');
   });
 
-  // Their cures match the incident's error signature, which the healer reads when the incident opens,
-  // before the new errors' signature is attached (see the report): today a playbook acts on an error
-  // rate incident, and it ends validated or handed to a human, never dropped.
-  it.each(['provider-outage', 'bad-deploy'] as const)('%s: an error rate incident; a playbook acts and the remediation ends validated or escalated', (fault) => {
-    expect(story(fault).signals.some((s) => s.endsWith(':error_rate'))).toBe(true);
-    expect(story(fault).actions.length).toBeGreaterThan(0);
-    expect(story(fault).validated || story(fault).escalated).toBe(true);
+  // Their cures match the incident's error signature, which arrives an interval or so after the
+  // incident opens: the healer waits for it before settling on the catch-all restart.
+  it('provider-outage: the error rate incident is answered by switching the faulty agent to its fallback model', () => {
+    expect(story('provider-outage').signals.some((s) => s.endsWith(':error_rate'))).toBe(true);
+    expect(story('provider-outage').actions).toContain('fallback-model-on-provider-outage on po-researcher');
+    expect(story('provider-outage').validated || story('provider-outage').escalated).toBe(true);
+  });
+
+  it('bad-deploy: the healer opens a revert pull request on the demo GitHub, whose merge deploys the stable version', async () => {
+    expect(story('bad-deploy').actions).toContain('bad-deploy-revert on bd-coder');
+    const fix = (await readEvents(bench!.sql)).filter((e) => e.type.startsWith('fix.')).map((e) => e.type);
+    expect(fix).toEqual(expect.arrayContaining(['fix.pr_opened', 'fix.checks_passed', 'fix.merged', 'fix.deployed']));
+    expect(story('bad-deploy').validated || story('bad-deploy').escalated).toBe(true);
   });
 });

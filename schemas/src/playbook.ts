@@ -48,6 +48,10 @@ export const playbook = z
         severity: z.array(severity).optional().describe('The incident severities this playbook answers; any when absent.'),
         labels: z.record(z.string(), z.string()).optional().describe('Labels the incident carries (service, signal, severity; team and deployment.environment when the telemetry says) that must all be equal.'),
         errorSignature: z.string().optional().describe("A glob over the incident's error signatures (Drain templates or error types); an incident without one does not match."),
+        direction: z
+          .enum(['above', 'below'])
+          .optional()
+          .describe('Only incidents whose value is above (or below) their baseline: series detectors also alarm on drops, which shedding load or capping spend would not cure.'),
       })
       .strict(),
     target: z.enum(['root_cause', 'incident']).default('root_cause').describe("Act on the incident's top-ranked root cause (default) or on the incident's own service."),

@@ -54,4 +54,11 @@ describe('playbook matching', () => {
     expect(awaitsSignature(books, { service: 'a', signal: 'latency_p99' })).toBe(false);
     expect(awaitsSignature([book('any', '*')], { service: 'a', signal: 'error_rate' })).toBe(false);
   });
+
+  it('matches a direction only when the value is on that side of its baseline', () => {
+    const books = [book('shed', '*', { signal: 'latency', direction: 'above' })];
+    expect(matchPlaybook(books, { service: 'a', signal: 'latency', value: 900, baseline: 300 })?.id).toBe('shed');
+    expect(matchPlaybook(books, { service: 'a', signal: 'latency', value: 100, baseline: 300 })).toBeUndefined();
+    expect(matchPlaybook(books, { service: 'a', signal: 'latency' })).toBeUndefined();
+  });
 });

@@ -10,6 +10,9 @@ export type MatchedIncident = {
   labels?: Record<string, string>;
   /** Error signatures seen on the incident's signals (Drain templates or error types). */
   signatures?: string[];
+  /** The signal's value when the incident opened, and its usual value. */
+  value?: number;
+  baseline?: number;
 };
 
 const matches = (p: Playbook, incident: MatchedIncident): boolean => {
@@ -18,6 +21,10 @@ const matches = (p: Playbook, incident: MatchedIncident): boolean => {
   if (m.severity && (!incident.severity || !m.severity.includes(incident.severity))) return false;
   if (m.labels && !Object.entries(m.labels).every(([k, v]) => incident.labels?.[k] === v)) return false;
   if (m.errorSignature !== undefined && !(incident.signatures ?? []).some((s) => globMatches(m.errorSignature!, s))) return false;
+  if (m.direction !== undefined) {
+    if (incident.value === undefined || incident.baseline === undefined) return false;
+    if (m.direction === 'above' ? !(incident.value > incident.baseline) : !(incident.value < incident.baseline)) return false;
+  }
   return true;
 };
 
