@@ -226,12 +226,15 @@ export const startHealer = async (options: HealerOptions) => {
   };
 
   // target: the top-ranked root cause (waiting a little for the ranking) or the incident's own service.
-  const target = async (book: Playbook, incident: EventDataOf<'incident.opened'>) => {
+  const target = async (book: Playbook, incident: EventDataOf<'incident.opened'>, receivedAtMs: number) => {
     const own = { service: incident.service, reason: "the playbook targets the incident's service" };
     let facts = await incidentFacts(sql, incident.incidentId);
     if (book.target === 'root_cause') {
-      const deadline = now() + (options.rankingWaitSeconds ?? 5) * 1000;
-      while (!facts.ranking && now() < deadline && !stopped) {
+      // The first ranking comes with the first interval; a deeper service whose errors cross the line an
+      // interval later re-ranks it. Settle for one interval, and wait a little longer for a first ranking.
+      const settledAt = receivedAtMs + resolutionMs + options.graceSeconds * 1000 + 1000;
+      const deadline = Math.max(settledAt, receivedAtMs + (options.rankingWaitSeconds ?? 5) * 1000);
+      while ((!facts.ranking || now() < settledAt) && now() < deadline && !stopped) {
         await sleep(Math.min(250, deadline - now()));
         facts = await incidentFacts(sql, incident.incidentId);
       }
@@ -254,6 +257,7 @@ export const startHealer = async (options: HealerOptions) => {
       if (existing.status !== 'refused' && unfinishedStatuses.includes(existing.status)) track(incident.incidentId);
       return;
     }
+    const receivedAtMs = now();
     let facts = await incidentFacts(sql, incident.incidentId);
     // A playbook for a particular error waits for the incident's error signatures (attached within an interval or so).
     const signatureDeadline = now() + (options.resolutionSeconds + options.graceSeconds) * 1000 + (options.rankingWaitSeconds ?? 5) * 1000;
@@ -266,7 +270,7 @@ export const startHealer = async (options: HealerOptions) => {
       logger.info({ incidentId: incident.incidentId, service: incident.service, signal: incident.signal }, `no playbook matches this incident on ${incident.service}`);
       return;
     }
-    const chosen = await target(book, incident);
+    const chosen = await target(book, incident, receivedAtMs);
     const remediationId = deterministicId('remediation', incident.incidentId);
     const plan: StartedPlan = {
       remediationId,
