@@ -84,12 +84,12 @@ describe('the fault catalogue end to end', () => {
   // incident opens: the healer waits for it before settling on the catch-all restart.
   it('provider-outage: the error rate incident is answered by switching the faulty agent to its fallback model', () => {
     expect(story('provider-outage').signals.some((s) => s.endsWith(':error_rate'))).toBe(true);
-    expect(story('provider-outage').actions).toContain('fallback-model-on-provider-outage on po-researcher');
+    expect(story('provider-outage').actions, `actions taken: ${story('provider-outage').actions.join(', ')}`).toContain('fallback-model-on-provider-outage on po-researcher');
     expect(story('provider-outage').validated || story('provider-outage').escalated).toBe(true);
   });
 
   it('bad-deploy: the healer opens a revert pull request on the demo GitHub, whose merge deploys the stable version', async () => {
-    expect(story('bad-deploy').actions).toContain('bad-deploy-revert on bd-coder');
+    expect(story('bad-deploy').actions, `actions taken: ${story('bad-deploy').actions.join(', ')}`).toContain('bad-deploy-revert on bd-coder');
     const fix = (await readEvents(bench!.sql)).filter((e) => e.type.startsWith('fix.')).map((e) => e.type);
     expect(fix).toEqual(expect.arrayContaining(['fix.pr_opened', 'fix.checks_passed', 'fix.merged', 'fix.deployed']));
     expect(story('bad-deploy').validated || story('bad-deploy').escalated).toBe(true);

@@ -259,8 +259,9 @@ export const startHealer = async (options: HealerOptions) => {
     }
     const receivedAtMs = now();
     let facts = await incidentFacts(sql, incident.incidentId);
-    // A playbook for a particular error waits for the incident's error signatures (attached within an interval or so).
-    const signatureDeadline = now() + (options.resolutionSeconds + options.graceSeconds) * 1000 + (options.rankingWaitSeconds ?? 5) * 1000;
+    // A playbook for a particular error waits for the incident's error signatures: the root cause's
+    // arrive an interval after the callers' (the same settling time as the root-cause ranking).
+    const signatureDeadline = receivedAtMs + resolutionMs + options.graceSeconds * 1000 + 1000;
     while (awaitsSignature(options.playbooks, { ...incident, signatures: facts.signatures }) && now() < signatureDeadline && !stopped) {
       await sleep(Math.min(250, signatureDeadline - now()));
       facts = await incidentFacts(sql, incident.incidentId);

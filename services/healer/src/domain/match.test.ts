@@ -47,10 +47,11 @@ describe('playbook matching', () => {
     expect(matchPlaybook(books, { service: 'a', signal: 'error_rate' })).toBeUndefined();
   });
 
-  it('waits for error signatures only while a signature playbook could still match', () => {
+  it('waits for a matching error signature only while a signature playbook could still match', () => {
     const books = [book('outage', '*', { errorSignature: '*unavailable*' }), book('any', '*')];
     expect(awaitsSignature(books, { service: 'a', signal: 'error_rate' })).toBe(true);
-    expect(awaitsSignature(books, { service: 'a', signal: 'error_rate', signatures: ['TypeError <*>'] })).toBe(false);
+    expect(awaitsSignature(books, { service: 'a', signal: 'error_rate', signatures: ['TypeError <*>'] })).toBe(true);
+    expect(awaitsSignature(books, { service: 'a', signal: 'error_rate', signatures: ['TypeError <*>', '503 service unavailable'] })).toBe(false);
     expect(awaitsSignature(books, { service: 'a', signal: 'latency_p99' })).toBe(false);
     expect(awaitsSignature([book('any', '*')], { service: 'a', signal: 'error_rate' })).toBe(false);
   });

@@ -31,9 +31,11 @@ const matches = (p: Playbook, incident: MatchedIncident): boolean => {
 export const matchPlaybook = (playbooks: Playbook[], incident: MatchedIncident): Playbook | undefined => playbooks.find((p) => matches(p, incident));
 
 /**
- * Whether a playbook that names an error signature would match once the incident's signatures are
- * known: they arrive a little after incident.opened, so the healer waits for them before settling
- * on a catch-all playbook.
+ * Whether a playbook that names an error signature could still match: the incident's signatures
+ * arrive after incident.opened (the callers' first, the root cause's an interval later), so the
+ * healer waits for one that matches before settling on a catch-all playbook.
  */
-export const awaitsSignature = (playbooks: Playbook[], incident: MatchedIncident): boolean =>
-  (incident.signatures ?? []).length === 0 && playbooks.some((p) => p.match.errorSignature !== undefined && matches({ ...p, match: { ...p.match, errorSignature: undefined } }, incident));
+export const awaitsSignature = (playbooks: Playbook[], incident: MatchedIncident): boolean => {
+  const candidates = playbooks.filter((p) => p.match.errorSignature !== undefined && matches({ ...p, match: { ...p.match, errorSignature: undefined } }, incident));
+  return candidates.length > 0 && !candidates.some((p) => matches(p, incident));
+};
