@@ -4,39 +4,28 @@
 // by its error signature, rolled back when it does not help), and the catch-all restart when the
 // signature is another one. The demo faults cover the others end to end (e2e/scenarios.test.ts).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { loadConfig, type Sql } from '@hephaestus/platform';
 import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually } from './support.ts';
-
-type Call = { path: string; body: string };
+import { eventually, startRecordingAgent, type ControlCall } from './support.ts';
 
 describe('default playbooks against a test agent', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
   let plane: ControlPlane;
   let sql: Sql;
-  const calls: Call[] = [];
+  let calls: ControlCall[] = [];
   let agentUrl = '';
   const run = randomBytes(3).toString('hex');
 
   beforeAll(async () => {
     const db = await freshDatabase();
     cleanups.push(db.drop);
-    const agent = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        calls.push({ path: request.url!, body });
-        response.writeHead(202).end();
-      });
-    });
-    await new Promise<void>((r) => agent.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => agent.close(() => r())));
-    const address = agent.address();
-    agentUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const agent = await startRecordingAgent();
+    cleanups.push(agent.close);
+    calls = agent.calls;
+    agentUrl = agent.url;
     const config = loadConfig(upConfig, {
       KAFKA_BROKERS: kafkaBrokers().join(','),
       DATABASE_URL: db.url,

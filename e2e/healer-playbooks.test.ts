@@ -4,7 +4,6 @@
 // Incidents are opened through the analyzer's incident store and the telemetry the healer verifies
 // with is written to the rollups, so each scenario controls what verification sees.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { loadConfig, type Sql } from '@hephaestus/platform';
 import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually, startWebhookReceiver } from './support.ts';
+import { eventually, startRecordingAgent, startWebhookReceiver, type ControlCall } from './support.ts';
 
 const playbooks = `
 id: approve-first
@@ -65,13 +64,11 @@ steps: [{ name: restart the root cause, action: agent.restart }]
 verify: { signal: error_rate, windowSeconds: 4, max: 0.05 }
 `;
 
-type Call = { path: string; key: string; body: string };
-
 describe('healer playbooks end to end', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
   let plane: ControlPlane;
   let sql: Sql;
-  const calls: Call[] = [];
+  let calls: ControlCall[] = [];
   let agentUrl = '';
   let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
   const run = randomBytes(3).toString('hex');
@@ -85,18 +82,10 @@ describe('healer playbooks end to end', () => {
     for (const [i, text] of files.entries()) await writeFile(join(dir, `${i}.yaml`), text);
     webhook = await startWebhookReceiver();
     cleanups.push(webhook.close);
-    const agent = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        calls.push({ path: request.url!, key: String(request.headers['idempotency-key']), body });
-        response.writeHead(202).end();
-      });
-    });
-    await new Promise<void>((r) => agent.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => agent.close(() => r())));
-    const address = agent.address();
-    agentUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const agent = await startRecordingAgent();
+    cleanups.push(agent.close);
+    calls = agent.calls;
+    agentUrl = agent.url;
     const config = loadConfig(upConfig, {
       KAFKA_BROKERS: kafkaBrokers().join(','),
       DATABASE_URL: db.url,

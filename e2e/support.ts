@@ -14,6 +14,26 @@ export const eventually = async <T>(what: string, probe: () => Promise<T | undef
   }
 };
 
+/** A control call a test agent received: path, idempotency key and body. */
+export type ControlCall = { path: string; key: string; body: string };
+
+/** A test agent on loopback that answers every control call with 202 and records it. */
+export const startRecordingAgent = async () => {
+  const calls: ControlCall[] = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      calls.push({ path: request.url!, key: String(request.headers['idempotency-key']), body });
+      response.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return { url, calls, close: () => new Promise<void>((r) => server.close(() => r())) };
+};
+
 export type WebhookCall = { headers: Record<string, unknown>; body: any };
 
 export const startWebhookReceiver = async () => {
