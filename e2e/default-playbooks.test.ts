@@ -7,9 +7,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { loadConfig, type Sql } from '@hephaestus/platform';
-import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
+import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually, startRecordingAgent, type ControlCall } from './support.ts';
+import { eventually, startRecordingAgent, testPlaneEnv, type ControlCall } from './support.ts';
 
 describe('default playbooks against a test agent', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -27,14 +27,7 @@ describe('default playbooks against a test agent', () => {
     calls = agent.calls;
     agentUrl = agent.url;
     const config = loadConfig(upConfig, {
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      DATABASE_URL: db.url,
-      HEPH_PLAYBOOKS_DIR: new URL('../playbooks', import.meta.url).pathname,
-      HEPH_INGEST_PORT: '0',
-      HEPH_CONSOLE_PORT: '0',
-      HEPH_RESOLUTION_SECONDS: '2',
-      HEPH_DETECT_GRACE_SECONDS: '1',
-      HEPH_CONSUMER_GROUP_PREFIX: `defaults-${run}`,
+      ...testPlaneEnv(db.url, new URL('../playbooks', import.meta.url).pathname, `defaults-${run}`),
     });
     plane = await startControlPlane(config, testLogger());
     cleanups.push(() => plane.stop());

@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { createGitHubStandin, type GitHubStandin } from '@hephaestus/healer/github-standin';
 import { loadConfig, type Sql } from '@hephaestus/platform';
-import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
+import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually, startWebhookReceiver } from './support.ts';
+import { eventually, startWebhookReceiver, testPlaneEnv } from './support.ts';
 
 const playbook = `
 id: raise-timeout
@@ -53,15 +53,8 @@ describe('GitHub fix pull requests end to end', () => {
     github = await createGitHubStandin({ owner: 'acme', repo: 'agents', files: { ...files, 'README.md': '# agents\n' } });
     cleanups.push(() => github.close());
     const config = loadConfig(upConfig, {
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      DATABASE_URL: db.url,
-      HEPH_PLAYBOOKS_DIR: dir,
-      HEPH_INGEST_PORT: '0',
-      HEPH_CONSOLE_PORT: '0',
-      HEPH_RESOLUTION_SECONDS: '2',
-      HEPH_DETECT_GRACE_SECONDS: '1',
+      ...testPlaneEnv(db.url, dir, `github-${run}`),
       HEPH_ALERT_WEBHOOK_URL: pager.url,
-      HEPH_CONSUMER_GROUP_PREFIX: `github-${run}`,
       HEPH_GITHUB_API_URL: github.url,
       HEPH_GITHUB_TOKEN: 'ghs_standin',
       HEPH_GITHUB_REPOSITORY: github.repository,

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { loadConfig, type Sql } from '@hephaestus/platform';
-import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
+import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually, startRecordingAgent, startWebhookReceiver, type ControlCall } from './support.ts';
+import { eventually, startRecordingAgent, startWebhookReceiver, testPlaneEnv, type ControlCall } from './support.ts';
 
 const playbooks = `
 id: approve-first
@@ -87,15 +87,8 @@ describe('healer playbooks end to end', () => {
     calls = agent.calls;
     agentUrl = agent.url;
     const config = loadConfig(upConfig, {
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      DATABASE_URL: db.url,
-      HEPH_PLAYBOOKS_DIR: dir,
-      HEPH_INGEST_PORT: '0',
-      HEPH_CONSOLE_PORT: '0',
-      HEPH_RESOLUTION_SECONDS: '2',
-      HEPH_DETECT_GRACE_SECONDS: '1',
+      ...testPlaneEnv(db.url, dir, `playbooks-${run}`),
       HEPH_ALERT_WEBHOOK_URL: webhook.url,
-      HEPH_CONSUMER_GROUP_PREFIX: `playbooks-${run}`,
     });
     plane = await startControlPlane(config, testLogger());
     cleanups.push(() => plane.stop());

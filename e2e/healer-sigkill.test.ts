@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
-import { freshDatabase, kafkaBrokers } from '@hephaestus/platform/testing';
-import { eventually } from './support.ts';
+import { freshDatabase } from '@hephaestus/platform/testing';
+import { eventually, testPlaneEnv } from './support.ts';
 
 type Call = { path: string; key: string };
 
@@ -82,16 +82,7 @@ describe('healer killed in the middle of a playbook', () => {
       join(dir, 'slow.yaml'),
       `id: three-slow-steps\ndescription: three slow steps\ntarget: incident\nmatch:\n  service: "sigkill-*"\n  signal: error_rate\nsteps:\n${step(1)}${step(2)}${step(3)}verify:\n  signal: error_rate\n  windowSeconds: 2\n  max: 0.05\n`,
     );
-    const env = {
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      DATABASE_URL: db.url,
-      HEPH_PLAYBOOKS_DIR: dir,
-      HEPH_INGEST_PORT: '0',
-      HEPH_CONSOLE_PORT: '0',
-      HEPH_RESOLUTION_SECONDS: '2',
-      HEPH_DETECT_GRACE_SECONDS: '1',
-      HEPH_CONSUMER_GROUP_PREFIX: `sigkill-${randomBytes(4).toString('hex')}`,
-    };
+    const env = testPlaneEnv(db.url, dir, `sigkill-${randomBytes(4).toString('hex')}`);
 
     plane = startPlane(env);
     cleanups.push(async () => {

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { kafkaBrokers } from '@hephaestus/platform/testing';
 
 export const eventually = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
@@ -13,6 +14,21 @@ export const eventually = async <T>(what: string, probe: () => Promise<T | undef
     await sleep(200);
   }
 };
+
+/**
+ * The environment of a control plane for end-to-end tests: Kafka and the given database, ports chosen
+ * by the system, 2-second intervals judged 1 s after they close, consumer groups of its own.
+ */
+export const testPlaneEnv = (databaseUrl: string, playbooksDir: string, groupPrefix: string): Record<string, string> => ({
+  KAFKA_BROKERS: kafkaBrokers().join(','),
+  DATABASE_URL: databaseUrl,
+  HEPH_PLAYBOOKS_DIR: playbooksDir,
+  HEPH_INGEST_PORT: '0',
+  HEPH_CONSOLE_PORT: '0',
+  HEPH_RESOLUTION_SECONDS: '2',
+  HEPH_DETECT_GRACE_SECONDS: '1',
+  HEPH_CONSUMER_GROUP_PREFIX: groupPrefix,
+});
 
 /** A control call a test agent received: path, idempotency key and body. */
 export type ControlCall = { path: string; key: string; body: string };
