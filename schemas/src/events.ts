@@ -8,6 +8,23 @@ export type SignalName = z.infer<typeof signalName>;
 export const severity = z.enum(['critical', 'warning', 'info']);
 export type Severity = z.infer<typeof severity>;
 
+/** Which side of its baseline a signal's value is on: the incident policy only acts on the bad side. */
+export const direction = z.enum(['above', 'below']);
+export type Direction = z.infer<typeof direction>;
+
+/**
+ * Why a signal was raised, in the words an on-call engineer needs: the detector, its baseline and
+ * threshold, the window it judged, and the evidence (counts, samples).
+ */
+export const signalExplanation = z.object({
+  detector: z.string(),
+  baseline: z.number().optional(),
+  threshold: z.number().optional(),
+  windowSeconds: z.number().optional(),
+  evidence: z.string().optional(),
+});
+export type SignalExplanation = z.infer<typeof signalExplanation>;
+
 const incidentOpened = z.object({
   incidentId: z.string(),
   service: z.string(),
@@ -26,6 +43,12 @@ const incidentOpened = z.object({
   labels: z.record(z.string(), z.string()).optional(),
   /** Exemplar traces of the signal, for the responder and root-cause ranking. */
   traceIds: z.array(z.string()).optional(),
+  /** The opening signal's side of its baseline (absent in events recorded before it existed). */
+  direction: direction.optional(),
+  /** How the opening signal was judged, and why it pages. */
+  explanation: signalExplanation.optional(),
+  /** Why the incident policy opened an incident: the rule that fired. */
+  reason: z.string().optional(),
 });
 const signalAttached = z.object({
   incidentId: z.string(),
@@ -36,6 +59,11 @@ const signalAttached = z.object({
   onsetAt: z.iso.datetime(),
   traceIds: z.array(z.string()).optional(),
   signature: z.string().optional(),
+  baseline: z.number().optional(),
+  direction: direction.optional(),
+  explanation: signalExplanation.optional(),
+  /** Why it joined this incident (same service, topology neighbour, shared trace or signature). */
+  reason: z.string().optional(),
 });
 const incidentAcknowledged = z.object({ incidentId: z.string(), by: z.string() });
 const incidentMitigated = z.object({ incidentId: z.string(), remediationId: z.string(), detail: z.string() });
@@ -44,6 +72,12 @@ const severityChanged = z.object({ incidentId: z.string(), from: severity, to: s
 const rootCauseRanked = z.object({
   incidentId: z.string(),
   candidates: z.array(z.object({ service: z.string(), confidence: z.number(), evidence: z.array(z.string()) })),
+  /**
+   * The ranking after one full interval of event time since the incident opened: the evidence the
+   * healer acts on (a deeper service's errors and the root cause's error signatures arrive an
+   * interval after the callers'). Recorded once per incident.
+   */
+  settled: z.boolean().optional(),
 });
 const silenceCreated = z.object({
   silenceId: z.string(),

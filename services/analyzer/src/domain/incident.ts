@@ -20,6 +20,8 @@ export type Incident =
       /** `service/signal` of every signal attached, the opening one included. */
       signals: Set<string>;
       rootCauses: Candidates;
+      /** The ranking the healer acts on was recorded (one interval of event time after opening). */
+      settled: boolean;
     };
 
 export type IncidentCommand =
@@ -30,7 +32,7 @@ export type IncidentCommand =
   | ({ type: 'ResolveIncident'; at: string } & EventDataOf<'incident.resolved'>)
   | { type: 'ReopenIncident'; at: string; incidentId: string; reason: string; withinMs: number }
   | { type: 'ChangeSeverity'; at: string; incidentId: string; to: Severity; reason: string }
-  | { type: 'RankRootCauses'; at: string; incidentId: string; candidates: Candidates };
+  | { type: 'RankRootCauses'; at: string; incidentId: string; candidates: Candidates; settled?: boolean };
 
 export const initialState = (): Incident => ({ status: 'none' });
 
@@ -69,7 +71,9 @@ export const decide = (command: IncidentCommand, state: Incident): NewEvent[] =>
         : [];
     case 'RankRootCauses': {
       const same = JSON.stringify(state.rootCauses) === JSON.stringify(command.candidates);
-      return state.status === 'open' && !same ? [{ type: 'incident.root_cause_ranked', data: { incidentId, candidates: command.candidates } }] : [];
+      const settles = command.settled === true && !state.settled;
+      if (state.status !== 'open' || (same && !settles)) return [];
+      return [{ type: 'incident.root_cause_ranked', data: { incidentId, candidates: command.candidates, ...(settles ? { settled: true } : {}) } }];
     }
   }
 };
@@ -86,6 +90,7 @@ export const evolve = (state: Incident, event: Pick<HephEvent, 'type' | 'data' |
       openedAt: event.occurredAt,
       signals: new Set([signalKey(d.service, d.signal)]),
       rootCauses: [],
+      settled: false,
     };
   }
   if (state.status === 'none') return state;
@@ -104,8 +109,10 @@ export const evolve = (state: Incident, event: Pick<HephEvent, 'type' | 'data' |
       return { ...state, status: 'open', resolvedAt: undefined, acknowledgedBy: undefined, mitigatedBy: undefined };
     case 'incident.severity_changed':
       return { ...state, severity: (event.data as EventDataOf<'incident.severity_changed'>).to };
-    case 'incident.root_cause_ranked':
-      return { ...state, rootCauses: (event.data as EventDataOf<'incident.root_cause_ranked'>).candidates };
+    case 'incident.root_cause_ranked': {
+      const d = event.data as EventDataOf<'incident.root_cause_ranked'>;
+      return { ...state, rootCauses: d.candidates, settled: state.settled || d.settled === true };
+    }
     default:
       return state;
   }
