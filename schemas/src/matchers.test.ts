@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allMatch, matcherMatches, parseMatcher } from './matchers.ts';
+import { allMatch, matcherMatches, parseMatcher, regexProblem } from './matchers.ts';
+import { routingFile } from './routing.ts';
 
 describe('label matchers', () => {
   it('matches equality, inequality and anchored regexes', () => {
@@ -21,5 +22,36 @@ describe('label matchers', () => {
     expect(parseMatcher('service=~"pay.*"')).toEqual({ name: 'service', value: 'pay.*', isRegex: true, isEqual: true });
     expect(parseMatcher('env!~dev|test')).toEqual({ name: 'env', value: 'dev|test', isRegex: true, isEqual: false });
     expect(parseMatcher('not a matcher')).toBeUndefined();
+  });
+
+  it('runs a catastrophic-backtracking regex in linear time (RE2), not for seconds', () => {
+    // `(a+)+b` against 30 a's took 4 s per request on JavaScript's backtracking engine.
+    const m = { name: 'service', value: '(a+)+b', isRegex: true, isEqual: true };
+    const started = performance.now();
+    expect(matcherMatches(m, { service: 'a'.repeat(30) })).toBe(false);
+    expect(matcherMatches(m, { service: `${'a'.repeat(100_000)}c` })).toBe(false);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(matcherMatches(m, { service: 'aaab' })).toBe(true);
+  });
+
+  it('anchors regexes to the whole value, as Alertmanager does', () => {
+    const m = (value: string) => ({ name: 'env', value, isRegex: true, isEqual: true });
+    expect(matcherMatches(m('prod|staging'), { env: 'prod' })).toBe(true);
+    expect(matcherMatches(m('prod|staging'), { env: 'preprod' })).toBe(false);
+    expect(matcherMatches(m('prod'), { env: 'prod\n' })).toBe(false);
+  });
+
+  it('refuses what RE2 refuses (backreferences, lookaround) with Go\'s message, and such a pattern matches nothing', () => {
+    expect(regexProblem('(a)\\1')).toMatch(/^error parsing regexp: invalid escape sequence/);
+    expect(regexProblem('(?=a)a')).toMatch(/^error parsing regexp: .*Perl syntax/);
+    expect(regexProblem('(?<!a)b')).toMatch(/^error parsing regexp/);
+    expect(regexProblem('check.*')).toBeUndefined();
+    expect(matcherMatches({ name: 'x', value: '(?=a)a', isRegex: true, isEqual: true }, { x: 'a' })).toBe(false);
+    expect(parseMatcher('service=~"(a)\\1"')).toBeUndefined();
+  });
+
+  it('refuses a routing file whose matcher regex RE2 refuses', () => {
+    const parsed = routingFile.safeParse({ route: { receiver: 'pager', matchers: ['service=~"(?=check)c.*"'] }, receivers: [{ name: 'pager', webhook: { url: 'http://127.0.0.1:9/x' } }] });
+    expect(parsed.success).toBe(false);
   });
 });

@@ -166,6 +166,26 @@ describe('Alertmanager API v2', () => {
     expect(time.body.message).toContain('startsAt');
   });
 
+  it('refuses a regex RE2 refuses (backreference, lookahead) with 400 and RE2\'s reason', async () => {
+    for (const value of ['(a)\\1', '(?=a)a']) {
+      const answer = await c.call('POST', '/api/v2/silences', silenceBody([{ name: 'service', value, isRegex: true }]));
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatch(/^silence invalid: invalid label matcher 0: invalid regular expression .*: error parsing regexp: /);
+    }
+  });
+
+  it('matches a catastrophic-backtracking silence regex in linear time: the alert list answers at once', async () => {
+    const created = await c.call('POST', '/api/v2/silences', silenceBody([{ name: 'alertname', value: '(a+)+b', isRegex: true }]));
+    expect(created.status).toBe(200);
+    expect((await c.call('POST', '/api/v2/alerts', [{ labels: { alertname: 'a'.repeat(30) } }])).status).toBe(200);
+    const started = performance.now();
+    const alerts = await c.call('GET', '/api/v2/alerts?filter=alertname%3D~%22(a%2B)%2Bb%22');
+    expect(alerts.status).toBe(200);
+    expect((await c.call('GET', '/api/v2/alerts')).body).toEqual([expect.objectContaining({ status: expect.objectContaining({ state: 'active' }) })]);
+    expect(performance.now() - started).toBeLessThan(1000);
+    await c.call('DELETE', `/api/v2/silence/${created.body.silenceID}`);
+  });
+
   it('answers 404 for an unknown silence id and 422 for an id that is not a uuid', async () => {
     const unknown = randomId();
     expect((await c.call('GET', `/api/v2/silence/${unknown}`)).status).toBe(404);

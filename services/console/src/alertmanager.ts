@@ -2,7 +2,7 @@
 // Prometheus and Grafana work against us unchanged; and our own /api/silences over the same store.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger, Sql } from '@hephaestus/platform';
-import { matcherMatches, silencedBy, silenceState, type Labels, type Matcher, type Silence, type SilenceState } from '@hephaestus/schemas';
+import { matcherMatches, regexMatches, regexProblem, silencedBy, silenceState, type Labels, type Matcher, type Silence, type SilenceState } from '@hephaestus/schemas';
 import { z } from 'zod';
 import consolePackage from '../package.json' with { type: 'json' };
 import { activeSilences, createSilence, expireSilence, getSilence, listSilences, type StoredSilence } from './silence-store.ts';
@@ -114,19 +114,10 @@ const bodyError = (name: string, body: unknown, error: z.ZodError): ApiError => 
   return { code: 'MALFORMED', message: `parsing ${name} body from "" failed, because ${path}: ${issue.message}` };
 };
 
-// ---- Matchers: Alertmanager's label and filter rules (model.LabelName, pkg/labels/parse.go).
+// ---- Matchers: Alertmanager's label and filter rules (model.LabelName, pkg/labels/parse.go). Regexes are
+// anchored and compiled by RE2 (schemas' regexProblem), as Go's regexp compiles them there.
 
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-/** Regexes are anchored as Alertmanager anchors them; JavaScript's dialect, not Go's RE2, decides what compiles. */
-const compileRegex = (pattern: string): string | undefined => {
-  try {
-    new RegExp(`^(?:${pattern})$`);
-    return undefined;
-  } catch (error) {
-    return `error parsing regexp: ${(error as Error).message}`;
-  }
-};
 
 const filterSyntax = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*([\s\S]*?)\s*$/;
 
@@ -156,7 +147,7 @@ export const parseFilterMatcher = (text: string): Result<Matcher> => {
   }
   if (expectTrailingQuote) return unescapedQuote;
   const isRegex = op === '=~' || op === '!~';
-  const regexError = isRegex ? compileRegex(value) : undefined;
+  const regexError = isRegex ? regexProblem(value) : undefined;
   if (regexError) return fail({ code: 'INVALID', message: regexError });
   return { ok: true, value: { name, value, isRegex, isEqual: op === '=' || op === '=~' } };
 };
@@ -185,11 +176,11 @@ const alertMatchesFilter = (labels: Labels, filter: Matcher[]): boolean =>
 const matcherProblem = (m: Matcher): string | undefined => {
   if (!labelName.test(m.name)) return `invalid label name ${JSON.stringify(m.name)}`;
   if (!m.isRegex) return m.value.isWellFormed() ? undefined : `invalid label value ${JSON.stringify(m.value)}`;
-  const regexError = compileRegex(m.value);
+  const regexError = regexProblem(m.value);
   return regexError && `invalid regular expression ${JSON.stringify(m.value)}: ${regexError}`;
 };
 
-const matchesEmpty = (m: Matcher): boolean => m.isEqual && (m.isRegex ? new RegExp(`^(?:${m.value})$`).test('') : m.value === '');
+const matchesEmpty = (m: Matcher): boolean => m.isEqual && (m.isRegex ? regexMatches(m.value, '') : m.value === '');
 
 const checkSilence = (body: z.infer<typeof postableSilence>, nowMs: number): Result<Omit<Silence, 'id'>> => {
   const startsAt = new Date(body.startsAt);
@@ -396,9 +387,9 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
     if (!filter.ok) return filter;
     // amtool always sends `receiver`, empty when not asked for: that means no receiver filter.
     const receiver = all(query.data.receiver).at(-1) || undefined;
-    const receiverError = receiver === undefined ? undefined : compileRegex(receiver);
+    const receiverError = receiver === undefined ? undefined : regexProblem(receiver);
     if (receiverError) return fail({ code: 'INVALID', message: `failed to parse receiver param: ${receiverError}` });
-    if (receiver !== undefined && !new RegExp(`^(?:${receiver})$`).test(receiverName)) return { ok: true as const, value: [] };
+    if (receiver !== undefined && !regexMatches(receiver, receiverName)) return { ok: true as const, value: [] };
     // Nothing is inhibited yet, so `inhibited` changes nothing.
     const show = { active: flag(query.data.active, true), silenced: flag(query.data.silenced, true) };
     const silences = await activeSilences(sql, nowMs);
