@@ -168,7 +168,7 @@ describe('decodeTracesJson', () => {
     let value: unknown = { stringValue: 'deep' };
     for (let i = 0; i < 150; i++) value = { arrayValue: { values: [value] } };
     const body = JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'k', value }] } }] });
-    expect(errorOf(decodeTracesJson(body))).toMatch(/nested deeper than 100 levels/);
+    expect(errorOf(decodeTracesJson(body))).toMatch(/nested deeper than 24 levels/);
   });
 });
 

@@ -42,7 +42,8 @@ export interface OtlpResource {
 }
 
 export type OtlpError = { code: 'malformed'; message: string };
-export type OtlpResult<T> = { ok: true; value: T } | { ok: false; error: OtlpError };
+/** A decoded request says how many of its strings were repaired (see readString). */
+export type OtlpResult<T> = { ok: true; value: T; repairedStrings?: number } | { ok: false; error: OtlpError };
 
 /** Limits applied by validation; attribute lists longer than the count lose their tail. */
 export interface AttributeLimits {
@@ -74,8 +75,14 @@ const fail = (path: string, expected: string, v: unknown): never => {
   throw new MalformedOtlp(`${path}: expected ${expected}, got ${showValue(v)}`);
 };
 
-// AnyValue nests; the protobuf decoder stops at 100 levels, so JSON does too.
-const maxDepth = 100;
+/**
+ * How deep AnyValues nest (arrays and maps), counted as readAnyValue and the fast path count it.
+ * protobufjs stops at 100 nested messages, and a map level is three of them (AnyValue, KeyValueList,
+ * KeyValue): an exemplar's attributes in a per-resource request reach it past 30 levels. Below that,
+ * with room to spare, every encoding and every path (JSON, protobuf, the fast path, the analyzer's
+ * decode of what ingest wrote) accepts and refuses the same values.
+ */
+export const maxValueDepth = 24;
 
 export type Obj = Record<string, unknown>;
 
@@ -91,9 +98,22 @@ export const readList = <T>(v: unknown, path: string, item: (v: unknown, path: s
   return v.map((x, i) => item(x, `${path}[${i}]`));
 };
 
+// The strings of the request being read that readString repaired; requestDecoders resets and reports it
+// (reading is synchronous, so no other request interleaves).
+let repairedStrings = 0;
+
+/**
+ * Every string of a request goes through here, from either encoding. OTLP/JSON can carry a lone
+ * surrogate (half an emoji: JSON allows the escape, UTF-8 cannot encode it) and both encodings can
+ * carry NUL, which PostgreSQL text cannot hold. Both become U+FFFD, so the protobuf ingest writes is
+ * valid, the analyzer can store what it reads, and JSON and protobuf give the same record.
+ */
 export const readString = (v: unknown, path: string): string => {
   if (v === undefined || v === null) return '';
-  return typeof v === 'string' ? v : fail(path, 'a string', v);
+  if (typeof v !== 'string') return fail(path, 'a string', v);
+  if (v.isWellFormed() && !v.includes('\u0000')) return v;
+  repairedStrings++;
+  return v.toWellFormed().replaceAll('\u0000', '\uFFFD');
 };
 
 const readBool = (v: unknown, path: string): boolean => {
@@ -196,7 +216,7 @@ const anyValueMembers = ['stringValue', 'boolValue', 'intValue', 'doubleValue', 
 export const readAnyValue = (v: unknown, path: string, depth = 0): OtlpAnyValue => {
   const o = readObject(v, path);
   if (o === undefined) return {};
-  if (depth > maxDepth) throw new MalformedOtlp(`${path}: values nested deeper than ${maxDepth} levels`);
+  if (depth > maxValueDepth) throw new MalformedOtlp(`${path}: values nested deeper than ${maxValueDepth} levels`);
   const set = anyValueMembers.filter((m) => o[m] !== undefined && o[m] !== null);
   if (set.length > 1) throw new MalformedOtlp(`${path}: more than one value set (${set.join(', ')})`);
   const member = set[0];
@@ -360,18 +380,22 @@ const malformed = (prefix: string, err: unknown): OtlpResult<never> => ({
 
 type MessageType = { decode(bytes: Uint8Array): unknown; toObject(message: never, options: { longs: typeof BigInt }): unknown };
 
+const repaired = <R>(value: R): OtlpResult<R> => (repairedStrings > 0 ? { ok: true, value, repairedStrings } : { ok: true, value });
+
 /** The protobuf and JSON decoders of one export request, sharing its reader. Neither throws. */
 export const requestDecoders = <R>(type: MessageType, read: (v: unknown) => R) => ({
   protobuf: (bytes: Uint8Array): OtlpResult<R> => {
+    repairedStrings = 0;
     try {
-      return { ok: true, value: read(type.toObject(type.decode(bytes) as never, { longs: BigInt })) };
+      return repaired(read(type.toObject(type.decode(bytes) as never, { longs: BigInt })));
     } catch (err) {
       return malformed('invalid OTLP protobuf', err);
     }
   },
   json: (text: string): OtlpResult<R> => {
+    repairedStrings = 0;
     try {
-      return { ok: true, value: read(JSON.parse(text)) };
+      return repaired(read(JSON.parse(text)));
     } catch (err) {
       return malformed('invalid OTLP JSON', err);
     }

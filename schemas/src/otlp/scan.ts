@@ -1,7 +1,7 @@
 // The fast path for OTLP/HTTP protobuf trace bodies: walks the wire format checking what validateTraces
 // checks, and when validation would change nothing, hands each ResourceSpans on as sent, not re-encoded.
 import protobuf from 'protobufjs';
-import { type AttributeLimits, defaultAttributeLimits } from './common.ts';
+import { type AttributeLimits, defaultAttributeLimits, maxValueDepth } from './common.ts';
 import { unknownService } from './traces.ts';
 
 /** One ResourceSpans as an ExportTraceServiceRequest of its own, as splitTracesByResource gives it. */
@@ -17,8 +17,7 @@ const I64 = 1;
 const LEN = 2;
 const I32 = 5;
 
-// AnyValue nests (arrays, maps); deeper than this is left to the full decoder and its own limit.
-const maxValueDepth = 32;
+// AnyValue nests (arrays, maps); deeper than maxValueDepth is left to the full decoder, which refuses it.
 
 // What protobufjs uses for proto3 strings (utf8_validation VERIFY): invalid UTF-8 makes the body malformed.
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -82,10 +81,14 @@ const unknown = (s: Scan, tag: number, end: number): void => {
   }
 };
 
-/** A string: valid UTF-8, and at most maxLength UTF-16 code units (the unit limitAttributes counts). */
+/**
+ * A string: valid UTF-8 without NUL (the full path repairs NUL, so the bytes as sent would differ from
+ * what it writes), and at most maxLength UTF-16 code units (the unit limitAttributes counts).
+ */
 const text = (s: Scan, tag: number, end: number, maxLength: number): void => {
   const { r, buf } = s;
   const to = len(s, tag, end);
+  if (buf.subarray(r.pos, to).includes(0)) decline();
   let i = r.pos;
   while (i < to && buf[i]! < 0x80) i++;
   // Pure ASCII: one unit per byte. Otherwise decode, which also rejects invalid UTF-8.
