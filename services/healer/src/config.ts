@@ -3,8 +3,24 @@ import { baseConfig, env } from '@hephaestus/platform';
 import { z } from 'zod';
 import { githubConfig } from './github/client.ts';
 
+/** `scheme://host[:port]`, written back as the URL API's origin (default ports dropped, host lower-cased). */
+const origin = z.string().transform((text, ctx) => {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.pathname !== '/' || url.search || url.hash || /[?#]/.test(text)) {
+    ctx.addIssue({ code: 'custom', message: `expected origins like http://127.0.0.1:7001 (scheme, host, port; no path), got '${text}'` });
+    return z.NEVER;
+  }
+  return url.origin;
+});
+
 export const healerConfig = baseConfig.extend({
   HEPH_PLAYBOOKS_DIR: z.string().default('./playbooks'),
+  /**
+   * The origins the healer may call (agents' control URLs, playbook http steps), comma-separated, e.g.
+   * `http://127.0.0.1:7001,http://agent.internal:8080`. When set, they alone decide.
+   */
+  HEPH_HEALER_ALLOWED_ORIGINS: env.list().pipe(z.array(origin)),
+  /** Compatibility: hosts any port of which may be called, used only when HEPH_HEALER_ALLOWED_ORIGINS is unset. */
   HEPH_HEALER_ALLOWED_HOSTS: z
     .string()
     .default('127.0.0.1,localhost,::1')

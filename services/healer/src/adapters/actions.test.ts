@@ -1,7 +1,9 @@
 // Action executors against a real HTTP server on loopback standing in for an agent's control endpoint.
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '@hephaestus/platform';
 import type { PlaybookStep } from '@hephaestus/schemas';
+import { healerConfig } from '../config.ts';
 import { describeAction, runAction, type GitHubExecutor } from './actions.ts';
 
 type Hit = { method: string; url: string; headers: IncomingHttpHeaders; body: string };
@@ -101,5 +103,55 @@ describe('playbook actions', () => {
     expect(await runAction(step('github.fix_pr', { path: 'a.ts' }), { ...context(), github, githubContext })).toEqual({ ok: true, detail: 'opened #7' });
     expect(seen).toEqual(['github.fix_pr rem-1:0 planner']);
     expect(await runAction(step('github.revert'), { ...context(), githubContext })).toEqual({ ok: false, error: 'GitHub is not configured (HEPH_GITHUB_TOKEN or HEPH_GITHUB_APP_ID)' });
+  });
+
+  describe('a control URL from telemetry cannot redirect the healer', () => {
+    const refusedWithoutCall = async (controlUrl: string, error: RegExp, extra: object = {}) => {
+      const before = hits.length;
+      const result = await runAction(step('agent.restart'), { ...context(controlUrl), ...extra });
+      expect(result).toMatchObject({ ok: false, error: expect.stringMatching(error) });
+      expect(hits.length).toBe(before);
+    };
+
+    it('refuses a query or fragment that would swallow the action path (POST /steal?x=/restart)', async () => {
+      await refusedWithoutCall(`${base}/steal?x=`, /query or fragment/);
+      await refusedWithoutCall(`${base}/steal#`, /query or fragment/);
+      await refusedWithoutCall(`${base}/control?`, /query or fragment/);
+    });
+
+    it('refuses userinfo, dot segments and percent-escapes in the control URL', async () => {
+      await refusedWithoutCall(`http://agent@127.0.0.1:${new URL(base).port}/control`, /userinfo/);
+      await refusedWithoutCall(`${base}/control/../steal`, /plain path/);
+      await refusedWithoutCall(`${base}/control/./x`, /plain path/);
+      await refusedWithoutCall(`${base}/steal%2F..%2Fx`, /plain path/);
+      await refusedWithoutCall('file:///etc/passwd', /not an http\(s\) URL/);
+    });
+
+    it('calls only allow-listed origins: another port on an allowed host is refused, the reason naming the origin', async () => {
+      const origins = { allowedOrigins: [base] };
+      expect(await runAction(step('agent.restart'), { ...context(`${base}/control`), ...origins })).toMatchObject({ ok: true });
+      expect(hits.at(-1)).toMatchObject({ url: '/control/restart', headers: { authorization: 'Bearer agent-secret' } });
+      await refusedWithoutCall('http://127.0.0.1:1/control', /^origin http:\/\/127\.0\.0\.1:1 is not on the healer's allow-list \(HEPH_HEALER_ALLOWED_ORIGINS\)$/, origins);
+      await refusedWithoutCall(`https://127.0.0.1:${new URL(base).port}/control`, /origin https:\/\/127\.0\.0\.1:\d+ is not on/, origins);
+    });
+
+    it('appends the action path as a segment with the URL API, keeping a trailing slash clean', async () => {
+      expect(describeAction(step('agent.rollback'), context(`${base}/agents/planner-1/`))).toEqual({ ok: true, detail: `dry run: would POST ${base}/agents/planner-1/rollback` });
+      expect(describeAction(step('agent.restart'), context(base))).toEqual({ ok: true, detail: `dry run: would POST ${base}/restart` });
+    });
+
+    it('sends the agent control token to the agent control endpoint only, not to a playbook http step', async () => {
+      expect(await runAction(step('http', { url: `${base}/hook` }), context())).toMatchObject({ ok: true });
+      expect(hits.at(-1)!.headers.authorization).toBeUndefined();
+    });
+
+    it('reads HEPH_HEALER_ALLOWED_ORIGINS as origins and refuses one with a path, query or other scheme', () => {
+      const config = loadConfig(healerConfig, { HEPH_HEALER_ALLOWED_ORIGINS: 'http://127.0.0.1:7001, HTTP://Agent.Internal:80/' });
+      expect(config.HEPH_HEALER_ALLOWED_ORIGINS).toEqual(['http://127.0.0.1:7001', 'http://agent.internal']);
+      expect(loadConfig(healerConfig, {}).HEPH_HEALER_ALLOWED_ORIGINS).toEqual([]);
+      for (const bad of ['http://127.0.0.1:7001/control', 'http://127.0.0.1:7001/?x', 'ftp://127.0.0.1', '127.0.0.1:7001']) {
+        expect(() => loadConfig(healerConfig, { HEPH_HEALER_ALLOWED_ORIGINS: bad }), bad).toThrow(/HEPH_HEALER_ALLOWED_ORIGINS\.0: expected origins like/);
+      }
+    });
   });
 });

@@ -1,7 +1,8 @@
-// Action executors: HTTP calls to an agent's control URL or a configured endpoint, only to hosts on the
-// allow-list (checked after templating), each with an idempotency key so a retried or resumed step acts
+// Action executors: HTTP calls to an agent's control URL or a configured endpoint, only to allow-listed
+// origins (checked after templating), each with an idempotency key so a retried or resumed step acts
 // once; GitHub actions go to an injected executor. Parameters are templated as plain strings and never
-// reach a shell.
+// reach a shell. The control URL comes from telemetry (`heph.control.url`), so it is parsed, refused
+// when it carries anything but an origin and a plain path, and extended with the URL API.
 import type { PlaybookStep } from '@hephaestus/schemas';
 import pRetry, { AbortError } from 'p-retry';
 
@@ -25,8 +26,12 @@ export type TemplateValues = {
 
 export type ActionContext = {
   controlUrl?: string;
+  /** Sent to the agent's control endpoint only (agent.* steps), never to a playbook's own URLs. */
   controlToken?: string;
+  /** Hosts whose every port may be called (HEPH_HEALER_ALLOWED_HOSTS); used only when no origins are set. */
   allowedHosts: string[];
+  /** Origins (scheme, host, port) that may be called (HEPH_HEALER_ALLOWED_ORIGINS); when set, they alone decide. */
+  allowedOrigins?: string[];
   idempotencyKey: string;
   values?: TemplateValues;
   github?: GitHubExecutor;
@@ -57,7 +62,47 @@ const agentConfig = (params: Record<string, string>) => ({
   ...(params.concurrency ? { concurrency: Number(params.concurrency) } : {}),
 });
 
-type HttpTarget = { url: URL; method: string; body?: string; contentType?: string };
+type HttpTarget = { url: URL; method: string; body?: string; contentType?: string; agent: boolean };
+
+/** An http(s) URL, or why not. */
+const parseHttpUrl = (text: string): URL | { error: string } => {
+  if (!URL.canParse(text)) return { error: `not a URL: ${text}` };
+  const url = new URL(text);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url : { error: `not an http(s) URL: ${text}` };
+};
+
+/** A path of plain segments (`/`, `/control`, `/agents/planner-1/`): nothing for an action path to be swallowed by or escape from. */
+const plainPath = /^(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?$/;
+
+/**
+ * The agent's control endpoint from its `heph.control.url`: an origin and a plain path, nothing else. A
+ * query, fragment, userinfo, dot segment or percent-escape is refused, so no `?x=` or `#` can swallow the
+ * action path and no `user@` can hide the real host.
+ */
+export const controlBase = (text: string): URL | { error: string } => {
+  const url = parseHttpUrl(text);
+  if ('error' in url) return { error: `heph.control.url: ${url.error}` };
+  if (url.username || url.password || text.includes('@')) return { error: `heph.control.url must not carry userinfo: ${url.origin}` };
+  if (text.includes('?') || text.includes('#')) return { error: `heph.control.url must not carry a query or fragment: ${url.origin}${url.pathname}` };
+  const rawPath = text.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '') || '/';
+  if (!plainPath.test(rawPath)) return { error: `heph.control.url must end in a plain path: ${url.origin}${url.pathname}` };
+  return url;
+};
+
+/** The control endpoint with the action's path appended as a segment (the URL API, not concatenation). */
+const actionUrl = (base: URL, action: string): URL => {
+  const url = new URL(base.href);
+  url.pathname = `${url.pathname.replace(/\/$/, '')}/${action}`;
+  return url;
+};
+
+/** Whether the allow-list lets the healer call this URL: its origin is listed, or (no origins set) its host. */
+const allowed = (url: URL, context: ActionContext): boolean => {
+  if (context.allowedOrigins && context.allowedOrigins.length > 0) {
+    return context.allowedOrigins.some((o) => URL.canParse(o) && new URL(o).origin === url.origin);
+  }
+  return context.allowedHosts.includes(url.hostname.replace(/^\[|\]$/g, ''));
+};
 
 /** The HTTP call a step stands for, templated and checked against the allow-list, or why there is none. */
 export const planHttpCall = (step: PlaybookStep, context: ActionContext): HttpTarget | { error: string } => {
@@ -67,31 +112,28 @@ export const planHttpCall = (step: PlaybookStep, context: ActionContext): HttpTa
     if (!filled.ok) return { error: `${step.name}: params.${key}: ${filled.error}` };
     params[key] = filled.text;
   }
-  let target: { url: string; method: string; body?: string; contentType?: string };
+  let target: HttpTarget;
   if (step.action === 'agent.restart' || step.action === 'agent.set_config' || step.action === 'agent.rollback') {
     if (!context.controlUrl) return { error: 'the agent exports no heph.control.url' };
-    const base = context.controlUrl.replace(/\/$/, '');
-    if (step.action === 'agent.restart') target = { url: `${base}/restart`, method: 'POST' };
-    else if (step.action === 'agent.set_config') target = { url: `${base}/config`, method: 'POST', body: JSON.stringify(agentConfig(params)), contentType: 'application/json' };
-    else target = { url: `${base}/rollback`, method: 'POST', body: JSON.stringify(params.version ? { version: params.version } : {}), contentType: 'application/json' };
+    const base = controlBase(context.controlUrl);
+    if ('error' in base) return base;
+    if (step.action === 'agent.restart') target = { url: actionUrl(base, 'restart'), method: 'POST', agent: true };
+    else if (step.action === 'agent.set_config') target = { url: actionUrl(base, 'config'), method: 'POST', body: JSON.stringify(agentConfig(params)), contentType: 'application/json', agent: true };
+    else target = { url: actionUrl(base, 'rollback'), method: 'POST', body: JSON.stringify(params.version ? { version: params.version } : {}), contentType: 'application/json', agent: true };
   } else if (step.action === 'http') {
     if (!params.url) return { error: 'http action needs params.url' };
+    const url = parseHttpUrl(params.url);
+    if ('error' in url) return url;
     const body = params.body;
-    target = { url: params.url, method: (params.method ?? 'POST').toUpperCase(), body, contentType: body === undefined ? undefined : body.trimStart().startsWith('{') ? 'application/json' : 'text/plain' };
+    target = { url, method: (params.method ?? 'POST').toUpperCase(), body, contentType: body === undefined ? undefined : body.trimStart().startsWith('{') ? 'application/json' : 'text/plain', agent: false };
   } else {
     return { error: `${step.action} is not an HTTP action` };
   }
-  let url: URL;
-  try {
-    url = new URL(target.url);
-  } catch {
-    return { error: `not a URL: ${target.url}` };
+  if (!allowed(target.url, context)) {
+    const variable = context.allowedOrigins && context.allowedOrigins.length > 0 ? 'HEPH_HEALER_ALLOWED_ORIGINS' : 'HEPH_HEALER_ALLOWED_HOSTS';
+    return { error: `origin ${target.url.origin} is not on the healer's allow-list (${variable})` };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { error: `not an http(s) URL: ${target.url}` };
-  if (!context.allowedHosts.includes(url.hostname.replace(/^\[|\]$/g, ''))) {
-    return { error: `host ${url.hostname} is not on the healer's allow-list (HEPH_HEALER_ALLOWED_HOSTS)` };
-  }
-  return { ...target, url };
+  return target;
 };
 
 const isGitHub = (step: PlaybookStep) => step.action === 'github.fix_pr' || step.action === 'github.revert';
@@ -127,7 +169,7 @@ export const runAction = async (step: PlaybookStep, context: ActionContext): Pro
           headers: {
             'idempotency-key': context.idempotencyKey,
             ...(target.contentType ? { 'content-type': target.contentType } : {}),
-            ...(context.controlToken ? { authorization: `Bearer ${context.controlToken}` } : {}),
+            ...(target.agent && context.controlToken ? { authorization: `Bearer ${context.controlToken}` } : {}),
           },
           body: target.body,
           redirect: 'manual',
