@@ -11,6 +11,15 @@ describe('remediation guard', () => {
     expect(guard(rules, input([]))).toEqual({ allow: true });
   });
 
+  it('refuses a second remediation of a service while one is unfinished, whatever its playbook', () => {
+    expect(guard(rules, input([row({ id: 'rem-1', playbookId: 'shed', status: 'awaiting_approval' })]))).toEqual({
+      allow: false,
+      reason: 'one remediation at a time per service: planner is still under remediation rem-1 (shed, awaiting approval)',
+    });
+    expect(guard(rules, input([row({ playbookId: 'shed', status: 'refused' })]))).toEqual({ allow: true });
+    expect(guard({ ...rules, concurrency: 2 }, input([row({ playbookId: 'shed', service: 'coder', status: 'running' })]))).toEqual({ allow: true });
+  });
+
   it('refuses past the runs per hour of a service, not counting refused or rejected ones', () => {
     const three = [row({ playbookId: 'a' }), row({ playbookId: 'b' }), row({ playbookId: 'c' })];
     expect(guard(rules, input(three))).toMatchObject({ allow: false, reason: expect.stringContaining('maxRunsPerHour 3') });

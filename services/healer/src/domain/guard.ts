@@ -1,6 +1,6 @@
-// The guard between a matched playbook and acting: rate per service, cooldown per service and
-// playbook, concurrency per playbook, and the blast radius over the fleet. Pure: the recent
-// remediations, the fleet and the time are arguments.
+// The guard between a matched playbook and acting: one remediation at a time per target service, rate
+// per service, cooldown per service and playbook, concurrency per playbook, and the blast radius over
+// the fleet. Pure: the recent remediations, the fleet and the time are arguments.
 import type { Playbook } from '@hephaestus/schemas';
 
 /** A row of the `remediations` projection. */
@@ -16,6 +16,11 @@ export const guard = (
   input: { playbookId: string; service: string; nowMs: number; recent: RecentRemediation[]; fleet: string[] },
 ): GuardVerdict => {
   const acted = input.recent.filter((r) => !neverActed.has(r.status));
+  // Two remediations on one service would undo or mask each other, and neither could be verified.
+  const busy = acted.find((r) => r.service === input.service && unfinished.has(r.status));
+  if (busy) {
+    return { allow: false, reason: `one remediation at a time per service: ${input.service} is still under remediation ${busy.id} (${busy.playbookId}, ${busy.status.replace('_', ' ')})` };
+  }
   const lastHour = acted.filter((r) => r.service === input.service && r.startedAtMs > input.nowMs - 3_600_000);
   if (lastHour.length >= rules.maxRunsPerHour) {
     return { allow: false, reason: `${input.service} already had ${lastHour.length} remediations in the last hour (maxRunsPerHour ${rules.maxRunsPerHour})` };
