@@ -7,3 +7,5 @@ export * from './costs.ts';
 export * from './matchers.ts';
 export * from './silence.ts';
 export * from './routing.ts';
+export * from './signal-meaning.ts';
+export * from './objectives.ts';

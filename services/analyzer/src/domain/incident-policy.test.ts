@@ -1,0 +1,160 @@
+// The incident policy, given/when/then: given the passes so far, when this interval's observations
+// arrive, then these incident commands (and nothing else) come out.
+import { describe, expect, it } from 'vitest';
+import type { Edge, TopologyView } from './correlation/topology.ts';
+import { decidePass, defaultPolicySettings, initialPolicyState, type Observation, type PassResult, type PolicyState } from './incident-policy.ts';
+
+const res = 10_000;
+const t0 = 1_800_000_000_000;
+const bucket = (n: number) => t0 + n * res;
+
+const graph = (pairs: string[]): TopologyView => {
+  const list = pairs.map((p) => p.split('>') as [string, string]);
+  return {
+    downstreamOf: (s) => list.filter(([a]) => a === s).map(([, b]) => b),
+    upstreamOf: (s) => list.filter(([, b]) => b === s).map(([a]) => a),
+    edges: (): Edge[] => list.map(([caller, callee]) => ({ caller, callee, calls: 100, errors: 0, errorRate: 0, lastSeenMs: 0 })),
+  };
+};
+const fleet = graph(['planner>researcher', 'researcher>coder', 'coder>reviewer']);
+const context = { topology: fleet, traces: () => [], settings: defaultPolicySettings(res) };
+
+const obs = (service: string, signal: string, n: number, value: number, baseline: number, extra: Partial<Observation> = {}): Observation => ({
+  service,
+  signal,
+  bucketStartMs: bucket(n),
+  value,
+  baseline,
+  summary: `${signal} ${value} vs usual ${baseline}`,
+  explanation: { detector: 'test', baseline },
+  ...extra,
+});
+const errors = (service: string, n: number, extra: Partial<Observation> = {}) => obs(service, 'error_rate', n, 0.5, 0.01, { calls: 100, errors: 50, ...extra });
+
+/** Runs passes: each entry is the observations of interval n (the pass at its end). */
+const run = (passes: Array<[number, Observation[]]>, state: PolicyState = initialPolicyState(), ctx = context) => {
+  const results: PassResult[] = [];
+  for (const [n, observations] of passes) {
+    const result = decidePass(state, observations, bucket(n) + res, ctx);
+    results.push(result);
+    state = result.state;
+  }
+  return { results, state, commands: results.flatMap((r) => r.commands), types: (i: number) => results[i]!.commands.map((c) => c.type) };
+};
+const count = (r: ReturnType<typeof run>, type: string) => r.commands.filter((c) => c.type === type).length;
+
+describe('incident policy', () => {
+  it('opens one incident for an error-rate symptom, at once, and refreshes it while it lasts', () => {
+    const r = run([[0, [errors('researcher', 0)]], [1, [errors('researcher', 1)]], [2, [errors('researcher', 2)]]]);
+    expect(count(r, 'OpenIncident')).toBe(1);
+    expect(r.results[0]!.commands[0]).toMatchObject({ type: 'OpenIncident', service: 'researcher', signal: 'error_rate', severity: 'critical', direction: 'above', labels: { alertname: 'ErrorRateHigh' } });
+    expect(r.results[1]!.decisions[0]).toMatchObject({ decision: 'refreshed' });
+  });
+
+  it('ignores a signal on the good side of its baseline: a drop in token usage never opens anything', () => {
+    const r = run([[0, [obs('coder', 'gen_ai.output_tokens', 0, 613, 615)]], [1, [obs('coder', 'gen_ai.output_tokens', 1, 300, 615)]]]);
+    expect(r.commands).toEqual([]);
+    expect(r.results[1]!.decisions[0]).toMatchObject({ decision: 'ignored' });
+  });
+
+  it('records cause and resource signals as evidence: they never page alone', () => {
+    const r = run([
+      [0, [obs('coder', 'gen_ai.output_tokens', 0, 9000, 600), obs('coder', 'process.memory.usage', 0, 9e8, 3e8)]],
+      [1, [obs('coder', 'gen_ai.output_tokens', 1, 9000, 600), obs('coder', 'process.memory.usage', 1, 9e8, 3e8)]],
+    ]);
+    expect(r.commands).toEqual([]);
+    expect(r.results[0]!.decisions.map((d) => d.decision), JSON.stringify(r.results[0]!.decisions)).toEqual(['recorded', 'recorded']);
+  });
+
+  it('opens a statistical symptom only once it held for two intervals, and attaches the evidence recorded before', () => {
+    const r = run([
+      [0, [obs('coder', 'gen_ai.cost_per_success_usd', 0, 0.02, 0.001), obs('coder', 'gen_ai.output_tokens', 0, 9000, 600)]],
+      [1, [obs('coder', 'gen_ai.cost_per_success_usd', 1, 0.02, 0.001)]],
+    ]);
+    expect(r.types(0)).toEqual([]);
+    expect(r.types(1)).toEqual(['OpenIncident', 'AttachSignal', 'RankRootCauses']);
+    expect(r.results[1]!.commands[1]).toMatchObject({ signal: 'gen_ai.output_tokens', service: 'coder' });
+  });
+
+  it('a latency blip of one interval pages nobody', () => {
+    const r = run([[0, [obs('coder', 'latency.p95_ms', 0, 900, 300)]], [1, []], [2, [obs('coder', 'latency.p95_ms', 2, 900, 300)]], [3, []]]);
+    expect(count(r, 'OpenIncident')).toBe(0);
+  });
+
+  it('ignores a symptom that moved less than its meaning asks (613 vs usual 615 is not a latency fault)', () => {
+    const r = run([[0, [obs('coder', 'latency.p95_ms', 0, 320, 300)]], [1, [obs('coder', 'latency.p95_ms', 1, 320, 300)]]]);
+    expect(r.commands).toEqual([]);
+  });
+
+  it('puts a cascade into one incident: the callers join the root cause, whichever order the signals come in', () => {
+    const cascade = [errors('planner', 0), errors('researcher', 0), errors('coder', 0)];
+    const forward = run([[0, cascade]]);
+    const backward = run([[0, [...cascade].reverse()]]);
+    expect(count(forward, 'OpenIncident')).toBe(1);
+    expect(count(forward, 'AttachSignal')).toBe(2);
+    expect(forward.commands).toEqual(backward.commands);
+    const ranked = forward.commands.find((c) => c.type === 'RankRootCauses');
+    expect(ranked && ranked.type === 'RankRootCauses' && ranked.candidates[0]!.service).toBe('coder');
+  });
+
+  it('attaches a later related signal to the open incident instead of paging again', () => {
+    const r = run([[0, [errors('coder', 0)]], [1, [errors('coder', 1), errors('researcher', 1)]], [2, [errors('planner', 2)]]]);
+    expect(count(r, 'OpenIncident')).toBe(1);
+    expect(r.commands.filter((c) => c.type === 'AttachSignal').map((c) => c.type === 'AttachSignal' && c.service)).toEqual(['researcher', 'planner']);
+  });
+
+  it('opens a second incident for an unrelated fault', () => {
+    const lonely = graph(['planner>researcher']);
+    const r = run([[0, [errors('planner', 0), errors('billing', 0)]]], initialPolicyState(), { ...context, topology: lonely });
+    expect(count(r, 'OpenIncident')).toBe(2);
+  });
+
+  it('records the settled ranking once, one interval of event time after opening', () => {
+    const r = run([[0, [errors('coder', 0)]], [1, [errors('coder', 1)]], [2, [errors('coder', 2)]]]);
+    const ranked = r.commands.filter((c) => c.type === 'RankRootCauses');
+    expect(ranked.map((c) => c.type === 'RankRootCauses' && (c.settled ?? false))).toEqual([false, true]);
+    expect(ranked[1]!.at).toBe(new Date(bucket(1) + res).toISOString());
+  });
+
+  it('resolves after every symptom stayed quiet for the quiet intervals, while evidence alone keeps nothing open', () => {
+    const tokens = obs('coder', 'gen_ai.output_tokens', 1, 9000, 600);
+    const r = run([[0, [errors('coder', 0)]], [1, [errors('coder', 1), tokens]], [2, [{ ...tokens, bucketStartMs: bucket(2) }]], [3, [{ ...tokens, bucketStartMs: bucket(3) }]]]);
+    expect(r.types(2)).not.toContain('ResolveIncident');
+    expect(r.types(3)).toContain('ResolveIncident');
+    expect(r.state.open).toEqual([]);
+  });
+
+  it('keeps an incident open while its signal is still off its baseline (hysteresis) and reopens a recurrence within the window', () => {
+    const sustain = (n: number) => errors('coder', n, { value: 0.08, sustainOnly: true });
+    const r = run([[0, [errors('coder', 0)]], [1, [sustain(1)]], [2, [sustain(2)]], [3, []], [4, []], [5, [errors('coder', 5)]]]);
+    expect(r.types(3)).toEqual([]);
+    expect(r.types(4)).toContain('ResolveIncident');
+    expect(r.types(5)[0]).toBe('ReopenIncident');
+    expect(count(r, 'OpenIncident')).toBe(1);
+  });
+
+  it('raises the severity instead of paging again when a critical symptom joins a warning incident', () => {
+    const slow = (n: number) => obs('coder', 'gen_ai.client.operation.duration', n, 9000, 800);
+    const r = run([[0, [slow(0)]], [1, [slow(1)]], [2, [slow(2), errors('planner', 2)]]]);
+    expect(count(r, 'OpenIncident')).toBe(1);
+    expect(r.results[1]!.commands[0]).toMatchObject({ type: 'OpenIncident', severity: 'warning' });
+    expect(r.types(2)).toEqual(['AttachSignal', 'ChangeSeverity', 'RankRootCauses']);
+  });
+
+  it('pages a failure prediction only inside the horizon with enough confidence', () => {
+    const predicted = (n: number, eta: number, confidence: number) => obs('reviewer', 'failure.predicted', n, 9e8, 1e9, { etaSeconds: eta, confidence });
+    const far = run([[0, [predicted(0, 7200, 0.99)]]]);
+    const unsure = run([[0, [predicted(0, 300, 0.5)]]]);
+    const near = run([[0, [predicted(0, 300, 0.95)]]]);
+    expect(far.commands).toEqual([]);
+    expect(unsure.commands).toEqual([]);
+    expect(near.types(0)[0]).toBe('OpenIncident');
+    expect(near.results[0]!.decisions[0]!.reason).toMatch(/limit predicted in 300 s/);
+  });
+
+  it('lets config override a meaning: a team that pages on a gauge says so', () => {
+    const settings = { ...defaultPolicySettings(res), meanings: [{ signal: 'queue.depth', role: 'symptom' as const, bad: 'up' as const, severity: 'critical' as const, minRelativeChange: 1, confirmIntervals: 1 }] };
+    const r = run([[0, [obs('worker', 'queue.depth', 0, 400, 100)]]], initialPolicyState(), { ...context, settings });
+    expect(r.types(0)[0]).toBe('OpenIncident');
+  });
+});

@@ -1,0 +1,393 @@
+// The incident policy: the one place that turns detector output into incidents. Every anomaly is a
+// signal with a declared meaning (schemas/signal-meaning.ts); for each interval of event time the
+// policy decides, per signal: attach it to the open incident it relates to, open an incident (only a
+// confirmed symptom or an imminent prediction does: that is the page), or record it as evidence only.
+// It also raises severity, ranks root causes (and records the settled ranking one interval after
+// opening, for the healer), resolves incidents whose symptoms stayed quiet and reopens recurrences.
+// Pure: time, topology and traces are arguments; no I/O, no clock.
+import { deterministicId } from '@hephaestus/platform';
+import {
+  isBadMove,
+  meaningOf,
+  type Direction,
+  type Severity,
+  type SignalExplanation,
+  type SignalMeaning,
+  type SpanRecord,
+} from '@hephaestus/schemas';
+import { correlateBatch, defaultGroupingSettings, rankRootCauses, type Group, type GroupingSettings, type Signal } from './correlation/grouping.ts';
+import type { TopologyView } from './correlation/topology.ts';
+import type { IncidentCommand } from './incident.ts';
+
+/** What a detector saw in one closed interval of one series. */
+export type Observation = {
+  service: string;
+  signal: string;
+  /** Start of the interval judged; the signal's onset when it is new. */
+  bucketStartMs: number;
+  value: number;
+  baseline: number;
+  summary: string;
+  explanation: SignalExplanation;
+  traceIds?: string[];
+  /** Error signature id (relates signals across services) and its template (for people and playbooks). */
+  signature?: string;
+  signatureTemplate?: string;
+  calls?: number;
+  errors?: number;
+  controlUrl?: string;
+  labels?: Record<string, string>;
+  /** Predictions: seconds until the limit, and how sure the fit is. */
+  etaSeconds?: number;
+  confidence?: number;
+  /** Overrides the meaning's severity (a burn-rate rule says its own). */
+  severity?: Severity;
+  /** Only keeps an incident's signal alive (hysteresis: still off its baseline, no longer alarming): never opens or attaches. */
+  sustainOnly?: boolean;
+};
+
+export type PolicySettings = {
+  resolutionMs: number;
+  /** Intervals every symptom of an incident must stay quiet before it resolves. */
+  quietIntervals: number;
+  /** A fault recurring within this long after its incident resolved reopens it (and pages again). */
+  reopenWithinMs: number;
+  /** Predictions page only when the limit is this close, with at least this confidence. */
+  predictionHorizonSeconds: number;
+  predictionMinConfidence: number;
+  /** Per-signal overrides of the meaning table. */
+  meanings: SignalMeaning[];
+  grouping: Partial<GroupingSettings>;
+};
+
+export const defaultPolicySettings = (resolutionMs: number): PolicySettings => ({
+  resolutionMs,
+  quietIntervals: 2,
+  reopenWithinMs: 10 * 60_000,
+  predictionHorizonSeconds: 1800,
+  predictionMinConfidence: 0.9,
+  meanings: [],
+  grouping: {},
+});
+
+type Tracked = { role: SignalMeaning['role']; severity: Severity; lastBadMs: number; baseline: number };
+
+export type PolicyIncident = {
+  id: string;
+  service: string;
+  signal: string;
+  severity: Severity;
+  summary: string;
+  /** Event time of the pass that opened (or reopened) it. */
+  openedAtMs: number;
+  settled: boolean;
+  group: Group;
+  /** Every signal it holds, by `service\0signal`: what keeps it open (symptoms, predictions) and what is evidence. */
+  signals: Record<string, Tracked>;
+};
+
+export type PolicyState = {
+  open: PolicyIncident[];
+  resolved: Array<{ incident: PolicyIncident; resolvedAtMs: number }>;
+  /** Consecutive bad intervals per `service\0signal`, for symptoms that must be confirmed. */
+  pending: Record<string, { count: number; lastBucketMs: number }>;
+  /** Recent signals that opened nothing: attached when an incident they relate to opens. */
+  evidence: Array<Signal & { observation: Observation }>;
+};
+
+export const initialPolicyState = (): PolicyState => ({ open: [], resolved: [], pending: {}, evidence: [] });
+
+export type Decision = {
+  service: string;
+  signal: string;
+  decision: 'opened' | 'reopened' | 'attached' | 'refreshed' | 'sustained' | 'recorded' | 'ignored';
+  incidentId?: string;
+  reason: string;
+};
+
+export type PolicyContext = {
+  topology: TopologyView;
+  /** Exemplar traces by id, for root-cause ranking. */
+  traces: (traceIds: readonly string[]) => ReadonlyArray<ReadonlyArray<SpanRecord>>;
+  settings: PolicySettings;
+};
+
+export type PassResult = { state: PolicyState; commands: IncidentCommand[]; decisions: Decision[] };
+
+const keyOf = (service: string, signal: string) => `${service}\u0000${signal}`;
+const severityRank: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
+const directionOf = (o: Pick<Observation, 'value' | 'baseline' | 'etaSeconds'>): Direction => (o.etaSeconds !== undefined || o.value >= o.baseline ? 'above' : 'below');
+
+const alertnameOf = (signal: string) =>
+  signal === 'error_rate' ? 'ErrorRateHigh' : signal === 'failure.predicted' ? 'FailurePredicted' : signal.startsWith('burn_rate.') ? 'ErrorBudgetBurn' : signal;
+
+const toSignal = (o: Observation): Signal & { observation: Observation } => ({
+  service: o.service,
+  signal: o.signal,
+  onsetMs: o.bucketStartMs,
+  value: o.value,
+  summary: o.summary,
+  traceIds: o.traceIds,
+  signature: o.signature,
+  observation: o,
+});
+
+/** Whether a confirmed bad signal may open an incident (page) on its own, and why not when it may not. */
+const pageable = (o: Observation, meaning: SignalMeaning, confirmed: number, settings: PolicySettings): { page: boolean; why: string } => {
+  if (meaning.role === 'prediction') {
+    if ((o.etaSeconds ?? Infinity) > settings.predictionHorizonSeconds) return { page: false, why: `prediction beyond the ${settings.predictionHorizonSeconds} s horizon: evidence only` };
+    if ((o.confidence ?? 0) < settings.predictionMinConfidence) return { page: false, why: `prediction confidence ${(o.confidence ?? 0).toFixed(2)} under ${settings.predictionMinConfidence}: evidence only` };
+    return { page: true, why: `limit predicted in ${o.etaSeconds} s (within ${settings.predictionHorizonSeconds} s) with confidence ${(o.confidence ?? 0).toFixed(2)}` };
+  }
+  if (meaning.role !== 'symptom') return { page: false, why: `${meaning.role} signal: evidence only, it never pages alone` };
+  if (confirmed < meaning.confirmIntervals) return { page: false, why: `symptom waiting for confirmation (${confirmed} of ${meaning.confirmIntervals} intervals)` };
+  return { page: true, why: meaning.confirmIntervals > 1 ? `symptom off its baseline for ${confirmed} intervals` : 'symptom users feel, confirmed by its detector' };
+};
+
+const attachCommand = (incidentId: string, s: Signal & { observation: Observation }, at: string, reason: string): IncidentCommand => ({
+  type: 'AttachSignal',
+  at,
+  incidentId,
+  service: s.service,
+  signal: s.signal,
+  summary: s.observation.summary.startsWith(s.service) ? s.observation.summary : `${s.service} ${s.observation.summary}`,
+  value: s.observation.value,
+  baseline: s.observation.baseline,
+  direction: directionOf(s.observation),
+  explanation: s.observation.explanation,
+  onsetAt: new Date(s.onsetMs).toISOString(),
+  traceIds: s.traceIds,
+  signature: s.observation.signatureTemplate ?? s.signature,
+  reason,
+});
+
+/**
+ * One interval of event time: the observations of the interval ending at `atMs` (all of them, in any
+ * order: the result does not depend on it), then settling, resolving and expiring.
+ */
+export const decidePass = (state: PolicyState, observations: readonly Observation[], atMs: number, context: PolicyContext): PassResult => {
+  const { settings } = context;
+  const grouping = { ...defaultGroupingSettings, ...settings.grouping, quietSignals: [], echoSignals: [] };
+  const at = new Date(atMs).toISOString();
+  const commands: IncidentCommand[] = [];
+  const decisions: Decision[] = [];
+  const open = state.open.map((i) => ({ ...i, signals: { ...i.signals } }));
+  const pending: PolicyState['pending'] = {};
+  const bucketStartMs = atMs - settings.resolutionMs;
+  // Confirmation counts survive only through consecutive intervals.
+  for (const [key, p] of Object.entries(state.pending)) if (p.lastBucketMs >= bucketStartMs - settings.resolutionMs) pending[key] = p;
+
+  const sorted = [...observations].sort((a, b) => a.service.localeCompare(b.service) || a.signal.localeCompare(b.signal) || (a.signature ?? '').localeCompare(b.signature ?? ''));
+  const fresh: Array<Signal & { observation: Observation; meaning: SignalMeaning; confirmed: number }> = [];
+  for (const o of sorted) {
+    const meaning = meaningOf(o.signal, settings.meanings);
+    const key = keyOf(o.service, o.signal);
+    // A prediction is bad by definition (a limit ahead): its value is below the limit it compares with.
+    if (meaning.role !== 'prediction' && !isBadMove(meaning, o.value, o.baseline)) {
+      decisions.push({ service: o.service, signal: o.signal, decision: 'ignored', reason: `${directionOf(o)} its baseline, which is not bad for ${o.signal} (bad: ${meaning.bad}${meaning.minRelativeChange ? `, by ${meaning.minRelativeChange * 100} % or more` : ''})` });
+      continue;
+    }
+    // Keep alive the incidents that hold this signal.
+    for (const incident of open) {
+      const tracked = incident.signals[key];
+      if (!tracked) continue;
+      incident.signals[key] = { ...tracked, lastBadMs: Math.max(tracked.lastBadMs, atMs) };
+      incident.group = { ...incident.group, lastActivityMs: Math.max(incident.group.lastActivityMs, o.bucketStartMs) };
+    }
+    if (o.sustainOnly) {
+      const holder = open.find((i) => i.signals[key]);
+      decisions.push({ service: o.service, signal: o.signal, decision: holder ? 'sustained' : 'ignored', incidentId: holder?.id, reason: holder ? 'still off its baseline: the incident stays open' : 'no open incident holds it' });
+      continue;
+    }
+    const previous = pending[key];
+    const confirmed = previous && previous.lastBucketMs === o.bucketStartMs - settings.resolutionMs ? previous.count + 1 : previous?.lastBucketMs === o.bucketStartMs ? previous.count : 1;
+    pending[key] = { count: confirmed, lastBucketMs: o.bucketStartMs };
+    fresh.push({ ...toSignal(o), meaning, confirmed });
+  }
+
+  // correlate: related signals of the pass go together, to the open incident they relate to if any.
+  const groups = open.map((i) => i.group);
+  const { correlations } = correlateBatch(fresh, groups, context.topology, grouping);
+  const touched = new Set<string>();
+  const newGroups = new Map<string, { group: Group; members: typeof fresh }>();
+  correlations.forEach((c, index) => {
+    const signal = fresh[index]!;
+    const incident = c.isNew ? undefined : open.find((i) => i.group.id === c.group.id);
+    if (!incident) {
+      const entry = newGroups.get(c.group.id) ?? { group: c.group, members: [] };
+      entry.group = c.group;
+      entry.members.push(signal);
+      newGroups.set(c.group.id, entry);
+      return;
+    }
+    incident.group = c.group;
+    const key = keyOf(signal.service, signal.signal);
+    const had = incident.signals[key];
+    incident.signals[key] = { role: signal.meaning.role, severity: signal.observation.severity ?? signal.meaning.severity, lastBadMs: atMs, baseline: had?.baseline ?? signal.observation.baseline };
+    if (had) {
+      decisions.push({ service: signal.service, signal: signal.signal, decision: 'refreshed', incidentId: incident.id, reason: 'already part of the incident' });
+    } else {
+      commands.push(attachCommand(incident.id, signal, at, c.reason));
+      decisions.push({ service: signal.service, signal: signal.signal, decision: 'attached', incidentId: incident.id, reason: c.reason });
+      touched.add(incident.id);
+    }
+    raiseSeverity(incident, signal, at, commands);
+  });
+
+  // open: a new group opens an incident only when one of its signals may page.
+  let evidence = state.evidence.filter((e) => e.onsetMs >= atMs - (grouping.windowMs ?? defaultGroupingSettings.windowMs));
+  let resolved = state.resolved.filter((r) => r.resolvedAtMs >= atMs - settings.reopenWithinMs);
+  for (const { group, members } of newGroups.values()) {
+    const verdicts = members.map((m) => ({ m, ...pageable(m.observation, m.meaning, m.confirmed, settings) }));
+    const pagers = verdicts.filter((v) => v.page).sort((a, b) =>
+      severityRank[b.m.observation.severity ?? b.m.meaning.severity] - severityRank[a.m.observation.severity ?? a.m.meaning.severity] ||
+      a.m.onsetMs - b.m.onsetMs || a.m.service.localeCompare(b.m.service) || a.m.signal.localeCompare(b.m.signal));
+    if (pagers.length === 0) {
+      for (const v of verdicts) {
+        decisions.push({ service: v.m.service, signal: v.m.signal, decision: 'recorded', reason: v.why });
+        evidence = [...evidence.filter((e) => keyOf(e.service, e.signal) !== keyOf(v.m.service, v.m.signal)), { ...toSignal(v.m.observation) }];
+      }
+      continue;
+    }
+    const lead = pagers[0]!;
+    const o = lead.m.observation;
+    const severity = o.severity ?? lead.m.meaning.severity;
+    const recurrence = resolved.find((r) => r.incident.service === o.service && r.incident.signal === o.signal);
+    let incident: PolicyIncident;
+    if (recurrence) {
+      resolved = resolved.filter((r) => r !== recurrence);
+      incident = { ...recurrence.incident, openedAtMs: atMs, group: { ...group, id: recurrence.incident.group.id }, signals: { ...recurrence.incident.signals } };
+      commands.push({ type: 'ReopenIncident', at, incidentId: incident.id, reason: `${o.service} ${o.summary}`, withinMs: settings.reopenWithinMs });
+      decisions.push({ service: o.service, signal: o.signal, decision: 'reopened', incidentId: incident.id, reason: `recurred within ${Math.round(settings.reopenWithinMs / 60_000)} min of resolving; ${lead.why}` });
+    } else {
+      const id = deterministicId(o.service, o.signal, o.bucketStartMs);
+      incident = { id, service: o.service, signal: o.signal, severity, summary: o.summary, openedAtMs: atMs, settled: false, group, signals: {} };
+      const top = o.signatureTemplate;
+      commands.push({
+        type: 'OpenIncident',
+        at,
+        incidentId: id,
+        service: o.service,
+        signal: o.signal,
+        severity,
+        summary: top && o.signal === 'error_rate' ? `${o.summary}; top error: ${top}` : o.summary,
+        value: o.value,
+        baseline: o.baseline,
+        calls: o.calls,
+        errors: o.errors,
+        windowStart: new Date(o.bucketStartMs).toISOString(),
+        controlUrl: o.controlUrl,
+        etaSeconds: o.etaSeconds,
+        labels: { alertname: alertnameOf(o.signal), service: o.service, signal: o.signal, severity, ...o.labels },
+        traceIds: o.traceIds,
+        direction: directionOf(o),
+        explanation: o.explanation,
+        reason: lead.why,
+      });
+      decisions.push({ service: o.service, signal: o.signal, decision: 'opened', incidentId: id, reason: lead.why });
+    }
+    incident.signals[keyOf(o.service, o.signal)] = { role: lead.m.meaning.role, severity, lastBadMs: atMs, baseline: o.baseline };
+    for (const v of verdicts) {
+      if (v === lead) continue;
+      incident.signals[keyOf(v.m.service, v.m.signal)] = { role: v.m.meaning.role, severity: v.m.observation.severity ?? v.m.meaning.severity, lastBadMs: atMs, baseline: v.m.observation.baseline };
+      commands.push(attachCommand(incident.id, v.m, at, 'related to the opening signal in the same interval'));
+      decisions.push({ service: v.m.service, signal: v.m.signal, decision: 'attached', incidentId: incident.id, reason: 'related to the opening signal in the same interval' });
+      raiseSeverity(incident, v.m, at, commands);
+    }
+    // Evidence recorded before the page that relates to it joins now (tokens that rose before the cost did).
+    if (evidence.length > 0) {
+      const joined = correlateBatch(evidence, [incident.group], context.topology, grouping);
+      const kept: typeof evidence = [];
+      joined.correlations.forEach((c, index) => {
+        const e = evidence[index]!;
+        const key = keyOf(e.service, e.signal);
+        if (c.isNew || incident.signals[key]) {
+          if (!incident.signals[key]) kept.push(e);
+          return;
+        }
+        incident.group = c.group;
+        const meaning = meaningOf(e.signal, settings.meanings);
+        incident.signals[key] = { role: meaning.role, severity: e.observation.severity ?? meaning.severity, lastBadMs: e.onsetMs + settings.resolutionMs, baseline: e.observation.baseline };
+        commands.push(attachCommand(incident.id, e, at, `recorded earlier as evidence; ${c.reason}`));
+        decisions.push({ service: e.service, signal: e.signal, decision: 'attached', incidentId: incident.id, reason: `recorded earlier as evidence; ${c.reason}` });
+      });
+      evidence = kept;
+    }
+    open.push(incident);
+    touched.add(incident.id);
+  }
+
+  // rank: incidents whose evidence changed; settle: one interval of event time after opening.
+  for (const incident of open) {
+    const settles = !incident.settled && atMs >= incident.openedAtMs + settings.resolutionMs;
+    if (!touched.has(incident.id) && !settles) continue;
+    const ranked = { ...incident.group, signals: incident.group.signals.filter((s) => incident.signals[keyOf(s.service, s.signal)]?.role !== 'resource') };
+    const traces = context.traces(ranked.traceIds);
+    const candidates = rankRootCauses(ranked.signals.length > 0 ? ranked : incident.group, context.topology, traces);
+    commands.push({ type: 'RankRootCauses', at, incidentId: incident.id, candidates, ...(settles ? { settled: true } : {}) });
+    if (settles) incident.settled = true;
+  }
+
+  // resolve: every symptom (and prediction) quiet for the last `quietIntervals` intervals.
+  const quietSince = atMs - settings.quietIntervals * settings.resolutionMs;
+  const stillOpen: PolicyIncident[] = [];
+  for (const incident of open) {
+    const keeping = Object.values(incident.signals).filter((s) => s.role === 'symptom' || s.role === 'prediction');
+    if (keeping.length > 0 && keeping.every((s) => s.lastBadMs <= quietSince)) {
+      commands.push({
+        type: 'ResolveIncident',
+        at,
+        incidentId: incident.id,
+        service: incident.service,
+        signal: incident.signal,
+        reason: `${incident.signal === 'error_rate' ? 'error rate' : incident.signal} back to normal for ${settings.quietIntervals} intervals of ${settings.resolutionMs / 1000} s`,
+        value: 0,
+      });
+      resolved = [...resolved, { incident, resolvedAtMs: atMs }];
+    } else {
+      stillOpen.push(incident);
+    }
+  }
+  return { state: { open: stillOpen, resolved, pending, evidence }, commands, decisions };
+};
+
+const raiseSeverity = (incident: PolicyIncident, signal: { observation: Observation; meaning: SignalMeaning }, at: string, commands: IncidentCommand[]) => {
+  if (signal.meaning.role !== 'symptom' && signal.meaning.role !== 'prediction') return;
+  const to = signal.observation.severity ?? signal.meaning.severity;
+  if (severityRank[to] <= severityRank[incident.severity]) return;
+  commands.push({ type: 'ChangeSeverity', at, incidentId: incident.id, to, reason: `${signal.observation.service} ${signal.observation.summary}` });
+  incident.severity = to;
+};
+
+/** The baseline an open incident froze for a signal (hysteresis judges recovery against it, not a baseline the fault inflated). */
+export const frozenBaseline = (state: PolicyState, service: string, signal: string): number | undefined => {
+  for (const incident of state.open) {
+    const tracked = incident.signals[keyOf(service, signal)];
+    if (tracked) return tracked.baseline;
+  }
+  return undefined;
+};
+
+/** Rebuilds the policy's view of an open incident from its stored facts (after a restart). */
+export const restoreIncident = (
+  incident: { id: string; service: string; signal: string; severity: Severity; summary: string; openedAtMs: number; settled: boolean; baseline: number },
+  signals: Array<{ service: string; signal: string; onsetMs: number; value: number; summary: string; baseline?: number; signature?: string }>,
+  atMs: number,
+  settings: PolicySettings,
+): PolicyIncident => {
+  const all = [{ service: incident.service, signal: incident.signal, onsetMs: incident.openedAtMs - settings.resolutionMs, value: 0, summary: incident.summary, baseline: incident.baseline }, ...signals];
+  const group: Group = {
+    id: deterministicId('group', incident.id),
+    openedMs: Math.min(...all.map((s) => s.onsetMs)),
+    lastActivityMs: atMs,
+    traceIds: [],
+    signals: all.map((s) => ({ service: s.service, signal: s.signal, onsetMs: s.onsetMs, value: s.value, summary: s.summary, signature: s.signature, lastSeenMs: s.onsetMs, occurrences: 1 })),
+  };
+  const tracked: Record<string, Tracked> = {};
+  for (const s of all) {
+    const meaning = meaningOf(s.signal, settings.meanings);
+    // Seen bad up to now: an incident still bad after the restart stays open, a quiet one resolves after the quiet intervals.
+    tracked[keyOf(s.service, s.signal)] = { role: meaning.role, severity: meaning.severity, lastBadMs: atMs, baseline: s.baseline ?? 0 };
+  }
+  return { id: incident.id, service: incident.service, signal: incident.signal, severity: incident.severity, summary: incident.summary, openedAtMs: incident.openedAtMs, settled: incident.settled, group, signals: tracked };
+};
