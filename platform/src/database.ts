@@ -53,3 +53,23 @@ const openPglite = async (dataDir: string, log: Logger): Promise<Database> => {
     },
   };
 };
+
+/**
+ * PostgreSQL text is valid UTF-8 without NUL: a lone surrogate (half a UTF-16 pair, which JavaScript
+ * strings allow) and NUL both become U+FFFD, so one odd string cannot make a statement fail.
+ */
+export const pgText = (value: string): string => {
+  const wellFormed = value.isWellFormed() ? value : value.toWellFormed();
+  return wellFormed.includes('\u0000') ? wellFormed.replaceAll('\u0000', '\uFFFD') : wellFormed;
+};
+
+/** The extended query protocol counts a statement's bind parameters in 16 bits. */
+export const maxBindParameters = 65_535;
+
+/** Rows in consecutive chunks small enough for one multi-row statement of `parametersPerRow` each. */
+export const chunksOf = <T>(rows: T[], parametersPerRow: number): T[][] => {
+  const size = Math.max(1, Math.floor(maxBindParameters / parametersPerRow));
+  const chunks: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
+  return chunks;
+};

@@ -1,9 +1,10 @@
 // The Postgres-backed log of the embedded default: records per topic partition in one table, offsets
-// assigned under a row lock, consumer offsets in a table. Nothing lives only in memory.
+// assigned under a row lock, consumer offsets in a table. Nothing lives only in memory. A partition whose
+// handler fails backs off alone: the other partitions and topics keep flowing.
 import { crc32 } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { topicPartitions, type TopicName } from '@hephaestus/schemas';
-import type { Sql } from './database.ts';
+import { chunksOf, pgText, type Sql } from './database.ts';
 import type { Logger } from './logger.ts';
 import { LogUnavailableError, type BatchHandler, type ConsumedRecord, type Log, type LogRecord } from './log.ts';
 
@@ -12,6 +13,10 @@ const partitionsOf = (topic: string): number => topicPartitions[topic as TopicNa
 /** Same key, same partition, as with Kafka's default partitioner (not the same hash). */
 const partitionFor = (topic: string, key: string | null, fallback: number): number =>
   key === null ? fallback % partitionsOf(topic) : crc32(key) % partitionsOf(topic);
+
+/** Keys are text and headers jsonb: neither holds NUL or a lone surrogate (a dead letter's reason may quote one). */
+const storableHeaders = (headers: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).map(([k, v]) => [pgText(k), pgText(v)]));
 
 type RecordRow = { partition: number; offset: string; key: string | null; value: Buffer; headers: Record<string, string> };
 
@@ -48,11 +53,13 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
             topic,
             partition,
             offset: (first + BigInt(i)).toString(),
-            key: r.key,
+            key: r.key === null ? null : pgText(r.key),
             value: r.value,
-            headers: tx.json(r.headers),
+            headers: tx.json(storableHeaders(r.headers)),
           }));
-          await tx`INSERT INTO log_records ${tx(rows, 'topic', 'partition', 'offset', 'key', 'value', 'headers')}`;
+          for (const chunk of chunksOf(rows, 6)) {
+            await tx`INSERT INTO log_records ${tx(chunk, 'topic', 'partition', 'offset', 'key', 'value', 'headers')}`;
+          }
         }
       });
     } catch (error) {
@@ -87,22 +94,26 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
         ON CONFLICT (group_id, topic, partition) DO UPDATE SET committed = excluded.committed`;
       return records.length;
     };
+    // Per partition: consecutive failures and when to try again.
+    const backoff = new Map<string, { failures: number; retryAt: number }>();
     const loop = async () => {
-      let failures = 0;
       while (!state.stopped) {
         let consumed = 0;
-        try {
-          for (const topic of topics) {
-            for (let partition = 0; partition < partitionsOf(topic); partition++) {
-              if (state.stopped) return;
+        for (const topic of topics) {
+          for (let partition = 0; partition < partitionsOf(topic); partition++) {
+            if (state.stopped) return;
+            const at = `${topic}/${partition}`;
+            const failing = backoff.get(at);
+            if (failing && failing.retryAt > Date.now()) continue;
+            try {
               consumed += await pollOnce(topic, partition);
+              backoff.delete(at);
+            } catch (error) {
+              const failures = (failing?.failures ?? 0) + 1;
+              backoff.set(at, { failures, retryAt: Date.now() + Math.min(5000, 200 * 2 ** failures) });
+              log.error({ err: error, groupId, topic, partition, failures }, 'log consumer batch failed, retrying');
             }
           }
-          failures = 0;
-        } catch (error) {
-          failures++;
-          log.error({ err: error, groupId, failures }, 'log consumer batch failed, retrying');
-          await sleep(Math.min(5000, 200 * 2 ** failures));
         }
         if (consumed === 0 && !state.stopped) await sleep(pollMs);
       }

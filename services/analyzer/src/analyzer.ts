@@ -1,5 +1,5 @@
 // The analyzer pipeline: consume → rollup → detect → decide → append, then notify.
-import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql } from '@hephaestus/platform';
+import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import {
   decodeLogsProtobuf,
   decodeMetricsProtobuf,
@@ -59,72 +59,160 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   const reopenWithinMs = options.reopenWithinMs ?? 10 * 60_000;
   const metrics = {
     records: new Counter({ name: 'heph_analyzer_records_total', help: 'Records consumed, by signal.', labelNames: ['signal'], registers: [options.registry] }),
-    deadletters: new Counter({ name: 'heph_analyzer_deadletters_total', help: 'Messages the analyzer could not decode, sent to heph.deadletter.', registers: [options.registry] }),
+    deadletters: new Counter({ name: 'heph_analyzer_deadletters_total', help: 'Records the analyzer could not decode or store, sent to heph.deadletter.', registers: [options.registry] }),
     openIncidents: new Gauge({ name: 'heph_analyzer_open_incidents', help: 'Incidents currently open.', registers: [options.registry] }),
   };
 
-  // consume: decode every message of the batch; what cannot be decoded goes to the dead letter topic.
-  const decode = async <T>(records: ConsumedRecord[], read: (bytes: Uint8Array) => OtlpResult<T[]>): Promise<T[]> => {
-    const out: T[] = [];
-    const dead: { record: ConsumedRecord; reason: string }[] = [];
-    for (const record of records) {
-      const decoded = read(record.value);
-      if (decoded.ok) out.push(...decoded.value);
-      else dead.push({ record, reason: decoded.error.message });
-    }
-    if (dead.length > 0) {
-      await options.log.send(
-        topics.deadletter,
-        dead.map(({ record, reason }) => ({
-          key: record.key,
-          value: record.value,
-          headers: { ...record.headers, 'heph-reason': reason, 'heph-source': `${record.topic}/${record.partition}/${record.offset}` },
-        })),
-      );
-      metrics.deadletters.inc(dead.length);
-      logger.warn({ count: dead.length, reason: dead[0]!.reason }, 'undecodable telemetry sent to dead letter topic');
-    }
-    return out;
+  // consume: decode each fresh record outside any transaction, then apply the batch in one transaction
+  // with the offset it reaches. A record that cannot be decoded or stored goes to heph.deadletter with
+  // the reason and its source, and the partition moves on. Nothing waits on the log while holding a
+  // database connection: on the embedded database the log is the same single connection (issue 16).
+  const stringsRepaired = new Counter({
+    name: 'heph_analyzer_strings_repaired_total',
+    help: 'Strings of consumed records repaired at decode (lone surrogates and NUL replaced by U+FFFD): records that did not come through ingest.',
+    registers: [options.registry],
+  });
+  type Dead = { record: ConsumedRecord; reason: string };
+  type Decoded<T> = { record: ConsumedRecord; items: T[] };
+  type Stage<T> = {
+    signal: 'spans' | 'metrics' | 'logs';
+    read: (bytes: Uint8Array) => OtlpResult<T[]>;
+    apply: (tx: TransactionSql, items: T[]) => Promise<void>;
+    /** In-memory effects, once the items are stored. */
+    applied?: (items: T[]) => void;
+  };
+  const deadLetter = async (dead: Dead[]) => {
+    if (dead.length === 0) return;
+    await options.log.send(
+      topics.deadletter,
+      dead.map(({ record, reason }) => ({
+        key: record.key,
+        value: record.value,
+        headers: {
+          ...record.headers,
+          'heph-reason': reason,
+          'heph-source': `${record.topic}/${record.partition}/${record.offset}`,
+          'heph-source-topic': record.topic,
+          'heph-source-partition': String(record.partition),
+          'heph-source-offset': record.offset.toString(),
+        },
+      })),
+    );
+    metrics.deadletters.inc(dead.length);
+    logger.warn({ count: dead.length, source: `${dead[0]!.record.topic}/${dead[0]!.record.partition}/${dead[0]!.record.offset}`, reason: dead[0]!.reason }, 'records sent to the dead letter topic');
   };
   const mapped = <R, T>(decodeRequest: (b: Uint8Array) => OtlpResult<R>, normalize: (r: R) => T[]) => (bytes: Uint8Array): OtlpResult<T[]> => {
     const decoded = decodeRequest(bytes);
-    return decoded.ok ? { ok: true, value: normalize(decoded.value) } : decoded;
+    if (!decoded.ok) return decoded;
+    if (decoded.repairedStrings) stringsRepaired.inc(decoded.repairedStrings);
+    return { ok: true, value: normalize(decoded.value) };
   };
-  const readSpans = mapped(decodeTracesProtobuf, toSpanRecords);
   const correlator = createCorrelator({ resolutionSeconds: options.resolutionSeconds });
-  const readPoints = mapped(decodeMetricsProtobuf, toMetricPoints);
-  const readLogs = mapped(decodeLogsProtobuf, toLogRecords);
-
-  // rollup: the batch's effects and the offset they reach commit together.
-  const consume = async ({ topic, partition, records }: { topic: string; partition: number; records: ConsumedRecord[] }) => {
-    const resolution = options.resolutionSeconds;
-    await sql.begin(async (tx) => {
-      const from = await appliedOffset(tx, consumerName, topic, partition);
-      const fresh = records.filter((r) => r.offset >= from);
-      if (fresh.length === 0) return;
-      if (topic === topics.spans) {
-        const spans: SpanRecord[] = await decode(fresh, readSpans);
-        for (const span of spans) correlator.observe(span);
+  const resolution = options.resolutionSeconds;
+  type Batch = { topic: string; partition: number; records: ConsumedRecord[] };
+  const stage = <T>(s: Stage<T>) => (batch: Batch) => consumeWith(s, batch);
+  const stages = new Map<string, (batch: Batch) => Promise<void>>([
+    [topics.spans, stage<SpanRecord>({
+      signal: 'spans',
+      read: mapped(decodeTracesProtobuf, toSpanRecords),
+      apply: async (tx, spans) => {
         const unreadable = await mergeRollups(tx, resolution, rollupSpans(spans, resolution));
         if (unreadable.length > 0) {
           logger.warn({ buckets: unreadable.length, service: unreadable[0]!.service, bucketStart: new Date(unreadable[0]!.bucketStartMs).toISOString() }, 'stored latency sketch unreadable: the bucket keeps its counts, its quantiles restart');
         }
         await recordServiceVersions(tx, spans);
         await mergeSeries(tx, resolution, spanSeries(spans, options.costs.prices, resolution));
-        metrics.records.inc({ signal: 'spans' }, spans.length);
-      } else if (topic === topics.metrics) {
-        const points: MetricPoint[] = await decode(fresh, readPoints);
+      },
+      applied: (spans) => {
+        for (const span of spans) correlator.observe(span);
+      },
+    })],
+    [topics.metrics, stage<MetricPoint>({
+      signal: 'metrics',
+      read: mapped(decodeMetricsProtobuf, toMetricPoints),
+      apply: async (tx, points) => {
         const streams = await loadStreams(tx, [...new Set(points.map(streamKey))]);
         await mergeSeries(tx, resolution, metricSeries(points, streams, resolution));
         await storeStreams(tx, streams);
-        metrics.records.inc({ signal: 'metrics' }, points.length);
-      } else if (topic === topics.logs) {
-        const logs: LogRecordNormalized[] = await decode(fresh, readLogs);
-        await mergeSeries(tx, resolution, logSeries(logs, resolution));
-        metrics.records.inc({ signal: 'logs' }, logs.length);
-      }
-      await storeAppliedOffset(tx, consumerName, topic, partition, fresh.at(-1)!.offset + 1n);
+      },
+    })],
+    [topics.logs, stage<LogRecordNormalized>({
+      signal: 'logs',
+      read: mapped(decodeLogsProtobuf, toLogRecords),
+      apply: (tx, logs) => mergeSeries(tx, resolution, logSeries(logs, resolution)),
+    })],
+  ]);
+
+  // rollup: records' effects and the offset `next` commit together; records already applied are skipped.
+  const applyRecords = async <T>(s: Stage<T>, topic: string, partition: number, decoded: Decoded<T>[], next: bigint) => {
+    let items: T[] = [];
+    await sql.begin(async (tx) => {
+      const from = await appliedOffset(tx, consumerName, topic, partition);
+      if (next <= from) return;
+      const fresh = decoded.filter((d) => d.record.offset >= from).flatMap((d) => d.items);
+      if (fresh.length > 0) await s.apply(tx, fresh);
+      await storeAppliedOffset(tx, consumerName, topic, partition, next);
+      items = fresh;
     });
+    s.applied?.(items);
+    metrics.records.inc({ signal: s.signal }, items.length);
+  };
+
+  /**
+   * Whether a failure may pass on retry: a transient SQLSTATE class (08 connection, 40 serialization or
+   * deadlock, 53 resources, 57 shutdown) or a database that does not answer. Those say nothing about the
+   * record, so the batch is redelivered; any other failure is the record's own.
+   */
+  const transient = async (error: unknown) => {
+    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+    if (/^(08|40|53|57)/.test(code) || code === '55P03') return true;
+    try {
+      await sql`SELECT 1`;
+      return false;
+    } catch {
+      return true;
+    }
+  };
+
+  const consumeWith = async <T>(s: Stage<T>, { topic, partition, records }: Batch) => {
+    const from = await appliedOffset(sql, consumerName, topic, partition);
+    const fresh = records.filter((r) => r.offset >= from);
+    if (fresh.length === 0) return;
+    const decoded: Decoded<T>[] = [];
+    const dead: Dead[] = [];
+    for (const record of fresh) {
+      try {
+        const read = s.read(record.value);
+        if (read.ok) decoded.push({ record, items: read.value });
+        else dead.push({ record, reason: read.error.message });
+      } catch (error) {
+        dead.push({ record, reason: `not normalized: ${error instanceof Error ? error.message : String(error)}` });
+      }
+    }
+    // Before the effects: a crash in between sends a dead letter twice, never loses one.
+    await deadLetter(dead);
+    const next = fresh.at(-1)!.offset + 1n;
+    try {
+      await applyRecords(s, topic, partition, decoded, next);
+      return;
+    } catch (error) {
+      if (await transient(error)) throw error;
+      logger.warn({ err: error, topic, partition, records: decoded.length }, 'batch not stored: applying its records one by one');
+    }
+    // Isolate the record that fails: each alone in its transaction, in offset order.
+    for (const one of decoded) {
+      try {
+        await applyRecords(s, topic, partition, [one], one.record.offset + 1n);
+      } catch (error) {
+        if (await transient(error)) throw error;
+        await deadLetter([{ record: one.record, reason: `not stored: ${error instanceof Error ? error.message : String(error)}` }]);
+      }
+    }
+    await applyRecords(s, topic, partition, [], next);
+  };
+
+  const consume = async (batch: Batch) => {
+    await stages.get(batch.topic)?.(batch);
   };
 
   // detect → decide → append: judge each service's latest closed bucket.

@@ -1,13 +1,13 @@
 // Rollups in PostgreSQL: a batch of telemetry is applied in one transaction together with the offset it
 // reached, so a redelivered batch (after a crash, before the log commit) is skipped, never counted twice.
 import { DDSketch } from '@datadog/sketches-js';
-import type { Sql, TransactionSql } from '@hephaestus/platform';
+import { pgText, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { maxExemplars, quantilesMs, type BucketDelta } from '../domain/rollup.ts';
 
 export type StoredBucket = { service: string; startMs: number; calls: number; errors: number; controlUrl: string | null; errorTraceIds: string[] };
 
-/** The first offset of this partition whose effects are not yet applied. */
-export const appliedOffset = async (tx: TransactionSql, consumer: string, topic: string, partition: number): Promise<bigint> => {
+/** The first offset of this partition whose effects are not yet applied (locked when read in a transaction). */
+export const appliedOffset = async (tx: Sql | TransactionSql, consumer: string, topic: string, partition: number): Promise<bigint> => {
   const [row] = await tx<{ next_offset: string }[]>`
     SELECT next_offset FROM applied_offsets
     WHERE consumer = ${consumer} AND topic = ${topic} AND partition = ${partition} FOR UPDATE`;
@@ -39,9 +39,10 @@ export const mergeRollups = async (tx: TransactionSql, resolutionSeconds: number
   const unreadable: Array<{ service: string; bucketStartMs: number }> = [];
   for (const delta of deltas) {
     const start = new Date(delta.bucketStartMs);
+    const service = pgText(delta.service);
     const [existing] = await tx<{ sketch: Buffer }[]>`
       SELECT sketch FROM rollups
-      WHERE service = ${delta.service} AND resolution_seconds = ${resolutionSeconds} AND bucket_start = ${start} FOR UPDATE`;
+      WHERE service = ${service} AND resolution_seconds = ${resolutionSeconds} AND bucket_start = ${start} FOR UPDATE`;
     const sketch = delta.sketch;
     if (existing) {
       const stored = readSketch(existing.sketch);
@@ -51,8 +52,8 @@ export const mergeRollups = async (tx: TransactionSql, resolutionSeconds: number
     const q = quantilesMs(sketch);
     await tx`
       INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p50_ms, p95_ms, p99_ms, control_url, error_trace_ids)
-      VALUES (${delta.service}, ${resolutionSeconds}, ${start}, ${delta.calls}, ${delta.errors}, ${Buffer.from(sketch.toProto())},
-              ${q.p50}, ${q.p95}, ${q.p99}, ${delta.controlUrl ?? null}, ${delta.errorTraceIds})
+      VALUES (${service}, ${resolutionSeconds}, ${start}, ${delta.calls}, ${delta.errors}, ${Buffer.from(sketch.toProto())},
+              ${q.p50}, ${q.p95}, ${q.p99}, ${delta.controlUrl === undefined ? null : pgText(delta.controlUrl)}, ${delta.errorTraceIds.map(pgText)})
       ON CONFLICT (service, resolution_seconds, bucket_start) DO UPDATE SET
         calls = rollups.calls + excluded.calls,
         errors = rollups.errors + excluded.errors,
@@ -81,14 +82,19 @@ export const readBuckets = async (sql: Sql, resolutionSeconds: number, fromMs: n
   return byService;
 };
 
-/** The `service.version` each service reported in this batch: one upsert for the batch, so the healer sees a deploy go live. */
+/**
+ * The `service.version` each service reported in this batch: one upsert for the batch, so the healer
+ * sees a deploy go live. Arrays bound through unnest: four parameters whatever the batch's size.
+ */
 export const recordServiceVersions = async (tx: TransactionSql, spans: Array<{ service: string; startTimeMs: number; resource: Record<string, unknown> }>) => {
   const seen = new Map<string, { service: string; version: string; first: number; last: number }>();
   for (const span of spans) {
-    const version = span.resource['service.version'];
-    if (typeof version !== 'string' || version === '') continue;
-    const key = `${span.service}\u0000${version}`;
-    const entry = seen.get(key) ?? { service: span.service, version, first: span.startTimeMs, last: span.startTimeMs };
+    const reported = span.resource['service.version'];
+    if (typeof reported !== 'string' || reported === '') continue;
+    const service = pgText(span.service);
+    const version = pgText(reported);
+    const key = JSON.stringify([service, version]);
+    const entry = seen.get(key) ?? { service, version, first: span.startTimeMs, last: span.startTimeMs };
     entry.first = Math.min(entry.first, span.startTimeMs);
     entry.last = Math.max(entry.last, span.startTimeMs);
     seen.set(key, entry);
