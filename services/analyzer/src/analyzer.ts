@@ -1,5 +1,5 @@
-// The analyzer pipeline: consume → rollup → detect → decide → append, then notify.
-import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
+// The analyzer pipeline: consume → rollup → detect → decide (the incident policy, on event time) → append, then notify.
+import { type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import {
   decodeLogsProtobuf,
   decodeMetricsProtobuf,
@@ -15,10 +15,11 @@ import {
   type SpanRecord,
 } from '@hephaestus/schemas';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { appliedOffset, mergeRollups, readBuckets, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
-import { handleIncidentCommand, openIncidents, recentlyResolved } from './adapters/incident-store.ts';
+import { appliedOffset, mergeRollups, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
+import { createIncidentDecisions } from './adapters/decide-incidents.ts';
 import { loadRouting, startAlertDispatcher } from './adapters/alert-dispatcher.ts';
-import { defaultErrorRateSettings, detectErrorRate, quietStreak, type ErrorRateSettings } from './domain/error-rate-detector.ts';
+import { defaultErrorRateSettings, type ErrorRateSettings } from './domain/error-rate-detector.ts';
+import { defaultPolicySettings, type Observation, type PolicySettings } from './domain/incident-policy.ts';
 import { rollupSpans } from './domain/rollup.ts';
 import { logSeries, metricSeries, spanSeries, streamKey } from './domain/series.ts';
 import { downsample, loadStreams, mergeSeries, storeStreams } from './adapters/series-store.ts';
@@ -46,6 +47,10 @@ export type AnalyzerOptions = {
   reopenWithinMs?: number;
   /** Alert routing (YAML); unset: one webhook receiver from webhookUrl, or the log. */
   routingFile?: string;
+  /** Incident policy settings (signal meanings, prediction horizon, quiet intervals). */
+  policy?: Partial<PolicySettings>;
+  /** Observations of the service-level objectives' burn rates, per closed interval. */
+  observeObjectives?: (closedBeforeMs: number) => Promise<Observation[]>;
   /** Where receivers' secret variables are read from. */
   env?: Record<string, string | undefined>;
   now?: () => number;
@@ -108,6 +113,12 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     return { ok: true, value: normalize(decoded.value) };
   };
   const correlator = createCorrelator({ resolutionSeconds: options.resolutionSeconds });
+  /** The newest event time consumed (span end, metric point, log record): how far the telemetry has got. */
+  let eventTimeMs = 0;
+  // A timestamp far in the future (a skewed agent clock) must not close intervals early: the clock caps it.
+  const advance = (timeMs: number) => {
+    if (Number.isFinite(timeMs) && timeMs > eventTimeMs) eventTimeMs = Math.min(timeMs, now() + 60_000);
+  };
   const resolution = options.resolutionSeconds;
   type Batch = { topic: string; partition: number; records: ConsumedRecord[] };
   const stage = <T>(s: Stage<T>) => (batch: Batch) => consumeWith(s, batch);
@@ -124,7 +135,10 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         await mergeSeries(tx, resolution, spanSeries(spans, options.costs.prices, resolution));
       },
       applied: (spans) => {
-        for (const span of spans) correlator.observe(span);
+        for (const span of spans) {
+          correlator.observe(span);
+          advance(span.startTimeMs + span.durationMs);
+        }
       },
     })],
     [topics.metrics, stage<MetricPoint>({
@@ -135,11 +149,17 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         await mergeSeries(tx, resolution, metricSeries(points, streams, resolution));
         await storeStreams(tx, streams);
       },
+      applied: (points) => {
+        for (const point of points) advance(point.timeMs);
+      },
     })],
     [topics.logs, stage<LogRecordNormalized>({
       signal: 'logs',
       read: mapped(decodeLogsProtobuf, toLogRecords),
       apply: (tx, logs) => mergeSeries(tx, resolution, logSeries(logs, resolution)),
+      applied: (logs) => {
+        for (const record of logs) advance(record.timeMs);
+      },
     })],
   ]);
 
@@ -215,115 +235,34 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     await stages.get(batch.topic)?.(batch);
   };
 
-  // detect → decide → append: judge each service's latest closed bucket.
-  const detect = async () => {
-    const resolutionMs = options.resolutionSeconds * 1000;
-    const closedBefore = Math.floor((now() - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
-    const currentStart = closedBefore - resolutionMs;
-    const from = closedBefore - (settings.baselineBuckets + 1) * resolutionMs;
-    const [series, open] = await Promise.all([readBuckets(sql, options.resolutionSeconds, from, closedBefore), openIncidents(sql)]);
-    metrics.openIncidents.set(open.length);
-    const openByService = new Map(open.filter((i) => i.signal === 'error_rate').map((i) => [i.service, i]));
-    for (const [service, buckets] of series) {
-      const incident = openByService.get(service);
-      if (incident) {
-        const since = buckets.filter((b) => b.startMs > incident.windowStart.getTime());
-        const streak = quietStreak(since, incident.baseline, settings);
-        if (streak >= settings.quietBuckets) {
-          const last = since.at(-1)!;
-          const events = await handleIncidentCommand(sql, {
-            type: 'ResolveIncident',
-            at: new Date(closedBefore).toISOString(),
-            incidentId: incident.id,
-            service,
-            signal: 'error_rate',
-            reason: `error rate back to normal for ${streak} intervals of ${options.resolutionSeconds} s`,
-            value: last.calls > 0 ? last.errors / last.calls : 0,
-          });
-          if (events.length > 0) logger.info({ incidentId: incident.id, service }, `incident resolved: ${service} error rate back to normal`);
-        }
-        continue;
-      }
-      const current = buckets.find((b) => b.startMs === currentStart);
-      if (!current) continue;
-      const verdict = detectErrorRate(current, buckets.filter((b) => b.startMs < currentStart), settings);
-      if (!verdict.anomalous) continue;
-      // A fault that recurs soon after its incident resolved reopens that incident.
-      const recent = await recentlyResolved(sql, service, 'error_rate', now() - reopenWithinMs);
-      if (recent) {
-        const reopened = await handleIncidentCommand(sql, { type: 'ReopenIncident', at: new Date(closedBefore).toISOString(), incidentId: recent, reason: verdict.explanation, withinMs: reopenWithinMs });
-        if (reopened.length > 0) logger.info({ incidentId: recent, service }, `incident reopened: ${service} ${verdict.explanation}`);
-        continue;
-      }
-      // correlate: a related anomaly joins the open incident it belongs to instead of paging again.
-      const signature = correlator.topSignature(service, currentStart - resolutionMs);
-      const at = new Date(closedBefore).toISOString();
-      const placed = correlator.place(
-        { service, signal: 'error_rate', onsetMs: currentStart, value: verdict.value, summary: verdict.explanation, traceIds: current.errorTraceIds, signature: signature?.id },
-        now(),
-      );
-      if (placed.join) {
-        const { incidentId: joined, reason, candidates } = placed.join;
-        // Already part of it: the signal only refreshed the group.
-        if (!placed.join.attached) continue;
-        const attached = await handleIncidentCommand(sql, {
-          type: 'AttachSignal', at, incidentId: joined, service, signal: 'error_rate', summary: `${service} ${verdict.explanation}`,
-          value: verdict.value, onsetAt: new Date(currentStart).toISOString(), traceIds: current.errorTraceIds, signature: signature?.template,
-        });
-        await handleIncidentCommand(sql, { type: 'RankRootCauses', at, incidentId: joined, candidates });
-        if (attached.length > 0) logger.info({ incidentId: joined, service, reason, rootCause: candidates[0]?.service }, `signal attached to an open incident: ${service} ${verdict.explanation} (${reason})`);
-        continue;
-      }
-      const incidentId = deterministicId(service, 'error_rate', currentStart);
-      placed.adopt(incidentId);
-      const events = await handleIncidentCommand(sql, {
-        type: 'OpenIncident',
-        at,
-        incidentId,
-        service,
-        signal: 'error_rate',
-        severity: 'critical',
-        summary: signature ? `${verdict.explanation}; top error: ${signature.template}` : verdict.explanation,
-        value: verdict.value,
-        baseline: verdict.baseline,
-        calls: verdict.calls,
-        errors: verdict.errors,
-        windowStart: new Date(currentStart).toISOString(),
-        controlUrl: buckets.findLast((b) => b.controlUrl)?.controlUrl ?? undefined,
-        labels: { alertname: 'ErrorRateHigh', service, signal: 'error_rate', severity: 'critical' },
-        traceIds: current.errorTraceIds,
-      });
-      if (events.length > 0) logger.info({ incidentId, service, score: verdict.score }, `incident opened: ${service} ${verdict.explanation}`);
-    }
-    // A new or surging error signature joins the open incident it relates to; it never pages alone.
-    for (const surge of correlator.closeSignatureBuckets(closedBefore)) {
-      const placed = correlator.place(
-        { service: surge.service, signal: `error_signature.${surge.kind}`, onsetMs: surge.bucketStartMs, value: surge.count, summary: surge.summary, signature: surge.signatureId },
-        now(),
-      );
-      if (!placed.join?.attached) continue;
-      const { incidentId: joined, candidates } = placed.join;
-      const at = new Date(closedBefore).toISOString();
-      await handleIncidentCommand(sql, {
-        type: 'AttachSignal', at, incidentId: joined, service: surge.service, signal: `error_signature.${surge.kind}`, summary: surge.summary,
-        value: surge.count, onsetAt: new Date(surge.bucketStartMs).toISOString(), signature: surge.signatureId,
-      });
-      await handleIncidentCommand(sql, { type: 'RankRootCauses', at, incidentId: joined, candidates });
-    }
-  };
-
   const subscription = await options.log.subscribe({ groupId: consumerName, topics: [topics.spans, topics.metrics, topics.logs], handle: consume });
   const seriesWatch = createSeriesWatch({
     sql,
-    logger,
     resolutionSeconds: options.resolutionSeconds,
-    graceSeconds: options.graceSeconds,
     warmupBuckets: options.warmupBuckets,
     limits: options.limits,
     budgets: options.costs.budgets,
     detectors: options.detectors,
-    now,
   });
+  const decisions = createIncidentDecisions({
+    sql,
+    logger,
+    registry: options.registry,
+    resolutionSeconds: options.resolutionSeconds,
+    errorRate: settings,
+    policy: { ...defaultPolicySettings(options.resolutionSeconds * 1000), reopenWithinMs, ...options.policy },
+    correlator,
+    observeSeries: seriesWatch.observe,
+    observeObjectives: options.observeObjectives,
+  });
+  // Event time: an interval is judged once the telemetry consumed has passed its end plus the grace
+  // (and never ahead of the clock), so a busy machine judges the same complete intervals later
+  // instead of half-filled ones on time.
+  const closedBefore = () => {
+    const resolutionMs = options.resolutionSeconds * 1000;
+    const watermark = Math.min(now(), eventTimeMs);
+    return Math.floor((watermark - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
+  };
   // Downsampling: base buckets roll into 1 min after 5 min, 1 min into 1 h after 2 h; each level is
   // kept as long as its retention says (default 1 day, 14 days, 400 days).
   const kept = options.retention ?? { baseHours: 24, minuteDays: 14, hourDays: 400 };
@@ -348,8 +287,8 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     let lastTopology = 0;
     while (!stopped) {
       try {
-        await detect();
-        await seriesWatch.tick();
+        if (eventTimeMs > 0) await decisions.pass(closedBefore());
+        metrics.openIncidents.set(decisions.openCount());
         if (now() - lastTopology > 10_000) {
           lastTopology = now();
           await correlator.persistTopology(sql, now());

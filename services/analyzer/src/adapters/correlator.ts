@@ -1,17 +1,15 @@
 // correlate: the analyzer's live correlation state — the dependency graph learned from spans, error
-// signatures mined from failing spans' messages, exemplar traces, and the open incident groups — and
-// how a new anomaly joins an open incident (one fault, one page) with its root causes ranked.
+// signatures mined from failing spans' messages and exemplar traces — that the incident policy
+// relates signals and ranks root causes with.
 import type { Sql } from '@hephaestus/platform';
 import type { SpanRecord } from '@hephaestus/schemas';
-import { closeQuietGroups, correlate, defaultGroupingSettings, rankRootCauses, type Group, type Signal } from '../domain/correlation/grouping.ts';
 import { createExemplarStore } from '../domain/correlation/exemplars.ts';
 import { createSurgeTracker, createTemplateMiner, type SurgeSignal } from '../domain/correlation/signatures.ts';
-import { createTopology } from '../domain/correlation/topology.ts';
+import { createTopology, type TopologyView } from '../domain/correlation/topology.ts';
 
 type SignatureCount = { template: string; count: number; lastMs: number };
 
-export const createCorrelator = (options: { windowMs?: number; resolutionSeconds?: number } = {}) => {
-  const settings = { ...defaultGroupingSettings, ...(options.windowMs ? { windowMs: options.windowMs } : {}) };
+export const createCorrelator = (options: { resolutionSeconds?: number } = {}) => {
   const topology = createTopology();
   const exemplars = createExemplarStore();
   const miner = createTemplateMiner();
@@ -19,9 +17,6 @@ export const createCorrelator = (options: { windowMs?: number; resolutionSeconds
   const surges = createSurgeTracker({ resolutionMs });
   let lastClosed: number | undefined;
   const signatures = new Map<string, Map<string, SignatureCount>>();
-  let groups: Group[] = [];
-  /** Which incident each open group is. */
-  const incidentOf = new Map<string, string>();
 
   const observe = (span: SpanRecord) => {
     topology.observe(span);
@@ -50,23 +45,11 @@ export const createCorrelator = (options: { windowMs?: number; resolutionSeconds
     return best ? { id: best[0], template: best[1].template } : undefined;
   };
 
-  /**
-   * Where a new anomaly goes: an open group it relates to (same service or signature, topology
-   * neighbours, shared traces, within the window) → that group's incident, with root causes
-   * re-ranked; otherwise a new group for the incident the caller opens.
-   */
-  const place = (signal: Signal, nowMs: number): { join?: { incidentId: string; reason: string; attached: boolean; candidates: ReturnType<typeof rankRootCauses> }; adopt: (incidentId: string) => void } => {
-    groups = closeQuietGroups(groups, nowMs, settings).open;
-    for (const id of [...incidentOf.keys()]) if (!groups.some((g) => g.id === id)) incidentOf.delete(id);
-    const result = correlate(signal, groups, topology, settings);
-    groups = [...groups.filter((g) => g.id !== result.group.id), result.group];
-    const incidentId = incidentOf.get(result.group.id);
-    if (!result.isNew && incidentId) {
-      const traces = result.group.traceIds.map((t) => exemplars.trace(t)).filter((t): t is SpanRecord[] => t !== undefined);
-      return { join: { incidentId, reason: result.reason, attached: result.attached, candidates: rankRootCauses(result.group, topology, traces) }, adopt: () => {} };
-    }
-    return { adopt: (id: string) => incidentOf.set(result.group.id, id) };
-  };
+  /** The template of a service's error signature, by id. */
+  const templateOf = (service: string, signatureId: string): string | undefined => signatures.get(service)?.get(signatureId)?.template;
+
+  /** Exemplar traces by id (the ones still kept), for root-cause ranking. */
+  const traces = (traceIds: readonly string[]): SpanRecord[][] => traceIds.map((t) => exemplars.trace(t)).filter((t): t is SpanRecord[] => t !== undefined);
 
   /** Closes the signature buckets before `closedBeforeMs`: the new and surging error signatures among them. */
   const closeSignatureBuckets = (closedBeforeMs: number): SurgeSignal[] => {
@@ -89,5 +72,5 @@ export const createCorrelator = (options: { windowMs?: number; resolutionSeconds
     });
   };
 
-  return { observe, topSignature, place, closeSignatureBuckets, persistTopology };
+  return { observe, topSignature, templateOf, traces, topology: topology as TopologyView, closeSignatureBuckets, persistTopology };
 };

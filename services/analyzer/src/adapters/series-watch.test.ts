@@ -1,9 +1,9 @@
-// The series path on real PostgreSQL: stored buckets → detectors, predictors and budgets → incidents.
+// The series path on real PostgreSQL: stored buckets → detectors, predictors and budgets → the
+// observations the incident policy judges.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import type { SeriesDelta } from '../domain/series.ts';
-import { openIncidents } from './incident-store.ts';
 import { mergeSeries } from './series-store.ts';
 import { createSeriesWatch } from './series-watch.ts';
 
@@ -39,41 +39,36 @@ describe('series watch', () => {
     await drop();
   });
 
-  it('opens an incident when a learned series jumps, and resolves it when it settles', async () => {
+  it('observes a learned series jumping, with its baseline and detector, and stops once it settles', async () => {
     // 400 healthy buckets of queue depth around 100, stored before the watch starts.
     await db.sql.begin((tx) => mergeSeries(tx, resolution, Array.from({ length: 400 }, (_, i) => delta('worker', 'queue.depth', i, 100 + wiggle(i)))));
-    let now = bucket(400) + 3000;
-    const watch = createSeriesWatch({ sql: db.sql, logger: testLogger(), resolutionSeconds: resolution, graceSeconds: 2, warmupBuckets: 400, limits: {}, budgets: [], now: () => now });
-    await watch.tick();
-    expect(await openIncidents(db.sql)).toEqual([]);
+    const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 400, limits: {}, budgets: [] });
+    expect(await watch.observe(bucket(400))).toEqual([]);
 
     await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta('worker', 'queue.depth', 400, 400)]));
-    now = bucket(401) + 3000;
-    await watch.tick();
-    const [incident] = await openIncidents(db.sql);
-    expect(incident).toMatchObject({ service: 'worker', signal: 'queue.depth' });
-    const [opened] = await db.sql<{ data: { summary: string; severity: string } }[]>`SELECT data FROM events WHERE type = 'incident.opened'`;
-    expect(opened!.data.summary).toMatch(/queue\.depth 400/);
+    const [jump, ...rest] = await watch.observe(bucket(401));
+    expect(rest).toEqual([]);
+    expect(jump).toMatchObject({ service: 'worker', signal: 'queue.depth', bucketStartMs: bucket(400), value: 400, explanation: { detector: 'default' } });
+    expect(jump!.baseline).toBeGreaterThan(90);
+    expect(jump!.baseline).toBeLessThan(110);
+    expect(jump!.summary).toMatch(/queue\.depth 400/);
 
+    let last: unknown[] = [];
     for (let i = 401; i < 420; i++) {
       await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta('worker', 'queue.depth', i, 100 + wiggle(i))]));
-      now = bucket(i + 1) + 3000;
-      await watch.tick();
+      last = await watch.observe(bucket(i + 1));
     }
-    expect(await openIncidents(db.sql)).toEqual([]);
+    expect(last).toEqual([]);
   });
 
   it('learns for only HEPH_DETECT_WARMUP_BUCKETS points when that is shorter than the detectors\' own warm-up', async () => {
     // 40 healthy buckets, then a jump: a 40-bucket warm-up judges it, the default (300 points) is still learning.
     const run = async (service: string, warmupBuckets: number) => {
       await db.sql.begin((tx) => mergeSeries(tx, resolution, Array.from({ length: 40 }, (_, i) => delta(service, 'queue.depth', 5000 + i, 100 + wiggle(i)))));
-      let now = bucket(5040) + 3000;
-      const watch = createSeriesWatch({ sql: db.sql, logger: testLogger(), resolutionSeconds: resolution, graceSeconds: 2, warmupBuckets, limits: {}, budgets: [], now: () => now });
-      await watch.tick();
+      const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets, limits: {}, budgets: [] });
+      await watch.observe(bucket(5040));
       await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta(service, 'queue.depth', 5040, 400)]));
-      now = bucket(5041) + 3000;
-      await watch.tick();
-      return (await openIncidents(db.sql)).filter((i) => i.service === service);
+      return (await watch.observe(bucket(5041))).filter((o) => o.service === service);
     };
     expect(await run('short-warmup', 40)).toMatchObject([{ signal: 'queue.depth' }]);
     expect(await run('default-warmup', 360)).toEqual([]);
@@ -84,27 +79,24 @@ describe('series watch', () => {
     const limit = 1_000_000_000;
     const memory = (i: number) => 700_000_000 + i * 1_000_000 + (i % 6) * 2_000_000;
     await db.sql.begin((tx) => mergeSeries(tx, resolution, Array.from({ length: 60 }, (_, i) => delta('leaky', 'process.memory.usage', 1000 + i, memory(i)))));
-    const now = bucket(1060) + 3000;
-    const watch = createSeriesWatch({ sql: db.sql, logger: testLogger(), resolutionSeconds: resolution, graceSeconds: 2, warmupBuckets: 100, limits: { 'process.memory.usage': limit }, budgets: [], now: () => now });
-    await watch.tick();
-    const predicted = (await openIncidents(db.sql)).find((i) => i.service === 'leaky');
-    expect(predicted).toMatchObject({ signal: 'failure.predicted' });
-    const [event] = await db.sql<{ data: { etaSeconds: number; summary: string } }[]>`
-      SELECT data FROM events WHERE type = 'incident.opened' AND data->>'service' = 'leaky'`;
+    const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 100, limits: { 'process.memory.usage': limit }, budgets: [] });
+    const predicted = (await watch.observe(bucket(1060))).find((o) => o.service === 'leaky' && o.signal === 'failure.predicted');
+    expect(predicted).toBeDefined();
     // About 240 MB to go at 1 MB per 10 s: roughly 40 minutes.
-    expect(event!.data.etaSeconds).toBeGreaterThan(30 * 60);
-    expect(event!.data.etaSeconds).toBeLessThan(50 * 60);
-    expect(event!.data.summary).toContain('process.memory.usage');
+    expect(predicted!.etaSeconds).toBeGreaterThan(30 * 60);
+    expect(predicted!.etaSeconds).toBeLessThan(50 * 60);
+    expect(predicted!.confidence).toBeGreaterThan(0.5);
+    expect(predicted!.summary).toContain('process.memory.usage');
   });
 
-  it('alerts when the spend forecast runs past the budget', async () => {
+  it('observes a spend forecast running past the budget', async () => {
     const noon = Date.UTC(2026, 10, 26, 12);
     const at = (i: number) => noon - 3_600_000 + i * resolution * 1000;
     // $0.05 every 10 s for the last hour: $18 an hour, $216 more by midnight against a $100 budget.
     await db.sql.begin((tx) => mergeSeries(tx, resolution, Array.from({ length: 360 }, (_, i) => ({ ...delta('spender', 'gen_ai.cost_usd', 0, 0.05, 'sum'), bucketStartMs: at(i) }))));
-    const watch = createSeriesWatch({ sql: db.sql, logger: testLogger(), resolutionSeconds: resolution, graceSeconds: 2, warmupBuckets: 10, limits: {}, budgets: [{ service: 'spend*', period: 'daily', limitUsd: 100 }], now: () => noon + 3000 });
-    await watch.tick();
-    const incident = (await openIncidents(db.sql)).find((i) => i.service === 'spender');
-    expect(incident).toMatchObject({ signal: 'gen_ai.budget' });
+    const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 10, limits: {}, budgets: [{ service: 'spend*', period: 'daily', limitUsd: 100 }] });
+    const budget = (await watch.observe(noon)).find((o) => o.service === 'spender' && o.signal === 'gen_ai.budget');
+    expect(budget).toMatchObject({ baseline: 100 });
+    expect(budget!.value).toBeGreaterThan(100);
   });
 });

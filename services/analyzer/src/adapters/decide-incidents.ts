@@ -1,0 +1,189 @@
+// detect → decide → append, on event time: each interval closes once the telemetry consumed has
+// passed its end (plus the grace for late data), never earlier because the clock says so; every
+// detector's output for that interval (error rate, every series, predictions, budgets, error
+// signatures, objectives) goes through the one incident policy, and its commands are appended.
+import { readStream, type Logger, type Sql } from '@hephaestus/platform';
+import type { EventDataOf } from '@hephaestus/schemas';
+import { Counter, type Registry } from 'prom-client';
+import { detectErrorRate, isRecovered, type ErrorRateSettings } from '../domain/error-rate-detector.ts';
+import { decidePass, frozenBaseline, initialPolicyState, restoreIncident, type Decision, type Observation, type PolicySettings, type PolicyState } from '../domain/incident-policy.ts';
+import { incidentStreamId, type IncidentCommand } from '../domain/incident.ts';
+import type { createCorrelator } from './correlator.ts';
+import { handleIncidentCommand, openIncidents } from './incident-store.ts';
+import { readBuckets, type StoredBucket } from './rollup-store.ts';
+
+export type DecideIncidentsOptions = {
+  sql: Sql;
+  logger: Logger;
+  registry: Registry;
+  resolutionSeconds: number;
+  errorRate: ErrorRateSettings;
+  policy: PolicySettings;
+  correlator: ReturnType<typeof createCorrelator>;
+  /** Observations of the series detectors, predictions and budgets for the buckets closed before the time given. */
+  observeSeries: (closedBeforeMs: number) => Promise<Observation[]>;
+  /** Observations of the objectives' burn rates. */
+  observeObjectives?: (closedBeforeMs: number) => Promise<Observation[]>;
+  /** After a long stop, at most this many intervals are judged to catch up. */
+  maxCatchUpIntervals?: number;
+};
+
+const percent = (rate: number) => `${(rate * 100).toFixed(rate < 0.1 ? 1 : 0)} %`;
+
+/** One line per command, in plain words, for the log. */
+const narrate = (command: IncidentCommand, decision: Decision | undefined): string | undefined => {
+  switch (command.type) {
+    case 'OpenIncident':
+      return `incident opened: ${command.service} ${command.summary}${decision ? ` (${decision.reason})` : ''}`;
+    case 'AttachSignal':
+      return `signal attached to an open incident: ${command.summary} (${command.reason ?? 'related'})`;
+    case 'ReopenIncident':
+      return `incident reopened: ${command.reason}`;
+    case 'ResolveIncident':
+      return `incident resolved: ${command.service} ${command.reason}`;
+    case 'ChangeSeverity':
+      return `incident severity raised to ${command.to}: ${command.reason}`;
+    case 'RankRootCauses':
+      return command.settled ? `root cause settled: ${command.candidates[0]?.service ?? 'none'}${command.candidates[0] ? ` (confidence ${command.candidates[0].confidence.toFixed(2)})` : ''}` : undefined;
+    default:
+      return undefined;
+  }
+};
+
+export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
+  const { sql, logger, correlator } = options;
+  const resolutionMs = options.resolutionSeconds * 1000;
+  const settings = options.errorRate;
+  const maxCatchUp = options.maxCatchUpIntervals ?? 60;
+  const counted = new Counter({ name: 'heph_analyzer_signals_total', help: 'Signals judged by the incident policy, by decision.', labelNames: ['decision'], registers: [options.registry] });
+  let state: PolicyState | undefined;
+  let judgedUntil: number | undefined;
+
+  // After a restart: the open incidents as the policy knew them, from their streams.
+  const restore = async (atMs: number): Promise<PolicyState> => {
+    const restored = initialPolicyState();
+    for (const row of await openIncidents(sql)) {
+      const events = await readStream(sql, incidentStreamId(row.id));
+      const opened = events.find((e) => e.type === 'incident.opened');
+      if (!opened) continue;
+      const d = opened.data as EventDataOf<'incident.opened'>;
+      const attached = events.filter((e) => e.type === 'incident.signal_attached').map((e) => e.data as EventDataOf<'incident.signal_attached'>);
+      const settled = events.some((e) => e.type === 'incident.root_cause_ranked' && (e.data as EventDataOf<'incident.root_cause_ranked'>).settled);
+      const severity = events.filter((e) => e.type === 'incident.severity_changed').map((e) => (e.data as EventDataOf<'incident.severity_changed'>).to).at(-1) ?? d.severity;
+      restored.open.push(
+        restoreIncident(
+          { id: d.incidentId, service: d.service, signal: d.signal, severity, summary: d.summary, openedAtMs: Date.parse(opened.occurredAt), settled, baseline: d.baseline },
+          attached.map((a) => ({ service: a.service, signal: a.signal, onsetMs: Date.parse(a.onsetAt), value: a.value, summary: a.summary, baseline: a.baseline, signature: a.signature })),
+          atMs,
+          options.policy,
+        ),
+      );
+    }
+    if (restored.open.length > 0) logger.info({ incidents: restored.open.length }, 'open incidents restored into the incident policy');
+    return restored;
+  };
+
+  // detect (error rate): the count-aware test per service and interval; while an incident holds a
+  // service's error rate, an interval still off its frozen baseline keeps it open (hysteresis).
+  const observeErrorRates = async (firstBucketMs: number, closedBefore: number, policy: PolicyState): Promise<Observation[]> => {
+    const series = await readBuckets(sql, options.resolutionSeconds, firstBucketMs - settings.baselineBuckets * resolutionMs, closedBefore);
+    const out: Observation[] = [];
+    for (const [service, buckets] of series) {
+      const byStart = new Map(buckets.map((b) => [b.startMs, b]));
+      for (let start = firstBucketMs; start < closedBefore; start += resolutionMs) {
+        const current = byStart.get(start);
+        if (!current) continue;
+        const history = buckets.filter((b: StoredBucket) => b.startMs < start && b.startMs >= start - settings.baselineBuckets * resolutionMs);
+        const verdict = detectErrorRate(current, history, settings);
+        const frozen = frozenBaseline(policy, service, 'error_rate');
+        if (!verdict.anomalous && (frozen === undefined || isRecovered(current, frozen, settings))) continue;
+        const signature = correlator.topSignature(service, start - resolutionMs);
+        const baseline = verdict.anomalous ? verdict.baseline : frozen!;
+        out.push({
+          service,
+          signal: 'error_rate',
+          bucketStartMs: start,
+          value: verdict.value,
+          baseline,
+          summary: verdict.anomalous ? verdict.explanation : `error rate ${percent(verdict.value)} still above usual ${percent(baseline)}`,
+          explanation: {
+            detector: 'binomial error-rate test',
+            baseline,
+            threshold: baseline + settings.minIncrease,
+            windowSeconds: options.resolutionSeconds,
+            evidence: `${current.errors} of ${current.calls} calls failed; p-value ≤ ${settings.alpha} needed, at least ${settings.minCalls} calls and ${settings.minErrors} errors`,
+          },
+          calls: current.calls,
+          errors: current.errors,
+          traceIds: current.errorTraceIds,
+          controlUrl: buckets.findLast((b) => b.controlUrl)?.controlUrl ?? undefined,
+          signature: signature?.id,
+          signatureTemplate: signature?.template,
+          sustainOnly: !verdict.anomalous,
+        });
+      }
+    }
+    return out;
+  };
+
+  // detect (error signatures): new or surging templates, as evidence for the incident they relate to.
+  const observeSignatures = (closedBefore: number): Observation[] =>
+    correlator.closeSignatureBuckets(closedBefore).map((surge) => ({
+      service: surge.service,
+      signal: `error_signature.${surge.kind}`,
+      bucketStartMs: surge.bucketStartMs,
+      value: surge.count,
+      baseline: surge.baseline,
+      summary: `${surge.summary}: ${correlator.templateOf(surge.service, surge.signatureId) ?? surge.signatureId}`,
+      explanation: { detector: 'error signature miner', baseline: surge.baseline, windowSeconds: options.resolutionSeconds, evidence: `${surge.count} occurrences` },
+      signature: surge.signatureId,
+      signatureTemplate: correlator.templateOf(surge.service, surge.signatureId),
+    }));
+
+  const apply = async (commands: IncidentCommand[], decisions: Decision[]) => {
+    for (const command of commands) {
+      const events = await handleIncidentCommand(sql, command);
+      if (events.length === 0) continue;
+      const decision = command.type === 'OpenIncident' ? decisions.find((d) => d.incidentId === command.incidentId && d.decision === 'opened') : undefined;
+      const message = narrate(command, decision);
+      if (message) logger.info({ incidentId: command.incidentId, command: command.type }, message);
+    }
+    for (const d of decisions) {
+      counted.inc({ decision: d.decision });
+      if (d.decision === 'recorded') logger.debug({ service: d.service, signal: d.signal }, `signal recorded as evidence: ${d.service} ${d.signal} (${d.reason})`);
+    }
+  };
+
+  /** Judges every interval that closed before `closedBefore` (event time) and was not judged yet. */
+  const pass = async (closedBefore: number) => {
+    if (state === undefined) {
+      state = await restore(closedBefore);
+      judgedUntil = closedBefore - resolutionMs;
+    }
+    if (closedBefore <= judgedUntil!) return;
+    const first = Math.max(judgedUntil!, closedBefore - maxCatchUp * resolutionMs);
+    let policy = state;
+    const observations = [
+      ...(await observeErrorRates(first, closedBefore, policy)),
+      ...(await options.observeSeries(closedBefore)),
+      ...observeSignatures(closedBefore),
+      ...((await options.observeObjectives?.(closedBefore)) ?? []),
+    ];
+    const byBucket = new Map<number, Observation[]>();
+    for (const o of observations) {
+      const start = Math.max(first, Math.min(o.bucketStartMs, closedBefore - resolutionMs));
+      byBucket.set(start, [...(byBucket.get(start) ?? []), o]);
+    }
+    const context = { topology: correlator.topology, traces: correlator.traces, settings: options.policy };
+    for (let start = first; start < closedBefore; start += resolutionMs) {
+      const result = decidePass(policy, byBucket.get(start) ?? [], start + resolutionMs, context);
+      // Commands are idempotent against the streams: a pass that fails half-way is judged again.
+      await apply(result.commands, result.decisions);
+      policy = result.state;
+    }
+    state = policy;
+    judgedUntil = closedBefore;
+  };
+
+  return { pass, openCount: () => state?.open.length ?? 0 };
+};
