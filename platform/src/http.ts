@@ -4,6 +4,15 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without a bearer token: health, metrics, static pages, webhooks checked by their signature. */
+    public?: boolean;
+    /** Answered whatever the Host header names (probes and scrapers address a pod by its IP). */
+    anyHost?: boolean;
+  }
+}
+
 export type HttpServerOptions = {
   log: Logger;
   registry: Registry;
@@ -29,15 +38,16 @@ export const createHttpServer = (options: HttpServerOptions): FastifyInstance =>
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  const operational = { config: { public: true, anyHost: true } };
+  app.get('/healthz', operational, async () => ({ status: 'ok' }));
+  app.get('/readyz', operational, async (_request, reply) => {
     const results = Object.fromEntries(
       await Promise.all(Object.entries(options.readiness).map(async ([name, check]) => [name, await check().catch(() => false)] as const)),
     );
     const ok = Object.values(results).every(Boolean);
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: results });
   });
-  app.get('/metrics', async (_request, reply) =>
+  app.get('/metrics', operational, async (_request, reply) =>
     reply.type(options.registry.contentType).send(await options.registry.metrics()),
   );
   return app;
@@ -45,7 +55,18 @@ export const createHttpServer = (options: HttpServerOptions): FastifyInstance =>
 
 export const newRegistry = (): Registry => new Registry();
 
+const listenChecks = new WeakMap<FastifyInstance, (host: string) => void>();
+
+/**
+ * A check run with the listen host before the server binds (e.g. "open only on loopback"); it throws to
+ * refuse, and the server never listens.
+ */
+export const beforeListen = (app: FastifyInstance, check: (host: string) => void): void => {
+  listenChecks.set(app, check);
+};
+
 export const listen = async (app: FastifyInstance, host: string, port: number): Promise<number> => {
+  listenChecks.get(app)?.(host);
   await app.listen({ host, port });
   const address = app.server.address();
   return typeof address === 'object' && address ? address.port : port;
@@ -53,17 +74,31 @@ export const listen = async (app: FastifyInstance, host: string, port: number): 
 
 const digest = (token: string) => createHash('sha256').update(token).digest();
 
+/** A named bearer token: the name is who speaks (`alice`), the token the secret. */
+export type NamedToken = { name: string; token: string };
+
 /**
- * A bearer-token check for an `Authorization` header: digests compared in constant time, so neither a
- * token nor its length leaks through timing. With no tokens configured every request passes.
+ * Who an `Authorization: Bearer …` header speaks for: the name of the token it carries, or undefined.
+ * Digests are compared in constant time against every token, so neither a token, its length nor its
+ * position in the list leaks through timing.
+ */
+export const bearerTokenIdentity = (tokens: NamedToken[]) => {
+  const digests = tokens.map((t) => ({ name: t.name, digest: digest(t.token) }));
+  return (authorization: string | undefined): string | undefined => {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+    if (!match) return undefined;
+    const given = digest(match[1]!.trim());
+    let found: string | undefined;
+    for (const d of digests) if (timingSafeEqual(d.digest, given)) found ??= d.name;
+    return found;
+  };
+};
+
+/**
+ * A bearer-token check for an `Authorization` header (see bearerTokenIdentity). With no tokens
+ * configured every request passes.
  */
 export const bearerTokenCheck = (tokens: string[]) => {
-  const digests = tokens.map(digest);
-  return (authorization: string | undefined): boolean => {
-    if (digests.length === 0) return true;
-    const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
-    if (!match) return false;
-    const given = digest(match[1]!.trim());
-    return digests.some((d) => timingSafeEqual(d, given));
-  };
+  const identify = bearerTokenIdentity(tokens.map((token, i) => ({ name: `token-${i + 1}`, token })));
+  return (authorization: string | undefined): boolean => tokens.length === 0 || identify(authorization) !== undefined;
 };

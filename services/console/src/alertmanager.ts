@@ -1,13 +1,19 @@
 // Alertmanager's API v2 on the console (api/v2/openapi.yaml of prometheus/alertmanager), so amtool,
 // Prometheus and Grafana work against us unchanged; and our own /api/silences over the same store.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger, Sql } from '@hephaestus/platform';
 import { matcherMatches, regexMatches, regexProblem, silencedBy, silenceState, type Labels, type Matcher, type Silence, type SilenceState } from '@hephaestus/schemas';
 import { z } from 'zod';
 import consolePackage from '../package.json' with { type: 'json' };
 import { activeSilences, createSilence, expireSilence, getSilence, listSilences, type StoredSilence } from './silence-store.ts';
 
-export type AlertmanagerApiOptions = { sql: Sql; logger: Logger; consoleUrl: string };
+export type AlertmanagerApiOptions = {
+  sql: Sql;
+  logger: Logger;
+  consoleUrl: string;
+  /** The token's name when tokens are set: a silence's `createdBy`, whatever the body says. */
+  principalOf?: (request: FastifyRequest) => string | undefined;
+};
 
 /** Every alert goes to our own dispatcher, which routes it further; Alertmanager clients see one receiver. */
 const receiverName = 'hephaestus';
@@ -356,10 +362,10 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
     return { ok: true, value: silences.sort(bySilenceOrder) };
   };
 
-  const postSilenceOp = async (body: unknown, nowMs: number): Promise<Result<GettableSilence>> => {
+  const postSilenceOp = async (body: unknown, principal: string | undefined, nowMs: number): Promise<Result<GettableSilence>> => {
     const parsed = postableSilence.safeParse(body);
     if (!parsed.success) return fail(bodyError('silence', body, parsed.error));
-    const checked = checkSilence(parsed.data, nowMs);
+    const checked = checkSilence(principal === undefined ? parsed.data : { ...parsed.data, createdBy: principal }, nowMs);
     if (!checked.ok) return checked;
     const replaces = parsed.data.id || undefined;
     const created = await createSilence(sql, checked.value, nowMs, replaces);
@@ -468,7 +474,7 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
     });
 
     v2.post('/api/v2/silences', async (request, reply) => {
-      const result = await postSilenceOp(request.body, Date.now());
+      const result = await postSilenceOp(request.body, options.principalOf?.(request), Date.now());
       return result.ok ? { silenceID: result.value.id } : sendAlertmanagerError(reply, result.error);
     });
 
@@ -520,7 +526,7 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
     });
 
     api.post('/api/silences', async (request, reply) => {
-      const result = await postSilenceOp(request.body, Date.now());
+      const result = await postSilenceOp(request.body, options.principalOf?.(request), Date.now());
       return result.ok ? { silenceID: result.value.id } : sendProblemError(reply, result.error);
     });
 

@@ -85,7 +85,7 @@ describe('console API', () => {
   });
 
   it('requires a bearer token when tokens are configured', async () => {
-    const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: ['on-call'] });
+    const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'on-call', token: 'on-call' }] });
     expect((await guarded.inject('/api/incidents')).statusCode).toBe(401);
     expect((await guarded.inject({ url: '/api/incidents', headers: { authorization: 'Bearer on-call' } })).statusCode).toBe(200);
     expect((await guarded.inject('/healthz')).statusCode).toBe(200);

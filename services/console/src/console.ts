@@ -1,12 +1,14 @@
 // The HTTP API over the projections, for the on-call engineer and their tools: incidents with their
 // timelines, evidence and root-cause candidates; acknowledge and resolve; services, their series and
 // the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
-import { bearerTokenCheck, createHttpServer, type Logger, type Sql } from '@hephaestus/platform';
+import { createHttpServer, type Logger, type NamedToken, type Sql } from '@hephaestus/platform';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { registerAlertmanagerApi } from './alertmanager.ts';
+import { guardProblem, principalOf, registerGuard } from './guard.ts';
+import { registerJsonBodies } from './json-body.ts';
 import { registerRemediationsApi, type RemediationsApiOptions } from './remediations.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerConsoleUi } from './ui.ts';
@@ -58,7 +60,10 @@ export type ConsoleOptions = {
   logger: Logger;
   registry: Registry;
   ready: () => Promise<boolean>;
-  tokens?: string[];
+  /** Named bearer tokens (HEPH_CONSOLE_TOKENS); none: open, and listening on loopback only. */
+  tokens?: NamedToken[];
+  /** The names the console answers to (HEPH_CONSOLE_ALLOWED_HOSTS); none: loopback, the listen host and consoleUrl's host. */
+  allowedHosts?: string[];
   consoleUrl?: string;
   /** The healer's loaded playbooks and refused files, for GET /api/playbooks. */
   playbooks?: RemediationsApiOptions['playbooks'];
@@ -70,13 +75,14 @@ export type ConsoleOptions = {
 export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
   const { sql } = options;
   const app = createHttpServer({ log: options.logger, registry: options.registry, readiness: { database: options.ready } });
-  const authorized = bearerTokenCheck(options.tokens ?? []);
-
-  // Optional bearer-token auth for /api (constant-time, as ingest); health and metrics stay open.
-  app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/api/') || request.url === '/api/openapi.json') return;
-    if (!authorized(request.headers.authorization)) return problem(reply, 401, 'Unauthorized', 'missing or invalid bearer token');
+  // Every route needs a token (when tokens are set) unless it is marked public; see guard.ts.
+  // Refusals are problem+json, but in Alertmanager's `{code, message}` on its API v2 so amtool can read them.
+  registerGuard(app, { tokens: options.tokens ?? [], allowedHosts: options.allowedHosts ?? [], consoleUrl: options.consoleUrl }, (reply, error) => {
+    const { status, title, detail } = guardProblem(error);
+    if (reply.request.routeOptions.url?.startsWith('/api/v2/')) return reply.code(status).type('application/json').send({ code: status, message: detail });
+    return problem(reply, status, title, detail);
   });
+  registerJsonBodies(app);
 
   app.setNotFoundHandler((request, reply) => problem(reply, 404, 'Not Found', `no route ${request.method} ${request.url.split('?')[0]}`));
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
@@ -86,7 +92,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   });
 
   // Alertmanager's API v2 (silences, alerts, status) so amtool and Alertmanager clients work unchanged.
-  registerAlertmanagerApi(app, { sql, logger: options.logger, consoleUrl: options.consoleUrl ?? 'http://127.0.0.1:8080' });
+  registerAlertmanagerApi(app, { sql, logger: options.logger, consoleUrl: options.consoleUrl ?? 'http://127.0.0.1:8080', principalOf });
 
   registerConsoleUi(app);
   const githubWebhooks = options.githubWebhooks;
@@ -95,14 +101,14 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
     app.register(async (scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
-      scope.post('/github/webhooks', async (request, reply) => {
+      scope.post('/github/webhooks', { config: { public: true, anyHost: true } }, async (request, reply) => {
         const answer = await githubWebhooks({ headers: request.headers, body: String(request.body ?? '') });
         return reply.code(answer.status).type('text/plain').send(answer.message);
       });
     });
   }
-  app.get('/api/openapi.json', async () => openApiDocument);
-  registerRemediationsApi(app, { sql, logger: options.logger, problem, playbooks: options.playbooks, playbookErrors: options.playbookErrors });
+  app.get('/api/openapi.json', { config: { public: true } }, async () => openApiDocument);
+  registerRemediationsApi(app, { sql, logger: options.logger, problem, principalOf, playbooks: options.playbooks, playbookErrors: options.playbookErrors });
 
   app.get('/api/incidents', async (request, reply) => {
     const query = listQuery.safeParse(request.query);
@@ -145,9 +151,12 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   });
 
   const act = (action: 'ack' | 'resolve') =>
-    async (request: { params: { id: string }; body: unknown }, reply: FastifyReply) => {
-      const body = actionBody.safeParse(request.body ?? undefined);
-      if (!body.success) return problem(reply, 400, 'Bad Request', body.error.issues[0]!.message);
+    async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+      const parsed = actionBody.safeParse(request.body ?? undefined);
+      if (!parsed.success) return problem(reply, 400, 'Bad Request', parsed.error.issues[0]!.message);
+      // With tokens, who acts is the token's name; a `by` in the body is ignored.
+      const by = principalOf(request) ?? parsed.data.by;
+      const { reason } = parsed.data;
       const [row] = await sql<IncidentRow[]>`SELECT * FROM incidents WHERE id = ${request.params.id}`;
       if (!row) return problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
       if (row.status !== 'open') return problem(reply, 409, 'Conflict', `incident ${row.id} is ${row.status}`);
@@ -155,10 +164,10 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
       await handleIncidentCommand(
         sql,
         action === 'ack'
-          ? { type: 'AcknowledgeIncident', at, incidentId: row.id, by: body.data.by }
-          : { type: 'ResolveIncident', at, incidentId: row.id, service: row.service, signal: row.signal, reason: body.data.reason ?? `resolved by ${body.data.by}`, value: 0 },
+          ? { type: 'AcknowledgeIncident', at, incidentId: row.id, by }
+          : { type: 'ResolveIncident', at, incidentId: row.id, service: row.service, signal: row.signal, reason: reason ?? `resolved by ${by}`, value: 0 },
       );
-      options.logger.info({ incidentId: row.id, by: body.data.by }, action === 'ack' ? 'incident acknowledged' : 'incident resolved by hand');
+      options.logger.info({ incidentId: row.id, by }, action === 'ack' ? 'incident acknowledged' : 'incident resolved by hand');
       return incidentDetail(row.id);
     };
   app.post<{ Params: { id: string } }>('/api/incidents/:id/ack', act('ack'));

@@ -95,7 +95,7 @@ describe('remediations API', () => {
   });
 
   it('asks for the bearer token when the console has tokens', async () => {
-    const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: ['s3cret'] });
+    const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'alice', token: 's3cret' }] });
     expect((await guarded.inject('/api/remediations')).statusCode).toBe(401);
     expect((await guarded.inject({ url: '/api/playbooks', headers: { authorization: 'Bearer s3cret' } })).statusCode).toBe(200);
     await guarded.close();

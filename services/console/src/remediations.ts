@@ -1,14 +1,22 @@
 // The remediations API: what the healer did or wants to do (plan, steps with their attempts and
 // results, verification, rollback, timeline), approve or reject one waiting for a human, and the
 // playbooks loaded with the files that were refused.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { handleRemediationCommand, loadRemediation, type PlaybookError } from '@hephaestus/healer';
 import type { Logger, Sql } from '@hephaestus/platform';
 import type { Playbook } from '@hephaestus/schemas';
 import { z } from 'zod';
 
 type Problem = (reply: FastifyReply, status: number, title: string, detail: string) => FastifyReply;
-export type RemediationsApiOptions = { sql: Sql; logger: Logger; problem: Problem; playbooks?: Playbook[]; playbookErrors?: PlaybookError[] };
+export type RemediationsApiOptions = {
+  sql: Sql;
+  logger: Logger;
+  problem: Problem;
+  /** The token's name when tokens are set: who approves or rejects, whatever the body says. */
+  principalOf: (request: FastifyRequest) => string | undefined;
+  playbooks?: Playbook[];
+  playbookErrors?: PlaybookError[];
+};
 
 type RemediationRow = { id: string; incident_id: string; playbook_id: string; service: string; status: string; started_at: Date; updated_at: Date };
 
@@ -81,12 +89,13 @@ export const registerRemediationsApi = (app: FastifyInstance, options: Remediati
   });
 
   const decideOn = (decision: 'approve' | 'reject') =>
-    async (request: { params: { id: string }; body: unknown }, reply: FastifyReply) => {
+    async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
       const body = decisionBody.safeParse(request.body ?? undefined);
       if (!body.success) return problem(reply, 400, 'Bad Request', body.error.issues[0]!.message);
       const [row] = await sql<RemediationRow[]>`SELECT * FROM remediations WHERE id = ${request.params.id}`;
       if (!row) return problem(reply, 404, 'Not Found', `no remediation ${request.params.id}`);
-      const { by, reason } = body.data;
+      const by = options.principalOf(request) ?? body.data.by;
+      const { reason } = body.data;
       const { events } = await handleRemediationCommand(
         sql,
         row.incident_id,
