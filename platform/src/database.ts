@@ -63,8 +63,11 @@ export const pgText = (value: string): string => {
   return wellFormed.includes('\u0000') ? wellFormed.replaceAll('\u0000', '\uFFFD') : wellFormed;
 };
 
-/** The extended query protocol counts a statement's bind parameters in 16 bits. */
-export const maxBindParameters = 65_535;
+/**
+ * The extended query protocol counts a statement's bind parameters in 16 bits (65,535 at most); the
+ * `postgres` client refuses a statement with 65,534 or more before sending it.
+ */
+export const maxBindParameters = 65_533;
 
 /** Rows in consecutive chunks small enough for one multi-row statement of `parametersPerRow` each. */
 export const chunksOf = <T>(rows: T[], parametersPerRow: number): T[][] => {

@@ -52,4 +52,13 @@ describe('rollup store', () => {
     const rows = await db.sql<{ version: string; first_seen: Date; last_seen: Date }[]>`SELECT version, first_seen, last_seen FROM service_versions WHERE service = 'planner' ORDER BY version`;
     expect(rows.map((r) => [r.version, r.first_seen.getTime(), r.last_seen.getTime()])).toEqual([['1.4.0', 500, 3_000], ['1.4.1', 9_000, 9_000]]);
   });
+  it('repairs NUL and lone surrogates in the service, control URL and version instead of failing the batch', async () => {
+    const bucketStartMs = Date.parse('2026-11-25T10:00:20Z');
+    await db.sql.begin((tx) => mergeRollups(tx, 10, [{ service: 'svc\u0000', bucketStartMs, calls: 1, errors: 0, sketch: sketchOf(5), controlUrl: 'http://127.0.0.1:1/\ud83d', errorTraceIds: [] }]));
+    await db.sql.begin((tx) => recordServiceVersions(tx, [{ service: 'svc\u0000', startTimeMs: 1, resource: { 'service.version': '2.0\u0000\udc00' } }]));
+    const [rollup] = await db.sql<{ service: string; control_url: string }[]>`SELECT service, control_url FROM rollups WHERE bucket_start = ${new Date(bucketStartMs)}`;
+    expect(rollup).toEqual({ service: 'svc\ufffd', control_url: 'http://127.0.0.1:1/\ufffd' });
+    const [version] = await db.sql<{ version: string }[]>`SELECT version FROM service_versions WHERE service = ${'svc\ufffd'}`;
+    expect(version!.version).toBe('2.0\ufffd\ufffd');
+  });
 });

@@ -1,8 +1,9 @@
-// Series storage on real PostgreSQL: merging deltas, and downsampling that a rerun does not change.
+// Series storage on real PostgreSQL: merging deltas, batches past the bind-parameter limit, texts PostgreSQL
+// cannot hold, and downsampling that a rerun does not change.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
-import { downsample, mergeSeries, readSeries } from './series-store.ts';
+import { downsample, loadStreams, mergeSeries, readSeries, storeStreams } from './series-store.ts';
 
 const t0 = Date.UTC(2026, 10, 25, 10);
 
@@ -26,6 +27,32 @@ describe('series store', () => {
     const points = await readSeries(db.sql, 10, t0, t0 + 10_000);
     expect(points.find((p) => p.signal === 'sum')).toMatchObject({ value: 12 });
     expect(points.find((p) => p.signal === 'mean')).toMatchObject({ value: 40 / 3, max: 30 });
+  });
+
+  it('stores a gauge of 7,000 points in one call: more rows than one statement has parameters for', async () => {
+    const deltas = Array.from({ length: 7000 }, (_, i) => ({ service: 'big', operation: '', signal: 'queue.depth', aggregation: 'mean' as const, bucketStartMs: t0 - i * 10_000, sum: i, count: 1, min: i, max: i }));
+    await db.sql.begin((tx) => mergeSeries(tx, 10, deltas));
+    const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM series WHERE service = 'big'`;
+    expect(row!.n).toBe(7000);
+  });
+
+  it('stores and reloads 66,000 metric streams in one call (one parameter each to load, two to store)', async () => {
+    const streams = new Map(Array.from({ length: 66_000 }, (_, i) => [`["many","m",[["i","${i}"]]]`, { startTimeUnixNano: '1', timeUnixNano: '2', value: i }]));
+    await db.sql.begin((tx) => storeStreams(tx, streams));
+    const loaded = await db.sql.begin((tx) => loadStreams(tx, [...streams.keys()]));
+    expect(loaded.size).toBe(66_000);
+    expect(loaded.get('["many","m",[["i","65999"]]]')?.value).toBe(65_999);
+  });
+
+  it('repairs NUL and lone surrogates in names, merging what the repair makes one series', async () => {
+    const d = (service: string, sum: number) => ({ service, operation: 'op\u0000', signal: 'sig\udc00', aggregation: 'sum' as const, bucketStartMs: t0, sum, count: 1, min: sum, max: sum });
+    await db.sql.begin((tx) => mergeSeries(tx, 10, [d('nul\u0000', 1), d('nul\ufffd', 2), d('half\ud83d', 4)]));
+    const rows = await db.sql<{ service: string; operation: string; signal: string; sum: number }[]>`
+      SELECT service, operation, signal, sum FROM series WHERE service LIKE 'nul%' OR service LIKE 'half%' ORDER BY service`;
+    expect(rows).toEqual([
+      { service: 'half\ufffd', operation: 'op\ufffd', signal: 'sig\ufffd', sum: 4 },
+      { service: 'nul\ufffd', operation: 'op\ufffd', signal: 'sig\ufffd', sum: 3 },
+    ]);
   });
 
   it('rolls whole minutes of 10 s buckets into 1-minute buckets, idempotently, and drops what is past retention', async () => {
