@@ -89,7 +89,8 @@ describe.each(backends)('correlation end to end on %s', (_name, prepare) => {
 
     const { incidents } = await api('/api/incidents');
     expect(incidents.filter((i: any) => i.service === web || i.service === payments)).toHaveLength(1);
-    expect(incident.evidence.map((e: any) => e.service).sort()).toEqual([payments, web].sort());
+    expect([...new Set(incident.evidence.map((e: any) => e.service))].sort()).toEqual([payments, web].sort());
+    expect(incident.evidence.filter((e: any) => e.signal === 'error_rate').map((e: any) => e.service).sort()).toEqual([payments, web].sort());
     expect(incident.rootCauseCandidates[0].service).toBe(payments);
     expect(incident.summary + JSON.stringify(incident.timeline)).toMatch(/timeout after <\*> ms|payments answered|upstream payments failed/);
     const topology = await eventually('the learned edge', async () => {

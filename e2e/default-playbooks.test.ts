@@ -2,7 +2,9 @@
 // PostgreSQL against a test agent that records its control calls: restart before a predicted
 // out-of-memory (verified on the memory gauge), the circuit breaker for a timing-out dependency (found
 // by its error signature, rolled back when it does not help), and the catch-all restart when the
-// signature is another one. The demo faults cover the others end to end (e2e/scenarios.test.ts).
+// signature is another one. Each incident gets the settled ranking the analyzer records an interval
+// after opening, which is what the healer decides on. The demo faults cover the others end to end
+// (e2e/scenarios.test.ts).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
@@ -63,6 +65,9 @@ describe('default playbooks against a test agent', () => {
     });
     return incidentId;
   };
+  /** The settled ranking the analyzer records an interval after opening: what the healer decides on. */
+  const settle = (incidentId: string, service: string) =>
+    handleIncidentCommand(sql, { type: 'RankRootCauses', at: new Date().toISOString(), incidentId, candidates: [{ service, confidence: 0.9, evidence: [] }], settled: true });
   const finished = (incidentId: string) =>
     eventually(`the remediation of ${incidentId} to finish`, async () => {
       const [found] = (await api(`/api/remediations?incident=${incidentId}`)).remediations;
@@ -75,6 +80,7 @@ describe('default playbooks against a test agent', () => {
     await gauge(service, 300 * 1024 ** 2);
     const started = Date.now();
     const incidentId = await open(service, 'failure.predicted', { value: 900 * 1024 ** 2, baseline: 1024 ** 3, summary: 'process.memory.usage predicted to reach its limit in 240 s' });
+    await settle(incidentId, service);
     const done = await finished(incidentId);
     expect(done).toMatchObject({ playbookId: 'restart-before-out-of-memory', status: 'validated' });
     expect(callsTo(service)).toEqual([`/${service}/control/restart`]);
@@ -91,6 +97,7 @@ describe('default playbooks against a test agent', () => {
       type: 'AttachSignal', at: new Date().toISOString(), incidentId, service, signal: 'error_signature.new', summary: 'new error: request to openai timed out after <*> ms',
       value: 40, onsetAt: new Date().toISOString(), signature: 'request to openai timed out after <*> ms',
     });
+    await settle(incidentId, service);
     const started = Date.now();
     const done = await finished(incidentId);
     expect(done).toMatchObject({ playbookId: 'circuit-breaker-on-llm-errors', status: 'escalated' });
@@ -106,6 +113,7 @@ describe('default playbooks against a test agent', () => {
       type: 'AttachSignal', at: new Date().toISOString(), incidentId, service, signal: 'error_signature.new', summary: 'new error: socket hang up',
       value: 60, onsetAt: new Date().toISOString(), signature: 'request to openai failed, reason: socket hang up',
     });
+    await settle(incidentId, service);
     const done = await finished(incidentId);
     expect(done).toMatchObject({ playbookId: 'restart-on-error-burst', status: 'validated' });
     expect(callsTo(service)).toEqual([`/${service}/control/restart`]);

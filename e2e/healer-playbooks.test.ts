@@ -1,8 +1,9 @@
 // The healer's safety features end to end on Kafka and PostgreSQL, in the control plane as `heph up`
 // runs it: approval through the API (and its timeout), a dry run, a guard refusal, rollback and an escalation page after
 // a failed verification, and acting on the ranked root cause instead of the incident's service.
-// Incidents are opened through the analyzer's incident store and the telemetry the healer verifies
-// with is written to the rollups, so each scenario controls what verification sees.
+// Incidents are opened and their settled ranking recorded through the analyzer's incident store (the
+// healer decides on the settled ranking), and the telemetry the healer verifies with is written to the
+// rollups, so each scenario controls what verification sees.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -111,13 +112,23 @@ describe('healer playbooks end to end', () => {
         VALUES (${service}, 2, ${new Date(t)}, 100, ${Math.round(errorRate * 100)}, ${Buffer.alloc(0)}, ${`${agentUrl}/${service}/control`})`;
     }
   };
-  const openIncident = async (service: string) => {
+  /**
+   * Opens an incident on `service` and records its settled ranking, as the analyzer's incident policy
+   * does an interval later: the root cause (its error rate attached) first, else the service itself.
+   */
+  const openIncident = async (service: string, rootCause?: string) => {
     const incidentId = randomUUID();
+    const at = () => new Date().toISOString();
     await handleIncidentCommand(sql, {
-      type: 'OpenIncident', at: new Date().toISOString(), incidentId, service, signal: 'error_rate', severity: 'critical',
+      type: 'OpenIncident', at: at(), incidentId, service, signal: 'error_rate', severity: 'critical',
       summary: 'error rate 60 % (baseline 1 %)', value: 0.6, baseline: 0.01, windowStart: new Date(Date.now() - 10_000).toISOString(),
-      controlUrl: `${agentUrl}/${service}/control`,
+      controlUrl: `${agentUrl}/${service}/control`, direction: 'above',
     });
+    if (rootCause) {
+      await handleIncidentCommand(sql, { type: 'AttachSignal', at: at(), incidentId, service: rootCause, signal: 'error_rate', summary: 'error rate 40 %', value: 0.4, baseline: 0.01, direction: 'above', onsetAt: at() });
+    }
+    const candidates = rootCause ? [{ service: rootCause, confidence: 0.82, evidence: ['earliest onset'] }, { service, confidence: 0.3, evidence: [] }] : [{ service, confidence: 0.9, evidence: [] }];
+    await handleIncidentCommand(sql, { type: 'RankRootCauses', at: at(), incidentId, candidates, settled: true });
     return incidentId;
   };
   const remediationOf = (incidentId: string, status?: string) =>
@@ -201,12 +212,11 @@ describe('healer playbooks end to end', () => {
     const back = `rc-back${run}`;
     await traffic(front, 0.5); // still failing, so the incident stays open for the ranking
     await traffic(back, 0);
-    const incidentId = await openIncident(front);
-    await new Promise((r) => setTimeout(r, 1000));
-    await handleIncidentCommand(sql, { type: 'RankRootCauses', at: new Date().toISOString(), incidentId, candidates: [{ service: back, confidence: 0.82, evidence: ['earliest onset'] }, { service: front, confidence: 0.3, evidence: [] }] });
+    const incidentId = await openIncident(front, back);
     const done = await remediationOf(incidentId, 'validated');
     const detail = (await api(`/api/remediations/${done.id}`)).body;
-    expect(detail).toMatchObject({ service: back, plan: { target: { service: back, reason: 'root cause ranked first (confidence 0.82)', controlUrl: `${agentUrl}/${back}/control` } } });
+    expect(detail).toMatchObject({ service: back, plan: { target: { service: back, controlUrl: `${agentUrl}/${back}/control` } } });
+    expect(detail.plan.target.reason).toBe(`root cause ${back} ranked first (0.82); restart-root-cause: error_rate above on ${back}, specific (service "rc-*"), the only playbook that fits`);
     expect(callsTo(back).map((c) => c.path)).toEqual([`/${back}/control/restart`]);
     expect(callsTo(front)).toEqual([]);
   }, 60_000);

@@ -110,6 +110,8 @@ describe('healer killed in the middle of a playbook', () => {
       windowStart: new Date(nowMs - 10_000).toISOString(),
       controlUrl: `${agent.url}/control`,
     });
+    // The healer decides on the settled ranking (the analyzer records it an interval after opening).
+    await handleIncidentCommand(sql, { type: 'RankRootCauses', at: new Date().toISOString(), incidentId, candidates: [{ service, confidence: 0.9, evidence: [] }], settled: true });
 
     await eventually('the healer to be killed during step 2', () => killedAt, 60_000);
     await plane.exited;

@@ -103,7 +103,6 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       graceSeconds: config.HEPH_DETECT_GRACE_SECONDS,
       consumerGroupPrefix: config.HEPH_CONSUMER_GROUP_PREFIX,
       dryRun: config.HEPH_HEALER_DRY_RUN,
-      rankingWaitSeconds: config.HEPH_HEALER_RANKING_WAIT_SECONDS,
       github,
     });
     stops.push(healer.stop);

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from './database.ts';
+import { openDatabase, pgText, type Database } from './database.ts';
 import { createKafkaLog } from './kafka-log.ts';
 import type { ConsumedRecord, Log } from './log.ts';
 import { createPgLog } from './pg-log.ts';
@@ -68,6 +68,41 @@ describe.each(adapters)('log port on %s', (_name, open) => {
     expect(got.map((r) => r.value.toString())).toEqual(['one', 'two']);
     expect(got[0]!.headers).toMatchObject({ 'content-type': 'text/plain', n: '1' });
     expect(got[1]!.offset).toBe(got[0]!.offset + 1n);
+  });
+
+  it('keeps a record whose key and headers hold NUL or a lone surrogate (a dead letter quoting its poison), texts well-formed', async () => {
+    const run = randomBytes(4).toString('hex');
+    const key = `odd-${run}-\u0000\ud83d`;
+    const reason = 'invalid OTLP JSON: expected a string, got "x\ud83d\u0000"';
+    const received: ConsumedRecord[] = [];
+    const subscription = await log.subscribe({
+      groupId: `odd-${run}`,
+      topics: ['heph.deadletter'],
+      handle: async ({ records }) => void received.push(...records.filter((r) => r.key?.startsWith(`odd-${run}`))),
+    });
+    await log.send('heph.deadletter', [{ key, value: Buffer.from('poison'), headers: { 'heph-reason': reason } }]);
+    const [got] = await waitFor(() => (received.length > 0 ? received : undefined));
+    await subscription.stop();
+    // Kafka keeps bytes (NUL included; a lone surrogate was never UTF-8), the Postgres log repairs to U+FFFD.
+    const asText = (v: string) => v.replaceAll('\u0000', '\uFFFD');
+    expect(got!.key!.isWellFormed() && got!.headers['heph-reason']!.isWellFormed()).toBe(true);
+    expect(asText(got!.key!)).toBe(pgText(key));
+    expect(asText(got!.headers['heph-reason']!)).toBe(pgText(reason));
+    expect(got!.value.toString()).toBe('poison');
+  });
+
+  it('takes 12,000 records in one send (more than one statement has bind parameters for)', async () => {
+    const run = randomBytes(4).toString('hex');
+    let count = 0;
+    const subscription = await log.subscribe({
+      groupId: `many-${run}`,
+      topics: ['heph.deadletter'],
+      handle: async ({ records }) => void (count += records.filter((r) => r.key === `many-${run}`).length),
+    });
+    await log.send('heph.deadletter', Array.from({ length: 12_000 }, (_, i) => ({ key: `many-${run}`, value: Buffer.from(String(i)), headers: { n: String(i) } })));
+    await waitFor(() => (count >= 12_000 ? true : undefined), 60_000);
+    await subscription.stop();
+    expect(count).toBe(12_000);
   });
 
   it('resumes a consumer group after the last committed batch, redelivering a batch whose handler failed', async () => {

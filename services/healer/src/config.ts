@@ -31,7 +31,5 @@ export const healerConfig = baseConfig.extend({
   HEPH_HEALER_PORT: env.port(4320),
   /** Every playbook records what it would do and does nothing. */
   HEPH_HEALER_DRY_RUN: env.bool(false),
-  /** How long a `target: root_cause` playbook waits for the incident's root-cause ranking. */
-  HEPH_HEALER_RANKING_WAIT_SECONDS: env.seconds(5),
 }).extend(githubConfig.shape);
 export type HealerConfig = z.infer<typeof healerConfig>;

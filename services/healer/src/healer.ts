@@ -1,6 +1,7 @@
 // The healer pipeline: match → target → guard → (approval) → act → verify → (rollback) → escalate. It
-// consumes heph.events; for an opened incident that matches a playbook it starts one remediation (one
-// per incident, enforced by the remediation stream's expected version), records every step before and
+// consumes heph.events; on an incident's settled root-cause ranking it chooses the playbook the
+// evidence on the target fits and starts one remediation (one per incident, enforced by the remediation
+// stream's expected version), then drives it apart from the consumer: records every step before and
 // after it runs, verifies against the analyzer's series and resumes whatever a previous run left open.
 import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
@@ -11,7 +12,8 @@ import { describeAction, runAction, undoGitHub, type ActionContext, type ActionR
 import { decideRemediation, loadRemediation } from './adapters/remediation-store.ts';
 import { controlUrlOf, fleetServices, incidentFacts, readSignal, recentRemediations, serviceVersionAt } from './adapters/fleet.ts';
 import { guard } from './domain/guard.ts';
-import { awaitsSignature, matchPlaybook } from './domain/match.ts';
+import type { IncidentEvidence } from './domain/evidence.ts';
+import { choosePlaybook } from './domain/match.ts';
 import {
   githubUndo,
   idempotencyKey,
@@ -35,8 +37,6 @@ export type HealerOptions = {
   consumerGroupPrefix: string;
   /** Every playbook as a dry run (HEPH_HEALER_DRY_RUN). */
   dryRun?: boolean;
-  /** How long a `target: root_cause` playbook waits for a ranking (HEPH_HEALER_RANKING_WAIT_SECONDS); 5 s. */
-  rankingWaitSeconds?: number;
   /** Opens and closes fix pull requests; without it GitHub steps fail with a reason. */
   github?: GitHubExecutor;
   /** How often a waiting remediation looks again (approval, verification). */
@@ -83,6 +83,27 @@ const narrate = (event: StoredEvent, state: Remediation): { level: 'info' | 'war
       return { level: 'info', message: event.type };
   }
 };
+
+/** The plan a remediation starts with: the chosen playbook on its target, and why (`targetReason`). */
+const planOf = (book: Playbook, incident: IncidentEvidence, on: { service: string; controlUrl?: string; why: string; dryRun: boolean }): StartedPlan => ({
+  remediationId: deterministicId('remediation', incident.incidentId),
+  incidentId: incident.incidentId,
+  playbookId: book.id,
+  service: on.service,
+  signal: incident.signal,
+  severity: incident.severity,
+  controlUrl: on.controlUrl,
+  steps: book.steps,
+  rollback: book.rollback,
+  verify: book.verify,
+  approvalRequired: book.approval.required,
+  approvalTimeoutSeconds: book.approval.required ? book.approval.timeoutSeconds : undefined,
+  approvalOnTimeout: book.approval.required ? book.approval.onTimeout : undefined,
+  onFailure: book.onFailure,
+  dryRun: book.dryRun || on.dryRun,
+  targetReason: on.why,
+  incidentWindowStart: incident.windowStart,
+});
 
 export const startHealer = async (options: HealerOptions) => {
   const { sql, logger } = options;
@@ -225,86 +246,41 @@ export const startHealer = async (options: HealerOptions) => {
     running.set(incidentId, task);
   };
 
-  // target: the top-ranked root cause (waiting a little for the ranking) or the incident's own service.
-  const target = async (book: Playbook, incident: EventDataOf<'incident.opened'>, receivedAtMs: number) => {
-    const own = { service: incident.service, reason: "the playbook targets the incident's service" };
-    let facts = await incidentFacts(sql, incident.incidentId);
-    if (book.target === 'root_cause') {
-      // The first ranking comes with the first interval; a deeper service whose errors cross the line an
-      // interval later re-ranks it. Settle for one interval, and wait a little longer for a first ranking.
-      const settledAt = receivedAtMs + resolutionMs + options.graceSeconds * 1000 + 1000;
-      const deadline = Math.max(settledAt, receivedAtMs + (options.rankingWaitSeconds ?? 5) * 1000);
-      while ((!facts.ranking || now() < settledAt) && now() < deadline && !stopped) {
-        await sleep(Math.min(250, deadline - now()));
-        facts = await incidentFacts(sql, incident.incidentId);
-      }
-    }
-    let chosen = own;
-    if (book.target === 'root_cause') {
-      const top = [...(facts.ranking ?? [])].sort((a, b) => b.confidence - a.confidence)[0];
-      chosen = top
-        ? { service: top.service, reason: `root cause ranked first (confidence ${top.confidence.toFixed(2)})${top.service === incident.service ? ": the incident's own service" : ''}` }
-        : { service: incident.service, reason: `no root-cause ranking within ${options.rankingWaitSeconds ?? 5} s: the incident's service` };
-    }
-    const controlUrl = chosen.service === incident.service && incident.controlUrl ? incident.controlUrl : await controlUrlOf(sql, chosen.service);
-    return { ...chosen, controlUrl, signatures: facts.signatures };
-  };
-
-  // match → target → guard → start: one remediation per incident, started once.
-  const onIncidentOpened = async (incident: EventDataOf<'incident.opened'>) => {
-    const existing = await load(incident.incidentId);
+  // match → target → guard → start, on the incident's settled ranking: the evidence is complete by then
+  // (one interval of event time after opening), so nothing here waits. One remediation per incident.
+  const onRankingSettled = async (incidentId: string, throughVersion: number) => {
+    const existing = await load(incidentId);
     if (existing.status !== 'none') {
-      if (existing.status !== 'refused' && unfinishedStatuses.includes(existing.status)) track(incident.incidentId);
+      if (existing.status !== 'refused' && unfinishedStatuses.includes(existing.status)) track(incidentId);
       return;
     }
-    const receivedAtMs = now();
-    let facts = await incidentFacts(sql, incident.incidentId);
-    // A playbook for a particular error waits for the incident's error signatures: the root cause's
-    // arrive an interval after the callers' (the same settling time as the root-cause ranking).
-    const signatureDeadline = receivedAtMs + resolutionMs + options.graceSeconds * 1000 + 1000;
-    while (awaitsSignature(options.playbooks, { ...incident, signatures: facts.signatures }) && now() < signatureDeadline && !stopped) {
-      await sleep(Math.min(250, signatureDeadline - now()));
-      facts = await incidentFacts(sql, incident.incidentId);
-    }
-    const book = matchPlaybook(options.playbooks, { ...incident, signatures: facts.signatures });
-    if (!book) {
-      logger.info({ incidentId: incident.incidentId, service: incident.service, signal: incident.signal }, `no playbook matches this incident on ${incident.service}`);
+    const incident = await incidentFacts(sql, incidentId, throughVersion);
+    if (!incident) {
+      logger.warn({ incidentId }, 'settled ranking of an incident that never opened, ignored');
       return;
     }
-    const chosen = await target(book, incident, receivedAtMs);
-    const remediationId = deterministicId('remediation', incident.incidentId);
-    const plan: StartedPlan = {
-      remediationId,
-      incidentId: incident.incidentId,
-      playbookId: book.id,
-      service: chosen.service,
-      signal: incident.signal,
-      severity: incident.severity,
-      controlUrl: chosen.controlUrl,
-      steps: book.steps,
-      rollback: book.rollback,
-      verify: book.verify,
-      approvalRequired: book.approval.required,
-      approvalTimeoutSeconds: book.approval.required ? book.approval.timeoutSeconds : undefined,
-      approvalOnTimeout: book.approval.required ? book.approval.onTimeout : undefined,
-      onFailure: book.onFailure,
-      dryRun: book.dryRun || (options.dryRun ?? false),
-      targetReason: chosen.reason,
-      incidentWindowStart: incident.windowStart,
-    };
-    await execute(incident.incidentId, { type: 'StartRemediation', ...plan }, async (tx) => {
+    const choice = choosePlaybook(options.playbooks, incident);
+    if (!choice.chosen) {
+      logger.info({ incidentId, service: incident.service, signal: incident.signal }, choice.explanation);
+      return;
+    }
+    const { playbook: book, target } = choice.chosen;
+    const controlUrl = target.service === incident.service && incident.controlUrl ? incident.controlUrl : await controlUrlOf(sql, target.service);
+    const plan = planOf(book, incident, { service: target.service, controlUrl, why: choice.explanation, dryRun: options.dryRun ?? false });
+    await execute(incidentId, { type: 'StartRemediation', ...plan }, async (tx) => {
       const nowMs = now();
       const verdict = guard(book.guard, {
         playbookId: book.id,
-        service: chosen.service,
+        service: target.service,
         nowMs,
         recent: await recentRemediations(tx, nowMs - Math.max(3_600_000, book.guard.cooldownSeconds * 1000)),
         fleet: await fleetServices(tx, nowMs),
       });
       if (verdict.allow) return { type: 'StartRemediation', ...plan };
-      return { type: 'RefuseRemediation', remediationId, incidentId: incident.incidentId, playbookId: book.id, service: chosen.service, reason: verdict.reason };
+      return { type: 'RefuseRemediation', remediationId: plan.remediationId, incidentId, playbookId: book.id, service: target.service, reason: verdict.reason };
     });
-    track(incident.incidentId);
+    // act → verify → (rollback) run apart from the consumer: a slow step never delays another incident.
+    track(incidentId);
   };
 
   const consume = async ({ records }: { records: ConsumedRecord[] }) => {
@@ -314,14 +290,14 @@ export const startHealer = async (options: HealerOptions) => {
         logger.warn({ offset: record.offset.toString(), reason: parsed.error.issues[0]?.message }, 'unreadable event skipped');
         continue;
       }
-      if (parsed.data.type !== 'incident.opened') continue;
+      if (parsed.data.type !== 'incident.root_cause_ranked' || parsed.data.data.settled !== true) continue;
       // Act only on incidents this control plane recorded: a shared topic may carry another's events.
       const [known] = await sql`SELECT 1 FROM events WHERE id = ${parsed.data.id}`;
       if (!known) {
         logger.warn({ eventId: parsed.data.id }, 'incident event not in this event store, ignored');
         continue;
       }
-      await onIncidentOpened(parsed.data.data);
+      await onRankingSettled(parsed.data.data.incidentId, parsed.data.version);
     }
   };
 

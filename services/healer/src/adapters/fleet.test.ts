@@ -51,13 +51,24 @@ describe('fleet reads', () => {
     expect(await fleetServices(db.sql, t0 + 3_600_000)).toEqual([]);
   });
 
-  it("reads an incident's latest root-cause ranking and its error signatures", async () => {
+  it("folds an incident's evidence from its stream, up to the version asked for", async () => {
     const at = new Date(t0).toISOString();
+    expect(await incidentFacts(db.sql, 'inc-1')).toBeUndefined();
     await handleIncidentCommand(db.sql, { type: 'OpenIncident', at, incidentId: 'inc-1', service: 'planner', signal: 'error_rate', severity: 'critical', summary: 's', value: 0.25, baseline: 0.01, windowStart: at });
-    expect(await incidentFacts(db.sql, 'inc-1')).toEqual({ ranking: undefined, signatures: [] });
-    await handleIncidentCommand(db.sql, { type: 'AttachSignal', at, incidentId: 'inc-1', service: 'coder', signal: 'error_rate', summary: 's', value: 0.2, onsetAt: at, signature: 'TimeoutError: upstream <*>' });
-    await handleIncidentCommand(db.sql, { type: 'RankRootCauses', at, incidentId: 'inc-1', candidates: [{ service: 'coder', confidence: 0.7, evidence: [] }] });
-    expect(await incidentFacts(db.sql, 'inc-1')).toEqual({ ranking: [{ service: 'coder', confidence: 0.7, evidence: [] }], signatures: ['TimeoutError: upstream <*>'] });
+    await handleIncidentCommand(db.sql, {
+      type: 'AttachSignal', at, incidentId: 'inc-1', service: 'coder', signal: 'gen_ai.client.operation.duration', summary: 's', value: 900, baseline: 300, direction: 'above', onsetAt: at,
+    });
+    await handleIncidentCommand(db.sql, { type: 'AttachSignal', at, incidentId: 'inc-1', service: 'coder', signal: 'error_signature.new', summary: 's', value: 4, onsetAt: at, signature: 'TimeoutError: upstream <*>' });
+    await handleIncidentCommand(db.sql, { type: 'RankRootCauses', at, incidentId: 'inc-1', candidates: [{ service: 'coder', confidence: 0.7, evidence: [] }], settled: true });
+    await handleIncidentCommand(db.sql, { type: 'AttachSignal', at, incidentId: 'inc-1', service: 'reviewer', signal: 'error_rate', summary: 's', value: 0.2, onsetAt: at });
+    const facts = await incidentFacts(db.sql, 'inc-1', 4);
+    expect(facts).toMatchObject({ service: 'planner', severity: 'critical', ranking: [{ service: 'coder', confidence: 0.7, evidence: [] }], settled: true });
+    expect(facts!.signals).toEqual([
+      { service: 'planner', signal: 'error_rate', direction: 'above', value: 0.25, baseline: 0.01 },
+      { service: 'coder', signal: 'gen_ai.client.operation.duration', direction: 'above', value: 900, baseline: 300, signature: undefined },
+      { service: 'coder', signal: 'error_signature.new', direction: 'above', value: 4, baseline: undefined, signature: 'TimeoutError: upstream <*>' },
+    ]);
+    expect((await incidentFacts(db.sql, 'inc-1'))!.signals.map((s) => s.service)).toEqual(['planner', 'coder', 'coder', 'reviewer']);
   });
 
   it('finds the service.version live at a time', async () => {

@@ -1,7 +1,7 @@
 // What the healer reads of the analyzer's tables: the signal to verify with, a service's control URL,
-// the fleet seen lately, an incident's ranking and signatures, and the recent remediations for the guard.
+// the fleet seen lately, an incident's evidence, and the recent remediations for the guard.
 import { readStream, type Sql, type TransactionSql } from '@hephaestus/platform';
-import type { EventDataOf } from '@hephaestus/schemas';
+import { foldEvidence, type IncidentEvidence } from '../domain/evidence.ts';
 import type { RecentRemediation } from '../domain/guard.ts';
 import type { VerifyPoint } from '../domain/verify.ts';
 
@@ -56,16 +56,13 @@ export const recentRemediations = async (sql: Sql | TransactionSql, sinceMs: num
   return rows.map((r) => ({ id: r.id, playbookId: r.playbook_id, service: r.service, status: r.status, startedAtMs: r.started_at.getTime(), updatedAtMs: r.updated_at.getTime() }));
 };
 
-/** What the incident's stream says so far: the latest root-cause ranking and the error signatures. */
-export const incidentFacts = async (sql: Sql, incidentId: string) => {
-  let ranking: EventDataOf<'incident.root_cause_ranked'>['candidates'] | undefined;
-  const signatures: string[] = [];
-  for (const event of await readStream(sql, `incident-${incidentId}`)) {
-    if (event.type === 'incident.root_cause_ranked') ranking = event.data.candidates;
-    if (event.type === 'incident.signal_attached' && event.data.signature) signatures.push(event.data.signature);
-  }
-  return { ranking, signatures };
-};
+/**
+ * The incident's evidence (signals per service with their side, value, baseline and signature; severity;
+ * ranking) folded from its stream up to `throughVersion`: the settled ranking's version, so that what
+ * the healer decides on does not depend on how far behind it reads.
+ */
+export const incidentFacts = async (sql: Sql, incidentId: string, throughVersion = Number.POSITIVE_INFINITY): Promise<IncidentEvidence | undefined> =>
+  foldEvidence((await readStream(sql, `incident-${incidentId}`)).filter((e) => e.version <= throughVersion));
 
 /** The service.version of a service live at `atMs`: the newest first seen by then (for github.revert). */
 export const serviceVersionAt = async (sql: Sql, service: string, atMs: number): Promise<string | undefined> => {

@@ -1,65 +1,159 @@
-import { playbook, type Playbook } from '@hephaestus/schemas';
-import { describe, expect, it } from 'vitest';
-import { awaitsSignature, matchPlaybook } from './match.ts';
+import { playbook, type NewEvent, type Playbook } from '@hephaestus/schemas';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadPlaybooks } from '../adapters/playbook-loader.ts';
+import { foldEvidence, type IncidentEvidence, type SignalEvidence } from './evidence.ts';
+import { choosePlaybook, fitPlaybook, targetOf } from './match.ts';
 
-const book = (id: string, service: string, match: Record<string, unknown> = {}): Playbook =>
+const book = (id: string, match: Record<string, unknown>, extra: Record<string, unknown> = {}): Playbook =>
   playbook.parse({
     id,
     description: id,
-    match: { service, signal: 'error_rate', ...match },
+    match: { signal: 'error_rate', ...match },
     steps: [{ name: 'restart', action: 'agent.restart' }],
     verify: { signal: 'error_rate', windowSeconds: 10, max: 0.05 },
+    ...extra,
   });
 
-describe('playbook matching', () => {
-  it('takes the first playbook whose service glob matches', () => {
-    const books = [book('checkout-only', 'checkout'), book('agents', 'agent-*'), book('any', '*')];
-    expect(matchPlaybook(books, { service: 'agent-planner', signal: 'error_rate' })?.id).toBe('agents');
-    expect(matchPlaybook(books, { service: 'checkout', signal: 'error_rate' })?.id).toBe('checkout-only');
-    expect(matchPlaybook(books, { service: 'search.v2', signal: 'error_rate' })?.id).toBe('any');
+/** An incident opened on `service`, with these signals and this ranking. */
+const incident = (over: Partial<IncidentEvidence> & { signals: SignalEvidence[] }): IncidentEvidence => ({
+  incidentId: 'i',
+  service: 'planner',
+  signal: 'error_rate',
+  severity: 'critical',
+  labels: {},
+  windowStart: '2026-01-01T12:00:00.000Z',
+  ranking: [],
+  settled: true,
+  ...over,
+});
+const errors = (service: string, signature?: string): SignalEvidence => ({ service, signal: 'error_rate', direction: 'above', value: 0.4, baseline: 0.01, signature });
+const signature = (service: string, template: string): SignalEvidence => ({ service, signal: 'error_signature.new', direction: 'above', value: 12, signature: template });
+const ranked = (...services: string[]) => services.map((service, i) => ({ service, confidence: 0.9 - i * 0.3, evidence: [] }));
+
+const permutations = <T>(items: T[]): T[][] =>
+  items.length <= 1 ? [items] : items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+
+describe('the target', () => {
+  it.each([
+    ['the top-ranked root cause', book('p', {}), ranked('coder', 'planner'), 'coder', 'root cause coder ranked first (0.90)'],
+    ['the root cause when it is the incident itself', book('p', {}), ranked('planner'), 'planner', "root cause planner ranked first (0.90), the incident's own service"],
+    ["the incident's service without a ranking", book('p', {}), [], 'planner', "no root-cause ranking: the incident's service planner"],
+    ["the incident's service for target: incident", book('p', {}, { target: 'incident' }), ranked('coder'), 'planner', "the playbook targets the incident's service planner"],
+    ['equal confidences: the smaller service name, whatever the order', book('p', {}), [{ service: 'reviewer', confidence: 0.5, evidence: [] }, { service: 'coder', confidence: 0.5, evidence: [] }], 'coder', 'root cause coder ranked first (0.50)'],
+  ])('%s', (_, p, ranking, service, reason) => {
+    expect(targetOf(p, incident({ signals: [], ranking }))).toEqual({ service, reason });
+  });
+});
+
+describe('a playbook fits only the evidence on its target', () => {
+  const onCoder = (signals: SignalEvidence[], over: Partial<IncidentEvidence> = {}) => incident({ signals, ranking: ranked('coder', 'planner'), ...over });
+  it.each([
+    ['the signal on the target', book('p', {}), onCoder([errors('planner'), errors('coder')]), true],
+    ['the signal only on another service of the incident', book('p', {}), onCoder([errors('planner')]), 'p needs error_rate above on coder, which coder does not show'],
+    ['the signal on the bad side when the playbook names no direction', book('p', { signal: 'calls' }), onCoder([{ service: 'coder', signal: 'calls', direction: 'below', value: 1, baseline: 9 }]), 'p needs calls above on coder, which coder shows only below'],
+    ["the playbook's direction", book('p', { signal: 'calls', direction: 'below' }), onCoder([{ service: 'coder', signal: 'calls', direction: 'below', value: 1, baseline: 9 }]), true],
+    ['a signal on no known side fits no side', book('p', { signal: 'calls' }), onCoder([{ service: 'coder', signal: 'calls', value: 1 }]), 'p needs calls above on coder, which coder shows only on no known side'],
+    ['the service glob on the target', book('p', { service: 'agent-*' }), onCoder([errors('coder')]), 'p answers services "agent-*", not coder'],
+    ['glob metacharacters other than * are literal', book('p', { service: 'c.der' }), onCoder([errors('coder')]), 'p answers services "c.der", not coder'],
+    ['the listed severities', book('p', { severity: ['critical'] }), onCoder([errors('coder')], { severity: 'warning' }), 'p answers severity critical, not warning'],
+    ['every label', book('p', { labels: { 'deployment.environment': 'prod' } }), onCoder([errors('coder')], { labels: { 'deployment.environment': 'staging' } }), 'p needs the label deployment.environment=prod'],
+    ['an error signature seen on the target', book('p', { errorSignature: '*timed out*' }), onCoder([errors('coder'), signature('coder', 'request timed out after <*> ms')]), true],
+    ['the signature field of a signal of the target', book('p', { errorSignature: '*timed out*' }), onCoder([errors('coder', 'request timed out after <*> ms')]), true],
+    ['an error signature seen only on a caller', book('p', { errorSignature: '*timed out*' }), onCoder([errors('coder'), signature('planner', 'request timed out after <*> ms')]), 'p needs an error signature like "*timed out*" on coder, which shows none'],
+    ['another error signature on the target', book('p', { errorSignature: '*timed out*' }), onCoder([errors('coder'), signature('coder', 'socket hang up')]), 'p needs an error signature like "*timed out*" on coder, which shows "socket hang up"'],
+  ])('%s', (_, p, evidence, expected) => {
+    const result = fitPlaybook(p, evidence);
+    expect(result.ok ? true : result.why).toBe(expected);
+  });
+});
+
+describe('the choice among the playbooks that fit', () => {
+  const revert = book('revert', { errorSignature: '*Cannot read properties*' });
+  const specific = book('specific', { severity: ['critical'] });
+  const catchAll = book('catch-all', {});
+  const evidence = incident({ signals: [errors('planner'), errors('coder'), signature('coder', 'TypeError: Cannot read properties of undefined <*>')], ranking: ranked('coder') });
+
+  it.each([
+    ['an error signature on the target beats a specific playbook and a catch-all', [revert, specific, catchAll], evidence, 'revert'],
+    ['a specific playbook beats a catch-all', [specific, catchAll], evidence, 'specific'],
+    ['direction makes a playbook specific', [book('shed', { direction: 'above' }), catchAll], evidence, 'shed'],
+    ['a service glob makes a playbook specific', [catchAll, book('coders', { service: 'cod*' })], evidence, 'coders'],
+    ['equal tiers: the smaller playbook id', [book('b-restart', {}), book('a-restart', {})], evidence, 'a-restart'],
+    ['a signature playbook without its signature on the target does not compete', [book('timeouts', { errorSignature: '*timed out*' }), catchAll], evidence, 'catch-all'],
+  ])('%s, in any file order', (_, books, incidentEvidence, expected) => {
+    for (const order of permutations(books)) expect(choosePlaybook(order, incidentEvidence).chosen?.playbook.id).toBe(expected);
   });
 
-  it('treats glob metacharacters other than * literally', () => {
-    expect(matchPlaybook([book('dots', 'a.b')], { service: 'axb', signal: 'error_rate' })).toBeUndefined();
+  it('says why this playbook and not another', () => {
+    expect(choosePlaybook([catchAll, revert, specific], evidence).explanation).toBe(
+      'root cause coder ranked first (0.90); revert: error signature "*Cannot read properties*" seen on coder beats ' +
+        'specific (error_rate above on coder, specific (severity critical)), catch-all (error_rate above on coder, catch-all)',
+    );
+    expect(choosePlaybook([catchAll], evidence).explanation).toBe('root cause coder ranked first (0.90); catch-all: error_rate above on coder, catch-all, the only playbook that fits');
   });
 
-  it('requires the signal to be the same', () => {
-    expect(matchPlaybook([book('any', '*')], { service: 'a', signal: 'latency_p99' })).toBeUndefined();
+  it('says in plain words why no playbook fits', () => {
+    const shed = book('shed', { signal: 'gen_ai.client.operation.duration', direction: 'above' });
+    const latency = incident({ signals: [errors('planner'), { service: 'coder', signal: 'gen_ai.client.operation.duration', direction: 'above', value: 900, baseline: 300 }], ranking: ranked('planner') });
+    expect(choosePlaybook([shed], latency)).toEqual({
+      chosen: undefined,
+      explanation: 'no playbook fits incident on planner: shed needs gen_ai.client.operation.duration above on planner, which planner does not show',
+    });
+    expect(choosePlaybook([book('cost', { signal: 'gen_ai.cost_usd' })], latency).explanation).toBe(
+      'no playbook fits incident on planner: no playbook answers its signals (error_rate on planner, gen_ai.client.operation.duration on coder)',
+    );
+  });
+});
+
+describe('the default playbooks on the incidents that went wrong', () => {
+  let defaults: Playbook[] = [];
+  beforeAll(async () => {
+    defaults = (await loadPlaybooks(new URL('../../../../playbooks', import.meta.url).pathname)).playbooks;
+    expect(defaults.length).toBeGreaterThan(5);
+  });
+  const at = '2026-01-01T12:00:00.000Z';
+  const opened = (service: string, signal: string, value: number, baseline: number): NewEvent => ({
+    type: 'incident.opened',
+    data: { incidentId: 'i', service, signal, severity: 'critical', summary: 's', value, baseline, windowStart: at },
+  });
+  const attached = (service: string, signal: string, value: number, extra: { baseline?: number; signature?: string } = {}): NewEvent => ({
+    type: 'incident.signal_attached',
+    data: { incidentId: 'i', service, signal, summary: 's', value, onsetAt: at, ...extra },
+  });
+  const settled = (...services: string[]): NewEvent => ({ type: 'incident.root_cause_ranked', data: { incidentId: 'i', candidates: ranked(...services), settled: true } });
+  const chosen = (events: NewEvent[]) => {
+    const choice = choosePlaybook(defaults, foldEvidence(events)!);
+    return choice.chosen ? `${choice.chosen.playbook.id} on ${choice.chosen.target.service}` : 'nothing';
+  };
+
+  it('shed load does not act on an agent whose own LLM latency is not in the incident', () => {
+    // The callers feel the latency; coder's own LLM calls are not slower (not in the incident), or are faster.
+    expect(chosen([opened('planner', 'latency_p99', 2400, 800), attached('researcher', 'latency_p99', 2300, { baseline: 700 }), settled('researcher', 'planner')])).toBe('nothing');
+    expect(chosen([opened('coder', 'gen_ai.client.operation.duration', 120, 300), settled('coder')])).toBe('nothing');
+    expect(chosen([opened('planner', 'latency_p99', 2400, 800), attached('coder', 'gen_ai.client.operation.duration', 120, { baseline: 300 }), settled('coder', 'planner')])).toBe('nothing');
+    // …and does act on the agent whose own LLM calls slowed down.
+    expect(chosen([opened('coder', 'gen_ai.client.operation.duration', 2900, 300), settled('coder')])).toBe('shed-load-on-saturation on coder');
   });
 
-  it('matches only the listed severities', () => {
-    const books = [book('critical-only', '*', { severity: ['critical'] }), book('rest', '*')];
-    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', severity: 'critical' })?.id).toBe('critical-only');
-    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', severity: 'warning' })?.id).toBe('rest');
+  it('restart before out of memory does not act on a service without its own failure prediction', () => {
+    const events = [opened('planner', 'error_rate', 0.3, 0.01), attached('researcher', 'failure.predicted', 900 * 2 ** 20, { baseline: 2 ** 30 }), settled('planner')];
+    expect(chosen(events)).toBe('restart-on-error-burst on planner');
+    expect(chosen([opened('researcher', 'failure.predicted', 900 * 2 ** 20, 2 ** 30), settled('researcher')])).toBe('restart-before-out-of-memory on researcher');
   });
 
-  it('requires every label to be equal', () => {
-    const books = [book('prod', '*', { labels: { 'deployment.environment': 'prod' } })];
-    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', labels: { 'deployment.environment': 'prod', team: 'x' } })?.id).toBe('prod');
-    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', labels: { 'deployment.environment': 'staging' } })).toBeUndefined();
-    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate' })).toBeUndefined();
-  });
-
-  it('matches an error signature glob against any signature of the incident', () => {
-    const books = [book('timeouts', '*', { errorSignature: '*TimeoutError*' })];
-    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', signatures: ['ECONNRESET', 'upstream TimeoutError after <*> ms'] })?.id).toBe('timeouts');
-    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate', signatures: ['ECONNRESET'] })).toBeUndefined();
-    expect(matchPlaybook(books, { service: 'a', signal: 'error_rate' })).toBeUndefined();
-  });
-
-  it('waits for a matching error signature only while a signature playbook could still match', () => {
-    const books = [book('outage', '*', { errorSignature: '*unavailable*' }), book('any', '*')];
-    expect(awaitsSignature(books, { service: 'a', signal: 'error_rate' })).toBe(true);
-    expect(awaitsSignature(books, { service: 'a', signal: 'error_rate', signatures: ['TypeError <*>'] })).toBe(true);
-    expect(awaitsSignature(books, { service: 'a', signal: 'error_rate', signatures: ['TypeError <*>', '503 service unavailable'] })).toBe(false);
-    expect(awaitsSignature(books, { service: 'a', signal: 'latency_p99' })).toBe(false);
-    expect(awaitsSignature([book('any', '*')], { service: 'a', signal: 'error_rate' })).toBe(false);
-  });
-
-  it('matches a direction only when the value is on that side of its baseline', () => {
-    const books = [book('shed', '*', { signal: 'latency', direction: 'above' })];
-    expect(matchPlaybook(books, { service: 'a', signal: 'latency', value: 900, baseline: 300 })?.id).toBe('shed');
-    expect(matchPlaybook(books, { service: 'a', signal: 'latency', value: 100, baseline: 300 })).toBeUndefined();
-    expect(matchPlaybook(books, { service: 'a', signal: 'latency' })).toBeUndefined();
+  it('a bad deploy gets the revert, not cap-llm-spend or the catch-all restart, in whatever order its evidence was recorded', () => {
+    // The callers fail first; coder's errors, its cost per successful call and its new error come an interval later.
+    const later = [
+      attached('planner', 'error_rate', 0.3, { baseline: 0.01 }),
+      attached('researcher', 'gen_ai.cost_per_success_usd', 0.002, { baseline: 0.0001 }),
+      attached('researcher', 'error_signature.new', 20, { signature: 'upstream coder failed: <*>' }),
+      attached('coder', 'error_rate', 0.6, { baseline: 0.01 }),
+      attached('coder', 'gen_ai.cost_per_success_usd', 0.003, { baseline: 0.0001 }),
+      attached('coder', 'error_signature.new', 40, { signature: "TypeError: Cannot read properties of undefined (reading 'plan')" }),
+    ];
+    const outcomes = new Set(permutations(later).map((order) => chosen([opened('researcher', 'error_rate', 0.4, 0.01), ...order, settled('coder', 'researcher')])));
+    expect([...outcomes]).toEqual(['bad-deploy-revert on coder']);
+    const choice = choosePlaybook(defaults, foldEvidence([opened('researcher', 'error_rate', 0.4, 0.01), ...later, settled('coder', 'researcher')])!);
+    expect(choice.explanation).toMatch(/^root cause coder ranked first \(0\.90\); bad-deploy-revert: error signature "\*Cannot read properties\*" seen on coder beats .*cap-llm-spend .*restart-on-error-burst \(error_rate above on coder, catch-all\)$/);
   });
 });

@@ -1,41 +1,96 @@
-// Which playbook answers an incident: the first, in file order, whose service glob, signal, severity
-// list, labels and error signature glob all match.
-import { globMatches, type Playbook, type Severity, type SignalName } from '@hephaestus/schemas';
+// Which playbook answers an incident, decided on its settled evidence: target → fit → choose.
+// A playbook fits only when its target (the ranked root cause, or the incident's own service for
+// `target: incident`) itself shows the playbook's signal on the playbook's side of its baseline (above
+// when it names none), and its service glob, severity, labels and error signature match. Among the
+// fits, a declared rule picks one, whatever the order events arrived in or files sort in:
+//   1. an error signature the playbook names, seen on the target,
+//   2. beats a playbook specific to the target's signal (a service glob other than `*`, labels,
+//      severity or direction),
+//   3. beats a catch-all (service `*` and a signal only);
+// ties go to the smaller playbook id.
+import { globMatches, type Direction, type Playbook } from '@hephaestus/schemas';
+import type { IncidentEvidence, SignalEvidence } from './evidence.ts';
 
-export type MatchedIncident = {
-  service: string;
-  signal: SignalName;
-  severity?: Severity;
-  /** The labels incident.opened carries (service, signal, severity, team / environment when known). */
-  labels?: Record<string, string>;
-  /** Error signatures seen on the incident's signals (Drain templates or error types). */
-  signatures?: string[];
-  /** The signal's value when the incident opened, and its usual value. */
-  value?: number;
-  baseline?: number;
+export type Target = { service: string; reason: string };
+
+/** Why a playbook fits: its tier in the rule (1 beats 2 beats 3) and the evidence, in words. */
+export type PlaybookFit = { playbook: Playbook; target: Target; tier: 1 | 2 | 3; because: string };
+export type FitResult = { ok: true; fit: PlaybookFit } | { ok: false; why: string };
+
+export type Choice =
+  | { chosen: PlaybookFit; others: PlaybookFit[]; explanation: string }
+  | { chosen: undefined; explanation: string };
+
+/** The top-ranked root cause; equal confidences go to the smaller service name, so the order of candidates does not matter. */
+export const rootCause = (incident: IncidentEvidence) =>
+  [...incident.ranking].sort((a, b) => b.confidence - a.confidence || a.service.localeCompare(b.service))[0];
+
+// target: the ranked root cause, or the incident's own service.
+export const targetOf = (book: Playbook, incident: IncidentEvidence): Target => {
+  if (book.target === 'incident') return { service: incident.service, reason: `the playbook targets the incident's service ${incident.service}` };
+  const top = rootCause(incident);
+  if (!top) return { service: incident.service, reason: `no root-cause ranking: the incident's service ${incident.service}` };
+  const own = top.service === incident.service ? ", the incident's own service" : '';
+  return { service: top.service, reason: `root cause ${top.service} ranked first (${top.confidence.toFixed(2)})${own}` };
 };
 
-const matches = (p: Playbook, incident: MatchedIncident): boolean => {
-  const m = p.match;
-  if (m.signal !== incident.signal || !globMatches(m.service, incident.service)) return false;
-  if (m.severity && (!incident.severity || !m.severity.includes(incident.severity))) return false;
-  if (m.labels && !Object.entries(m.labels).every(([k, v]) => incident.labels?.[k] === v)) return false;
-  if (m.errorSignature !== undefined && !(incident.signatures ?? []).some((s) => globMatches(m.errorSignature!, s))) return false;
-  if (m.direction !== undefined) {
-    if (incident.value === undefined || incident.baseline === undefined) return false;
-    if (m.direction === 'above' ? !(incident.value > incident.baseline) : !(incident.value < incident.baseline)) return false;
+/** Error templates seen on a service: its `error_signature.*` signals and any of its signals that carry one. */
+export const signaturesOn = (incident: IncidentEvidence, service: string): string[] => [
+  ...new Set(incident.signals.filter((s) => s.service === service && s.signature !== undefined).map((s) => s.signature!)),
+];
+
+const sides = (signals: SignalEvidence[]) => [...new Set(signals.map((s) => s.direction ?? 'on no known side'))].join(' and ');
+const quoted = (values: string[]) => values.map((v) => `"${v}"`).join(', ');
+
+/** What makes a playbook more than a catch-all, in words. */
+const specifics = (m: Playbook['match']): string[] => [
+  ...(m.service !== '*' ? [`service "${m.service}"`] : []),
+  ...(m.severity ? [`severity ${m.severity.join('/')}`] : []),
+  ...(m.labels ? Object.entries(m.labels).map(([k, v]) => `${k}=${v}`) : []),
+  ...(m.direction ? [`direction ${m.direction}`] : []),
+];
+
+// fit: the evidence on the target itself, then the playbook's other conditions.
+export const fitPlaybook = (book: Playbook, incident: IncidentEvidence): FitResult => {
+  const m = book.match;
+  const target = targetOf(book, incident);
+  const on = target.service;
+  const side: Direction = m.direction ?? 'above';
+  const shown = incident.signals.filter((s) => s.service === on && s.signal === m.signal);
+  if (shown.length === 0) return { ok: false, why: `${book.id} needs ${m.signal} ${side} on ${on}, which ${on} does not show` };
+  if (!shown.some((s) => s.direction === side)) return { ok: false, why: `${book.id} needs ${m.signal} ${side} on ${on}, which ${on} shows only ${sides(shown)}` };
+  if (!globMatches(m.service, on)) return { ok: false, why: `${book.id} answers services "${m.service}", not ${on}` };
+  if (m.severity && !m.severity.includes(incident.severity)) return { ok: false, why: `${book.id} answers severity ${m.severity.join('/')}, not ${incident.severity}` };
+  const missing = Object.entries(m.labels ?? {}).filter(([k, v]) => incident.labels[k] !== v);
+  if (missing.length > 0) return { ok: false, why: `${book.id} needs the label${missing.length > 1 ? 's' : ''} ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}` };
+  if (m.errorSignature !== undefined) {
+    const seen = signaturesOn(incident, on);
+    if (!seen.some((s) => globMatches(m.errorSignature!, s))) {
+      return { ok: false, why: `${book.id} needs an error signature like "${m.errorSignature}" on ${on}, which shows ${seen.length > 0 ? quoted(seen) : 'none'}` };
+    }
+    return { ok: true, fit: { playbook: book, target, tier: 1, because: `error signature "${m.errorSignature}" seen on ${on}` } };
   }
-  return true;
+  const specific = specifics(m);
+  if (specific.length > 0) return { ok: true, fit: { playbook: book, target, tier: 2, because: `${m.signal} ${side} on ${on}, specific (${specific.join(', ')})` } };
+  return { ok: true, fit: { playbook: book, target, tier: 3, because: `${m.signal} ${side} on ${on}, catch-all` } };
 };
 
-export const matchPlaybook = (playbooks: Playbook[], incident: MatchedIncident): Playbook | undefined => playbooks.find((p) => matches(p, incident));
+/** The rule's order: lower tier first, then playbook id. */
+export const byRule = (a: PlaybookFit, b: PlaybookFit) => a.tier - b.tier || (a.playbook.id < b.playbook.id ? -1 : a.playbook.id > b.playbook.id ? 1 : 0);
 
-/**
- * Whether a playbook that names an error signature could still match: the incident's signatures
- * arrive after incident.opened (the callers' first, the root cause's an interval later), so the
- * healer waits for one that matches before settling on a catch-all playbook.
- */
-export const awaitsSignature = (playbooks: Playbook[], incident: MatchedIncident): boolean => {
-  const candidates = playbooks.filter((p) => p.match.errorSignature !== undefined && matches({ ...p, match: { ...p.match, errorSignature: undefined } }, incident));
-  return candidates.length > 0 && !candidates.some((p) => matches(p, incident));
+// choose: every fit, ordered by the rule; the explanation says why this playbook and not another.
+export const choosePlaybook = (playbooks: Playbook[], incident: IncidentEvidence): Choice => {
+  const results = playbooks.map((book) => ({ book, result: fitPlaybook(book, incident) }));
+  const fits = results.flatMap(({ result }) => (result.ok ? [result.fit] : [])).sort(byRule);
+  const [chosen, ...others] = fits;
+  if (!chosen) {
+    // Name the playbooks that answer a signal the incident holds somewhere: the near misses.
+    const held = new Set(incident.signals.map((s) => s.signal));
+    const near = results.flatMap(({ book, result }) => (!result.ok && held.has(book.match.signal) ? [result.why] : []));
+    const signals = [...new Set(incident.signals.map((s) => `${s.signal} on ${s.service}`))].join(', ');
+    const why = near.length > 0 ? near.join('; ') : `no playbook answers its signals (${signals})`;
+    return { chosen: undefined, explanation: `no playbook fits incident on ${incident.service}: ${why}` };
+  }
+  const beaten = others.length > 0 ? ` beats ${others.map((o) => `${o.playbook.id} (${o.because})`).join(', ')}` : ', the only playbook that fits';
+  return { chosen, others, explanation: `${chosen.target.reason}; ${chosen.playbook.id}: ${chosen.because}${beaten}` };
 };
