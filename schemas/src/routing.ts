@@ -219,7 +219,8 @@ export const defaultRouting = (webhookUrl?: string): Routing => {
     route: {
       key: '{}',
       receiver: receiver.name,
-      groupBy: 'all',
+      // Not `all`: a raised severity or a re-labelled incident is an update to its group, not a new page.
+      groupBy: ['alertname', 'service'],
       groupWaitMs: 0,
       groupIntervalMs: 5000,
       repeatIntervalMs: routeDefaults.repeatIntervalMs,

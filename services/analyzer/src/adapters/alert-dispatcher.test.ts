@@ -157,6 +157,22 @@ describe('alert dispatcher', () => {
     expect(new Set([...hook.calls, ...slack.calls].map((c) => c.headers['idempotency-key'])).size).toBe(4);
   });
 
+  it('pages once per incident under the default routing: attached signals, a new ranking and a raised severity update its group, not the pager', async () => {
+    const hook = await receiver();
+    start(await loadRouting(undefined, { webhookUrl: `${hook.url}/alerts` }));
+    await open('coder-1', { service: 'coder', severity: 'warning' });
+    await until('the first page', () => hook.calls[0]);
+    await handleIncidentCommand(db.sql, { type: 'AttachSignal', at: at(), incidentId: 'coder-1', service: 'planner', signal: 'error_rate', summary: 'planner error rate 30 %', value: 0.3, onsetAt: at() });
+    await handleIncidentCommand(db.sql, { type: 'RankRootCauses', at: at(), incidentId: 'coder-1', candidates: [{ service: 'coder', confidence: 0.8, evidence: ['earliest onset'] }], settled: true });
+    await handleIncidentCommand(db.sql, { type: 'ChangeSeverity', at: at(), incidentId: 'coder-1', to: 'critical', reason: 'planner error rate 30 %' });
+    // The resolve notice is the next thing the receiver hears: nothing in between.
+    await resolve('coder-1', 'coder');
+    await until('the resolve notice', () => hook.calls[1]);
+    expect(hook.calls.map((c) => c.body.status)).toEqual(['firing', 'resolved']);
+    const firing = await db.sql`SELECT 1 FROM events WHERE type = 'alert.sent' AND data->>'notice' = 'firing'`;
+    expect(firing).toHaveLength(1);
+  });
+
   it('keeps delivering to a live receiver while another refuses connections, and records the failures', async () => {
     const live = await receiver();
     const routing = routingOf({
@@ -328,7 +344,7 @@ route:
     expect(routing.receivers.map((r) => r.name)).toEqual(['platform-webhook', 'payments-slack', 'payments-pager', 'log']);
     expect(routing.route.routes.map((r) => r.receiver)).toEqual(['payments-pager', 'payments-slack', 'log']);
     expect(routing.inhibitRules).toHaveLength(1);
-    expect((await loadRouting(undefined, { webhookUrl: 'http://127.0.0.1:9/hook' })).route).toMatchObject({ receiver: 'webhook', groupBy: 'all', groupWaitMs: 0 });
+    expect((await loadRouting(undefined, { webhookUrl: 'http://127.0.0.1:9/hook' })).route).toMatchObject({ receiver: 'webhook', groupBy: ['alertname', 'service'], groupWaitMs: 0 });
     await expect(loadRouting('/nonexistent/routing.yaml')).rejects.toThrow(/ENOENT/);
   });
 });
