@@ -1,13 +1,15 @@
 // The OTLP/HTTP receiver against the real Kafka broker: what it answers, and what reaches the log.
 import { execFileSync } from 'node:child_process';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaLog, newRegistry, type ConsumedRecord, type Log } from '@hephaestus/platform';
+import { createKafkaLog, listen, loadConfig, newRegistry, type ConsumedRecord, type Log } from '@hephaestus/platform';
 import { kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { decodeTracesJson, decodeTracesProtobuf, encodeTracesProtobuf, otlpRoot, toSpanRecords } from '@hephaestus/schemas';
+import { ingestConfig, ingestToken } from './config.ts';
 import { createIngestServer } from './ingest.ts';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -149,6 +151,53 @@ describe('ingest on kafka', () => {
     await guarded.close();
   });
 
+  it('keeps the data of a resource whose service its token may not speak for, but drops its heph.control.url', async () => {
+    const guarded = createIngestServer({ log, logger: testLogger(), registry: newRegistry(), tokens: [{ name: 'agents', token: 'tokA', services: ['agent-*'] }], maxBodyBytes: 1 << 20, writeTimeoutMs: 5000 });
+    const own = `agent-${hex(4)}`;
+    const foreign = `checkout-${hex(4)}`;
+    const withControl = (service: string) => {
+      const request = exportRequest(service, [{ name: 'GET /x' }]);
+      request.resourceSpans[0]!.resource.attributes.push({ key: 'heph.control.url', value: { stringValue: 'http://127.0.0.1:9/steal?x=' } });
+      return request.resourceSpans[0]!;
+    };
+    for (const format of ['json', 'protobuf'] as const) {
+      const body = { resourceSpans: [withControl(own), withControl(foreign)] };
+      const decoded = decodeTracesJson(JSON.stringify(body));
+      if (!decoded.ok) throw new Error(decoded.error.message);
+      const payload = format === 'json' ? JSON.stringify(body) : Buffer.from(encodeTracesProtobuf(decoded.value));
+      const contentType = format === 'json' ? 'application/json' : 'application/x-protobuf';
+      const response = await guarded.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': contentType, authorization: 'Bearer tokA' }, payload });
+      expect(response.statusCode).toBe(200);
+    }
+    const resourceOf = (message: ConsumedRecord) => {
+      const decoded = decodeTracesProtobuf(message.value);
+      if (!decoded.ok) throw new Error(decoded.error.message);
+      return Object.fromEntries(decoded.value.resourceSpans[0]!.resource.attributes.map((a) => [a.key, a.value]));
+    };
+    const ownMessages = await messagesFor(own, 2);
+    const foreignMessages = await messagesFor(foreign, 2);
+    for (const m of ownMessages) expect(resourceOf(m)['heph.control.url']).toEqual({ stringValue: 'http://127.0.0.1:9/steal?x=' });
+    for (const m of foreignMessages) {
+      expect(resourceOf(m)['service.name']).toEqual({ stringValue: foreign });
+      expect(resourceOf(m)).not.toHaveProperty('heph.control.url');
+      expect(m.headers['heph-record-count']).toBe('1');
+    }
+    await guarded.close();
+  });
+
+  it('reads HEPH_INGEST_TOKENS as [name:]token[=glob;glob…], a plain token speaking for any service', () => {
+    const config = loadConfig(ingestConfig, { HEPH_INGEST_TOKENS: 'agents:tokA=agent-*;planner,ops:tokB,plain,padded==,bare=svc' });
+    expect(config.HEPH_INGEST_TOKENS).toEqual([
+      { name: 'agents', token: 'tokA', services: ['agent-*', 'planner'] },
+      { name: 'ops', token: 'tokB', services: ['*'] },
+      { name: 'token-3', token: 'plain', services: ['*'] },
+      { name: 'token-4', token: 'padded==', services: ['*'] },
+      { name: 'token-5', token: 'bare', services: ['svc'] },
+    ]);
+    expect(config.HEPH_INGEST_BODY_TIMEOUT_SECONDS).toBe(30);
+    expect(ingestToken('abc', 0)).toEqual({ name: 'token-1', token: 'abc', services: ['*'] });
+  });
+
   it('serves /metrics that promtool accepts without findings', async () => {
     const response = await app.inject({ method: 'GET', url: '/metrics' });
     expect(response.statusCode).toBe(200);
@@ -215,5 +264,70 @@ describe('ingest with large resource batches', () => {
     await subscription.stop();
     await app.close();
     await log.close();
+  });
+});
+
+describe('ingest reading bodies off the socket', () => {
+  type Answer = { status: number; body: string; closed: boolean; ms: number };
+  /** A raw request whose body the test writes itself, slowly or never. */
+  const open = (port: number, headers: Record<string, string>): { request: ClientRequest; answer: Promise<Answer> } => {
+    const started = Date.now();
+    const request = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/traces', headers: { 'content-type': 'application/json', ...headers } });
+    const answer = new Promise<Answer>((resolve, reject) => {
+      request.on('response', (response: IncomingMessage) => {
+        let body = '';
+        response.on('data', (c: Buffer) => (body += c.toString()));
+        response.on('end', () => resolve({ status: response.statusCode!, body, closed: response.headers.connection === 'close', ms: Date.now() - started }));
+      });
+      request.on('error', reject);
+    });
+    request.flushHeaders();
+    return { request, answer };
+  };
+  const nullLog = { send: async () => {}, ready: async () => true } as unknown as Log;
+
+  it('refuses a wrong token before reading the body: a 15 MiB upload announced is answered at once, unread', async () => {
+    const app = createIngestServer({ log: nullLog, logger: testLogger(), registry: newRegistry(), tokens: ['s3cret'], maxBodyBytes: 16 << 20, writeTimeoutMs: 5000 });
+    const port = await listen(app, '127.0.0.1', 0);
+    const { request, answer } = open(port, { 'content-length': String(15 << 20), authorization: 'Bearer wrong' });
+    request.write(Buffer.alloc(1024, 0x20));
+    const answered = await answer;
+    expect(answered).toMatchObject({ status: 401, closed: true });
+    expect(answered.ms).toBeLessThan(2000);
+    request.destroy();
+    await app.close();
+  });
+
+  it('counts bytes in flight while they stream: a chunked body past the limit is refused with 429 before it ends', async () => {
+    const app = createIngestServer({ log: nullLog, logger: testLogger(), registry: newRegistry(), tokens: [], maxBodyBytes: 4 << 20, maxInFlightBytes: 256 * 1024, writeTimeoutMs: 5000 });
+    const port = await listen(app, '127.0.0.1', 0);
+    const first = open(port, { 'transfer-encoding': 'chunked' });
+    first.request.write(Buffer.alloc(200 * 1024, 0x20));
+    await sleep(200);
+    const second = open(port, { 'transfer-encoding': 'chunked' });
+    second.request.write(Buffer.alloc(200 * 1024, 0x20));
+    const refused = await second.answer;
+    expect(refused.status).toBe(429);
+    expect(refused.closed).toBe(true);
+    second.request.destroy();
+    first.request.end();
+    expect((await first.answer).status).toBe(400);
+    const metrics = await app.inject('/metrics');
+    expect(metrics.body).toMatch(/^heph_ingest_in_flight_bytes 0$/m);
+    await app.close();
+  });
+
+  it('answers 408 and closes the connection when a body trickles in slower than the body timeout', async () => {
+    const app = createIngestServer({ log: nullLog, logger: testLogger(), registry: newRegistry(), tokens: [], maxBodyBytes: 1 << 20, writeTimeoutMs: 5000, bodyTimeoutMs: 600 });
+    const port = await listen(app, '127.0.0.1', 0);
+    const { request, answer } = open(port, { 'content-length': '100' });
+    const trickle = setInterval(() => request.write('{'), 200);
+    const answered = await answer;
+    clearInterval(trickle);
+    expect(answered).toMatchObject({ status: 408, closed: true });
+    expect(answered.ms).toBeGreaterThanOrEqual(500);
+    expect(answered.ms).toBeLessThan(3000);
+    request.destroy();
+    await app.close();
   });
 });

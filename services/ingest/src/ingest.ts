@@ -1,11 +1,15 @@
 // The OTLP/HTTP receiver for traces, metrics and logs: decode → normalize → validate → write. It answers
 // 2xx only after the log acknowledged every kept record; 503 + Retry-After when the log is down or slow;
-// 429 + Retry-After when too many bytes are in flight; 4xx with a message for bad input.
+// 429 + Retry-After when too many bytes are in flight; 4xx with a message for bad input. The token is
+// checked before a byte of the body is read, bytes in flight are counted as they stream in, and a body
+// that has not arrived within the body timeout is answered 408 and its connection closed.
+import { Transform } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { bearerTokenCheck, createHttpServer, LogUnavailableError, type Log, type Logger } from '@hephaestus/platform';
-import { otlpProtoContentType, telemetryHeaders, telemetrySchemaVersion, type AttributeLimits } from '@hephaestus/schemas';
+import { bearerTokenIdentity, createHttpServer, LogUnavailableError, type Log, type Logger } from '@hephaestus/platform';
+import { globMatches, otlpProtoContentType, telemetryHeaders, telemetrySchemaVersion, type AttributeLimits } from '@hephaestus/schemas';
+import type { IngestToken } from './config.ts';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { signals, type Format, type SignalPipeline } from './signals.ts';
 
@@ -13,8 +17,11 @@ export type IngestOptions = {
   log: Log;
   logger: Logger;
   registry: Registry;
-  tokens: string[];
+  /** HEPH_INGEST_TOKENS; a plain string may speak for any service. None: no authentication. */
+  tokens: Array<string | IngestToken>;
   maxBodyBytes: number;
+  /** How long a request's body may take to arrive (HEPH_INGEST_BODY_TIMEOUT_SECONDS); 30 s. */
+  bodyTimeoutMs?: number;
   writeTimeoutMs: number;
   maxInFlightBytes?: number;
   limits?: AttributeLimits;
@@ -40,7 +47,15 @@ const formatOf = (contentType: string | undefined): Format | undefined => {
 };
 
 /** google.rpc.Code for each HTTP status we answer (OTLP/HTTP failures carry a google.rpc.Status). */
-const rpcCodes: Record<number, number> = { 400: 3, 401: 16, 413: 3, 415: 3, 429: 8, 500: 13, 503: 14 };
+const rpcCodes: Record<number, number> = { 400: 3, 401: 16, 408: 4, 413: 3, 415: 3, 429: 8, 500: 13, 503: 14 };
+
+/** The resource attribute the healer calls an agent at: only a token that may speak for the service sets it. */
+const controlUrlAttribute = 'heph.control.url';
+
+/** What ingest tracks of one request while its body streams in. */
+type RequestState = { token?: IngestToken; bytes: number; timer?: NodeJS.Timeout };
+
+const statusError = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode });
 
 /** google.rpc.Status { int32 code = 1; string message = 2; } */
 const encodeRpcStatus = (code: number, message: string): Buffer =>
@@ -65,7 +80,12 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
   const { logger } = options;
   const maxInFlight = options.maxInFlightBytes ?? 16 * 1024 * 1024;
   const app = createHttpServer({ log: logger, registry: options.registry, readiness: { log: options.log.ready }, bodyLimitBytes: options.maxBodyBytes });
-  const authorized = bearerTokenCheck(options.tokens);
+  const tokens = options.tokens.map((t, i): IngestToken => (typeof t === 'string' ? { name: `token-${i + 1}`, token: t, services: ['*'] } : t));
+  const identify = bearerTokenIdentity(tokens.map((t, i) => ({ name: String(i), token: t.token })));
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
+  const requests = new WeakMap<FastifyRequest, RequestState>();
+  /** With tokens, a resource keeps its control URL only when its token may speak for its service. */
+  const maySpeakFor = (token: IngestToken | undefined, service: string) => tokens.length === 0 || (token?.services.some((glob) => globMatches(glob, service)) ?? false);
   if (options.tokens.length === 0) logger.warn('HEPH_INGEST_TOKENS is not set: ingest accepts telemetry without authentication');
   const metrics = ingestMetrics(options.registry);
   let inFlightBytes = 0;
@@ -96,34 +116,82 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
     return reply.code(status).type('application/json').send({ code, message });
   };
 
-  // Too much in flight: refuse before the body is read, from its declared length.
+  const isExport = (request: FastifyRequest) => request.method === 'POST' && (request.routeOptions.url?.startsWith('/v1/') ?? false);
+
+  // Before the body is read: the token (an unauthenticated upload costs no memory), and too much in flight
+  // judged from the declared length.
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'POST' || !request.url.startsWith('/v1/')) return;
+    if (!isExport(request)) return;
+    const signal = request.routeOptions.url!.slice(4);
+    const state: RequestState = { bytes: 0 };
+    requests.set(request, state);
+    if (tokens.length > 0) {
+      const index = identify(request.headers.authorization);
+      if (index === undefined) {
+        metrics.requests.inc({ signal, code: '401' });
+        return fail(reply.header('connection', 'close'), formatOf(request.headers['content-type']), 401, 'missing or invalid bearer token');
+      }
+      state.token = tokens[Number(index)];
+    }
     const declared = Number(request.headers['content-length'] ?? 0);
     if (inFlightBytes > 0 && inFlightBytes + declared > maxInFlight) {
-      metrics.requests.inc({ signal: request.url.slice(4), code: '429' });
+      metrics.requests.inc({ signal, code: '429' });
       return fail(reply, formatOf(request.headers['content-type']), 429, 'ingest is overloaded; retry later', 1);
     }
   });
+
+  // While the body streams in: every chunk counts in flight at once, and the body has a deadline.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const state = requests.get(request);
+    if (!state) return payload;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        state.bytes += chunk.length;
+        inFlightBytes += chunk.length;
+        metrics.inFlight.set(inFlightBytes);
+        if (inFlightBytes > maxInFlight && inFlightBytes > state.bytes) return callback(statusError(429, 'ingest is overloaded; retry later'));
+        callback(null, chunk);
+      },
+    });
+    state.timer = setTimeout(() => counted.destroy(statusError(408, `the request body did not arrive within ${bodyTimeoutMs / 1000} s`)), bodyTimeoutMs);
+    counted.once('end', () => clearTimeout(state.timer));
+    payload.once('error', (error) => counted.destroy(error));
+    return payload.pipe(counted);
+  });
+
+  const release = async (request: FastifyRequest) => {
+    const state = requests.get(request);
+    if (!state) return;
+    requests.delete(request);
+    clearTimeout(state.timer);
+    inFlightBytes -= state.bytes;
+    metrics.inFlight.set(inFlightBytes);
+  };
+  app.addHook('onResponse', release);
+  app.addHook('onRequestAbort', release);
 
   const handle = (pipeline: SignalPipeline) => async (request: FastifyRequest, reply: FastifyReply) => {
     const format = formatOf(request.headers['content-type']);
     const signal = pipeline.signal;
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const stopTimer = metrics.duration.startTimer({ signal });
-    inFlightBytes += raw.length;
-    metrics.inFlight.set(inFlightBytes);
     metrics.bytes.inc({ signal }, raw.length);
     let kept = 0;
     try {
-      if (!authorized(request.headers.authorization)) throw new IngestError(401, 'missing or invalid bearer token');
       if (!format) throw new IngestError(415, `unsupported Content-Type '${request.headers['content-type'] ?? ''}': send application/x-protobuf or application/json`);
-      if (inFlightBytes > maxInFlight && inFlightBytes > raw.length) throw new IngestError(429, 'ingest is overloaded; retry later', 1);
       // decode → normalize → validate
       const prepared = pipeline.prepare(inflate(raw, request.headers['content-encoding']), format, options.limits ?? {});
       if (!prepared.ok) throw new IngestError(400, prepared.error.message);
       const { rejected, message } = prepared.value;
-      const batches = prepared.value.batches.flatMap((b) => pipeline.fit(b, options.maxRecordBytes ?? 1_000_000));
+      // A token speaks only for its services: elsewhere the data stays, the control URL (where the healer acts) goes.
+      const token = requests.get(request)?.token;
+      const trusted = prepared.value.batches.map((b) => {
+        if (maySpeakFor(token, b.serviceName)) return b;
+        const dropped = pipeline.dropResourceAttribute(b, controlUrlAttribute);
+        if (dropped !== b) logger.warn({ signal, token: token?.name, service: b.serviceName }, `${controlUrlAttribute} dropped: the token may not speak for this service`);
+        return dropped;
+      });
+      const batches = trusted.filter((b) => b.count > 0).flatMap((b) => pipeline.fit(b, options.maxRecordBytes ?? 1_000_000));
       kept = batches.reduce((n, b) => n + b.count, 0);
       metrics.received.inc({ signal }, kept + rejected);
       metrics.rejected.inc({ signal }, rejected);
@@ -163,8 +231,6 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
       }
       throw error;
     } finally {
-      inFlightBytes -= raw.length;
-      metrics.inFlight.set(inFlightBytes);
       stopTimer();
     }
   };
@@ -177,6 +243,9 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
     const status = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 413 : (error.statusCode ?? 500);
     if (status >= 500) logger.error({ err: error, url: request.url }, 'ingest request failed');
     const message = status === 413 ? `request body exceeds ${options.maxBodyBytes} bytes` : status >= 500 ? 'internal error' : error.message;
+    // A body refused before it fully arrived (too large, too slow, too much in flight) is not read further.
+    if (status === 408 || status === 413 || status === 429) reply.header('connection', 'close');
+    if (status === 429) reply.header('retry-after', '1');
     return fail(reply, formatOf(request.headers['content-type']), status, message);
   });
 
