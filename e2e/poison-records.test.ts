@@ -106,7 +106,7 @@ describe.each(backends)('poison records on %s', (name, prepare) => {
       fetch(`${plane.ingestUrl}/v1/${signal}`, {
         method: 'POST',
         headers: { 'content-type': typeof body === 'string' ? 'application/json' : 'application/x-protobuf' },
-        body,
+        body: typeof body === 'string' ? body : Buffer.from(body),
         signal: AbortSignal.timeout(15_000),
       });
     const calls = async (service: string) => {
