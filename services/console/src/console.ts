@@ -102,7 +102,11 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
       scope.post('/github/webhooks', { config: { public: true, anyHost: true } }, async (request, reply) => {
-        const answer = await githubWebhooks({ headers: request.headers, body: String(request.body ?? '') });
+        // The fixer's handlers only read the verified payload: one that throws is not the shape its event promises.
+        const answer = await githubWebhooks({ headers: request.headers, body: String(request.body ?? '') }).catch((error: unknown) => {
+          options.logger.warn({ err: error, event: request.headers['x-github-event'], delivery: request.headers['x-github-delivery'] }, 'github webhook payload refused');
+          return { status: 400, message: `payload not understood: ${error instanceof Error ? error.message : String(error)}` };
+        });
         return reply.code(answer.status).type('text/plain').send(answer.message);
       });
     });

@@ -2,6 +2,7 @@
 // Origin checks, JSON-only writes, identity from the token's name, refusals instead of 500s, the
 // loopback-only open default, and amtool through it all with a bearer token.
 import { execFile, execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { createGitHubClient, createGitHubFixer } from '@hephaestus/healer';
 import { listen, loadConfig, newRegistry, openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { consoleConfig } from './config.ts';
@@ -211,6 +213,35 @@ describe('console guard', () => {
         const answer = await app.inject({ method: 'POST', url, headers: { ...alice, ...json }, payload: body });
         expect(answer.statusCode, url).toBe(400);
       }
+    });
+
+    it('answers a correctly signed but malformed GitHub webhook payload with 400, not 500', async () => {
+      const secret = 'webhook-secret';
+      const github = await createGitHubClient({ baseUrl: 'http://127.0.0.1:1', auth: { token: 'unused' }, log: testLogger(), retries: 0, throttle: false });
+      const fixer = createGitHubFixer({ sql: db.sql, github, repository: 'acme/agents', log: testLogger(), webhookSecret: secret, pollSeconds: 3600, consoleUrl: 'http://127.0.0.1:8080' });
+      const hooked = server({ githubWebhooks: fixer.handleWebhook });
+      const deliver = (event: string, body: string) =>
+        hooked.inject({
+          method: 'POST',
+          url: '/github/webhooks',
+          payload: body,
+          headers: { ...json, 'x-github-event': event, 'x-github-delivery': 'd-1', 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` },
+        });
+      for (const [event, body] of [
+        ['check_run', 'null'],
+        ['check_run', '5'],
+        ['check_run', '"x"'],
+        ['pull_request', '{"action":"closed","pull_request":{}}'],
+        ['check_run', '{"action":"completed","check_run":{"pull_requests":[null]}}'],
+        ['check_suite', '{"action":"completed","check_suite":{"pull_requests":5}}'],
+      ]) {
+        const answer = await deliver(event!, body!);
+        expect(answer.statusCode, body).toBe(400);
+        expect(answer.body).toMatch(/^payload not understood/);
+      }
+      expect((await deliver('check_run', '{"action":"completed","check_run":{"head_sha":"abc","pull_requests":[{"number":1}]}}')).statusCode).toBe(202);
+      await fixer.stop();
+      await hooked.close();
     });
 
     it('reads an empty JSON body as no body', async () => {

@@ -27,6 +27,7 @@ export const webhookRequestListener = (fixer: Pick<GitHubFixer, 'handleWebhook'>
     fixer
       .handleWebhook({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') })
       .then((r) => res.writeHead(r.status, { 'content-type': 'text/plain' }).end(r.message))
-      .catch((error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(error instanceof Error ? error.message : 'error'));
+      // The fixer's handlers only read the verified payload: one that throws is not the shape its event promises.
+      .catch((error: unknown) => res.writeHead(400, { 'content-type': 'text/plain' }).end(`payload not understood: ${error instanceof Error ? error.message : String(error)}`));
   });
 };
