@@ -6,12 +6,24 @@ const json = (schema: object, description = 'OK') => ({ description, content: { 
 const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const actionBody = {
   required: false,
-  content: { 'application/json': { schema: { type: 'object', properties: { by: { type: 'string' }, reason: { type: 'string' } } } } },
+  content: {
+    'application/json': {
+      schema: { type: 'object', properties: { by: { type: 'string', description: 'who acts; ignored when HEPH_CONSOLE_TOKENS is set (the token\'s name is used)' }, reason: { type: 'string' } } },
+    },
+  },
 };
 
 export const openApiDocument = {
   openapi: '3.1.0',
-  info: { title: 'Hephaestus console API', version: '0.1.0', description: 'Incidents, silences, services, series, topology, remediations and playbooks of the Hephaestus control plane.' },
+  info: {
+    title: 'Hephaestus console API',
+    version: '0.1.0',
+    description:
+      'Incidents, silences, services, series, topology, remediations and playbooks of the Hephaestus control plane. ' +
+      'Every operation may answer 400 for a NUL in the path or query or a JSON body nested deeper than 32 levels, and 421 for a Host ' +
+      'that is not one of HEPH_CONSOLE_ALLOWED_HOSTS; a write (POST, PUT, PATCH, DELETE with a body) answers 415 without a JSON ' +
+      'content type and 403 for an Origin other than the console\'s own.',
+  },
   security: [{}, { bearer: [] }],
   paths: {
     '/api/incidents': {
@@ -25,18 +37,18 @@ export const openApiDocument = {
       get: { summary: 'One incident with its timeline, evidence, root-cause candidates and exemplar traces', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(401, 404) } },
     },
     '/api/incidents/{id}/ack': {
-      post: { summary: 'Acknowledge an open incident', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(400, 401, 404, 409) } },
+      post: { summary: 'Acknowledge an open incident', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(400, 401, 403, 404, 409, 415) } },
     },
     '/api/incidents/{id}/resolve': {
-      post: { summary: 'Resolve an open incident by hand', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(400, 401, 404, 409) } },
+      post: { summary: 'Resolve an open incident by hand', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(400, 401, 403, 404, 409, 415) } },
     },
     '/api/silences': {
       get: { summary: 'List silences (Alertmanager API v2 shape)', responses: { '200': json({ type: 'array', items: { $ref: '#/components/schemas/Silence' } }), ...errors(401) } },
-      post: { summary: 'Create a silence', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Silence' } } } }, responses: { '200': json({ type: 'object', properties: { silenceID: { type: 'string' } } }), ...errors(400, 401) } },
+      post: { summary: 'Create a silence', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Silence' } } } }, responses: { '200': json({ type: 'object', properties: { silenceID: { type: 'string' } } }), ...errors(400, 401, 403, 415) } },
     },
     '/api/silences/{id}': {
       get: { summary: 'One silence', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/Silence' }), ...errors(401, 404) } },
-      delete: { summary: 'Expire a silence', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/Silence' }, 'the expired silence'), ...errors(401, 404) } },
+      delete: { summary: 'Expire a silence', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/Silence' }, 'the expired silence'), ...errors(401, 403, 404, 415) } },
     },
     '/api/services': { get: { summary: 'Services seen in telemetry, with recent load and open incidents', responses: { '200': json({ type: 'object' }), ...errors(401) } } },
     '/api/services/{name}/series': {
@@ -68,10 +80,10 @@ export const openApiDocument = {
       get: { summary: 'One remediation: plan, steps with attempts and results, verification, rollback, timeline', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/RemediationDetail' }), ...errors(401, 404) } },
     },
     '/api/remediations/{id}/approve': {
-      post: { summary: 'Approve a remediation waiting for approval', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/RemediationDetail' }), ...errors(400, 401, 404, 409) } },
+      post: { summary: 'Approve a remediation waiting for approval', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/RemediationDetail' }), ...errors(400, 401, 403, 404, 409, 415) } },
     },
     '/api/remediations/{id}/reject': {
-      post: { summary: 'Reject a remediation waiting for approval', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/RemediationDetail' }), ...errors(400, 401, 404, 409) } },
+      post: { summary: 'Reject a remediation waiting for approval', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/RemediationDetail' }), ...errors(400, 401, 403, 404, 409, 415) } },
     },
     '/api/playbooks': {
       get: {
@@ -82,7 +94,7 @@ export const openApiDocument = {
     '/api/openapi.json': { get: { summary: 'This document', security: [{}], responses: { '200': json({ type: 'object' }) } } },
   },
   components: {
-    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'when HEPH_CONSOLE_TOKENS is set' } },
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'when HEPH_CONSOLE_TOKENS is set (name:token entries); the token\'s name is who acts' } },
     schemas: {
       Problem: { type: 'object', properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' } } },
       Incident: {
