@@ -1,6 +1,6 @@
 // `heph up`: ingest, analyzer, healer, console and the event publisher in one process, on Kafka and
 // PostgreSQL when configured, otherwise on embedded PGlite and the Postgres-backed log.
-import { analyzerConfig, loadCosts, startAnalyzer } from '@hephaestus/analyzer';
+import { analyzerConfig, loadCosts, loadObjectives, loadSignalMeanings, startAnalyzer } from '@hephaestus/analyzer';
 import { createConsoleServer, consoleConfig } from '@hephaestus/console';
 import { githubFixerFromConfig, healerConfig, loadPlaybooks, startHealer, type GitHubFixer } from '@hephaestus/healer';
 import { createIngestServer, ingestConfig } from '@hephaestus/ingest';
@@ -16,6 +16,16 @@ export type ControlPlane = {
   consoleUrl: string;
   stop: () => Promise<void>;
 };
+
+/** The incident policy's configuration: objectives, signal meanings, the prediction horizon. */
+export const policyOptions = async (config: UpConfig) => ({
+  objectives: await loadObjectives(config.HEPH_OBJECTIVES_FILE ?? './config/objectives.yaml', { mustExist: config.HEPH_OBJECTIVES_FILE !== undefined }),
+  policy: {
+    meanings: await loadSignalMeanings(config.HEPH_SIGNALS_FILE),
+    predictionHorizonSeconds: config.HEPH_PREDICTION_HORIZON_SECONDS,
+    predictionMinConfidence: config.HEPH_PREDICTION_MIN_CONFIDENCE,
+  },
+});
 
 export const startControlPlane = async (config: UpConfig, logger: Logger): Promise<ControlPlane> => {
   const runtime = await openRuntime(config, logger, 'heph');
@@ -88,6 +98,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       detectors: config.HEPH_DETECTORS,
       retention: { baseHours: config.HEPH_RETENTION_BASE_HOURS, minuteDays: config.HEPH_RETENTION_MINUTE_DAYS, hourDays: config.HEPH_RETENTION_HOUR_DAYS },
       consoleUrl,
+      ...(await policyOptions(config)),
     });
     stops.push(analyzer.stop);
 

@@ -41,6 +41,8 @@ const entry = (m: z.input<typeof signalMeaning>): SignalMeaning => signalMeaning
  */
 export const defaultSignalMeanings: SignalMeaning[] = [
   entry({ signal: 'error_rate', role: 'symptom', bad: 'up', severity: 'critical' }),
+  // A slow burn is a ticket, not a page: evidence beside the incidents it relates to.
+  entry({ signal: 'burn_rate.*.ticket', role: 'cause', bad: 'up', severity: 'warning' }),
   entry({ signal: 'burn_rate.*', role: 'symptom', bad: 'up', severity: 'critical' }),
   entry({ signal: 'failure.predicted', role: 'prediction', bad: 'up', severity: 'critical' }),
   entry({ signal: 'gen_ai.budget', role: 'symptom', bad: 'up', severity: 'warning' }),

@@ -8,7 +8,9 @@ import {
   toMetricPoints,
   toSpanRecords,
   topics,
+  defaultObjectives,
   type CostsConfig,
+  type ObjectivesConfig,
   type LogRecordNormalized,
   type MetricPoint,
   type OtlpResult,
@@ -19,7 +21,8 @@ import { appliedOffset, mergeRollups, recordServiceVersions, storeAppliedOffset 
 import { createIncidentDecisions } from './adapters/decide-incidents.ts';
 import { loadRouting, startAlertDispatcher } from './adapters/alert-dispatcher.ts';
 import { defaultErrorRateSettings, type ErrorRateSettings } from './domain/error-rate-detector.ts';
-import { defaultPolicySettings, type Observation, type PolicySettings } from './domain/incident-policy.ts';
+import { defaultPolicySettings, type PolicySettings } from './domain/incident-policy.ts';
+import { createObjectiveWatch } from './adapters/objective-watch.ts';
 import { rollupSpans } from './domain/rollup.ts';
 import { logSeries, metricSeries, spanSeries, streamKey } from './domain/series.ts';
 import { downsample, loadStreams, mergeSeries, storeStreams } from './adapters/series-store.ts';
@@ -49,8 +52,13 @@ export type AnalyzerOptions = {
   routingFile?: string;
   /** Incident policy settings (signal meanings, prediction horizon, quiet intervals). */
   policy?: Partial<PolicySettings>;
-  /** Observations of the service-level objectives' burn rates, per closed interval. */
-  observeObjectives?: (closedBeforeMs: number) => Promise<Observation[]>;
+  /**
+   * Replaying stored telemetry (`heph backtest`): time is the telemetry's own, not capped by the clock,
+   * and the caller's `now` reads `eventTimeMs()`.
+   */
+  replay?: boolean;
+  /** Service-level objectives judged by burn rate (HEPH_OBJECTIVES_FILE); unset: the defaults. */
+  objectives?: ObjectivesConfig;
   /** Where receivers' secret variables are read from. */
   env?: Record<string, string | undefined>;
   now?: () => number;
@@ -117,7 +125,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   let eventTimeMs = 0;
   // A timestamp far in the future (a skewed agent clock) must not close intervals early: the clock caps it.
   const advance = (timeMs: number) => {
-    if (Number.isFinite(timeMs) && timeMs > eventTimeMs) eventTimeMs = Math.min(timeMs, now() + 60_000);
+    if (Number.isFinite(timeMs) && timeMs > eventTimeMs) eventTimeMs = options.replay ? timeMs : Math.min(timeMs, now() + 60_000);
   };
   const resolution = options.resolutionSeconds;
   type Batch = { topic: string; partition: number; records: ConsumedRecord[] };
@@ -253,14 +261,15 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     policy: { ...defaultPolicySettings(options.resolutionSeconds * 1000), reopenWithinMs, ...options.policy },
     correlator,
     observeSeries: seriesWatch.observe,
-    observeObjectives: options.observeObjectives,
+    observeObjectives: createObjectiveWatch({ sql, resolutionSeconds: options.resolutionSeconds, objectives: options.objectives ?? defaultObjectives }).observe,
+    maxCatchUpIntervals: options.replay ? Number.POSITIVE_INFINITY : undefined,
   });
   // Event time: an interval is judged once the telemetry consumed has passed its end plus the grace
   // (and never ahead of the clock), so a busy machine judges the same complete intervals later
   // instead of half-filled ones on time.
   const closedBefore = () => {
     const resolutionMs = options.resolutionSeconds * 1000;
-    const watermark = Math.min(now(), eventTimeMs);
+    const watermark = options.replay ? eventTimeMs : Math.min(now(), eventTimeMs);
     return Math.floor((watermark - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
   };
   // Downsampling: base buckets roll into 1 min after 5 min, 1 min into 1 h after 2 h; each level is
@@ -306,6 +315,13 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   logger.info({ resolutionSeconds: options.resolutionSeconds, prices: options.costs.prices.length, budgets: options.costs.budgets.length }, 'analyzer consuming otel.spans, otel.metrics and otel.logs');
 
   return {
+    /** The newest event time consumed. */
+    eventTimeMs: () => eventTimeMs,
+    /** Judges every interval that ended before `untilMs` now (the end of a replay). */
+    judgeUntil: async (untilMs: number) => {
+      const resolutionMs = options.resolutionSeconds * 1000;
+      await decisions.pass(Math.floor(untilMs / resolutionMs) * resolutionMs);
+    },
     stop: async () => {
       stopped = true;
       await subscription.stop();

@@ -50,6 +50,13 @@ export const analyzerConfig = baseConfig.extend({
   HEPH_RETENTION_BASE_HOURS: z.coerce.number().positive().default(24),
   HEPH_RETENTION_MINUTE_DAYS: z.coerce.number().positive().default(14),
   HEPH_RETENTION_HOUR_DAYS: z.coerce.number().positive().default(400),
+  /** Service-level objectives (YAML, see config/objectives.yaml); unset: ./config/objectives.yaml when it exists, else the defaults. */
+  HEPH_OBJECTIVES_FILE: z.string().optional(),
+  /** Overrides of what each signal means to the incident policy (YAML, see config/signals.yaml). */
+  HEPH_SIGNALS_FILE: z.string().optional(),
+  /** A failure prediction pages only when the limit is this close, with at least this confidence. */
+  HEPH_PREDICTION_HORIZON_SECONDS: env.seconds(1800),
+  HEPH_PREDICTION_MIN_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.9),
   /** Buckets of stored history replayed into the detectors at start; under 300 it also shortens their warm-up. */
   HEPH_DETECT_WARMUP_BUCKETS: z.coerce.number().int().min(0).default(360),
 });

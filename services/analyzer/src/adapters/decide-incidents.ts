@@ -154,8 +154,14 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
     }
   };
 
-  /** Judges every interval that closed before `closedBefore` (event time) and was not judged yet. */
-  const pass = async (closedBefore: number) => {
+  /** Judges every interval that closed before `closedBefore` (event time) and was not judged yet; one pass at a time. */
+  let running: Promise<void> = Promise.resolve();
+  const pass = (closedBefore: number): Promise<void> => {
+    const next = running.then(() => judge(closedBefore));
+    running = next.catch(() => {});
+    return next;
+  };
+  const judge = async (closedBefore: number) => {
     if (state === undefined) {
       state = await restore(closedBefore);
       judgedUntil = closedBefore - resolutionMs;
