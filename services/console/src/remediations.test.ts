@@ -94,10 +94,17 @@ describe('remediations API', () => {
     expect(body.errors).toEqual([{ file: 'playbooks/bad.yaml', line: 7, reason: 'steps.0.action: Invalid option' }]);
   });
 
-  it('asks for the bearer token when the console has tokens', async () => {
+  it('asks for the bearer token when the console has tokens, and approves or rejects as the token\'s name', async () => {
     const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'alice', token: 's3cret' }] });
     expect((await guarded.inject('/api/remediations')).statusCode).toBe(401);
     expect((await guarded.inject({ url: '/api/playbooks', headers: { authorization: 'Bearer s3cret' } })).statusCode).toBe(200);
+    await handleRemediationCommand(db.sql, 'inc-4', { type: 'StartRemediation', ...plan(4, true) });
+    await handleRemediationCommand(db.sql, 'inc-5', { type: 'StartRemediation', ...plan(5, true) });
+    const headers = { authorization: 'Bearer s3cret' };
+    const approved = await guarded.inject({ method: 'POST', url: '/api/remediations/rem-4/approve', headers, payload: { by: 'mallory' } });
+    expect(approved.json()).toMatchObject({ plan: { approval: { approvedBy: 'alice' } } });
+    const rejected = await guarded.inject({ method: 'POST', url: '/api/remediations/rem-5/reject', headers, payload: { by: 'mallory', reason: 'not now' } });
+    expect(rejected.json()).toMatchObject({ plan: { approval: { rejected: { by: 'alice', reason: 'not now' } } } });
     await guarded.close();
   });
 });
