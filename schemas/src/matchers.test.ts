@@ -24,6 +24,13 @@ describe('label matchers', () => {
     expect(parseMatcher('not a matcher')).toBeUndefined();
   });
 
+  it('parses a long matcher line in linear time, trimming around it', () => {
+    const value = `x${' '.repeat(16_000)}x`;
+    const started = performance.now();
+    expect(parseMatcher(`  team="${value}"  `)).toEqual({ name: 'team', value, isRegex: false, isEqual: true });
+    expect(performance.now() - started).toBeLessThan(50);
+  });
+
   it('runs a catastrophic-backtracking regex in linear time (RE2), not for seconds', () => {
     // `(a+)+b` against 30 a's took 4 s per request on JavaScript's backtracking engine.
     const m = { name: 'service', value: '(a+)+b', isRegex: true, isEqual: true };

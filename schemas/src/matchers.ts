@@ -63,7 +63,8 @@ export const allMatch = (matchers: Matcher[], labels: Labels): boolean => matche
  * syntax). A regex RE2 refuses is no matcher: a routing file with one is refused at load.
  */
 export const parseMatcher = (text: string): Matcher | undefined => {
-  const match = /^\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$/.exec(text);
+  // On the trimmed text: a lazy value followed by `\s*$` would backtrack quadratically on a long line.
+  const match = /^([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?$/.exec(text.trim());
   if (!match) return undefined;
   const [, name, op, value] = match;
   const isRegex = op === '=~' || op === '!~';

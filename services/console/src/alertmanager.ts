@@ -125,11 +125,12 @@ const bodyError = (name: string, body: unknown, error: z.ZodError): ApiError => 
 
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-const filterSyntax = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*([\s\S]*?)\s*$/;
+/** Matched against the trimmed text: a lazy value followed by `\s*$` would backtrack quadratically on a long query. */
+const filterSyntax = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*([\s\S]*)$/;
 
 /** One `filter` parameter, parsed as Alertmanager's labels.ParseMatcher: optional quotes, `\"`, `\\`, `\n` escapes. */
 export const parseFilterMatcher = (text: string): Result<Matcher> => {
-  const parts = filterSyntax.exec(text);
+  const parts = filterSyntax.exec(text.trim());
   if (!parts) return fail({ code: 'INVALID', message: `bad matcher format: ${text}` });
   const [, name, op, quoted] = parts as unknown as [string, string, string, string];
   const unescapedQuote = fail({ code: 'INVALID', message: `matcher value contains unescaped double quote: ${quoted}` });
