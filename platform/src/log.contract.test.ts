@@ -141,3 +141,43 @@ describe.each(adapters)('log port on %s', (_name, open) => {
     expect(later).toEqual(['c']);
   });
 });
+
+describe('the Postgres-backed log', () => {
+  it('backs off only the partition whose handler fails: the other partitions keep flowing', async () => {
+    const fresh = await freshDatabase();
+    const db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+    const log = createPgLog(db.sql, testLogger(), { pollMs: 20 });
+    try {
+      await log.ensureTopics();
+      // The poison key lands on the first partition polled (crc32 % 3 = 0), which used to hold every
+      // later partition and topic back.
+      const poison = 'poison-3';
+      const delivered: string[] = [];
+      let failures = 0;
+      const subscription = await log.subscribe({
+        groupId: 'isolation',
+        topics: ['otel.spans'],
+        handle: async ({ records }) => {
+          if (records.some((r) => r.key === poison)) {
+            failures++;
+            throw new Error('this partition cannot be processed');
+          }
+          delivered.push(...records.map((r) => r.key!));
+        },
+      });
+      // Keys spread over otel.spans' three partitions.
+      const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+      await log.send('otel.spans', [{ key: poison, value: Buffer.from('x'), headers: {} }]);
+      await log.send('otel.spans', keys.map((key) => ({ key, value: Buffer.from('y'), headers: {} })));
+      const [poisoned] = await db.sql<{ partition: number }[]>`SELECT partition FROM log_records WHERE key = ${poison}`;
+      const others = await db.sql<{ key: string }[]>`SELECT key FROM log_records WHERE topic = 'otel.spans' AND partition <> ${poisoned!.partition} AND key <> ${poison}`;
+      expect(others.length).toBeGreaterThan(0);
+      await waitFor(() => (others.every((o) => delivered.includes(o.key)) && failures >= 2 ? true : undefined), 20_000);
+      await subscription.stop();
+    } finally {
+      await log.close();
+      await db.close();
+      await fresh.drop();
+    }
+  });
+});
