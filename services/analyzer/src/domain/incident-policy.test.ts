@@ -157,4 +157,20 @@ describe('incident policy', () => {
     const r = run([[0, [obs('worker', 'queue.depth', 0, 400, 100)]]], initialPolicyState(), { ...context, settings });
     expect(r.types(0)[0]).toBe('OpenIncident');
   });
+
+  it('keeps a neighbour\'s cause signal out: a drop in calls downstream is neither evidence nor the root cause', () => {
+    const r = run([[0, [errors('researcher', 0), errors('planner', 0), obs('coder', 'calls', 0, 10, 100), obs('researcher', 'gen_ai.errors', 0, 60, 1)]]]);
+    const attached = r.commands.filter((c) => c.type === 'AttachSignal').map((c) => c.type === 'AttachSignal' && `${c.service} ${c.signal}`);
+    expect(attached.sort()).toEqual(['planner error_rate', 'researcher gen_ai.errors'].sort());
+    const ranked = r.commands.find((c) => c.type === 'RankRootCauses');
+    expect(ranked && ranked.type === 'RankRootCauses' && ranked.candidates.map((c) => c.service)).not.toContain('coder');
+    expect(r.results[0]!.decisions.find((d) => d.service === 'coder')).toMatchObject({ decision: 'recorded' });
+  });
+
+  it('says why each signal joined, in words', () => {
+    const r = run([[0, [errors('coder', 0), errors('researcher', 0), obs('coder', 'gen_ai.output_tokens', 0, 9000, 600)]]]);
+    const reasons = Object.fromEntries(r.commands.filter((c) => c.type === 'AttachSignal').map((c) => [c.type === 'AttachSignal' && `${c.service} ${c.signal}`, c.type === 'AttachSignal' && c.reason]));
+    expect(reasons['researcher error_rate']).toBe('topology neighbour of coder (1 hop), in the same interval');
+    expect(reasons['coder gen_ai.output_tokens']).toBe("same service as the incident's symptom on coder");
+  });
 });

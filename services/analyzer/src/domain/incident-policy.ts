@@ -205,13 +205,29 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     fresh.push({ ...toSignal(o), meaning, confirmed });
   }
 
-  // correlate: related signals of the pass go together, to the open incident they relate to if any.
-  const groups = open.map((i) => i.group);
-  const { correlations } = correlateBatch(fresh, groups, context.topology, grouping);
+  // correlate: symptoms and predictions of the pass go together (a cascade is one fault), to the open
+  // incident they relate to if any; its group holds only them, so evidence never widens an incident.
+  const isSymptom = (m: SignalMeaning) => m.role === 'symptom' || m.role === 'prediction';
+  const symptoms = fresh.filter((f) => isSymptom(f.meaning));
+  const causes = fresh.filter((f) => !isSymptom(f.meaning));
+  const { correlations } = correlateBatch(symptoms, open.map((i) => i.group), context.topology, grouping);
   const touched = new Set<string>();
   const newGroups = new Map<string, { group: Group; members: typeof fresh }>();
+  const attach = (incident: PolicyIncident, signal: (typeof fresh)[number], reason: string) => {
+    const key = keyOf(signal.service, signal.signal);
+    const had = incident.signals[key];
+    incident.signals[key] = { role: signal.meaning.role, severity: signal.observation.severity ?? signal.meaning.severity, lastBadMs: atMs, baseline: had?.baseline ?? signal.observation.baseline };
+    if (had) {
+      decisions.push({ service: signal.service, signal: signal.signal, decision: 'refreshed', incidentId: incident.id, reason: 'already part of the incident' });
+      return;
+    }
+    commands.push(attachCommand(incident.id, signal, at, reason));
+    decisions.push({ service: signal.service, signal: signal.signal, decision: 'attached', incidentId: incident.id, reason });
+    touched.add(incident.id);
+    raiseSeverity(incident, signal, at, commands);
+  };
   correlations.forEach((c, index) => {
-    const signal = fresh[index]!;
+    const signal = symptoms[index]!;
     const incident = c.isNew ? undefined : open.find((i) => i.group.id === c.group.id);
     if (!incident) {
       const entry = newGroups.get(c.group.id) ?? { group: c.group, members: [] };
@@ -221,31 +237,27 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
       return;
     }
     incident.group = c.group;
-    const key = keyOf(signal.service, signal.signal);
-    const had = incident.signals[key];
-    incident.signals[key] = { role: signal.meaning.role, severity: signal.observation.severity ?? signal.meaning.severity, lastBadMs: atMs, baseline: had?.baseline ?? signal.observation.baseline };
-    if (had) {
-      decisions.push({ service: signal.service, signal: signal.signal, decision: 'refreshed', incidentId: incident.id, reason: 'already part of the incident' });
-    } else {
-      commands.push(attachCommand(incident.id, signal, at, c.reason));
-      decisions.push({ service: signal.service, signal: signal.signal, decision: 'attached', incidentId: incident.id, reason: c.reason });
-      touched.add(incident.id);
-    }
-    raiseSeverity(incident, signal, at, commands);
+    attach(incident, signal, c.reason);
   });
 
   // open: a new group opens an incident only when one of its signals may page.
   let evidence = state.evidence.filter((e) => e.onsetMs >= atMs - (grouping.windowMs ?? defaultGroupingSettings.windowMs));
   let resolved = state.resolved.filter((r) => r.resolvedAtMs >= atMs - settings.reopenWithinMs);
+  const remember = (o: Observation) => {
+    evidence = [...evidence.filter((e) => keyOf(e.service, e.signal) !== keyOf(o.service, o.signal)), toSignal(o)];
+  };
   for (const { group, members } of newGroups.values()) {
     const verdicts = members.map((m) => ({ m, ...pageable(m.observation, m.meaning, m.confirmed, settings) }));
+    // The incident opens on the most severe, earliest signal; among equals, on the probable root cause.
+    const rank = new Map(rankRootCauses(group, context.topology, context.traces(group.traceIds)).map((c, i) => [c.service, i]));
+    const rankOf = (service: string) => rank.get(service) ?? Number.MAX_SAFE_INTEGER;
     const pagers = verdicts.filter((v) => v.page).sort((a, b) =>
       severityRank[b.m.observation.severity ?? b.m.meaning.severity] - severityRank[a.m.observation.severity ?? a.m.meaning.severity] ||
-      a.m.onsetMs - b.m.onsetMs || a.m.service.localeCompare(b.m.service) || a.m.signal.localeCompare(b.m.signal));
+      a.m.onsetMs - b.m.onsetMs || rankOf(a.m.service) - rankOf(b.m.service) || a.m.service.localeCompare(b.m.service) || a.m.signal.localeCompare(b.m.signal));
     if (pagers.length === 0) {
       for (const v of verdicts) {
         decisions.push({ service: v.m.service, signal: v.m.signal, decision: 'recorded', reason: v.why });
-        evidence = [...evidence.filter((e) => keyOf(e.service, e.signal) !== keyOf(v.m.service, v.m.signal)), { ...toSignal(v.m.observation) }];
+        remember(v.m.observation);
       }
       continue;
     }
@@ -287,43 +299,51 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
       decisions.push({ service: o.service, signal: o.signal, decision: 'opened', incidentId: id, reason: lead.why });
     }
     incident.signals[keyOf(o.service, o.signal)] = { role: lead.m.meaning.role, severity, lastBadMs: atMs, baseline: o.baseline };
-    for (const v of verdicts) {
-      if (v === lead) continue;
-      incident.signals[keyOf(v.m.service, v.m.signal)] = { role: v.m.meaning.role, severity: v.m.observation.severity ?? v.m.meaning.severity, lastBadMs: atMs, baseline: v.m.observation.baseline };
-      commands.push(attachCommand(incident.id, v.m, at, 'related to the opening signal in the same interval'));
-      decisions.push({ service: v.m.service, signal: v.m.signal, decision: 'attached', incidentId: incident.id, reason: 'related to the opening signal in the same interval' });
-      raiseSeverity(incident, v.m, at, commands);
-    }
-    // Evidence recorded before the page that relates to it joins now (tokens that rose before the cost did).
-    if (evidence.length > 0) {
-      const joined = correlateBatch(evidence, [incident.group], context.topology, grouping);
-      const kept: typeof evidence = [];
-      joined.correlations.forEach((c, index) => {
-        const e = evidence[index]!;
-        const key = keyOf(e.service, e.signal);
-        if (c.isNew || incident.signals[key]) {
-          if (!incident.signals[key]) kept.push(e);
-          return;
-        }
-        incident.group = c.group;
-        const meaning = meaningOf(e.signal, settings.meanings);
-        incident.signals[key] = { role: meaning.role, severity: e.observation.severity ?? meaning.severity, lastBadMs: e.onsetMs + settings.resolutionMs, baseline: e.observation.baseline };
-        commands.push(attachCommand(incident.id, e, at, `recorded earlier as evidence; ${c.reason}`));
-        decisions.push({ service: e.service, signal: e.signal, decision: 'attached', incidentId: incident.id, reason: `recorded earlier as evidence; ${c.reason}` });
-      });
-      evidence = kept;
-    }
+    for (const v of verdicts) if (v !== lead) attach(incident, v.m, relationTo(v.m, o, context.topology, grouping.maxHops));
     open.push(incident);
     touched.add(incident.id);
   }
 
-  // rank: incidents whose evidence changed; settle: one interval of event time after opening.
+  // evidence: cause and resource signals attach only where the incident has a symptom on the same
+  // service, or a shared trace or error signature; a neighbour's token count is not this fault's evidence.
+  const holderOf = (e: Signal): { incident: PolicyIncident; reason: string } | undefined => {
+    for (const incident of open) {
+      if (incident.group.signals.some((s) => s.service === e.service)) return { incident, reason: `same service as the incident's symptom on ${e.service}` };
+      const trace = e.traceIds?.find((t) => incident.group.traceIds.includes(t));
+      if (trace) return { incident, reason: `shares exemplar trace ${trace}` };
+      const same = e.signature !== undefined ? incident.group.signals.find((s) => s.signature === e.signature) : undefined;
+      if (same) return { incident, reason: `same error signature as ${same.service}` };
+    }
+    return undefined;
+  };
+  for (const c of causes) {
+    const holder = holderOf(c);
+    if (holder) attach(holder.incident, c, holder.reason);
+    else {
+      decisions.push({ service: c.service, signal: c.signal, decision: 'recorded', reason: `${c.meaning.role} signal: evidence only, it never pages alone, and no open incident has a symptom on ${c.service}` });
+      remember(c.observation);
+    }
+  }
+  // Evidence recorded before a page that relates to it joins now (tokens that rose before the cost did).
+  evidence = evidence.filter((e) => {
+    const holder = holderOf(e);
+    if (!holder || holder.incident.signals[keyOf(e.service, e.signal)]) return !holder;
+    const meaning = meaningOf(e.signal, settings.meanings);
+    const reason = `recorded earlier as evidence; ${holder.reason}`;
+    holder.incident.signals[keyOf(e.service, e.signal)] = { role: meaning.role, severity: e.observation.severity ?? meaning.severity, lastBadMs: e.onsetMs + settings.resolutionMs, baseline: e.observation.baseline };
+    if (isSymptom(meaning)) holder.incident.group = { ...holder.incident.group, signals: [...holder.incident.group.signals, { ...e, lastSeenMs: e.onsetMs, occurrences: 1 }] };
+    commands.push(attachCommand(holder.incident.id, e, at, reason));
+    decisions.push({ service: e.service, signal: e.signal, decision: 'attached', incidentId: holder.incident.id, reason });
+    touched.add(holder.incident.id);
+    return false;
+  });
+
+  // rank: incidents whose evidence changed; settle: one interval of event time after opening. Root
+  // causes are ranked on the symptoms (and predictions): where users feel it, and how it propagates.
   for (const incident of open) {
     const settles = !incident.settled && atMs >= incident.openedAtMs + settings.resolutionMs;
     if (!touched.has(incident.id) && !settles) continue;
-    const ranked = { ...incident.group, signals: incident.group.signals.filter((s) => incident.signals[keyOf(s.service, s.signal)]?.role !== 'resource') };
-    const traces = context.traces(ranked.traceIds);
-    const candidates = rankRootCauses(ranked.signals.length > 0 ? ranked : incident.group, context.topology, traces);
+    const candidates = rankRootCauses(incident.group, context.topology, context.traces(incident.group.traceIds));
     commands.push({ type: 'RankRootCauses', at, incidentId: incident.id, candidates, ...(settles ? { settled: true } : {}) });
     if (settles) incident.settled = true;
   }
@@ -349,6 +369,21 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     }
   }
   return { state: { open: stillOpen, resolved, pending, evidence }, commands, decisions };
+};
+
+/** Why a signal of the same interval belongs with the one that opened the incident, in words. */
+const relationTo = (s: Signal, lead: Observation, topology: TopologyView, maxHops: number): string => {
+  if (s.service === lead.service) return `same service as the opening signal (${lead.service})`;
+  const trace = s.traceIds?.find((t) => lead.traceIds?.includes(t));
+  if (trace) return `shares exemplar trace ${trace} with ${lead.service}`;
+  if (s.signature !== undefined && s.signature === lead.signature) return `same error signature as ${lead.service}`;
+  let frontier = [lead.service];
+  const seen = new Set(frontier);
+  for (let hops = 1; hops <= maxHops && frontier.length > 0; hops++) {
+    frontier = frontier.flatMap((x) => [...topology.downstreamOf(x), ...topology.upstreamOf(x)]).filter((x) => !seen.has(x) && seen.add(x));
+    if (frontier.includes(s.service)) return `topology neighbour of ${lead.service} (${hops} ${hops === 1 ? 'hop' : 'hops'}), in the same interval`;
+  }
+  return `related to ${lead.service} through other signals of the same interval`;
 };
 
 const raiseSeverity = (incident: PolicyIncident, signal: { observation: Observation; meaning: SignalMeaning }, at: string, commands: IncidentCommand[]) => {
@@ -381,7 +416,9 @@ export const restoreIncident = (
     openedMs: Math.min(...all.map((s) => s.onsetMs)),
     lastActivityMs: atMs,
     traceIds: [],
-    signals: all.map((s) => ({ service: s.service, signal: s.signal, onsetMs: s.onsetMs, value: s.value, summary: s.summary, signature: s.signature, lastSeenMs: s.onsetMs, occurrences: 1 })),
+    signals: all
+      .filter((s) => ['symptom', 'prediction'].includes(meaningOf(s.signal, settings.meanings).role))
+      .map((s) => ({ service: s.service, signal: s.signal, onsetMs: s.onsetMs, value: s.value, summary: s.summary, signature: s.signature, lastSeenMs: s.onsetMs, occurrences: 1 })),
   };
   const tracked: Record<string, Tracked> = {};
   for (const s of all) {
