@@ -89,6 +89,8 @@ describe('GitHub fix pull requests end to end', () => {
       summary: `error rate 40 % on ${service} (LLM calls time out after 2 s)`, value: 0.4, baseline: 0.01, windowStart: new Date(Date.now() - 10_000).toISOString(),
       traceIds: ['5b8efff798038103d269b633813fc60c'],
     });
+    // The analyzer never judged this hand-opened incident: its settled ranking, which the healer acts on, is recorded here.
+    await handleIncidentCommand(sql, { type: 'RankRootCauses', at: new Date().toISOString(), incidentId, candidates: [{ service, confidence: 0.9, evidence: ['the only affected service'] }], settled: true });
     return incidentId;
   };
   /** The new version goes live: a span carrying it, through ingest and the analyzer, as an agent would send it. */

@@ -31,6 +31,8 @@ export type HealerOptions = {
   registry: Registry;
   playbooks: Playbook[];
   allowedHosts: string[];
+  /** The only origins (scheme, host, port) actions may call (HEPH_HEALER_ALLOWED_ORIGINS); when set, allowedHosts is not used. */
+  allowedOrigins?: string[];
   controlToken?: string;
   resolutionSeconds: number;
   graceSeconds: number;
@@ -150,6 +152,7 @@ export const startHealer = async (options: HealerOptions) => {
       controlUrl: plan.controlUrl,
       controlToken: options.controlToken,
       allowedHosts: options.allowedHosts,
+      allowedOrigins: options.allowedOrigins,
       idempotencyKey: idempotencyKey(plan.remediationId, phase, stepIndex),
       values: {
         'incident.id': plan.incidentId,
