@@ -8,6 +8,7 @@ import { ConfigError, createLogger, loadConfig, openDatabase, type Logger } from
 import { playbookJsonSchema } from '@hephaestus/schemas';
 import { startControlPlane, upConfig, type ControlPlane } from './control-plane.ts';
 import { runDetect } from './detect.ts';
+import { runBacktest } from './backtest.ts';
 import { faultNames, faults, isFaultName, type FaultName } from './demo/faults.ts';
 import { runDemoFleet } from './demo/fleet.ts';
 import { startDemoGitHub, type DemoGitHub } from './demo/github.ts';
@@ -21,6 +22,7 @@ commands:
   up        run ingest (:4318), analyzer, healer and console (:8080) in one process
   demo      run 'up' plus a demo agent that serves traffic, then suffers an error burst the healer cures
   detect    stream a timestamp,value CSV through a detector (heph detect --help)
+  backtest  replay stored telemetry through the detectors, incident policy and playbooks without acting (heph backtest --help)
   playbooks check [DIR]   validate the playbooks in DIR (default ./playbooks); exit 1 on any error
   playbooks schema        print the playbook format as JSON Schema (for editors)
   migrate   apply the database migrations and exit
@@ -59,6 +61,10 @@ const main = async () => {
   const command = positionals[0] ?? 'help';
   if (command === 'detect') {
     process.exitCode = await runDetect(process.argv.slice(3), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+    return;
+  }
+  if (command === 'backtest') {
+    process.exitCode = await runBacktest(process.argv.slice(3), { stdout: process.stdout, stderr: process.stderr });
     return;
   }
   if (command === 'playbooks') {

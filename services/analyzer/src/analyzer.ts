@@ -11,6 +11,7 @@ import {
   defaultObjectives,
   type CostsConfig,
   type ObjectivesConfig,
+  type Routing,
   type LogRecordNormalized,
   type MetricPoint,
   type OtlpResult,
@@ -48,6 +49,8 @@ export type AnalyzerOptions = {
   retention?: { baseHours: number; minuteDays: number; hourDays: number };
   /** A fault recurring within this long after its incident resolved reopens it. */
   reopenWithinMs?: number;
+  /** Alert routing, already loaded (a backtest's, whose receivers only log); wins over routingFile. */
+  routing?: Routing;
   /** Alert routing (YAML); unset: one webhook receiver from webhookUrl, or the log. */
   routingFile?: string;
   /** Incident policy settings (signal meanings, prediction horizon, quiet intervals). */
@@ -123,9 +126,13 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   const correlator = createCorrelator({ resolutionSeconds: options.resolutionSeconds });
   /** The newest event time consumed (span end, metric point, log record): how far the telemetry has got. */
   let eventTimeMs = 0;
+  /** A replay's first event time: it judges from there on. */
+  let firstEventTimeMs: number | undefined;
   // A timestamp far in the future (a skewed agent clock) must not close intervals early: the clock caps it.
   const advance = (timeMs: number) => {
-    if (Number.isFinite(timeMs) && timeMs > eventTimeMs) eventTimeMs = options.replay ? timeMs : Math.min(timeMs, now() + 60_000);
+    if (!Number.isFinite(timeMs)) return;
+    if (options.replay && (firstEventTimeMs === undefined || timeMs < firstEventTimeMs)) firstEventTimeMs = timeMs;
+    if (timeMs > eventTimeMs) eventTimeMs = options.replay ? timeMs : Math.min(timeMs, now() + 60_000);
   };
   const resolution = options.resolutionSeconds;
   type Batch = { topic: string; partition: number; records: ConsumedRecord[] };
@@ -241,9 +248,10 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
 
   const consume = async (batch: Batch) => {
     await stages.get(batch.topic)?.(batch);
+    // A replay judges as it consumes, so detection keeps pace with the telemetry however fast it is read.
+    if (options.replay && eventTimeMs > 0) await decisions.pass(closedBefore(), firstEventTimeMs);
   };
 
-  const subscription = await options.log.subscribe({ groupId: consumerName, topics: [topics.spans, topics.metrics, topics.logs], handle: consume });
   const seriesWatch = createSeriesWatch({
     sql,
     resolutionSeconds: options.resolutionSeconds,
@@ -281,10 +289,11 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     await downsample(sql, 60, 3600, t - 2 * 3_600_000, kept.minuteDays * 86_400_000, t);
     await sql`DELETE FROM series WHERE resolution_seconds = 3600 AND bucket_start < ${new Date(t - kept.hourDays * 86_400_000)}`;
   };
+  const subscription = await options.log.subscribe({ groupId: consumerName, topics: [topics.spans, topics.metrics, topics.logs], handle: consume });
   const notifier = startAlertDispatcher({
     sql,
     logger: logger.child({ name: 'alerts' }),
-    routing: await loadRouting(options.routingFile, { webhookUrl: options.webhookUrl }),
+    routing: options.routing ?? (await loadRouting(options.routingFile, { webhookUrl: options.webhookUrl })),
     consoleUrl: options.consoleUrl,
     env: options.env ?? {},
     registry: options.registry,
@@ -296,7 +305,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     let lastTopology = 0;
     while (!stopped) {
       try {
-        if (eventTimeMs > 0) await decisions.pass(closedBefore());
+        if (eventTimeMs > 0) await decisions.pass(closedBefore(), firstEventTimeMs);
         metrics.openIncidents.set(decisions.openCount());
         if (now() - lastTopology > 10_000) {
           lastTopology = now();

@@ -20,8 +20,8 @@ export type DecideIncidentsOptions = {
   errorRate: ErrorRateSettings;
   policy: PolicySettings;
   correlator: ReturnType<typeof createCorrelator>;
-  /** Observations of the series detectors, predictions and budgets for the buckets closed before the time given. */
-  observeSeries: (closedBeforeMs: number) => Promise<Observation[]>;
+  /** Observations of the series detectors, predictions and budgets for the buckets closed before the time given (from `fromMs` on the first call of a replay). */
+  observeSeries: (closedBeforeMs: number, fromMs?: number) => Promise<Observation[]>;
   /** Observations of the objectives' burn rates. */
   observeObjectives?: (closedBeforeMs: number) => Promise<Observation[]>;
   /** After a long stop, at most this many intervals are judged to catch up. */
@@ -156,22 +156,25 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
 
   /** Judges every interval that closed before `closedBefore` (event time) and was not judged yet; one pass at a time. */
   let running: Promise<void> = Promise.resolve();
-  const pass = (closedBefore: number): Promise<void> => {
-    const next = running.then(() => judge(closedBefore));
+  const pass = (closedBefore: number, fromMs?: number): Promise<void> => {
+    const next = running.then(() => judge(closedBefore, fromMs));
     running = next.catch(() => {});
     return next;
   };
-  const judge = async (closedBefore: number) => {
+  /** `fromMs`: a replay judges every interval from the first telemetry on, not only the newest. */
+  const judge = async (closedBefore: number, fromMs?: number) => {
+    let seriesFromMs: number | undefined;
     if (state === undefined) {
       state = await restore(closedBefore);
-      judgedUntil = closedBefore - resolutionMs;
+      judgedUntil = fromMs === undefined ? closedBefore - resolutionMs : Math.min(closedBefore, Math.floor(fromMs / resolutionMs) * resolutionMs);
+      seriesFromMs = fromMs === undefined ? undefined : judgedUntil;
     }
     if (closedBefore <= judgedUntil!) return;
     const first = Math.max(judgedUntil!, closedBefore - maxCatchUp * resolutionMs);
     let policy = state;
     const observations = [
       ...(await observeErrorRates(first, closedBefore, policy)),
-      ...(await options.observeSeries(closedBefore)),
+      ...(await options.observeSeries(closedBefore, seriesFromMs)),
       ...observeSignatures(closedBefore),
       ...((await options.observeObjectives?.(closedBefore)) ?? []),
     ];

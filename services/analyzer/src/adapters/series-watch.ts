@@ -55,7 +55,9 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
    * anomalous points as observations for the incident policy (it decides what they mean); the
    * warm-up replay at start only teaches the detectors.
    */
-  const observe = async (closedBefore: number): Promise<Observation[]> => {
+  const observe = async (closedBefore: number, replayFromMs?: number): Promise<Observation[]> => {
+    // A replay starts at its first telemetry and learns as it goes (the detectors' own warm-up).
+    if (processedUntil === undefined && replayFromMs !== undefined) processedUntil = replayFromMs;
     const warming = processedUntil === undefined;
     const from = processedUntil ?? closedBefore - options.warmupBuckets * resolutionMs;
     if (from >= closedBefore) return [];
