@@ -24,6 +24,7 @@ healthy phase in which the detectors learn; about 20 minutes at the default reso
   --resolution S     the analyzer's interval in seconds (default 10)
   --warmup N         intervals the detectors learn before they judge (default 30)
   --rate N           requests per second each fleet's entry agent drives (default 4)
+  --keep-database    keep the run's database and print its URL (look at its events, or replay it)
   -h, --help         show this help`;
 
 const { values } = parseArgs({
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     resolution: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '30' },
     rate: { type: 'string', default: '4' },
+    'keep-database': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -90,6 +92,7 @@ try {
   console.log(formatTable(stories, resolutionSeconds));
 } finally {
   await bench.stop();
-  await db.drop();
+  if (values['keep-database']) say(`database kept: ${db.url}`);
+  else await db.drop();
 }
 process.exit(0);
