@@ -4,12 +4,12 @@ import { defaultObjectives, objectivesFile, objectivesFor, resolveObjectives, sc
 const resolve = (input: unknown) => resolveObjectives(objectivesFile.parse(input));
 
 describe('service level objectives', () => {
-  it('gives every service 99 % availability and 99 % of calls under 2,000 ms by default', () => {
+  it('gives every service 99 % availability by default, and a latency objective only where one is declared', () => {
     const objectives = objectivesFor(defaultObjectives, 'checkout');
-    expect(objectives.map(({ alerting: _, ...o }) => o)).toEqual([
-      { service: 'checkout', kind: 'availability', targetPercent: 99 },
-      { service: 'checkout', kind: 'latency', targetPercent: 99, thresholdMs: 2000 },
-    ]);
+    expect(objectives.map(({ alerting: _, ...o }) => o)).toEqual([{ service: 'checkout', kind: 'availability', targetPercent: 99 }]);
+    const declared = resolve({ services: [{ service: 'checkout', latency: { thresholdMs: 800 } }] });
+    expect(objectivesFor(declared, 'checkout').map(({ alerting: _, ...o }) => o)).toContainEqual({ service: 'checkout', kind: 'latency', targetPercent: 99, thresholdMs: 800 });
+    expect(objectivesFor(declared, 'planner').map((o) => o.kind)).toEqual(['availability']);
     expect(objectives[0]!.alerting).toEqual({ rules: scaledRules(6), minCalls: 20 });
   });
 
@@ -38,7 +38,7 @@ describe('service level objectives', () => {
   });
 
   it('turns an objective off per service with false', () => {
-    const config = resolve({ services: [{ service: 'batch-*', latency: false }, { service: 'canary-*', availability: false, latency: false }] });
+    const config = resolve({ defaults: { latency: { targetPercent: 99, thresholdMs: 2000 } }, services: [{ service: 'batch-*', latency: false }, { service: 'canary-*', availability: false, latency: false }] });
     expect(objectivesFor(config, 'batch-nightly').map((o) => o.kind)).toEqual(['availability']);
     expect(objectivesFor(config, 'canary-1')).toEqual([]);
     expect(objectivesFor(config, 'web')).toHaveLength(2);

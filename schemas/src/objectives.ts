@@ -78,7 +78,11 @@ export const objectivesFile = z
     defaults: z
       .strictObject({
         availability: availabilityTarget.default({ targetPercent: 99 }),
-        latency: latencyTarget.default({ targetPercent: 99, thresholdMs: 2000 }),
+        /**
+         * Off unless set: no threshold suits every service (an LLM agent's calls take seconds), so a
+         * latency objective is declared here or per service; statistical detectors cover the rest.
+         */
+        latency: z.union([latencyTarget, z.literal(false)]).default(false),
       })
       .prefault({}),
     services: z.array(serviceObjectives).default([]),
@@ -122,7 +126,9 @@ export const objectivesFor = (config: ObjectivesConfig, service: string): Object
     objectives.push({ service, kind: 'availability', ...config.defaults.availability, ...entry?.availability, alerting: config.alerting });
   }
   if (entry?.latency !== false) {
-    objectives.push({ service, kind: 'latency', ...config.defaults.latency, ...entry?.latency, alerting: config.alerting });
+    const base = config.defaults.latency === false ? undefined : config.defaults.latency;
+    const latency = entry?.latency === undefined ? base : { targetPercent: 99, ...base, ...entry.latency };
+    if (latency?.thresholdMs !== undefined) objectives.push({ service, kind: 'latency', targetPercent: latency.targetPercent, thresholdMs: latency.thresholdMs, alerting: config.alerting });
   }
   return objectives;
 };

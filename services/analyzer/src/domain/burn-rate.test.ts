@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { defaultObjectives, objectivesFor, signalExplanation, type Objective } from '@hephaestus/schemas';
 import { countAbove, evaluateObjective, eventsOf, lookbackMs, type EventBucket, type ObjectiveVerdict } from './burn-rate.ts';
 
-const [availability, latency] = objectivesFor(defaultObjectives, 'checkout') as [Objective, Objective];
+const withLatency = { ...defaultObjectives, defaults: { ...defaultObjectives.defaults, latency: { targetPercent: 99, thresholdMs: 2000 } } };
+const [availability, latency] = objectivesFor(withLatency, 'checkout') as [Objective, Objective];
 const resolutions = [10, 5, 2];
 
 /** mulberry32: seeded, so a failing run can be replayed. */

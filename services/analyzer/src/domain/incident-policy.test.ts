@@ -173,4 +173,13 @@ describe('incident policy', () => {
     expect(reasons['researcher error_rate']).toBe('topology neighbour of coder (1 hop), in the same interval');
     expect(reasons['coder gen_ai.output_tokens']).toBe("same service as the incident's symptom on coder");
   });
+
+  it('does not let a long-running incident absorb a neighbour\'s new fault minutes later', () => {
+    const slow = (n: number) => obs('coder', 'latency.p95_ms', n, 900, 300);
+    const passes: Array<[number, Observation[]]> = Array.from({ length: 30 }, (_, n) => [n, [slow(n)]]);
+    passes.push([30, [slow(30), errors('researcher', 30)]]);
+    const r = run(passes);
+    const opened = r.commands.filter((c) => c.type === 'OpenIncident').map((c) => c.type === 'OpenIncident' && `${c.service} ${c.signal}`);
+    expect(opened).toEqual(['coder latency.p95_ms', 'researcher error_rate']);
+  });
 });

@@ -194,9 +194,15 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
       incident.signals[key] = { ...tracked, lastBadMs: Math.max(tracked.lastBadMs, atMs) };
       incident.group = { ...incident.group, lastActivityMs: Math.max(incident.group.lastActivityMs, o.bucketStartMs) };
     }
+    const holder = open.find((i) => i.signals[key]);
     if (o.sustainOnly) {
-      const holder = open.find((i) => i.signals[key]);
       decisions.push({ service: o.service, signal: o.signal, decision: holder ? 'sustained' : 'ignored', incidentId: holder?.id, reason: holder ? 'still off its baseline: the incident stays open' : 'no open incident holds it' });
+      continue;
+    }
+    // Already part of an incident: kept alive above, and not correlated again (a long incident's
+    // signal would otherwise pull a neighbour's new fault into it through the pass's batch).
+    if (holder) {
+      decisions.push({ service: o.service, signal: o.signal, decision: 'refreshed', incidentId: holder.id, reason: 'already part of the incident' });
       continue;
     }
     const previous = pending[key];

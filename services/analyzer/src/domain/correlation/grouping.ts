@@ -137,8 +137,11 @@ const relate = (signal: Signal, group: Group, hops: Map<string, number>, setting
   if (trace) return { strength: 4, reason: `shares exemplar trace ${trace}` };
   const sameSignature = signal.signature !== undefined ? group.signals.find((s) => s.signature === signal.signature) : undefined;
   if (sameSignature) return { strength: 3, reason: `same error signature as ${sameSignature.service}` };
+  // A neighbour joins while the fault is young: a cascade spreads within the window of its first
+  // onset; a neighbour failing minutes into a long incident is a fault of its own.
+  const young = signal.onsetMs < group.openedMs + settings.windowMs;
   const closest = group.signals.map((s) => ({ s, d: hops.get(s.service) })).filter((x) => x.d !== undefined).sort((a, b) => a.d! - b.d!)[0];
-  if (closest) return { strength: 2 - closest.d! / 100, reason: `topology neighbour of ${closest.s.service} (${closest.d} ${closest.d === 1 ? 'hop' : 'hops'})` };
+  if (closest && young) return { strength: 2 - closest.d! / 100, reason: `topology neighbour of ${closest.s.service} (${closest.d} ${closest.d === 1 ? 'hop' : 'hops'})` };
   return undefined;
 };
 
