@@ -22,9 +22,10 @@ describe('console API', () => {
       await handleIncidentCommand(db.sql, {
         type: 'OpenIncident', at, incidentId, service, signal: 'error_rate', severity: 'critical', summary: `error rate 40 % on ${service}`,
         value: 0.4, baseline: 0.01, calls: 100, errors: 40, windowStart: at, traceIds: ['5b8efff798038103d269b633813fc60c'],
+        direction: 'above', reason: 'symptom users feel, confirmed by its detector', explanation: { detector: 'binomial error-rate test', baseline: 0.01, threshold: 0.11, windowSeconds: 10 },
       });
     }
-    await handleIncidentCommand(db.sql, { type: 'AttachSignal', at, incidentId: 'inc-a', service: 'web', signal: 'error_rate', summary: 'error rate 12 % on web', value: 0.12, onsetAt: at, traceIds: ['aaaefff798038103d269b633813fc60c'] });
+    await handleIncidentCommand(db.sql, { type: 'AttachSignal', at, incidentId: 'inc-a', service: 'web', signal: 'error_rate', summary: 'error rate 12 % on web', value: 0.12, onsetAt: at, traceIds: ['aaaefff798038103d269b633813fc60c'], reason: 'topology neighbour of checkout (1 hop), in the same interval' });
     await handleIncidentCommand(db.sql, { type: 'RankRootCauses', at, incidentId: 'inc-a', candidates: [{ service: 'checkout', confidence: 0.7, evidence: ['earliest onset'] }] });
     await db.sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p50_ms, p95_ms, p99_ms) VALUES ('checkout', 10, now() - interval '1 minute', 100, 40, '\\x00', 10, 50, 90)`;
     await db.sql`INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max) VALUES ('checkout', '', 'gen_ai.cost_usd', 10, now() - interval '1 minute', 'sum', 0.25, 5, 0.05, 0.05)`;
@@ -47,6 +48,9 @@ describe('console API', () => {
   it('shows an incident with its evidence, root-cause candidates, exemplar traces and timeline', async () => {
     const detail = (await app.inject('/api/incidents/inc-a')).json();
     expect(detail.evidence.map((e: { service: string }) => e.service)).toEqual(['checkout', 'web']);
+    expect(detail.pagedBecause).toBe('symptom users feel, confirmed by its detector');
+    expect(detail.evidence[0]).toMatchObject({ direction: 'above', explanation: { detector: 'binomial error-rate test', threshold: 0.11, windowSeconds: 10 } });
+    expect(detail.evidence[1].reason).toBe('topology neighbour of checkout (1 hop), in the same interval');
     expect(detail.rootCauseCandidates).toEqual([{ service: 'checkout', confidence: 0.7, evidence: ['earliest onset'] }]);
     expect(detail.exemplarTraceIds).toEqual(['5b8efff798038103d269b633813fc60c', 'aaaefff798038103d269b633813fc60c']);
     expect(detail.timeline.map((e: { type: string }) => e.type)).toEqual(['incident.opened', 'incident.signal_attached', 'incident.root_cause_ranked']);

@@ -135,15 +135,21 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
     const opened = ofType('incident.opened')[0] ?? {};
     const attached = ofType('incident.signal_attached');
     const ranked = ofType('incident.root_cause_ranked').at(-1);
+    // Each signal with how it was judged (detector, baseline, threshold, window) and why it is here.
     const evidence = [
-      { service: row.service, signal: row.signal, summary: opened.summary, value: opened.value, onsetAt: opened.windowStart },
-      ...attached.map((a) => ({ service: a.service, signal: a.signal, summary: a.summary, value: a.value, onsetAt: a.onsetAt })),
+      { service: row.service, signal: row.signal, summary: opened.summary, value: opened.value, baseline: opened.baseline, direction: opened.direction, onsetAt: opened.windowStart, explanation: opened.explanation, reason: opened.reason },
+      ...attached.map((a) => ({ service: a.service, signal: a.signal, summary: a.summary, value: a.value, baseline: a.baseline, direction: a.direction, onsetAt: a.onsetAt, explanation: a.explanation, reason: a.reason })),
     ];
+    const started = ofType('remediation.started')[0];
     const traceIds = [...new Set([opened, ...attached].flatMap((d) => (Array.isArray(d.traceIds) ? (d.traceIds as string[]) : [])))];
     return {
       ...toIncident(row),
       evidence,
+      /** Why it paged: the rule of the incident policy that opened it. */
+      pagedBecause: opened.reason,
       rootCauseCandidates: (ranked?.candidates as unknown[]) ?? [],
+      /** Why the healer chose its playbook and target, when it acted. */
+      remediationChoice: started?.targetReason,
       exemplarTraceIds: traceIds,
       timeline: timeline.map((e) => ({ type: e.type, occurredAt: e.occurred_at.toISOString(), data: e.data })),
     };

@@ -65,6 +65,8 @@ describe('alert dispatcher', () => {
       baseline: 0.01,
       windowStart: new Date(Date.now() - 10_000).toISOString(),
       labels: { alertname: 'ErrorRateHigh', signal: 'error_rate', severity: 'critical', ...labels },
+      reason: 'symptom users feel, confirmed by its detector',
+      explanation: { detector: 'binomial error-rate test', baseline: 0.01, threshold: 0.11, windowSeconds: 10 },
     });
   const resolve = (incidentId: string, service: string) =>
     handleIncidentCommand(db.sql, { type: 'ResolveIncident', at: at(), incidentId, service, signal: 'error_rate', reason: 'quiet', value: 0 });
@@ -161,7 +163,9 @@ describe('alert dispatcher', () => {
     const hook = await receiver();
     start(await loadRouting(undefined, { webhookUrl: `${hook.url}/alerts` }));
     await open('coder-1', { service: 'coder', severity: 'warning' });
-    await until('the first page', () => hook.calls[0]);
+    const page = await until('the first page', () => hook.calls[0]);
+    // The page says why it pages and how its signal was judged.
+    expect(page.body.incident).toMatchObject({ pagedBecause: 'symptom users feel, confirmed by its detector', explanation: { detector: 'binomial error-rate test', threshold: 0.11 } });
     await handleIncidentCommand(db.sql, { type: 'AttachSignal', at: at(), incidentId: 'coder-1', service: 'planner', signal: 'error_rate', summary: 'planner error rate 30 %', value: 0.3, onsetAt: at() });
     await handleIncidentCommand(db.sql, { type: 'RankRootCauses', at: at(), incidentId: 'coder-1', candidates: [{ service: 'coder', confidence: 0.8, evidence: ['earliest onset'] }], settled: true });
     await handleIncidentCommand(db.sql, { type: 'ChangeSeverity', at: at(), incidentId: 'coder-1', to: 'critical', reason: 'planner error rate 30 %' });

@@ -94,6 +94,8 @@ const fromOpened = (event: StoredEvent): Tracked => {
     windowStart: d.windowStart,
     startsAt: d.windowStart,
     traceIds: d.traceIds,
+    explanation: d.explanation,
+    pagedBecause: d.reason,
     openedPosition: event.position,
     lastEventId: event.id,
   };

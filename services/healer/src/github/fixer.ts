@@ -239,7 +239,7 @@ export const createGitHubFixer = (options: GitHubFixerOptions) => {
   // ---- open: find the pull request a previous run opened, or prepare the change and open it ----
   const open = async (step: PlaybookStep, context: FixContext, fixId: string, kind: Kind): Promise<FixPullRequest | { error: string }> => {
     const branch = `heph/${kind}-${fixId}`;
-    const events = await readStream(sql, `incident-${context.incidentId}`);
+    const events = [...(await readStream(sql, `incident-${context.incidentId}`)), ...(await readStream(sql, `remediation-${context.incidentId}`))];
     const story = incidentStory(context.incidentId, events);
     let pr: PullRef | undefined = await pullForBranch(branch);
     if (!pr) {
@@ -445,7 +445,7 @@ export const createGitHubFixer = (options: GitHubFixerOptions) => {
             if ('error' in prepared) return { ok: false, error: prepared.error };
             change = prepared.change;
           }
-          const story = incidentStory(context.incidentId, await readStream(sql, `incident-${context.incidentId}`));
+          const story = incidentStory(context.incidentId, [...(await readStream(sql, `incident-${context.incidentId}`)), ...(await readStream(sql, `remediation-${context.incidentId}`))]);
           const body = pullRequestBody({ story, change, remediationId: context.remediationId, fixId, consoleUrl: options.consoleUrl, openedAt: now().toISOString() });
           const { data: created } = await github.rest.pulls.create({ owner, repo, head: branch, base: base.branch, title: `Revert "${fix.title}"`, body });
           pr = created;

@@ -7,13 +7,17 @@ export type IncidentStory = {
   service?: string;
   severity?: string;
   summary?: string;
-  signals: Array<{ signal: string; service: string; value: number; baseline?: number; since: string; summary: string }>;
+  /** Why the incident policy paged: the rule that opened it. */
+  pagedBecause?: string;
+  /** Why the healer chose this playbook and target (remediation.started). */
+  choice?: string;
+  signals: Array<{ signal: string; service: string; value: number; baseline?: number; since: string; summary: string; detector?: string; why?: string }>;
   candidates: Array<{ service: string; confidence: number; evidence: string[] }>;
   traceIds: string[];
   timeline: Array<{ at: string; what: string }>;
 };
 
-/** Folds an incident's stream (`incident-<id>`) into what the reviewer needs to know. */
+/** Folds an incident's stream (`incident-<id>`, and its remediation's) into what the reviewer needs to know. */
 export const incidentStory = (incidentId: string, events: StoredEvent[]): IncidentStory => {
   const story: IncidentStory = { incidentId, signals: [], candidates: [], traceIds: [], timeline: [] };
   const addTraces = (ids: string[] | undefined) => {
@@ -25,12 +29,13 @@ export const incidentStory = (incidentId: string, events: StoredEvent[]): Incide
         story.service = e.data.service;
         story.severity = e.data.severity;
         story.summary = e.data.summary;
-        story.signals.push({ signal: e.data.signal, service: e.data.service, value: e.data.value, baseline: e.data.baseline, since: e.data.windowStart, summary: e.data.summary });
+        story.pagedBecause = e.data.reason;
+        story.signals.push({ signal: e.data.signal, service: e.data.service, value: e.data.value, baseline: e.data.baseline, since: e.data.windowStart, summary: e.data.summary, detector: e.data.explanation?.detector, why: 'opened the incident' });
         addTraces(e.data.traceIds);
         story.timeline.push({ at: e.occurredAt, what: `incident opened: ${e.data.summary}` });
         break;
       case 'incident.signal_attached':
-        story.signals.push({ signal: e.data.signal, service: e.data.service, value: e.data.value, since: e.data.onsetAt, summary: e.data.summary });
+        story.signals.push({ signal: e.data.signal, service: e.data.service, value: e.data.value, baseline: e.data.baseline, since: e.data.onsetAt, summary: e.data.summary, detector: e.data.explanation?.detector, why: e.data.reason });
         addTraces(e.data.traceIds);
         story.timeline.push({ at: e.occurredAt, what: `signal attached: ${e.data.summary}` });
         break;
@@ -53,6 +58,9 @@ export const incidentStory = (incidentId: string, events: StoredEvent[]): Incide
         break;
       case 'incident.resolved':
         story.timeline.push({ at: e.occurredAt, what: 'resolved' });
+        break;
+      case 'remediation.started':
+        story.choice = e.data.targetReason;
         break;
       default:
         break;
@@ -83,14 +91,17 @@ export const pullRequestBody = (input: {
   lines.push(story.summary ? `${story.summary}` : `Incident ${story.incidentId}.`);
   lines.push('', `Incident ${code(story.incidentId)} on ${code(story.service ?? 'unknown service')}, severity **${story.severity ?? 'unknown'}**.`);
   if (input.consoleUrl) lines.push('', `Console: ${input.consoleUrl.replace(/\/$/, '')}/#/incidents/${encodeURIComponent(story.incidentId)}`);
+  if (story.pagedBecause) lines.push('', `Paged because: ${story.pagedBecause}.`);
   if (story.signals.length > 0) {
-    lines.push('', '## Signals', '', '| signal | service | value | baseline | since |', '| --- | --- | --- | --- | --- |');
-    for (const s of story.signals) lines.push(`| ${s.signal} | ${s.service} | ${round(s.value)} | ${s.baseline === undefined ? '–' : round(s.baseline)} | ${s.since} |`);
+    const cell = (text: string | undefined) => (text ?? '–').replace(/\|/g, '\\|');
+    lines.push('', '## Signals', '', '| signal | service | value | baseline | since | detector | why it is here |', '| --- | --- | --- | --- | --- | --- | --- |');
+    for (const s of story.signals) lines.push(`| ${s.signal} | ${s.service} | ${round(s.value)} | ${s.baseline === undefined ? '–' : round(s.baseline)} | ${s.since} | ${cell(s.detector)} | ${cell(s.why)} |`);
   }
   if (story.candidates.length > 0) {
     lines.push('', '## Root-cause candidates', '');
     story.candidates.forEach((c, i) => lines.push(`${i + 1}. ${code(c.service)}, confidence ${(c.confidence * 100).toFixed(0)} %${c.evidence.length > 0 ? `: ${c.evidence.join('; ')}` : ''}`));
   }
+  if (story.choice) lines.push('', '## Why this action', '', story.choice);
   if (story.traceIds.length > 0) {
     lines.push('', '## Exemplar traces', '');
     for (const id of story.traceIds.slice(0, 10)) lines.push(`- ${code(id)}`);

@@ -1,6 +1,6 @@
 // What a receiver is given to deliver (a routed notification with the incidents' facts), and the
 // HTTP post every integration shares: a non-2xx answer is an error saying whether a retry can help.
-import type { Severity } from '@hephaestus/schemas';
+import type { Severity, SignalExplanation } from '@hephaestus/schemas';
 import type { AlertIncident, AlertState, Notification } from '../../domain/routing.ts';
 
 /** An incident as the notifications describe it: routing's view plus the facts of its opened event. */
@@ -20,6 +20,9 @@ export type AlertedIncident = AlertIncident & {
   resolvedAt?: string;
   acknowledgedBy?: string;
   traceIds?: string[];
+  /** How the opening signal was judged (detector, baseline, threshold, window, evidence), and why it pages. */
+  explanation?: SignalExplanation;
+  pagedBecause?: string;
 };
 
 /** A notification on its way to one integration; `id` is its idempotency key. */
@@ -70,6 +73,8 @@ export const describeIncident = (incident: AlertedIncident, state: AlertState, c
   resolvedAt: incident.resolvedAt,
   labels: incident.labels,
   traceIds: incident.traceIds,
+  explanation: incident.explanation,
+  pagedBecause: incident.pagedBecause,
   links: { incident: incidentLink(ctx.consoleUrl, incident.id), console: ctx.consoleUrl },
 });
 
