@@ -219,6 +219,18 @@ describe('rankRootCauses', () => {
     expect(ranked[1]!.service).toBe('payments');
   });
 
+  it('blames the service whose spans fail deepest even before its own error rate crosses the line (a bad deploy restarting)', () => {
+    const group = run([signal('planner', 0), signal('researcher', 0)], agents).groups[0]!;
+    const trace = (n: number) => {
+      const t = n.toString(16).padStart(32, '0');
+      return ['planner', 'researcher', 'coder'].map((service, i) => span({ service, traceId: t, spanId: sid(n * 10 + i), parentSpanId: i > 0 ? sid(n * 10 + i - 1) : undefined, kind: 'server', status: 'error' }));
+    };
+    const ranked = rankRootCauses(group, agents, [trace(1), trace(2), trace(3)]);
+    expect(ranked[0]!.service).toBe('coder');
+    expect(ranked[0]!.confidence).toBeGreaterThan(ranked[1]!.confidence);
+    expect(ranked.find((c) => c.service === 'researcher')!.evidence).toContain('depends on affected coder (its errors may come from there)');
+  });
+
   it('ranks a lone service as its own cause', () => {
     const ranked = rankRootCauses(run([signal('search', 0)]).groups[0]!, shop);
     expect(ranked).toEqual([{ service: 'search', confidence: expect.any(Number), evidence: ['the only affected service'] }]);

@@ -358,8 +358,10 @@ export const rankRootCauses = (
   }
   const affected = new Set(onsets.keys());
   for (const [callee, calls] of failingInto) if (calls.some((c) => c.errorRate >= settings.minEdgeErrorRate)) affected.add(callee);
-
+  // Where exemplar traces fail deepest is affected too, signal or not (a dependency restarting, or
+  // failing before its own error rate crosses the line): its callers are then its victims.
   const failures = traces ? deepestFailures(traces) : { votes: new Map<string, number>(), traces: 0 };
+  for (const service of failures.votes.keys()) affected.add(service);
   const candidates = new Set([...affected, ...failures.votes.keys()]);
   const earliest = Math.min(...onsets.values());
   const possible = weights.onset + weights.propagation + weights.edges + (failures.traces > 0 ? weights.traces : 0);
