@@ -18,7 +18,7 @@ import {
   type SpanRecord,
 } from '@hephaestus/schemas';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { appliedOffset, mergeRollups, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
+import { appliedOffset, claimRequests, mergeRollups, pruneAppliedRequests, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
 import { createIncidentDecisions } from './adapters/decide-incidents.ts';
 import { loadRouting, startAlertDispatcher } from './adapters/alert-dispatcher.ts';
 import { defaultErrorRateSettings, type ErrorRateSettings } from './domain/error-rate-detector.ts';
@@ -88,6 +88,16 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     help: 'Strings of consumed records repaired at decode (lone surrogates and NUL replaced by U+FFFD): records that did not come through ingest.',
     registers: [options.registry],
   });
+  const repeatedRequests = new Counter({
+    name: 'heph_analyzer_repeated_records_total',
+    help: 'Records skipped because their request id (heph-request-id) was applied already: an exporter retried a write that had been kept.',
+    registers: [options.registry],
+  });
+  /** The header ingest puts on every record: the request body's hash and the record's place in it. */
+  const requestIdHeader = 'heph-request-id';
+  /** Applied request ids are remembered this long; exporters stop retrying within minutes. */
+  const requestIdsKeptMs = 3_600_000;
+  let lastPruneMs = 0;
   type Dead = { record: ConsumedRecord; reason: string };
   type Decoded<T> = { record: ConsumedRecord; items: T[] };
   type Stage<T> = {
@@ -178,19 +188,41 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     })],
   ]);
 
-  // rollup: records' effects and the offset `next` commit together; records already applied are skipped.
+  // rollup: records' effects and the offset `next` commit together; records already applied are skipped:
+  // by offset (a redelivered batch) and by request id (an exporter's retry of a request whose write timed
+  // out after the log kept it carries the same body, so ingest gives its records the same ids).
   const applyRecords = async <T>(s: Stage<T>, topic: string, partition: number, decoded: Decoded<T>[], next: bigint) => {
     let items: T[] = [];
+    let repeated = 0;
     await sql.begin(async (tx) => {
       const from = await appliedOffset(tx, consumerName, topic, partition);
       if (next <= from) return;
-      const fresh = decoded.filter((d) => d.record.offset >= from).flatMap((d) => d.items);
-      if (fresh.length > 0) await s.apply(tx, fresh);
+      const unapplied = decoded.filter((d) => d.record.offset >= from);
+      const applied = await claimRequests(tx, unapplied.flatMap((d) => d.record.headers[requestIdHeader] ?? []), now());
+      const seen = new Set<string>();
+      const fresh = unapplied.filter(({ record }) => {
+        const id = record.headers[requestIdHeader];
+        if (id === undefined) return true;
+        if (applied.has(id) || seen.has(id)) return false;
+        seen.add(id);
+        return true;
+      });
+      const freshItems = fresh.flatMap((d) => d.items);
+      if (freshItems.length > 0) await s.apply(tx, freshItems);
       await storeAppliedOffset(tx, consumerName, topic, partition, next);
-      items = fresh;
+      items = freshItems;
+      repeated = unapplied.length - fresh.length;
     });
     s.applied?.(items);
     metrics.records.inc({ signal: s.signal }, items.length);
+    if (repeated > 0) {
+      repeatedRequests.inc(repeated);
+      logger.info({ topic, partition, records: repeated }, 'records of a retried request skipped: their request id was applied already');
+    }
+    if (now() - lastPruneMs > 60_000) {
+      lastPruneMs = now();
+      await pruneAppliedRequests(sql, lastPruneMs - requestIdsKeptMs);
+    }
   };
 
   /**

@@ -81,6 +81,21 @@ describe('ingest on kafka', () => {
     expect(toSpanRecords(decoded.value).map((s) => [s.service, s.status, s.durationMs])).toEqual([[service, 'error', 250], [service, 'error', 250]]);
   });
 
+  it('marks each record with a request id derived from the body: a retry of the same body, gzipped or not, carries the same ids', async () => {
+    const service = `retry-${hex(4)}`;
+    const body = JSON.stringify(exportRequest(service, [{ name: 'GET /a' }]));
+    const other = JSON.stringify(exportRequest(service, [{ name: 'GET /b' }]));
+    const post = (payload: string | Buffer, gzip = false) =>
+      app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json', ...(gzip ? { 'content-encoding': 'gzip' } : {}) }, payload });
+    expect((await post(body)).statusCode).toBe(200);
+    expect((await post(gzipSync(body), true)).statusCode).toBe(200);
+    expect((await post(other)).statusCode).toBe(200);
+    const ids = (await messagesFor(service, 3)).map((m) => m.headers['heph-request-id']);
+    expect(ids[0]).toMatch(/^[0-9a-f]{32}-0$/);
+    expect(ids[1]).toBe(ids[0]);
+    expect(ids[2]).not.toBe(ids[0]);
+  });
+
   it('accepts protobuf, gzip-compressed, and answers in protobuf', async () => {
     const service = `svc-${hex(4)}`;
     const decoded = decodeTracesJson(JSON.stringify(exportRequest(service, [{ name: 'proto' }])));

@@ -3,6 +3,7 @@
 // 429 + Retry-After when too many bytes are in flight; 4xx with a message for bad input. The token is
 // checked before a byte of the body is read, bytes in flight are counted as they stream in, and a body
 // that has not arrived within the body timeout is answered 408 and its connection closed.
+import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
@@ -51,6 +52,24 @@ const rpcCodes: Record<number, number> = { 400: 3, 401: 16, 408: 4, 413: 3, 415:
 
 /** The resource attribute the healer calls an agent at: only a token that may speak for the service sets it. */
 const controlUrlAttribute = 'heph.control.url';
+
+/**
+ * The header on every record ingest writes: which request (and which of its records) it came from. The
+ * analyzer applies a request id once, so when a write times out after the log kept it (the exporter was
+ * told 503 and retries), the retry's records are skipped instead of counted twice.
+ */
+export const requestIdHeader = 'heph-request-id';
+
+/**
+ * A request's id is derived from what it carries, not drawn at random: an exporter's retry sends the same
+ * body with the same token and must get the same id. The hash covers the signal, the token's name and
+ * the decompressed body; each record adds its place in the request (`<hash>-<index>`), which splitting
+ * by resource and by size keeps stable. Two identical bodies from one token are the same spans, points
+ * and log records (ids and timestamps included), so counting them once is right even when the sender
+ * meant to send them twice; the analyzer remembers ids for an hour.
+ */
+const requestIdOf = (signal: string, token: IngestToken | undefined, body: Buffer): string =>
+  createHash('sha256').update(`${signal}\n${token?.name ?? ''}\n`).update(body).digest('hex').slice(0, 32);
 
 /** What ingest tracks of one request while its body streams in. */
 type RequestState = { token?: IngestToken; bytes: number; timer?: NodeJS.Timeout };
@@ -180,11 +199,13 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
     try {
       if (!format) throw new IngestError(415, `unsupported Content-Type '${request.headers['content-type'] ?? ''}': send application/x-protobuf or application/json`);
       // decode → normalize → validate
-      const prepared = pipeline.prepare(inflate(raw, request.headers['content-encoding']), format, options.limits ?? {});
+      const inflated = inflate(raw, request.headers['content-encoding']);
+      const prepared = pipeline.prepare(inflated, format, options.limits ?? {});
       if (!prepared.ok) throw new IngestError(400, prepared.error.message);
       const { rejected, message } = prepared.value;
       // A token speaks only for its services: elsewhere the data stays, the control URL (where the healer acts) goes.
       const token = requests.get(request)?.token;
+      const requestId = requestIdOf(signal, token, inflated);
       const trusted = prepared.value.batches.map((b) => {
         if (maySpeakFor(token, b.serviceName)) return b;
         const dropped = pipeline.dropResourceAttribute(b, controlUrlAttribute);
@@ -201,13 +222,14 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
       await withDeadline(
         options.log.send(
           pipeline.topic,
-          batches.map((b) => ({
+          batches.map((b, i) => ({
             key: b.serviceName,
             value: Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength),
             headers: {
               [telemetryHeaders.contentType]: otlpProtoContentType,
               [telemetryHeaders.recordCount]: String(b.count),
               [telemetryHeaders.schemaVersion]: telemetrySchemaVersion,
+              [requestIdHeader]: `${requestId}-${i}`,
             },
           })),
         ),

@@ -4,7 +4,7 @@ import { DDSketch } from '@datadog/sketches-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
-import { mergeRollups, recordServiceVersions } from './rollup-store.ts';
+import { claimRequests, mergeRollups, pruneAppliedRequests, recordServiceVersions } from './rollup-store.ts';
 
 const sketchOf = (...values: number[]) => {
   const sketch = new DDSketch();
@@ -33,6 +33,20 @@ describe('rollup store', () => {
     const [row] = await db.sql<{ calls: string; errors: string; p99_ms: number }[]>`SELECT calls, errors, p99_ms FROM rollups WHERE service = 'a'`;
     expect(row).toMatchObject({ calls: '4', errors: '1' });
     expect(row!.p99_ms).toBeGreaterThan(900);
+  });
+
+  it('claims request ids once: a second claim, committed or in the same call, reports them applied; a rolled back claim does not count', async () => {
+    const t = Date.parse('2026-11-25T10:00:00Z');
+    expect([...(await db.sql.begin((tx) => claimRequests(tx, ['r1-0', 'r1-1', 'r1-0'], t)))]).toEqual([]);
+    expect([...(await db.sql.begin((tx) => claimRequests(tx, ['r1-1', 'r2-0'], t)))]).toEqual(['r1-1']);
+    await expect(db.sql.begin(async (tx) => {
+      await claimRequests(tx, ['r3-0'], t);
+      throw new Error('the rollups were refused');
+    })).rejects.toThrow('refused');
+    expect([...(await db.sql.begin((tx) => claimRequests(tx, ['r3-0', 'nul\u0000-0'], t)))]).toEqual([]);
+    expect([...(await db.sql.begin((tx) => claimRequests(tx, ['nul\u0000-0'], t)))]).toEqual(['nul\u0000-0']);
+    expect(await pruneAppliedRequests(db.sql, t + 1)).toBe(5);
+    expect([...(await db.sql.begin((tx) => claimRequests(tx, ['r1-1'], t + 2)))]).toEqual([]);
   });
 
   it('keeps going past a stored sketch it cannot read, and reports the bucket', async () => {

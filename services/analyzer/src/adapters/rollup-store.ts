@@ -21,6 +21,28 @@ export const storeAppliedOffset = async (tx: TransactionSql, consumer: string, t
     ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = excluded.next_offset`;
 };
 
+/**
+ * Of these request ids (ingest's heph-request-id), the ones already applied; the rest are recorded as
+ * applied now, in the caller's transaction, so a record and its retry never both count.
+ */
+export const claimRequests = async (tx: TransactionSql, requestIds: string[], atMs: number): Promise<Set<string>> => {
+  if (requestIds.length === 0) return new Set();
+  const ids = [...new Set(requestIds)];
+  const inserted = await tx<{ request_id: string }[]>`
+    INSERT INTO applied_requests (request_id, applied_at)
+    SELECT id, ${new Date(atMs)} FROM unnest(${ids.map(pgText)}::text[]) AS id
+    ON CONFLICT (request_id) DO NOTHING
+    RETURNING request_id`;
+  const claimed = new Set(inserted.map((r) => r.request_id));
+  return new Set(ids.filter((id) => !claimed.has(pgText(id))));
+};
+
+/** Forgets request ids applied before `beforeMs` (a retry comes within minutes, not hours). */
+export const pruneAppliedRequests = async (sql: Sql, beforeMs: number): Promise<number> => {
+  const deleted = await sql`DELETE FROM applied_requests WHERE applied_at < ${new Date(beforeMs)}`;
+  return deleted.count;
+};
+
 /** A stored sketch, or undefined when its bytes are not one (written by hand or by another tool). */
 const readSketch = (bytes: Buffer): DDSketch | undefined => {
   try {
