@@ -169,6 +169,21 @@ describe('the healer decides on the settled ranking', () => {
     expect(events[0]!.data).toMatchObject({ playbookId: 'restart', service: 'coder' });
   });
 
+  it('acts when the ranked root cause\'s own signal crosses its line after the settled ranking named it', async () => {
+    const h = (harness = await startHarness());
+    await h.traffic('coder');
+    await h.start([restart]);
+    const incidentId = await h.open('researcher', 'error_rate', 0.4, 0.01);
+    // The traces already point at coder, whose own error rate is not in the incident yet: nothing fits.
+    await h.rank(incidentId, [['coder', 0.6], ['researcher', 0.3]]);
+    await h.logged('no playbook fits incident on researcher');
+    expect(await h.remediation(incidentId)).toEqual([]);
+    await h.attach(incidentId, 'coder', 'error_rate', 0.3, { baseline: 0.01 });
+    const events = await h.until(incidentId, 'remediation.step_succeeded');
+    expect(events[0]!.data).toMatchObject({ playbookId: 'restart', service: 'coder' });
+    expect(h.agent.calls).toEqual(['/coder/control/restart']);
+  });
+
   it('reverts a bad deploy though its error signature came after the error rates, rather than capping spend or restarting', async () => {
     const h = (harness = await startHarness());
     await h.traffic('coder');

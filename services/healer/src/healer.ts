@@ -250,8 +250,10 @@ export const startHealer = async (options: HealerOptions) => {
   };
 
   // match → target → guard → start, on the incident's settled ranking: the evidence is complete by then
-  // (one interval of event time after opening), so nothing here waits. One remediation per incident.
-  const onRankingSettled = async (incidentId: string, throughVersion: number) => {
+  // (one interval of event time after opening), so nothing here waits. When nothing fits yet, every later
+  // piece of evidence (a signal attached, a new ranking) is a new chance: the root cause's own signal
+  // may cross its line after the settled ranking named it. One remediation per incident.
+  const decideOn = async (incidentId: string, throughVersion: number, settling: boolean) => {
     const existing = await load(incidentId);
     if (existing.status !== 'none') {
       if (existing.status !== 'refused' && unfinishedStatuses.includes(existing.status)) track(incidentId);
@@ -259,12 +261,13 @@ export const startHealer = async (options: HealerOptions) => {
     }
     const incident = await incidentFacts(sql, incidentId, throughVersion);
     if (!incident) {
-      logger.warn({ incidentId }, 'settled ranking of an incident that never opened, ignored');
+      logger.warn({ incidentId }, 'evidence of an incident that never opened, ignored');
       return;
     }
+    if (!incident.settled) return;
     const choice = choosePlaybook(options.playbooks, incident);
     if (!choice.chosen) {
-      logger.info({ incidentId, service: incident.service, signal: incident.signal }, choice.explanation);
+      logger[settling ? 'info' : 'debug']({ incidentId, service: incident.service, signal: incident.signal }, choice.explanation);
       return;
     }
     const { playbook: book, target } = choice.chosen;
@@ -293,14 +296,15 @@ export const startHealer = async (options: HealerOptions) => {
         logger.warn({ offset: record.offset.toString(), reason: parsed.error.issues[0]?.message }, 'unreadable event skipped');
         continue;
       }
-      if (parsed.data.type !== 'incident.root_cause_ranked' || parsed.data.data.settled !== true) continue;
+      const event = parsed.data;
+      if (event.type !== 'incident.root_cause_ranked' && event.type !== 'incident.signal_attached') continue;
       // Act only on incidents this control plane recorded: a shared topic may carry another's events.
-      const [known] = await sql`SELECT 1 FROM events WHERE id = ${parsed.data.id}`;
+      const [known] = await sql`SELECT 1 FROM events WHERE id = ${event.id}`;
       if (!known) {
-        logger.warn({ eventId: parsed.data.id }, 'incident event not in this event store, ignored');
+        logger.warn({ eventId: event.id }, 'incident event not in this event store, ignored');
         continue;
       }
-      await onRankingSettled(parsed.data.data.incidentId, parsed.data.version);
+      await decideOn(event.data.incidentId, event.version, event.type === 'incident.root_cause_ranked' && event.data.settled === true);
     }
   };
 
