@@ -25,6 +25,8 @@ healthy phase in which the detectors learn; about 20 minutes at the default reso
   --warmup N         intervals the detectors learn before they judge (default 30)
   --rate N           requests per second each fleet's entry agent drives (default 4)
   --keep-database    keep the run's database and print its URL (look at its events, or replay it)
+  --cpu-hog          keep one core busy for the whole run (a bounded busy-loop process the bench
+                     starts and stops): the table should not change
   -h, --help         show this help`;
 
 const { values } = parseArgs({
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '30' },
     rate: { type: 'string', default: '4' },
     'keep-database': { type: 'boolean', default: false },
+    'cpu-hog': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -79,6 +82,11 @@ const kafkaBrokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const db = await freshDatabase();
 say(`fresh database ${new URL(db.url).pathname.slice(1)}; Kafka at ${kafkaBrokers}; resolution ${resolutionSeconds} s`);
 
+// A busy loop in its own process, one core, stopped with the bench (and after an hour at most).
+const hog = values['cpu-hog']
+  ? spawn(process.execPath, ['-e', 'const end = Date.now() + 3_600_000; while (Date.now() < end) {}'], { stdio: 'ignore' })
+  : undefined;
+if (hog) say(`cpu hog running (pid ${hog.pid}): one core busy for the whole run`);
 const bench = await startBench({ kafkaBrokers, databaseUrl: db.url, resolutionSeconds, warmupBuckets });
 for (const note of bench.playbookNotes) say(note);
 const times: ScenarioTimes[] = [];
@@ -92,6 +100,7 @@ try {
   console.log(formatTable(stories, resolutionSeconds));
 } finally {
   await bench.stop();
+  hog?.kill('SIGKILL');
   if (values['keep-database']) say(`database kept: ${db.url}`);
   else await db.drop();
 }
