@@ -47,6 +47,10 @@ export const baseConfig = z.object({
   HEPH_DATA_DIR: z.string().default('./.heph'),
   /** Prefix of the consumer group names, so two control planes can share one Kafka cluster. */
   HEPH_CONSUMER_GROUP_PREFIX: z.string().regex(/^[\w.-]+$/).default('heph'),
+  /** The embedded (Postgres-backed) log deletes records consumed by every group after this many hours. */
+  HEPH_LOG_RETENTION_HOURS: z.coerce.number().positive().default(24),
+  /** …and keeps at most this many bytes per topic, dropping the oldest, consumed or not. */
+  HEPH_LOG_RETENTION_BYTES: z.coerce.number().int().positive().default(1024 ** 3),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type BaseConfig = z.infer<typeof baseConfig>;

@@ -1,6 +1,8 @@
 // One contract for both adapters of the log port: the real Kafka broker and the Postgres-backed log.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, pgText, type Database } from './database.ts';
 import { createKafkaLog } from './kafka-log.ts';
@@ -176,6 +178,62 @@ describe('the Postgres-backed log', () => {
       await subscription.stop();
     } finally {
       await log.close();
+      await db.close();
+      await fresh.drop();
+    }
+  });
+
+  it('retention deletes what every live group has read past the age limit, keeps what one has not, and past the size limit drops the oldest with a warning', async () => {
+    const fresh = await freshDatabase();
+    const db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+    const warnings: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'warn' }, new Writable({ write: (line, _encoding, done) => (warnings.push(JSON.parse(String(line))), done()) }));
+    const topic = 'heph.deadletter';
+    const byAge = createPgLog(db.sql, logger, { pollMs: 20, retention: { maxAgeMs: 3_600_000, maxBytesPerTopic: 1_000_000, intervalMs: 3_600_000 } });
+    const bySize = createPgLog(db.sql, logger, { retention: { maxAgeMs: 3_600_000, maxBytesPerTopic: 50, intervalMs: 3_600_000 } });
+    const offsets = async () => (await db.sql<{ offset: string }[]>`SELECT "offset" FROM log_records WHERE topic = ${topic} ORDER BY "offset"`).map((r) => Number(r.offset));
+    const bytesCounted = async () => {
+      const [row] = await db.sql<{ counted: string; actual: string }[]>`
+        SELECT (SELECT bytes FROM log_partitions WHERE topic = ${topic})::text AS counted,
+               (SELECT coalesce(sum(octet_length(value) + coalesce(octet_length(key), 0)), 0) FROM log_records WHERE topic = ${topic})::text AS actual`;
+      return row!;
+    };
+    try {
+      await byAge.ensureTopics();
+      // Ten records of 10 bytes (key "k" and 9 bytes of value) that the group "reader" reads…
+      const records = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ key: 'k', value: Buffer.from(`value-${String(from + i).padStart(3, '0')}`), headers: {} }));
+      let read = 0;
+      const reader = await byAge.subscribe({ groupId: 'reader', topics: [topic], handle: async ({ records: got }) => void (read += got.length) });
+      await byAge.send(topic, records(0, 10));
+      await waitFor(() => (read >= 10 ? true : undefined));
+      await reader.stop();
+      // …five it has not read yet; a group gone for two hours has read nothing; all of it is old.
+      await byAge.send(topic, records(10, 5));
+      await db.sql`INSERT INTO log_offsets (group_id, topic, partition, committed, committed_at) VALUES ('gone', ${topic}, 0, 0, now() - interval '2 hours')`;
+      await db.sql`UPDATE log_records SET appended_at = now() - interval '2 hours' WHERE topic = ${topic}`;
+      expect(await bytesCounted()).toEqual({ counted: '150', actual: '150' });
+
+      expect(await byAge.prune()).toEqual({ deleted: 10, unconsumed: 0 });
+      expect(await offsets()).toEqual([10, 11, 12, 13, 14]);
+      expect(await bytesCounted()).toEqual({ counted: '50', actual: '50' });
+      expect(await byAge.prune()).toEqual({ deleted: 0, unconsumed: 0 });
+
+      // Past the size limit (50 bytes): the two oldest go although "reader" has not read them, and it says so.
+      await bySize.send(topic, records(15, 2));
+      expect(await bySize.prune()).toEqual({ deleted: 2, unconsumed: 2 });
+      expect(await offsets()).toEqual([12, 13, 14, 15, 16]);
+      expect(await bytesCounted()).toEqual({ counted: '50', actual: '50' });
+      expect(warnings.find((w) => String(w.msg).startsWith('log retention dropped 2 records'))).toMatchObject({ topic, unconsumed: 2 });
+
+      // The reader resumes after its gap: it reads what is left, from offset 12.
+      const resumed: number[] = [];
+      const again = await byAge.subscribe({ groupId: 'reader', topics: [topic], handle: async ({ records: got }) => void resumed.push(...got.map((r) => Number(r.offset))) });
+      await waitFor(() => (resumed.length >= 5 ? true : undefined));
+      await again.stop();
+      expect(resumed).toEqual([12, 13, 14, 15, 16]);
+    } finally {
+      await byAge.close();
+      await bySize.close();
       await db.close();
       await fresh.drop();
     }

@@ -1,6 +1,8 @@
 // The Postgres-backed log of the embedded default: records per topic partition in one table, offsets
 // assigned under a row lock, consumer offsets in a table. Nothing lives only in memory. A partition whose
-// handler fails backs off alone: the other partitions and topics keep flowing.
+// handler fails backs off alone: the other partitions and topics keep flowing. Retention deletes records
+// every consumer group has read once they are older than the age limit, and the oldest records of a
+// topic past its size limit, read or not.
 import { crc32 } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { topicPartitions, type TopicName } from '@hephaestus/schemas';
@@ -20,7 +22,24 @@ const storableHeaders = (headers: Record<string, string>): Record<string, string
 
 type RecordRow = { partition: number; offset: string; key: string | null; value: Buffer; headers: Record<string, string> };
 
-export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; batchSize?: number } = {}): Log => {
+/** What retention counts of a record: the bytes of its key and value (the same in JS and SQL). */
+const recordBytes = (key: string | null, value: Buffer) => (key === null ? 0 : Buffer.byteLength(key)) + value.length;
+
+export type LogRetention = {
+  /** Records every live consumer group has read are deleted this long after they were appended. */
+  maxAgeMs: number;
+  /** Past this many bytes (keys and values) in a topic, its oldest records go, read or not. */
+  maxBytesPerTopic: number;
+  /** How often retention runs; one minute. */
+  intervalMs?: number;
+};
+
+/** What one retention pass deleted: records, and of them the ones some live consumer group had not read. */
+export type PruneResult = { deleted: number; unconsumed: number };
+
+export type PgLog = Log & { prune: () => Promise<PruneResult> };
+
+export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; batchSize?: number; retention?: LogRetention } = {}): PgLog => {
   const pollMs = options.pollMs ?? 100;
   const batchSize = options.batchSize ?? 500;
   let roundRobin = 0;
@@ -44,8 +63,9 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
     try {
       await sql.begin(async (tx) => {
         for (const [partition, group] of byPartition) {
+          const bytes = group.reduce((n, r) => n + recordBytes(r.key === null ? null : pgText(r.key), r.value), 0);
           const updated = await tx<{ next_offset: string }[]>`
-            UPDATE log_partitions SET next_offset = next_offset + ${group.length}
+            UPDATE log_partitions SET next_offset = next_offset + ${group.length}, bytes = bytes + ${bytes}
             WHERE topic = ${topic} AND partition = ${partition} RETURNING next_offset`;
           if (!updated[0]) throw new LogUnavailableError(`topic ${topic} partition ${partition} does not exist`);
           const first = BigInt(updated[0].next_offset) - BigInt(group.length);
@@ -90,8 +110,8 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
       await handle({ topic, partition, records });
       const next = (records.at(-1)!.offset + 1n).toString();
       await sql`
-        INSERT INTO log_offsets (group_id, topic, partition, committed) VALUES (${groupId}, ${topic}, ${partition}, ${next})
-        ON CONFLICT (group_id, topic, partition) DO UPDATE SET committed = excluded.committed`;
+        INSERT INTO log_offsets (group_id, topic, partition, committed, committed_at) VALUES (${groupId}, ${topic}, ${partition}, ${next}, now())
+        ON CONFLICT (group_id, topic, partition) DO UPDATE SET committed = excluded.committed, committed_at = excluded.committed_at`;
       return records.length;
     };
     // Per partition: consecutive failures and when to try again.
@@ -129,6 +149,98 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
     };
   };
 
+  // Retention. A group that has not committed within the age limit is gone (as Kafka expires the offsets
+  // of an empty group); the others hold back what they have not read, except past the size limit.
+  const retention = options.retention;
+  /** Deletes records of one partition below `upTo` (older than `before`, if given); keeps its byte count. */
+  const deleteBelow = async (topic: string, partition: number, upTo: bigint, before: Date | null, unreadFrom: bigint) => {
+    const [row] = await sql<{ records: number; unconsumed: number }[]>`
+      WITH gone AS (
+        DELETE FROM log_records
+        WHERE topic = ${topic} AND partition = ${partition} AND "offset" < ${upTo.toString()}
+          AND (${before}::timestamptz IS NULL OR appended_at < ${before})
+        RETURNING "offset", octet_length(value) + coalesce(octet_length(key), 0) AS size
+      ), counted AS (
+        UPDATE log_partitions SET bytes = bytes - (SELECT coalesce(sum(size), 0) FROM gone)
+        WHERE topic = ${topic} AND partition = ${partition}
+      )
+      SELECT count(*)::int AS records, (count(*) FILTER (WHERE "offset" >= ${unreadFrom.toString()}))::int AS unconsumed FROM gone`;
+    return row ?? { records: 0, unconsumed: 0 };
+  };
+
+  const prune = async (): Promise<PruneResult> => {
+    const result: PruneResult = { deleted: 0, unconsumed: 0 };
+    if (!retention) return result;
+    const cutoff = new Date(Date.now() - retention.maxAgeMs);
+    for (const topic of Object.keys(topicPartitions)) {
+      // Per partition, the first offset some live group has not read (no live group: all of it is read).
+      const partitions = await sql<{ partition: number; unread_from: string }[]>`
+        SELECT p.partition, coalesce((
+          SELECT min(coalesce(o.committed, 0))
+          FROM (SELECT DISTINCT group_id FROM log_offsets WHERE topic = ${topic} AND committed_at >= ${cutoff}) live
+          LEFT JOIN log_offsets o ON o.group_id = live.group_id AND o.topic = ${topic} AND o.partition = p.partition
+        ), p.next_offset) AS unread_from
+        FROM log_partitions p WHERE p.topic = ${topic}`;
+      const unreadFrom = new Map(partitions.map((p) => [p.partition, BigInt(p.unread_from)]));
+      for (const [partition, from] of unreadFrom) {
+        result.deleted += (await deleteBelow(topic, partition, from, cutoff, from)).records;
+      }
+      // Past the size limit: the oldest records first, across partitions, read or not.
+      let dropped = 0;
+      let unconsumed = 0;
+      for (;;) {
+        const [size] = await sql<{ bytes: string }[]>`SELECT coalesce(sum(bytes), 0)::bigint AS bytes FROM log_partitions WHERE topic = ${topic}`;
+        let excess = Number(size!.bytes) - retention.maxBytesPerTopic;
+        if (excess <= 0) break;
+        const oldest = await sql<{ partition: number; offset: string; size: number }[]>`
+          SELECT r.partition, r."offset", r.size FROM log_partitions p CROSS JOIN LATERAL (
+            SELECT partition, "offset", appended_at, octet_length(value) + coalesce(octet_length(key), 0) AS size
+            FROM log_records WHERE topic = p.topic AND partition = p.partition ORDER BY "offset" LIMIT 1000
+          ) r
+          WHERE p.topic = ${topic}
+          ORDER BY r.appended_at, r.partition, r."offset" LIMIT 1000`;
+        if (oldest.length === 0) break;
+        const upTo = new Map<number, bigint>();
+        for (const record of oldest) {
+          if (excess <= 0) break;
+          upTo.set(record.partition, BigInt(record.offset) + 1n);
+          excess -= record.size;
+        }
+        const before = dropped;
+        for (const [partition, offset] of upTo) {
+          const gone = await deleteBelow(topic, partition, offset, null, unreadFrom.get(partition) ?? 0n);
+          dropped += gone.records;
+          unconsumed += gone.unconsumed;
+        }
+        if (dropped === before) break;
+      }
+      result.deleted += dropped;
+      result.unconsumed += unconsumed;
+      if (unconsumed > 0) {
+        log.warn({ topic, dropped, unconsumed, maxBytes: retention.maxBytesPerTopic }, `log retention dropped ${unconsumed} records a consumer group had not read yet: the topic is over its size limit`);
+      }
+    }
+    return result;
+  };
+  const retentionLoop = { stopped: false, done: Promise.resolve(), wake: () => {} };
+  if (retention) {
+    retentionLoop.done = (async () => {
+      while (!retentionLoop.stopped) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, retention.intervalMs ?? 60_000);
+          retentionLoop.wake = () => (clearTimeout(timer), resolve());
+        });
+        if (retentionLoop.stopped) return;
+        try {
+          const pruned = await prune();
+          if (pruned.deleted > 0) log.info(pruned, 'log retention deleted records');
+        } catch (error) {
+          log.error({ err: error }, 'log retention failed, trying again later');
+        }
+      }
+    })();
+  }
+
   const ready = async () => {
     try {
       await sql`SELECT 1`;
@@ -140,8 +252,10 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
 
   const close = async () => {
     for (const state of running) state.stopped = true;
-    await Promise.all([...running].map((s) => s.done));
+    retentionLoop.stopped = true;
+    retentionLoop.wake();
+    await Promise.all([...[...running].map((s) => s.done), retentionLoop.done]);
   };
 
-  return { kind: 'postgres', ensureTopics, send, subscribe, ready, close };
+  return { kind: 'postgres', ensureTopics, send, subscribe, ready, close, prune };
 };
