@@ -276,3 +276,47 @@ export const runWave = async (bench: Bench, plan: WavePlan): Promise<ScenarioTim
     for (const { fleet } of fleets) await fleet.stop();
   }
 };
+
+/**
+ * The fleets of these faults' scenarios, healthy for `healthyMs` after the detectors' warm-up: what a
+ * healthy fleet costs the on-call engineer (incidents opened, pages, actions), which should be nothing.
+ */
+export const runHealthy = async (bench: Bench, plan: { faults: FaultName[]; healthyMs: number; rate: number; say: (line: string) => void }) => {
+  const resolutionMs = bench.resolutionSeconds * 1000;
+  const fleets: DemoFleet[] = [];
+  try {
+    for (const fault of plan.faults) {
+      const fleet = await runDemoFleet({
+        ingestUrl: bench.plane.ingestUrl,
+        logger: quietLogger,
+        faultAfterSeconds: 0,
+        rate: plan.rate,
+        metricIntervalSeconds: Math.max(1, bench.resolutionSeconds / 2),
+        namePrefix: prefixes[fault],
+      });
+      fleets.push(fleet);
+      for (const agent of fleet.agents) bench.agents.set(agent.service, agent.controlUrl);
+    }
+    const warmupMs = (bench.warmupBuckets + 5) * resolutionMs;
+    plan.say(`${fleets.length} healthy fleets up; the detectors learn for ${Math.round(warmupMs / 1000)} s, then ${Math.round(plan.healthyMs / 60_000)} min are judged`);
+    await sleep(warmupMs);
+    const fromMs = Date.now();
+    for (let left = plan.healthyMs; left > 0; left -= 60_000) {
+      await sleep(Math.min(60_000, left));
+      const opened = (await readEvents(bench.sql)).filter((e) => e.type === 'incident.opened' && e.occurredAtMs >= fromMs);
+      plan.say(`${Math.round((Date.now() - fromMs) / 60_000)} min healthy: ${opened.length} incidents opened${opened.map((e) => `; ${e.data.service} ${e.data.signal}: ${e.data.summary}`).join('')}`);
+    }
+    const events = (await readEvents(bench.sql)).filter((e) => e.occurredAtMs >= fromMs);
+    return {
+      fleets: fleets.length,
+      agents: fleets.length * 4,
+      minutes: plan.healthyMs / 60_000,
+      incidents: events.filter((e) => e.type === 'incident.opened').length,
+      pages: events.filter((e) => e.type === 'alert.sent' && e.data.notice === 'firing').length,
+      actions: events.filter((e) => e.type === 'remediation.started' && !e.data.dryRun).length,
+    };
+  } finally {
+    for (const fleet of fleets) await fleet.stop();
+  }
+};
+

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { freshDatabase } from '@hephaestus/platform/testing';
 import { faultNames, isFaultName, type FaultName } from '../../cli/src/demo/faults.ts';
-import { readEvents, runWave, startBench } from './harness.ts';
+import { readEvents, runHealthy, runWave, startBench } from './harness.ts';
 import { formatTable, storyOf, type ScenarioTimes } from './score.ts';
 
 const usage = `usage: npm run bench:scenarios -- [options]
@@ -25,6 +25,8 @@ healthy phase in which the detectors learn; about 20 minutes at the default reso
   --warmup N         intervals the detectors learn before they judge (default 30)
   --rate N           requests per second each fleet's entry agent drives (default 4)
   --keep-database    keep the run's database and print its URL (look at its events, or replay it)
+  --healthy-minutes N  no faults: the fleets run healthy for N minutes after the warm-up, and it
+                     prints the incidents, pages and actions they cost (goal: none)
   --cpu-hog          keep one core busy for the whole run (a bounded busy-loop process the bench
                      starts and stops): the table should not change
   -h, --help         show this help`;
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '4' },
     'keep-database': { type: 'boolean', default: false },
     'cpu-hog': { type: 'boolean', default: false },
+    'healthy-minutes': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -91,13 +94,19 @@ const bench = await startBench({ kafkaBrokers, databaseUrl: db.url, resolutionSe
 for (const note of bench.playbookNotes) say(note);
 const times: ScenarioTimes[] = [];
 try {
-  say(`faults: ${wave.join(', ')}`);
-  times.push(...(await runWave(bench, { faults: wave, staggerMs: 2 * resolutionSeconds * 1000, healthyAfterMs: 6 * resolutionSeconds * 1000, rate, say })));
-  const events = await readEvents(bench.sql);
-  const order = faultNames.filter((n) => times.some((t) => t.fault === n));
-  const stories = order.map((name) => storyOf(times.find((t) => t.fault === name)!, events));
-  console.log(`\nfault scenarios (${Math.round((Date.now() - startedAt) / 60_000)} min, ${events.length} events, ${bench.pages.length} webhook notices received)\n`);
-  console.log(formatTable(stories, resolutionSeconds));
+  if (values['healthy-minutes'] !== undefined) {
+    const minutes = positive('healthy-minutes', values['healthy-minutes']);
+    const healthy = await runHealthy(bench, { faults: wave, healthyMs: minutes * 60_000, rate, say });
+    console.log(`\nhealthy fleets: ${healthy.fleets} fleets (${healthy.agents} agents), ${healthy.minutes} min judged at ${resolutionSeconds} s: ${healthy.incidents} incidents opened, ${healthy.pages} pages (goal 0), ${healthy.actions} actions (goal 0)`);
+  } else {
+    say(`faults: ${wave.join(', ')}`);
+    times.push(...(await runWave(bench, { faults: wave, staggerMs: 2 * resolutionSeconds * 1000, healthyAfterMs: 6 * resolutionSeconds * 1000, rate, say })));
+    const events = await readEvents(bench.sql);
+    const order = faultNames.filter((n) => times.some((t) => t.fault === n));
+    const stories = order.map((name) => storyOf(times.find((t) => t.fault === name)!, events));
+    console.log(`\nfault scenarios (${Math.round((Date.now() - startedAt) / 60_000)} min, ${events.length} events, ${bench.pages.length} webhook notices received)\n`);
+    console.log(formatTable(stories, resolutionSeconds));
+  }
 } finally {
   await bench.stop();
   hog?.kill('SIGKILL');
