@@ -6,7 +6,6 @@
 import { readFile } from 'node:fs/promises';
 import pRetry from 'p-retry';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { appendToStream, deterministicId, readAll, readCheckpoint, readStream, storeCheckpoint, type Logger, type Sql } from '@hephaestus/platform';
 import {
   defaultRouting,
@@ -22,10 +21,11 @@ import {
 } from '@hephaestus/schemas';
 import { groupLabelsOf, logKey, matchRoutes, schedule, type Notification, type NotificationLogEntry } from '../domain/routing.ts';
 import { createSenders, DeliveryError, targetKey, type AlertedIncident, type Send } from './receivers/index.ts';
+import { parseYamlFile, type YamlFileError } from './yaml-file.ts';
 
 // load: the routing file, refused with its line and reason.
 
-export type RoutingError = { file: string; line: number; reason: string };
+export type RoutingError = YamlFileError;
 
 export class RoutingFileError extends Error {
   readonly code = 'ROUTING_FILE_INVALID';
@@ -37,29 +37,8 @@ export class RoutingFileError extends Error {
 }
 
 export const parseRouting = (file: string, text: string): { ok: true; routing: Routing } | { ok: false; error: RoutingError } => {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const lineOf = (offset: number | undefined) => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
-  const yamlError = doc.errors[0];
-  if (yamlError) return { ok: false, error: { file, line: lineOf(yamlError.pos[0]), reason: yamlError.message.split('\n')[0]! } };
-  const parsed = routingFile.safeParse(doc.toJS() ?? {});
-  if (parsed.success) return { ok: true, routing: resolveRouting(parsed.data) };
-  const issue = parsed.error.issues[0]!;
-  // The key (or list item) of the deepest part of the path that is in the file: an unknown key
-  // itself, the key holding an object a required key is missing from.
-  const path = (issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path) as (string | number)[];
-  let line = 1;
-  for (let depth = path.length; depth > 0; depth--) {
-    const parent = doc.getIn(path.slice(0, depth - 1), true);
-    const step = path[depth - 1];
-    const node = isMap(parent) ? parent.items.find((pair) => isScalar(pair.key) && pair.key.value === step)?.key : isSeq(parent) ? parent.items[Number(step)] : undefined;
-    if (isNode(node) && node.range) {
-      line = lineOf(node.range[0]);
-      break;
-    }
-  }
-  const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  return { ok: false, error: { file, line, reason: `${where}${issue.message}` } };
+  const parsed = parseYamlFile(file, text, routingFile);
+  return parsed.ok ? { ok: true, routing: resolveRouting(parsed.value) } : parsed;
 };
 
 /** The routing in `file`; without a file, the default (HEPH_ALERT_WEBHOOK_URL's webhook, else the log). */

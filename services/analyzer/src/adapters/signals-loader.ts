@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { signalMeanings, type SignalMeaning } from '@hephaestus/schemas';
 import { z } from 'zod';
-import { parseYamlFile } from './objectives-loader.ts';
+import { parseYamlFile } from './yaml-file.ts';
 
 const signalsFile = z.strictObject({ signals: signalMeanings.default([]) });
 
