@@ -111,7 +111,14 @@ export const storyOf = (times: ScenarioTimes, events: BenchEvent[]): Story => {
     falsePages: firing.filter((e) => !faultIds.has(e.data.incidentId) && e.occurredAtMs <= times.endedAtMs).length,
     actionsOnHealthy: started.filter((e) => e.data.service !== times.target).length,
     predictedLeadSeconds: predicted && times.limitAtMs ? seconds(times.limitAtMs - predicted.occurredAtMs) : undefined,
-    signals: [...new Set(faultIncidents.map((e) => `${e.data.service.slice(times.prefix.length)}:${e.data.signal}`))],
+    // The incidents' evidence: the opening signals and those attached to them.
+    signals: [
+      ...new Set(
+        [...faultIncidents, ...events.filter((e) => e.type === 'incident.signal_attached' && faultIds.has(e.data.incidentId))]
+          .filter((e) => onFleet(e.data.service))
+          .map((e) => `${e.data.service.slice(times.prefix.length)}:${e.data.signal}`),
+      ),
+    ],
   };
 };
 
