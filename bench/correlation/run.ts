@@ -2,7 +2,8 @@
 // (the correlator, rollup, the error-rate test with its hysteresis and error-signature surges per 10 s
 // interval, all decided by the one incident policy) and scored: pages per fault, root-cause top-1,
 // false pages, and the time from the first bad span to the page. BENCH_SEEDS runs per scenario (30);
-// BENCH_DEBUG=1 prints every page that was false, split or named the wrong cause, with its signals.
+// BENCH_DEBUG=1 prints every page that was false, split or named the wrong cause, with its signals and
+// run seed; BENCH_SEED=<run seed> replays that one run (e.g. BENCH_SEED=8003 BENCH_DEBUG=1).
 import { createCorrelator } from '../../services/analyzer/src/adapters/correlator.ts';
 import { defaultErrorRateSettings, detectErrorRate, isRecovered, type Bucket } from '../../services/analyzer/src/domain/error-rate-detector.ts';
 import { decidePass, defaultPolicySettings, frozenBaseline, initialPolicyState, type Decision, type Observation, type PolicyState } from '../../services/analyzer/src/domain/incident-policy.ts';
@@ -40,6 +41,8 @@ const afterBuckets = 35;
 /** A fleet's first intervals: its services have (almost) no history for a baseline yet. */
 const coldStartBuckets = 10;
 const seeds = Number(process.env.BENCH_SEEDS ?? 30);
+/** A run seed is seed × 1000 + the scenario's index. */
+const onlyRun = process.env.BENCH_SEED === undefined ? undefined : Number(process.env.BENCH_SEED);
 const debug = Boolean(process.env.BENCH_DEBUG);
 
 type Scenario = {
@@ -280,9 +283,9 @@ const pct = (n: number, d: number) => (d === 0 ? '-' : `${((100 * n) / d).toFixe
 const sec = (ms: number) => (Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(1)} s`);
 const at = (ms: number) => ((ms - epochMs) / resolutionMs).toFixed(1);
 const describePage = (p: Page) =>
-  [`  ${p.kind} at interval ${at(p.timeMs - graceMs)} (${p.incidentId.slice(0, 8)}), settled top ${p.settledTop ?? '-'}, last top ${p.lastTop ?? '-'}`, ...p.signals.map((s) => `    ${at(s.onsetMs)} ${s.service} ${s.signal}: ${s.summary} [${s.reason}]`)].join('\n');
+  [`  ${p.kind} on interval ${at(p.timeMs - graceMs - resolutionMs)} (${p.incidentId.slice(0, 8)}), settled top ${p.settledTop ?? '-'}, last top ${p.lastTop ?? '-'}`, ...p.signals.map((s) => `    ${at(s.onsetMs)} ${s.service} ${s.signal}: ${s.summary} [${s.reason}]`)].join('\n');
 
-console.log(`bench:correlation: ${seeds} seeded runs per scenario, ${resolutionSeconds} s intervals, grace ${graceMs / 1000} s`);
+console.log(`bench:correlation: ${onlyRun === undefined ? `${seeds} seeded runs per scenario` : `run seed ${onlyRun}`}, ${resolutionSeconds} s intervals, grace ${graceMs / 1000} s`);
 console.log('the analyzer\'s code: correlator (topology, signatures, exemplars), rollupSpans, detectErrorRate + frozen-baseline hysteresis, signature surges, decidePass (default policy)\n');
 
 const started = performance.now();
@@ -296,6 +299,7 @@ let exactlyOne = 0;
 let healthyHours = 0;
 let healthyFalse = 0;
 for (const [index, scenario] of scenarios.entries()) {
+  if (onlyRun !== undefined && onlyRun % 1_000 !== index) continue;
   const t0 = performance.now();
   const perFault: number[] = [];
   let merged = 0;
@@ -306,10 +310,13 @@ for (const [index, scenario] of scenarios.entries()) {
   const delays: number[] = [];
   let faultCount = 0;
   let intervals = 0;
+  let runs = 0;
   for (let seed = 1; seed <= seeds; seed++) {
     if (seed % 10 === 0 || seed === seeds) process.stderr.write(`  ${scenario.name}: run ${seed} of ${seeds}\r`);
     const runSeed = seed * 1_000 + index;
+    if (onlyRun !== undefined && onlyRun !== runSeed) continue;
     const result = runOnce(scenario, runSeed);
+    runs++;
     totalSpans += result.spans;
     totalPipelineMs += result.pipelineMs;
     intervals += result.intervals;
@@ -356,7 +363,7 @@ for (const [index, scenario] of scenarios.entries()) {
     console.log(`  root cause top-1 of the settled ranking ${pct(top, faultCount)} (the last ranking: ${pct(topLast, faultCount)})`);
     console.log(`  first bad span → page: p50 ${sec(quantile(delays, 0.5))}, p95 ${sec(quantile(delays, 0.95))}, max ${sec(Math.max(...delays))}`);
   }
-  console.log(`  false pages ${falsePages} (${coldStart} in a fleet's first ${coldStartBuckets} intervals, without history) in ${seeds} runs (${hours.toFixed(1)} fleet-hours)   [${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
+  console.log(`  false pages ${falsePages} (${coldStart} in a fleet's first ${coldStartBuckets} intervals, without history) in ${runs} runs (${hours.toFixed(1)} fleet-hours)   [${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
 }
 const pagesPerFault = faultsTotal === 0 ? NaN : pagesForFaults / faultsTotal;
 console.log(`overall: ${faultsTotal} faults, ${pagesPerFault.toFixed(2)} pages per fault, exactly one page for ${pct(exactlyOne, faultsTotal)}, root cause top-1 ${pct(rankedRight, faultsTotal)}, ${totalFalse} false pages`);
