@@ -5,7 +5,8 @@
 import { readStream, type Logger, type Sql } from '@hephaestus/platform';
 import type { EventDataOf } from '@hephaestus/schemas';
 import { Counter, type Registry } from 'prom-client';
-import { detectErrorRate, isRecovered, type ErrorRateSettings } from '../domain/error-rate-detector.ts';
+import type { ErrorRateSettings } from '../domain/error-rate-detector.ts';
+import { errorRateObservation, signatureObservation } from '../domain/observations.ts';
 import { decidePass, frozenBaseline, initialPolicyState, restoreIncident, type Decision, type Observation, type PolicySettings, type PolicyState } from '../domain/incident-policy.ts';
 import { incidentStreamId, type IncidentCommand } from '../domain/incident.ts';
 import type { createCorrelator } from './correlator.ts';
@@ -27,8 +28,6 @@ export type DecideIncidentsOptions = {
   /** After a long stop, at most this many intervals are judged to catch up. */
   maxCatchUpIntervals?: number;
 };
-
-const percent = (rate: number) => `${(rate * 100).toFixed(rate < 0.1 ? 1 : 0)} %`;
 
 /** One line per command, in plain words, for the log. */
 const narrate = (command: IncidentCommand, decision: Decision | undefined): string | undefined => {
@@ -93,34 +92,17 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
       for (let start = firstBucketMs; start < closedBefore; start += resolutionMs) {
         const current = byStart.get(start);
         if (!current) continue;
-        const history = buckets.filter((b: StoredBucket) => b.startMs < start && b.startMs >= start - settings.baselineBuckets * resolutionMs);
-        const verdict = detectErrorRate(current, history, settings);
-        const frozen = frozenBaseline(policy, service, 'error_rate');
-        if (!verdict.anomalous && (frozen === undefined || isRecovered(current, frozen, settings))) continue;
-        const signature = correlator.topSignature(service, start - resolutionMs);
-        const baseline = verdict.anomalous ? verdict.baseline : frozen!;
-        out.push({
+        const observation = errorRateObservation({
           service,
-          signal: 'error_rate',
-          bucketStartMs: start,
-          value: verdict.value,
-          baseline,
-          summary: verdict.anomalous ? verdict.explanation : `error rate ${percent(verdict.value)} still above usual ${percent(baseline)}`,
-          explanation: {
-            detector: 'binomial error-rate test',
-            baseline,
-            threshold: baseline + settings.minIncrease,
-            windowSeconds: options.resolutionSeconds,
-            evidence: `${current.errors} of ${current.calls} calls failed; p-value ≤ ${settings.alpha} needed, at least ${settings.minCalls} calls and ${settings.minErrors} errors`,
-          },
-          calls: current.calls,
-          errors: current.errors,
-          traceIds: current.errorTraceIds,
+          current,
+          history: buckets.filter((b: StoredBucket) => b.startMs < start && b.startMs >= start - settings.baselineBuckets * resolutionMs),
+          frozenBaseline: frozenBaseline(policy, service, 'error_rate'),
+          settings,
+          resolutionSeconds: options.resolutionSeconds,
+          signature: correlator.topSignature(service, start - resolutionMs),
           controlUrl: buckets.findLast((b) => b.controlUrl)?.controlUrl ?? undefined,
-          signature: signature?.id,
-          signatureTemplate: signature?.template,
-          sustainOnly: !verdict.anomalous,
         });
+        if (observation) out.push(observation);
       }
     }
     return out;
@@ -128,17 +110,7 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
 
   // detect (error signatures): new or surging templates, as evidence for the incident they relate to.
   const observeSignatures = (closedBefore: number): Observation[] =>
-    correlator.closeSignatureBuckets(closedBefore).map((surge) => ({
-      service: surge.service,
-      signal: `error_signature.${surge.kind}`,
-      bucketStartMs: surge.bucketStartMs,
-      value: surge.count,
-      baseline: surge.baseline,
-      summary: `${surge.summary}: ${correlator.templateOf(surge.service, surge.signatureId) ?? surge.signatureId}`,
-      explanation: { detector: 'error signature miner', baseline: surge.baseline, windowSeconds: options.resolutionSeconds, evidence: `${surge.count} occurrences` },
-      signature: surge.signatureId,
-      signatureTemplate: correlator.templateOf(surge.service, surge.signatureId),
-    }));
+    correlator.closeSignatureBuckets(closedBefore).map((surge) => signatureObservation(surge, correlator.templateOf(surge.service, surge.signatureId), options.resolutionSeconds));
 
   const apply = async (commands: IncidentCommand[], decisions: Decision[]) => {
     for (const command of commands) {
