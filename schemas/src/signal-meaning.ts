@@ -35,12 +35,14 @@ export type SignalMeaning = z.infer<typeof signalMeaning>;
 const entry = (m: z.input<typeof signalMeaning>): SignalMeaning => signalMeaning.parse(m);
 
 /**
- * The defaults, most specific first. Error rate is judged by a strict count-aware test and pages at
- * once; statistical symptoms (latency, spend) must hold for two intervals; tokens, cache, calls and
- * gauges never page alone.
+ * The defaults, most specific first. Symptoms confirm over two of the last three intervals (error rate
+ * at once with a new or surging error signature on the service); objectives' burn rates page at once;
+ * tokens, cache, calls and gauges never page alone.
  */
 export const defaultSignalMeanings: SignalMeaning[] = [
-  entry({ signal: 'error_rate', role: 'symptom', bad: 'up', severity: 'critical' }),
+  // Two bad intervals among the last three, or one with a new or surging error signature: a noisy
+  // service passes the count-aware test now and then, a fault with errors nobody saw before pages at once.
+  entry({ signal: 'error_rate', role: 'symptom', bad: 'up', severity: 'critical', confirmIntervals: 2 }),
   // A slow burn is a ticket, not a page: evidence beside the incidents it relates to.
   entry({ signal: 'burn_rate.*.ticket', role: 'cause', bad: 'up', severity: 'warning' }),
   entry({ signal: 'burn_rate.*', role: 'symptom', bad: 'up', severity: 'critical' }),

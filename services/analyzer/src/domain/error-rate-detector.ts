@@ -19,6 +19,8 @@ export type ErrorRateSettings = {
   baselineBuckets: number;
   /** Consecutive normal buckets before an open incident resolves (hysteresis). */
   quietBuckets: number;
+  /** Buckets with calls before the baseline counts as known; until then the margin doubles. */
+  historyBuckets: number;
 };
 
 export const defaultErrorRateSettings: ErrorRateSettings = {
@@ -29,6 +31,7 @@ export const defaultErrorRateSettings: ErrorRateSettings = {
   baselineFloor: 0.01,
   baselineBuckets: 30,
   quietBuckets: 2,
+  historyBuckets: 10,
 };
 
 export type Verdict = {

@@ -17,7 +17,13 @@ const graph = (pairs: string[]): TopologyView => {
   };
 };
 const fleet = graph(['planner>researcher', 'researcher>coder', 'coder>reviewer']);
-const context = { topology: fleet, traces: () => [], settings: defaultPolicySettings(res) };
+/**
+ * Most rules below are about relating signals, not confirming them: their error rates page at once
+ * (the default needs two bad intervals, or one with a new error signature: tested on its own below).
+ */
+const atOnce = [{ signal: 'error_rate', role: 'symptom' as const, bad: 'up' as const, severity: 'critical' as const, minRelativeChange: 0, confirmIntervals: 1 }];
+const context = { topology: fleet, traces: () => [], settings: { ...defaultPolicySettings(res), meanings: atOnce } };
+const defaults = { ...context, settings: defaultPolicySettings(res) };
 
 const obs = (service: string, signal: string, n: number, value: number, baseline: number, extra: Partial<Observation> = {}): Observation => ({
   service,
@@ -77,7 +83,7 @@ describe('incident policy', () => {
   });
 
   it('a latency blip of one interval pages nobody', () => {
-    const r = run([[0, [obs('coder', 'latency.p95_ms', 0, 900, 300)]], [1, []], [2, [obs('coder', 'latency.p95_ms', 2, 900, 300)]], [3, []]]);
+    const r = run([[0, [obs('coder', 'latency.p95_ms', 0, 900, 300)]], [1, []], [2, []], [3, [obs('coder', 'latency.p95_ms', 3, 900, 300)]], [4, []]]);
     expect(count(r, 'OpenIncident')).toBe(0);
   });
 
@@ -181,5 +187,29 @@ describe('incident policy', () => {
     const r = run(passes);
     const opened = r.commands.filter((c) => c.type === 'OpenIncident').map((c) => c.type === 'OpenIncident' && `${c.service} ${c.signal}`);
     expect(opened).toEqual(['coder latency.p95_ms', 'researcher error_rate']);
+  });
+
+  it('confirms an error rate over two bad intervals among the last three by default: a noisy service\'s single bad interval pages nobody', () => {
+    const single = run([[0, [errors('cart', 0)]], [1, []], [2, []], [3, [errors('cart', 3)]]], initialPolicyState(), defaults);
+    expect(single.commands).toEqual([]);
+    expect(single.results[0]!.decisions[0]!.reason).toMatch(/waiting for confirmation \(1 of 2 bad intervals among the last 3\)/);
+    const flapping = run([[0, [errors('cart', 0)]], [1, []], [2, [errors('cart', 2)]]], initialPolicyState(), defaults);
+    expect(flapping.types(2)[0]).toBe('OpenIncident');
+  });
+
+  it('pages an error rate at once when the same interval has a new error signature on that service', () => {
+    const signature = obs('coder', 'error_signature.new', 0, 20, 0, { signature: 'abc', signatureTemplate: 'TypeError: Cannot read properties of undefined <*>' });
+    const r = run([[0, [errors('coder', 0), signature]]], initialPolicyState(), defaults);
+    expect(r.types(0)[0]).toBe('OpenIncident');
+    expect(r.results[0]!.decisions.find((d) => d.decision === 'opened')!.reason).toBe('symptom users feel, with a new or surging error signature on the same service');
+  });
+
+  it('lets a caller that fails minutes later join through the exemplar traces the incident keeps refreshing', () => {
+    const passes: Array<[number, Observation[]]> = Array.from({ length: 25 }, (_, n) => [n, [errors('researcher', n, { traceIds: [`trace-${n}`] })]]);
+    passes.push([25, [errors('researcher', 25, { traceIds: ['trace-25'] }), errors('planner', 25, { traceIds: ['trace-25'] })]]);
+    const r = run(passes);
+    expect(count(r, 'OpenIncident')).toBe(1);
+    expect(r.types(25)).toContain('AttachSignal');
+    expect(r.results[25]!.decisions.find((d) => d.service === 'planner')!.reason).toBe('shares exemplar trace trace-25');
   });
 });

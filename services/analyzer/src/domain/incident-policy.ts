@@ -133,15 +133,16 @@ const toSignal = (o: Observation): Signal & { observation: Observation } => ({
 });
 
 /** Whether a confirmed bad signal may open an incident (page) on its own, and why not when it may not. */
-const pageable = (o: Observation, meaning: SignalMeaning, confirmed: number, settings: PolicySettings): { page: boolean; why: string } => {
+const pageable = (o: Observation, meaning: SignalMeaning, confirmed: number, settings: PolicySettings, corroborated = false): { page: boolean; why: string } => {
   if (meaning.role === 'prediction') {
     if ((o.etaSeconds ?? Infinity) > settings.predictionHorizonSeconds) return { page: false, why: `prediction beyond the ${settings.predictionHorizonSeconds} s horizon: evidence only` };
     if ((o.confidence ?? 0) < settings.predictionMinConfidence) return { page: false, why: `prediction confidence ${(o.confidence ?? 0).toFixed(2)} under ${settings.predictionMinConfidence}: evidence only` };
     return { page: true, why: `limit predicted in ${o.etaSeconds} s (within ${settings.predictionHorizonSeconds} s) with confidence ${(o.confidence ?? 0).toFixed(2)}` };
   }
   if (meaning.role !== 'symptom') return { page: false, why: `${meaning.role} signal: evidence only, it never pages alone` };
-  if (confirmed < meaning.confirmIntervals) return { page: false, why: `symptom waiting for confirmation (${confirmed} of ${meaning.confirmIntervals} intervals)` };
-  return { page: true, why: meaning.confirmIntervals > 1 ? `symptom off its baseline for ${confirmed} intervals` : 'symptom users feel, confirmed by its detector' };
+  if (confirmed < meaning.confirmIntervals) return { page: false, why: `symptom waiting for confirmation (${confirmed} of ${meaning.confirmIntervals} bad intervals among the last 3)` };
+  if (corroborated) return { page: true, why: 'symptom users feel, with a new or surging error signature on the same service' };
+  return { page: true, why: meaning.confirmIntervals > 1 ? `symptom off its baseline in ${confirmed} of the last 3 intervals` : 'symptom users feel, confirmed by its detector' };
 };
 
 const attachCommand = (incidentId: string, s: Signal & { observation: Observation }, at: string, reason: string): IncidentCommand => ({
@@ -175,7 +176,11 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
   const pending: PolicyState['pending'] = {};
   const bucketStartMs = atMs - settings.resolutionMs;
   // Confirmation counts survive only through consecutive intervals.
-  for (const [key, p] of Object.entries(state.pending)) if (p.lastBucketMs >= bucketStartMs - settings.resolutionMs) pending[key] = p;
+  // Confirmation counts bad intervals among the last three: a flapping fault still confirms.
+  for (const [key, p] of Object.entries(state.pending)) if (p.lastBucketMs >= bucketStartMs - 2 * settings.resolutionMs) pending[key] = p;
+  // A new or surging error signature on a service corroborates its symptoms in the same interval:
+  // errors nobody has seen before are not noise, and page at once.
+  const corroborated = new Set(observations.filter((o) => o.signal.startsWith('error_signature.')).map((o) => o.service));
 
   const sorted = [...observations].sort((a, b) => a.service.localeCompare(b.service) || a.signal.localeCompare(b.signal) || (a.signature ?? '').localeCompare(b.signature ?? ''));
   const fresh: Array<Signal & { observation: Observation; meaning: SignalMeaning; confirmed: number }> = [];
@@ -202,12 +207,15 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     // Already part of an incident: kept alive above, and not correlated again (a long incident's
     // signal would otherwise pull a neighbour's new fault into it through the pass's batch).
     if (holder) {
+      // Its newest exemplar traces first: a caller failing later through the same dependency joins on them.
+      if (o.traceIds?.length) holder.group = { ...holder.group, traceIds: [...new Set([...o.traceIds, ...holder.group.traceIds])].slice(0, grouping.maxTraceIds) };
       decisions.push({ service: o.service, signal: o.signal, decision: 'refreshed', incidentId: holder.id, reason: 'already part of the incident' });
       continue;
     }
     const previous = pending[key];
-    const confirmed = previous && previous.lastBucketMs === o.bucketStartMs - settings.resolutionMs ? previous.count + 1 : previous?.lastBucketMs === o.bucketStartMs ? previous.count : 1;
-    pending[key] = { count: confirmed, lastBucketMs: o.bucketStartMs };
+    const counted = !previous ? 1 : previous.lastBucketMs === o.bucketStartMs ? previous.count : previous.lastBucketMs >= o.bucketStartMs - 2 * settings.resolutionMs ? previous.count + 1 : 1;
+    pending[key] = { count: counted, lastBucketMs: o.bucketStartMs };
+    const confirmed = corroborated.has(o.service) ? Math.max(counted, meaning.confirmIntervals) : counted;
     fresh.push({ ...toSignal(o), meaning, confirmed });
   }
 
@@ -253,7 +261,7 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     evidence = [...evidence.filter((e) => keyOf(e.service, e.signal) !== keyOf(o.service, o.signal)), toSignal(o)];
   };
   for (const { group, members } of newGroups.values()) {
-    const verdicts = members.map((m) => ({ m, ...pageable(m.observation, m.meaning, m.confirmed, settings) }));
+    const verdicts = members.map((m) => ({ m, ...pageable(m.observation, m.meaning, m.confirmed, settings, corroborated.has(m.service) && m.confirmed >= m.meaning.confirmIntervals && m.meaning.confirmIntervals > 1) }));
     // The incident opens on the most severe, earliest signal; among equals, on the probable root cause.
     const rank = new Map(rankRootCauses(group, context.topology, context.traces(group.traceIds)).map((c, i) => [c.service, i]));
     const rankOf = (service: string) => rank.get(service) ?? Number.MAX_SAFE_INTEGER;

@@ -24,4 +24,12 @@ describe('error-rate observations', () => {
     expect(observe(100, 8, 0.01)).toMatchObject({ sustainOnly: true, baseline: 0.01, summary: 'error rate 8.0 % still above usual 1.0 %' });
     expect(observe(100, 2, 0.01)).toBeUndefined();
   });
+
+  it('asks a service with little history to stand out twice as far: its usual errors are not known yet', () => {
+    const young = (errors: number) =>
+      errorRateObservation({ service: 'inventory', current: at(71, errors), history: history.slice(-3), settings: defaultErrorRateSettings, resolutionSeconds: 10 });
+    expect(young(8)).toBeUndefined();
+    expect(observe(71, 8)).toBeDefined();
+    expect(young(30)).toMatchObject({ signal: 'error_rate' });
+  });
 });

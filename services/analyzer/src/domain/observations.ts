@@ -23,7 +23,10 @@ export const errorRateObservation = (input: {
   controlUrl?: string;
 }): Observation | undefined => {
   const { current, settings, frozenBaseline } = input;
-  const verdict = detectErrorRate(current, input.history, settings);
+  // A service with little history has a baseline nobody knows yet (only the floor): it must stand out
+  // twice as far before it counts, so a fleet's first intervals do not page on their usual errors.
+  const known = input.history.filter((b) => b.calls > 0).length >= settings.historyBuckets;
+  const verdict = detectErrorRate(current, input.history, known ? settings : { ...settings, minIncrease: 2 * settings.minIncrease });
   if (!verdict.anomalous && (frozenBaseline === undefined || isRecovered(current, frozenBaseline, settings))) return undefined;
   const baseline = verdict.anomalous ? verdict.baseline : frozenBaseline!;
   return {
