@@ -5,7 +5,8 @@
 // BENCH_DEBUG=1 prints every page that was false, split or named the wrong cause, with its signals and
 // run seed; BENCH_SEED=<run seed> replays that one run (e.g. BENCH_SEED=8003 BENCH_DEBUG=1).
 import { createCorrelator } from '../../services/analyzer/src/adapters/correlator.ts';
-import { defaultErrorRateSettings, detectErrorRate, isRecovered, type Bucket } from '../../services/analyzer/src/domain/error-rate-detector.ts';
+import { defaultErrorRateSettings, type Bucket } from '../../services/analyzer/src/domain/error-rate-detector.ts';
+import { errorRateObservation, signatureObservation } from '../../services/analyzer/src/domain/observations.ts';
 import { decidePass, defaultPolicySettings, frozenBaseline, initialPolicyState, type Decision, type Observation, type PolicyState } from '../../services/analyzer/src/domain/incident-policy.ts';
 import type { IncidentCommand } from '../../services/analyzer/src/domain/incident.ts';
 import { maxExemplars, rollupSpans } from '../../services/analyzer/src/domain/rollup.ts';
@@ -158,50 +159,23 @@ const runOnce = (scenario: Scenario, seed: number): RunResult => {
     for (const [service, buckets] of series) {
       const current = buckets.get(start);
       if (!current) continue;
-      const history = [...buckets.values()].filter((b) => b.startMs < start && b.startMs >= start - errorRate.baselineBuckets * resolutionMs).sort((a, b) => a.startMs - b.startMs);
-      const verdict = detectErrorRate(current, history, errorRate);
-      const frozen = frozenBaseline(policy, service, 'error_rate');
-      if (!verdict.anomalous && (frozen === undefined || isRecovered(current, frozen, errorRate))) continue;
-      const signature = correlator.topSignature(service, start - resolutionMs);
-      const baseline = verdict.anomalous ? verdict.baseline : frozen!;
-      out.push({
+      const observation = errorRateObservation({
         service,
-        signal: 'error_rate',
-        bucketStartMs: start,
-        value: verdict.value,
-        baseline,
-        summary: verdict.anomalous ? verdict.explanation : `error rate ${percent(verdict.value)} still above usual ${percent(baseline)}`,
-        explanation: {
-          detector: 'binomial error-rate test',
-          baseline,
-          threshold: baseline + errorRate.minIncrease,
-          windowSeconds: resolutionSeconds,
-          evidence: `${current.errors} of ${current.calls} calls failed; p-value ≤ ${errorRate.alpha} needed, at least ${errorRate.minCalls} calls and ${errorRate.minErrors} errors`,
-        },
-        calls: current.calls,
-        errors: current.errors,
-        traceIds: current.errorTraceIds,
-        signature: signature?.id,
-        signatureTemplate: signature?.template,
-        sustainOnly: !verdict.anomalous,
+        current,
+        history: [...buckets.values()].filter((b) => b.startMs < start && b.startMs >= start - errorRate.baselineBuckets * resolutionMs).sort((a, b) => a.startMs - b.startMs),
+        frozenBaseline: frozenBaseline(policy, service, 'error_rate'),
+        settings: errorRate,
+        resolutionSeconds,
+        signature: correlator.topSignature(service, start - resolutionMs),
       });
+      if (observation) out.push(observation);
     }
     return out;
   };
 
   // detect (error signatures): new or surging templates, as evidence for the incident they relate to.
   const observeSignatures = (closedBefore: number): Observation[] =>
-    correlator.closeSignatureBuckets(closedBefore).map((surge) => ({
-      service: surge.service,
-      signal: `error_signature.${surge.kind}`,
-      bucketStartMs: surge.bucketStartMs,
-      value: surge.count,
-      baseline: surge.baseline,
-      summary: `${surge.summary}: ${correlator.templateOf(surge.service, surge.signatureId) ?? surge.signatureId}`,
-      explanation: { detector: 'error signature miner', baseline: surge.baseline, windowSeconds: resolutionSeconds, evidence: `${surge.count} occurrences` },
-      signature: surge.signatureId,
-      signatureTemplate: correlator.templateOf(surge.service, surge.signatureId),
-    }));
+    correlator.closeSignatureBuckets(closedBefore).map((surge) => signatureObservation(surge, correlator.templateOf(surge.service, surge.signatureId), resolutionSeconds));
 
   // score: a page per OpenIncident or ReopenIncident (the default routing groups by alertname and
   // service: attached signals, rankings and severity changes update the group, they never page).

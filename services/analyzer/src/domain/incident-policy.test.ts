@@ -2,7 +2,7 @@
 // arrive, then these incident commands (and nothing else) come out.
 import { describe, expect, it } from 'vitest';
 import type { Edge, TopologyView } from './correlation/topology.ts';
-import { decidePass, defaultPolicySettings, initialPolicyState, type Observation, type PassResult, type PolicyState } from './incident-policy.ts';
+import { decidePass, defaultPolicySettings, initialPolicyState, type Observation, type PassResult, type PolicyContext, type PolicyState } from './incident-policy.ts';
 
 const res = 10_000;
 const t0 = 1_800_000_000_000;
@@ -22,7 +22,7 @@ const fleet = graph(['planner>researcher', 'researcher>coder', 'coder>reviewer']
  * (the default needs two bad intervals, or one with a new error signature: tested on its own below).
  */
 const atOnce = [{ signal: 'error_rate', role: 'symptom' as const, bad: 'up' as const, severity: 'critical' as const, minRelativeChange: 0, confirmIntervals: 1 }];
-const context = { topology: fleet, traces: () => [], settings: { ...defaultPolicySettings(res), meanings: atOnce } };
+const context: PolicyContext = { topology: fleet, traces: () => [], settings: { ...defaultPolicySettings(res), meanings: atOnce } };
 const defaults = { ...context, settings: defaultPolicySettings(res) };
 
 const obs = (service: string, signal: string, n: number, value: number, baseline: number, extra: Partial<Observation> = {}): Observation => ({
