@@ -46,6 +46,9 @@ describe('series watch', () => {
     expect(await watch.observe(bucket(400))).toEqual([]);
 
     await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta('worker', 'queue.depth', 400, 400)]));
+    // Its interval is judged once the worker's own telemetry has moved on (a late exporter is waited for).
+    expect(await watch.observe(bucket(401))).toEqual([]);
+    await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta('worker', 'queue.depth', 401, 100 + wiggle(401))]));
     const [jump, ...rest] = await watch.observe(bucket(401));
     expect(rest).toEqual([]);
     expect(jump).toMatchObject({ service: 'worker', signal: 'queue.depth', bucketStartMs: bucket(400), value: 400, explanation: { detector: 'default' } });
@@ -54,9 +57,9 @@ describe('series watch', () => {
     expect(jump!.summary).toMatch(/queue\.depth 400/);
 
     let last: unknown[] = [];
-    for (let i = 401; i < 420; i++) {
+    for (let i = 402; i < 420; i++) {
       await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta('worker', 'queue.depth', i, 100 + wiggle(i))]));
-      last = await watch.observe(bucket(i + 1));
+      last = await watch.observe(bucket(i));
     }
     expect(last).toEqual([]);
   });
@@ -67,11 +70,24 @@ describe('series watch', () => {
       await db.sql.begin((tx) => mergeSeries(tx, resolution, Array.from({ length: 40 }, (_, i) => delta(service, 'queue.depth', 5000 + i, 100 + wiggle(i)))));
       const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets, limits: {}, budgets: [] });
       await watch.observe(bucket(5040));
-      await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta(service, 'queue.depth', 5040, 400)]));
+      await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta(service, 'queue.depth', 5040, 400), delta(service, 'queue.depth', 5041, 100)]));
       return (await watch.observe(bucket(5041))).filter((o) => o.service === service);
     };
     expect(await run('short-warmup', 40)).toMatchObject([{ signal: 'queue.depth' }]);
     expect(await run('default-warmup', 360)).toEqual([]);
+  });
+
+  it('judges a late exporter\'s interval once its telemetry arrives, while the others move on', async () => {
+    const healthy = (service: string) => Array.from({ length: 40 }, (_, i) => delta(service, 'queue.depth', 7000 + i, 100 + wiggle(i)));
+    await db.sql.begin((tx) => mergeSeries(tx, resolution, [...healthy('prompt'), ...healthy('late')]));
+    const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 40, limits: {}, budgets: [] });
+    await watch.observe(bucket(7040));
+    // prompt exports on time; late's interval 7040 (its jump) is not there yet when 7040 closes.
+    await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta('prompt', 'queue.depth', 7040, 100), delta('prompt', 'queue.depth', 7041, 101)]));
+    expect(await watch.observe(bucket(7041))).toEqual([]);
+    await db.sql.begin((tx) => mergeSeries(tx, resolution, [delta('late', 'queue.depth', 7040, 400), delta('late', 'queue.depth', 7041, 400), delta('prompt', 'queue.depth', 7042, 99)]));
+    const seen = await watch.observe(bucket(7042));
+    expect(seen.map((o) => [o.service, o.bucketStartMs])).toContainEqual(['late', bucket(7040)]);
   });
 
   it('predicts a gauge crossing its limit before it does', async () => {

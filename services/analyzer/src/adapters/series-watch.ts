@@ -33,6 +33,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const resolutionMs = options.resolutionSeconds * 1000;
   const watched = new Map<string, { name: DetectorName; detector: Detector }>();
   let processedUntil: number | undefined;
+  /** Per service, the buckets judged so far (from `processedUntil` on, some services lag behind). */
+  const judgedUntil = new Map<string, number>();
   // Only a shorter warm-up than the detectors' own is passed: production defaults stay as they are.
   const learning = options.warmupBuckets < defaultCommonSettings.warmupPoints ? { warmupPoints: options.warmupBuckets } : {};
 
@@ -61,9 +63,20 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     const warming = processedUntil === undefined;
     const from = processedUntil ?? closedBefore - options.warmupBuckets * resolutionMs;
     if (from >= closedBefore) return [];
-    const points = await load(from, closedBefore);
+    // The still-open interval is read too: it tells which services' telemetry has moved on.
+    const loaded = await load(from, closedBefore + resolutionMs);
+    const points = loaded.filter((p) => p.startMs < closedBefore);
+    // A service's newest closed bucket waits until its own telemetry moves past it (an agent that
+    // exports late must not be judged on half an interval), unless it has been quiet for two intervals.
+    const newest = new Map<string, number>();
+    for (const p of loaded) newest.set(p.service, Math.max(newest.get(p.service) ?? 0, p.startMs));
+    const heldFrom = (service: string) => {
+      const last = newest.get(service)!;
+      return last >= closedBefore || last < closedBefore - 2 * resolutionMs ? closedBefore : last;
+    };
     const out: Observation[] = [];
     for (const point of points) {
+      if (point.startMs < (judgedUntil.get(point.service) ?? from) || point.startMs >= heldFrom(point.service)) continue;
       const key = `${point.service}\u0000${point.signal}`;
       let entry = watched.get(key);
       if (!entry) {
@@ -89,7 +102,10 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
         },
       });
     }
-    processedUntil = closedBefore;
+    for (const service of newest.keys()) judgedUntil.set(service, Math.max(judgedUntil.get(service) ?? from, Math.min(heldFrom(service), closedBefore)));
+    // Reload from the laggard next time: at most two intervals back.
+    processedUntil = Math.min(closedBefore, ...[...newest.keys()].map(heldFrom));
+    for (const [service, until] of judgedUntil) if (until < closedBefore - 10 * resolutionMs) judgedUntil.delete(service);
     return [...out, ...(await predictFailures(closedBefore)), ...(await forecastBudgets(closedBefore))];
   };
 
