@@ -14,12 +14,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { Kafka, logLevel } from 'kafkajs';
 import postgres from 'postgres';
 import { Pool } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, newRegistry, type Log } from '@hephaestus/platform';
-import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
+import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { createIngestServer } from '@hephaestus/ingest';
 import {
   decodeLogsJson,
@@ -31,7 +30,7 @@ import {
   topics,
 } from '@hephaestus/schemas';
 import { startControlPlane, upConfig } from '../cli/src/control-plane.ts';
-import { eventually, testPlaneEnv } from './support.ts';
+import { eventually, startAnalyzerGroupAtEnd, testPlaneEnv } from './support.ts';
 
 const runs = Number(process.env.HEPH_FUZZ_RUNS ?? 1500);
 const batchSize = 100;
@@ -498,15 +497,7 @@ describe('security suite', () => {
     cleanups.push(db.drop);
     const run = hex(4);
     const prefix = `retry-${run}`;
-    // A new consumer group would first read every earlier run's telemetry: start it at the topics' end.
-    const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: 'security-suite', logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    for (const topic of [topics.spans, topics.metrics, topics.logs]) {
-      const end = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({ groupId: `${prefix}-analyzer`, topic, partitions: end.map((p) => ({ partition: p.partition, offset: p.high })) });
-    }
-    await admin.disconnect();
+    await startAnalyzerGroupAtEnd(prefix);
     const dir = await mkdtemp(join(tmpdir(), 'heph-retry-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const plane = await startControlPlane(loadConfig(upConfig, testPlaneEnv(db.url, dir, prefix)), testLogger());
