@@ -3,9 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kafkaBrokers } from '@hephaestus/platform/testing';
+import { kafkaBrokers, startGroupAtEnd } from '@hephaestus/platform/testing';
 import { topics } from '@hephaestus/schemas';
-import { Kafka, logLevel } from 'kafkajs';
 
 export const eventually = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
@@ -101,20 +100,5 @@ export const startAgent = async (args: { service: string; ingestUrl: string; rat
   };
 };
 
-/**
- * Starts the analyzer's consumer group of a new control plane at the telemetry topics' end: a new group
- * would otherwise first read every earlier test's telemetry left in the shared Kafka.
- */
-export const startAnalyzerGroupAtEnd = async (groupPrefix: string) => {
-  const admin = new Kafka({ brokers: kafkaBrokers(), clientId: 'e2e-support', logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    for (const topic of [topics.spans, topics.metrics, topics.logs]) {
-      const end = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({ groupId: `${groupPrefix}-analyzer`, topic, partitions: end.map((p) => ({ partition: p.partition, offset: p.high })) });
-    }
-  } finally {
-    await admin.disconnect();
-  }
-};
-
+/** Starts the analyzer group of a new control plane at the telemetry topics' end (not every earlier test's backlog). */
+export const startAnalyzerGroupAtEnd = (groupPrefix: string) => startGroupAtEnd(`${groupPrefix}-analyzer`, [topics.spans, topics.metrics, topics.logs]);

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Sql } from '@hephaestus/platform';
+import { startGroupAtEnd } from '@hephaestus/platform/testing';
+import { topics } from '@hephaestus/schemas';
 import { startControlPlane, upConfig, type ControlPlane } from '../../cli/src/control-plane.ts';
 import { faults, type FaultName } from '../../cli/src/demo/faults.ts';
 import { runDemoFleet, type DemoFleet } from '../../cli/src/demo/fleet.ts';
@@ -114,6 +116,9 @@ export const startBench = async (options: BenchOptions): Promise<Bench> => {
     ...github?.env,
   });
   const logger = createLogger({ level: config.LOG_LEVEL });
+  // A fresh run reads only its own telemetry: the analyzer's new group starts at the topics' end (it
+  // would otherwise replay every earlier run's fleets, whose leaks and faults are still in Kafka).
+  await startGroupAtEnd(`${config.HEPH_CONSUMER_GROUP_PREFIX}-analyzer`, [topics.spans, topics.metrics, topics.logs], options.kafkaBrokers.split(','));
   const plane = await startControlPlane(config, logger);
   github?.deliverTo(plane.consoleUrl);
   return {

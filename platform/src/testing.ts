@@ -1,6 +1,7 @@
 // Test helpers: a fresh database on the real PostgreSQL server per test file, and a quiet logger.
 import postgres from 'postgres';
 import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
 import { createLogger } from './logger.ts';
 
 export const testLogger = () => createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -30,3 +31,21 @@ export const freshDatabase = async (): Promise<{ url: string; drop: () => Promis
 };
 
 export { DeciderSpecification } from './decider-specification.ts';
+
+/**
+ * Starts a consumer group at the end of these topics: a new group would otherwise first read every
+ * earlier run's records left in a shared Kafka (tests and benches each start control planes of their own).
+ */
+export const startGroupAtEnd = async (groupId: string, topicNames: string[], brokers = kafkaBrokers()) => {
+  const admin = new Kafka({ brokers, clientId: 'heph-testing', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    for (const topic of topicNames) {
+      const end = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({ groupId, topic, partitions: end.map((p) => ({ partition: p.partition, offset: p.high })) });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+};
+
