@@ -13,7 +13,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { freshDatabase } from '@hephaestus/platform/testing';
-import { eventually, testPlaneEnv } from './support.ts';
+import { eventually, testPlaneEnv, startAnalyzerGroupAtEnd } from './support.ts';
 
 type Call = { path: string; key: string };
 
@@ -82,7 +82,9 @@ describe('healer killed in the middle of a playbook', () => {
       join(dir, 'slow.yaml'),
       `id: three-slow-steps\ndescription: three slow steps\ntarget: incident\nmatch:\n  service: "sigkill-*"\n  signal: error_rate\nsteps:\n${step(1)}${step(2)}${step(3)}verify:\n  signal: error_rate\n  windowSeconds: 2\n  max: 0.05\n`,
     );
-    const env = testPlaneEnv(db.url, dir, `sigkill-${randomBytes(4).toString('hex')}`);
+    const prefix = `sigkill-${randomBytes(4).toString('hex')}`;
+    const env = testPlaneEnv(db.url, dir, prefix);
+    await startAnalyzerGroupAtEnd(prefix);
 
     plane = startPlane(env);
     cleanups.push(async () => {

@@ -25,7 +25,7 @@ describe('the fault catalogue end to end', () => {
       healthyAfterMs: 10_000,
       // At least 20 calls per 5 s interval at the entry agent: the error-rate detector judges no fewer.
       rate: 5,
-      storyTimeoutMs: { 'memory-leak': 150_000, 'latency-creep': 120_000, 'bad-deploy': 120_000, 'error-burst': 120_000, 'provider-outage': 120_000, 'spend-runaway': 120_000, 'latency-spike': 120_000 },
+      storyTimeoutMs: { 'memory-leak': 120_000, 'latency-creep': 120_000, 'bad-deploy': 120_000, 'error-burst': 120_000, 'provider-outage': 120_000, 'spend-runaway': 120_000, 'latency-spike': 120_000 },
       say: process.env.SCENARIOS_VERBOSE ? (line) => console.log(line) : () => {},
     });
     const events = await readEvents(bench.sql);
