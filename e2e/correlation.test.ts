@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@hephaestus/platform';
 import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig } from '../cli/src/control-plane.ts';
-import { eventually } from './support.ts';
+import { eventually, startAnalyzerGroupAtEnd } from './support.ts';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const nanos = (ms: number) => (BigInt(Math.round(ms)) * 1_000_000n).toString();
@@ -55,10 +55,10 @@ describe.each(backends)('correlation end to end on %s', (_name, prepare) => {
     cleanups.push(backend.cleanup);
     const dir = await mkdtemp(join(tmpdir(), 'heph-correlation-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const plane = await startControlPlane(
-      loadConfig(upConfig, { ...backend.env, HEPH_DATA_DIR: dir, HEPH_INGEST_PORT: '0', HEPH_CONSOLE_PORT: '0', HEPH_RESOLUTION_SECONDS: '2', HEPH_DETECT_GRACE_SECONDS: '1' }),
-      testLogger(),
-    );
+    const config = loadConfig(upConfig, { ...backend.env, HEPH_DATA_DIR: dir, HEPH_INGEST_PORT: '0', HEPH_CONSOLE_PORT: '0', HEPH_RESOLUTION_SECONDS: '2', HEPH_DETECT_GRACE_SECONDS: '1' });
+    // A new group would first read every earlier test's telemetry still in Kafka.
+    if (config.KAFKA_BROKERS.length > 0) await startAnalyzerGroupAtEnd(config.HEPH_CONSUMER_GROUP_PREFIX);
+    const plane = await startControlPlane(config, testLogger());
     cleanups.push(plane.stop);
     const api = async (path: string) => (await fetch(`${plane.consoleUrl}${path}`)).json() as Promise<any>;
     const [web, payments] = [`web-${hex(2)}`, `payments-${hex(2)}`];
