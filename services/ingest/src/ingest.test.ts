@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaLog, listen, loadConfig, newRegistry, type ConsumedRecord, type Log } from '@hephaestus/platform';
-import { kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
+import { kafkaBrokers, startGroupAtEnd, testLogger } from '@hephaestus/platform/testing';
 import { decodeTracesJson, decodeTracesProtobuf, encodeTracesProtobuf, otlpRoot, toSpanRecords } from '@hephaestus/schemas';
 import { ingestConfig, ingestToken } from './config.ts';
 import { createIngestServer } from './ingest.ts';
@@ -46,7 +46,10 @@ describe('ingest on kafka', () => {
     log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'ingest-test' }, testLogger());
     await log.ensureTopics();
     app = createIngestServer({ log, logger: testLogger(), registry: newRegistry(), tokens: [], maxBodyBytes: 64 * 1024, writeTimeoutMs: 5000 });
-    const subscription = await log.subscribe({ groupId: `ingest-test-${hex(4)}`, topics: ['otel.spans'], handle: async ({ records }) => void received.push(...records) });
+    // Only this file's records: a new group would first read every earlier test's spans.
+    const groupId = `ingest-test-${hex(4)}`;
+    await startGroupAtEnd(groupId, ['otel.spans']);
+    const subscription = await log.subscribe({ groupId, topics: ['otel.spans'], handle: async ({ records }) => void received.push(...records) });
     stopConsumer = subscription.stop;
   });
   afterAll(async () => {
@@ -242,7 +245,9 @@ describe('ingest with large resource batches', () => {
     const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'ingest-split-test' }, testLogger());
     const app = createIngestServer({ log, logger: testLogger(), registry: newRegistry(), tokens: [], maxBodyBytes: 1 << 20, writeTimeoutMs: 10_000, maxRecordBytes: 4096 });
     const received: ConsumedRecord[] = [];
-    const subscription = await log.subscribe({ groupId: `ingest-split-${hex(4)}`, topics: ['otel.spans'], handle: async ({ records }) => void received.push(...records) });
+    const splitGroup = `ingest-split-${hex(4)}`;
+    await startGroupAtEnd(splitGroup, ['otel.spans']);
+    const subscription = await log.subscribe({ groupId: splitGroup, topics: ['otel.spans'], handle: async ({ records }) => void received.push(...records) });
     const service = `big-${hex(4)}`;
     const names = Array.from({ length: 120 }, (_, i) => `span ${i}`);
     for (const format of ['json', 'protobuf'] as const) {
