@@ -18,7 +18,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaLog, listen, newRegistry, type ConsumedRecord, type Log } from '@hephaestus/platform';
-import { kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
+import { kafkaBrokers, startGroupAtEnd, testLogger } from '@hephaestus/platform/testing';
 import { decodeLogsProtobuf, decodeMetricsProtobuf, decodeTracesProtobuf, toLogRecords, toMetricPoints, toSpanRecords } from '@hephaestus/schemas';
 import { createIngestServer } from '../services/ingest/src/ingest.ts';
 
@@ -35,8 +35,11 @@ beforeAll(async () => {
   await log.ensureTopics();
   app = createIngestServer({ log, logger: testLogger(), registry: newRegistry(), tokens: ['compat-token'], maxBodyBytes: 4 << 20, writeTimeoutMs: 10_000 });
   base = `http://127.0.0.1:${await listen(app, '127.0.0.1', 0)}`;
+  // Only this file's records: a new group would first read every earlier test's telemetry.
+  const groupId = `exporter-compat-${randomBytes(4).toString('hex')}`;
+  await startGroupAtEnd(groupId, ['otel.spans', 'otel.metrics', 'otel.logs']);
   const subscription = await log.subscribe({
-    groupId: `exporter-compat-${randomBytes(4).toString('hex')}`,
+    groupId,
     topics: ['otel.spans', 'otel.metrics', 'otel.logs'],
     handle: async ({ records }) => void received.push(...records),
   });
