@@ -202,6 +202,10 @@ const storyOver = (events: BenchEvent[], prefix: string, target: string, onsetAt
 
 const leakLimitAfterMs = ((memoryLimitBytes - baselineMemoryBytes) / (0.01 * memoryLimitBytes)) * 10_000;
 
+/** One demo fleet of four agents named with `prefix`, exporting to the bench's control plane. */
+const startFleet = (bench: Bench, prefix: string, rate: number) =>
+  runDemoFleet({ ingestUrl: bench.plane.ingestUrl, logger: quietLogger, faultAfterSeconds: 0, rate, metricIntervalSeconds: Math.max(1, bench.resolutionSeconds / 2), namePrefix: prefix });
+
 /** Runs one wave: a fleet per fault, side by side; each fault injected in turn; returns each scenario's timings. */
 export const runWave = async (bench: Bench, plan: WavePlan): Promise<ScenarioTimes[]> => {
   const resolutionMs = bench.resolutionSeconds * 1000;
@@ -209,14 +213,7 @@ export const runWave = async (bench: Bench, plan: WavePlan): Promise<ScenarioTim
   try {
     for (const fault of plan.faults) {
       const prefix = prefixes[fault];
-      const fleet = await runDemoFleet({
-        ingestUrl: bench.plane.ingestUrl,
-        logger: quietLogger,
-        faultAfterSeconds: 0,
-        rate: plan.rate,
-        metricIntervalSeconds: Math.max(1, bench.resolutionSeconds / 2),
-        namePrefix: prefix,
-      });
+      const fleet = await startFleet(bench, prefix, plan.rate);
       fleets.push({ fault, prefix, fleet, startedAtMs: Date.now() });
       for (const agent of fleet.agents) bench.agents.set(agent.service, agent.controlUrl);
       plan.say(`fleet ${fleet.agents.map((a) => a.service).join(' → ')} up for ${fault}`);
@@ -291,14 +288,7 @@ export const runHealthy = async (bench: Bench, plan: { faults: FaultName[]; heal
   const fleets: DemoFleet[] = [];
   try {
     for (const fault of plan.faults) {
-      const fleet = await runDemoFleet({
-        ingestUrl: bench.plane.ingestUrl,
-        logger: quietLogger,
-        faultAfterSeconds: 0,
-        rate: plan.rate,
-        metricIntervalSeconds: Math.max(1, bench.resolutionSeconds / 2),
-        namePrefix: prefixes[fault],
-      });
+      const fleet = await startFleet(bench, prefixes[fault], plan.rate);
       fleets.push(fleet);
       for (const agent of fleet.agents) bench.agents.set(agent.service, agent.controlUrl);
     }
