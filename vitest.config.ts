@@ -1,5 +1,6 @@
 // One vitest run for every workspace; real Kafka and PostgreSQL are started by the global setup.
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './e2e/sequencer.ts';
 
 export default defineConfig({
   test: {
@@ -7,6 +8,9 @@ export default defineConfig({
     globalSetup: ['./e2e/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
-    fileParallelism: false,
+    // Files run side by side: most end-to-end time is spent waiting for intervals of event time to
+    // close, not on the CPU. HEPH_TEST_WORKERS overrides the number.
+    maxWorkers: Number(process.env.HEPH_TEST_WORKERS ?? 3),
+    sequence: { sequencer: LongestFirst },
   },
 });

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@hephaestus/platform';
 import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig } from '../cli/src/control-plane.ts';
-import { eventually, startAnalyzerGroupAtEnd } from './support.ts';
+import { eventually, ownKafka } from './support.ts';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const nanos = (ms: number) => (BigInt(Math.round(ms)) * 1_000_000n).toString();
@@ -38,7 +38,7 @@ const backends: Array<[string, () => Promise<{ env: Record<string, string>; clea
     'kafka and postgresql',
     async () => {
       const db = await freshDatabase();
-      return { env: { KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: db.url, HEPH_CONSUMER_GROUP_PREFIX: `corr-${hex(4)}` }, cleanup: db.drop };
+      return { env: { KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: db.url, ...ownKafka(`corr-${hex(4)}`) }, cleanup: db.drop };
     },
   ],
   ['the embedded default', async () => ({ env: {}, cleanup: async () => {} })],
@@ -56,8 +56,6 @@ describe.each(backends)('correlation end to end on %s', (_name, prepare) => {
     const dir = await mkdtemp(join(tmpdir(), 'heph-correlation-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const config = loadConfig(upConfig, { ...backend.env, HEPH_DATA_DIR: dir, HEPH_INGEST_PORT: '0', HEPH_CONSOLE_PORT: '0', HEPH_RESOLUTION_SECONDS: '2', HEPH_DETECT_GRACE_SECONDS: '1' });
-    // A new group would first read every earlier test's telemetry still in Kafka.
-    if (config.KAFKA_BROKERS.length > 0) await startAnalyzerGroupAtEnd(config.HEPH_CONSUMER_GROUP_PREFIX);
     const plane = await startControlPlane(config, testLogger());
     cleanups.push(plane.stop);
     const api = async (path: string) => (await fetch(`${plane.consoleUrl}${path}`)).json() as Promise<any>;

@@ -11,7 +11,7 @@ import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { loadConfig, type Sql } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually, startRecordingAgent, testPlaneEnv, type ControlCall, startAnalyzerGroupAtEnd } from './support.ts';
+import { eventually, startRecordingAgent, testPlaneEnv, type ControlCall } from './support.ts';
 
 describe('default playbooks against a test agent', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -32,7 +32,6 @@ describe('default playbooks against a test agent', () => {
       ...testPlaneEnv(db.url, new URL('../playbooks', import.meta.url).pathname, `defaults-${run}`),
     });
     // A new group would first read every earlier test's telemetry still in Kafka.
-    await startAnalyzerGroupAtEnd(`defaults-${run}`);
     plane = await startControlPlane(config, testLogger());
     cleanups.push(() => plane.stop());
     sql = plane.runtime.db.sql;

@@ -8,9 +8,9 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@hephaestus/platform';
-import { freshDatabase, kafkaBrokers, testLogger, startGroupAtEnd } from '@hephaestus/platform/testing';
+import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually } from './support.ts';
+import { eventually, ownKafka } from './support.ts';
 
 describe('a foreign producer on otel.spans', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -22,10 +22,8 @@ describe('a foreign producer on otel.spans', () => {
     const db = await freshDatabase();
     cleanups.push(db.drop);
     const prefix = `foreign-${randomBytes(4).toString('hex')}`;
-    // Only this test's records: a new group would first read every earlier test's telemetry.
-    await startGroupAtEnd(`${prefix}-analyzer`, ['otel.spans', 'otel.metrics', 'otel.logs']);
     const plane: ControlPlane = await startControlPlane(
-      loadConfig(upConfig, { KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: db.url, HEPH_INGEST_PORT: '0', HEPH_CONSOLE_PORT: '0', HEPH_CONSUMER_GROUP_PREFIX: prefix }),
+      loadConfig(upConfig, { KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: db.url, HEPH_INGEST_PORT: '0', HEPH_CONSOLE_PORT: '0', ...ownKafka(prefix) }),
       testLogger(),
     );
     cleanups.push(plane.stop);

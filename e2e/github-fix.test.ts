@@ -13,7 +13,7 @@ import { createGitHubStandin, type GitHubStandin } from '@hephaestus/healer/gith
 import { loadConfig, type Sql } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually, startWebhookReceiver, testPlaneEnv, startAnalyzerGroupAtEnd } from './support.ts';
+import { eventually, startWebhookReceiver, testPlaneEnv } from './support.ts';
 
 const playbook = `
 id: raise-timeout
@@ -64,7 +64,6 @@ describe('GitHub fix pull requests end to end', () => {
       HEPH_GITHUB_POLL_SECONDS: '30',
     });
     // A new group would first read every earlier test's telemetry still in Kafka.
-    await startAnalyzerGroupAtEnd(`github-${run}`);
     plane = await startControlPlane(config, testLogger());
     cleanups.push(() => plane.stop());
     sql = plane.runtime.db.sql;

@@ -13,7 +13,7 @@ import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { loadConfig, type Sql } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually, startRecordingAgent, startWebhookReceiver, testPlaneEnv, type ControlCall, startAnalyzerGroupAtEnd } from './support.ts';
+import { eventually, startRecordingAgent, startWebhookReceiver, testPlaneEnv, type ControlCall } from './support.ts';
 
 const playbooks = `
 id: approve-first
@@ -92,7 +92,6 @@ describe('healer playbooks end to end', () => {
       HEPH_ALERT_WEBHOOK_URL: webhook.url,
     });
     // A new group would first read every earlier test's telemetry still in Kafka.
-    await startAnalyzerGroupAtEnd(`playbooks-${run}`);
     plane = await startControlPlane(config, testLogger());
     cleanups.push(() => plane.stop());
     sql = plane.runtime.db.sql;

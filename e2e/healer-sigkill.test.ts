@@ -13,7 +13,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { freshDatabase } from '@hephaestus/platform/testing';
-import { eventually, testPlaneEnv, startAnalyzerGroupAtEnd } from './support.ts';
+import { eventually, testPlaneEnv } from './support.ts';
 
 type Call = { path: string; key: string };
 
@@ -84,7 +84,6 @@ describe('healer killed in the middle of a playbook', () => {
     );
     const prefix = `sigkill-${randomBytes(4).toString('hex')}`;
     const env = testPlaneEnv(db.url, dir, prefix);
-    await startAnalyzerGroupAtEnd(prefix);
 
     plane = startPlane(env);
     cleanups.push(async () => {

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, type ConsumedRecord, type Subscription } from '@hephaestus/platform';
 import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually, startAnalyzerGroupAtEnd } from './support.ts';
+import { eventually, ownKafka } from './support.ts';
 
 type Backend = { env: Record<string, string>; cleanup: () => Promise<void> };
 
@@ -88,9 +88,8 @@ describe.each(backends)('poison records on %s', (name, prepare) => {
       HEPH_INGEST_PORT: '0',
       HEPH_CONSOLE_PORT: '0',
       HEPH_RESOLUTION_SECONDS: '10',
-      HEPH_CONSUMER_GROUP_PREFIX: `poison-${run}`,
+      ...ownKafka(`poison-${run}`),
     });
-    if (config.KAFKA_BROKERS.length > 0) await startAnalyzerGroupAtEnd(`poison-${run}`);
     let plane: ControlPlane = await startControlPlane(config, testLogger());
     let stopped = false;
     cleanups.push(async () => {

@@ -30,7 +30,7 @@ import {
   topics,
 } from '@hephaestus/schemas';
 import { startControlPlane, upConfig } from '../cli/src/control-plane.ts';
-import { eventually, startAnalyzerGroupAtEnd, testPlaneEnv } from './support.ts';
+import { eventually, testPlaneEnv } from './support.ts';
 
 const runs = Number(process.env.HEPH_FUZZ_RUNS ?? 1500);
 const batchSize = 100;
@@ -497,7 +497,6 @@ describe('security suite', () => {
     cleanups.push(db.drop);
     const run = hex(4);
     const prefix = `retry-${run}`;
-    await startAnalyzerGroupAtEnd(prefix);
     const dir = await mkdtemp(join(tmpdir(), 'heph-retry-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const plane = await startControlPlane(loadConfig(upConfig, testPlaneEnv(db.url, dir, prefix)), testLogger());

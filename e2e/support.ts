@@ -3,8 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kafkaBrokers, startGroupAtEnd } from '@hephaestus/platform/testing';
-import { topics } from '@hephaestus/schemas';
+import { kafkaBrokers } from '@hephaestus/platform/testing';
 
 export const eventually = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
@@ -28,8 +27,14 @@ export const testPlaneEnv = (databaseUrl: string, playbooksDir: string, groupPre
   HEPH_CONSOLE_PORT: '0',
   HEPH_RESOLUTION_SECONDS: '2',
   HEPH_DETECT_GRACE_SECONDS: '1',
-  HEPH_CONSUMER_GROUP_PREFIX: groupPrefix,
+  ...ownKafka(groupPrefix),
 });
+
+/**
+ * Consumer groups and Kafka topics of a test's own (`<prefix>.otel.spans`…): test files run side by
+ * side on one broker, and a control plane must read neither another test's telemetry nor its backlog.
+ */
+export const ownKafka = (prefix: string) => ({ HEPH_CONSUMER_GROUP_PREFIX: prefix, HEPH_KAFKA_TOPIC_PREFIX: `${prefix}.` });
 
 /** A control call a test agent received: path, idempotency key and body. */
 export type ControlCall = { path: string; key: string; body: string };
@@ -99,6 +104,3 @@ export const startAgent = async (args: { service: string; ingestUrl: string; rat
     },
   };
 };
-
-/** Starts the analyzer group of a new control plane at the telemetry topics' end (not every earlier test's backlog). */
-export const startAnalyzerGroupAtEnd = (groupPrefix: string) => startGroupAtEnd(`${groupPrefix}-analyzer`, [topics.spans, topics.metrics, topics.logs]);

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@hephaestus/platform';
 import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually, startAgent, startWebhookReceiver, startAnalyzerGroupAtEnd } from './support.ts';
+import { eventually, startAgent, startWebhookReceiver, ownKafka } from './support.ts';
 
 const playbook = `id: restart-on-error-burst
 description: restart an agent whose error rate bursts
@@ -63,9 +63,8 @@ describe.each(backends)('walking skeleton on %s', (_name, prepare) => {
       HEPH_RESOLUTION_SECONDS: '2',
       HEPH_DETECT_GRACE_SECONDS: '1',
       HEPH_ALERT_WEBHOOK_URL: webhook.url,
-      HEPH_CONSUMER_GROUP_PREFIX: `e2e-${randomBytes(4).toString('hex')}`,
+      ...ownKafka(`e2e-${randomBytes(4).toString('hex')}`),
     });
-    if (config.KAFKA_BROKERS.length > 0) await startAnalyzerGroupAtEnd(config.HEPH_CONSUMER_GROUP_PREFIX);
     let plane: ControlPlane = await startControlPlane(config, testLogger());
     cleanups.push(() => plane.stop());
     const api = async (path: string) => (await fetch(`${plane.consoleUrl}${path}`)).json() as Promise<any>;

@@ -9,8 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Sql } from '@hephaestus/platform';
-import { startGroupAtEnd } from '@hephaestus/platform/testing';
-import { topics } from '@hephaestus/schemas';
 import { startControlPlane, upConfig, type ControlPlane } from '../../cli/src/control-plane.ts';
 import { faults, type FaultName } from '../../cli/src/demo/faults.ts';
 import { runDemoFleet, type DemoFleet } from '../../cli/src/demo/fleet.ts';
@@ -80,6 +78,7 @@ const preparePlaybooks = async (directory: string, github: boolean): Promise<str
 };
 
 export const startBench = async (options: BenchOptions): Promise<Bench> => {
+  const run = randomBytes(4).toString('hex');
   const dir = await mkdtemp(join(tmpdir(), 'heph-scenarios-'));
   const playbookDir = join(dir, 'playbooks');
   const withGitHub = options.github ?? true;
@@ -109,16 +108,16 @@ export const startBench = async (options: BenchOptions): Promise<Bench> => {
     HEPH_DETECT_WARMUP_BUCKETS: String(options.warmupBuckets),
     HEPH_LIMITS: `process.memory.usage=${memoryLimitBytes}`,
     HEPH_ALERT_WEBHOOK_URL: pager.url,
-    HEPH_CONSUMER_GROUP_PREFIX: `scenarios-${randomBytes(4).toString('hex')}`,
+    // Topics of this run's own: it reads neither earlier runs' fleets (their leaks and faults are still
+    // in Kafka) nor a test running beside it.
+    HEPH_CONSUMER_GROUP_PREFIX: `scenarios-${run}`,
+    HEPH_KAFKA_TOPIC_PREFIX: `scenarios-${run}.`,
     HEPH_AGENT_CONTROL_TOKEN: undefined,
     HEPH_INGEST_TOKENS: undefined,
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
     ...github?.env,
   });
   const logger = createLogger({ level: config.LOG_LEVEL });
-  // A fresh run reads only its own telemetry: the analyzer's new group starts at the topics' end (it
-  // would otherwise replay every earlier run's fleets, whose leaks and faults are still in Kafka).
-  await startGroupAtEnd(`${config.HEPH_CONSUMER_GROUP_PREFIX}-analyzer`, [topics.spans, topics.metrics, topics.logs], options.kafkaBrokers.split(','));
   const plane = await startControlPlane(config, logger);
   github?.deliverTo(plane.consoleUrl);
   return {

@@ -47,6 +47,8 @@ export const baseConfig = z.object({
   HEPH_DATA_DIR: z.string().default('./.heph'),
   /** Prefix of the consumer group names, so two control planes can share one Kafka cluster. */
   HEPH_CONSUMER_GROUP_PREFIX: z.string().regex(/^[\w.-]+$/).default('heph'),
+  /** Prefix of the Kafka topic names (`<prefix>otel.spans`…), so two control planes can share one cluster without reading each other's data. */
+  HEPH_KAFKA_TOPIC_PREFIX: z.string().regex(/^[\w.-]*$/, 'letters, digits, dots, dashes and underscores only').default(''),
   /** The embedded (Postgres-backed) log deletes records consumed by every group after this many hours. */
   HEPH_LOG_RETENTION_HOURS: z.coerce.number().positive().default(24),
   /** …and keeps at most this many bytes per topic, dropping the oldest, consumed or not. */

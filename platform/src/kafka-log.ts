@@ -30,9 +30,13 @@ export const groupBySize = (records: LogRecord[], maxBytes: number): LogRecord[]
 };
 
 export const createKafkaLog = (
-  options: { brokers: string[]; clientId: string; requestTimeoutMs?: number },
+  options: { brokers: string[]; clientId: string; requestTimeoutMs?: number; topicPrefix?: string },
   log: Logger,
 ): Log => {
+  // Topic names in Kafka carry the prefix; the rest of the code only sees the names in schemas/topics.ts.
+  const prefix = options.topicPrefix ?? '';
+  const physical = (topic: string) => prefix + topic;
+  const logical = (topic: string) => (topic.startsWith(prefix) ? topic.slice(prefix.length) : topic);
   const kafkaLogger = log.child({ component: 'kafkajs' });
   const kafka = new Kafka({
     clientId: options.clientId,
@@ -66,7 +70,9 @@ export const createKafkaLog = (
   const ensureTopics = async () => {
     await admin.connect();
     const existing = new Set(await admin.listTopics());
-    const missing = Object.entries(topicPartitions).filter(([topic]) => !existing.has(topic));
+    const missing = Object.entries(topicPartitions)
+      .map(([topic, partitions]) => [physical(topic), partitions] as const)
+      .filter(([topic]) => !existing.has(topic));
     if (missing.length === 0) return;
     await admin.createTopics({
       waitForLeaders: true,
@@ -84,7 +90,7 @@ export const createKafkaLog = (
       await Promise.all(
         groupBySize(records, maxSendBytes).map((group) =>
           p.send({
-            topic,
+            topic: physical(topic),
             acks: -1,
             compression: CompressionTypes.GZIP,
             messages: group.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
@@ -99,17 +105,17 @@ export const createKafkaLog = (
   const subscribe = async ({ groupId, topics, handle }: { groupId: string; topics: string[]; handle: BatchHandler }) => {
     const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 } });
     await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.subscribe({ topics: topics.map(physical), fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (batch.messages.length === 0 || !isRunning() || isStale()) return;
         await handle({
-          topic: batch.topic,
+          topic: logical(batch.topic),
           partition: batch.partition,
           records: batch.messages.map((m) => ({
-            topic: batch.topic,
+            topic: logical(batch.topic),
             partition: batch.partition,
             offset: BigInt(m.offset),
             key: m.key ? m.key.toString() : null,
