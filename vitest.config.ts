@@ -10,7 +10,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Files run side by side: most end-to-end time is spent waiting for intervals of event time to
     // close, not on the CPU. HEPH_TEST_WORKERS overrides the number.
-    maxWorkers: Number(process.env.HEPH_TEST_WORKERS ?? 3),
+    maxWorkers: Number(process.env.HEPH_TEST_WORKERS ?? 2),
     sequence: { sequencer: LongestFirst },
   },
 });

@@ -31,7 +31,7 @@ describe('the fault catalogue end to end', () => {
     const events = await readEvents(bench.sql);
     for (const t of times) stories.set(t.fault, storyOf(t, events));
     if (process.env.SCENARIOS_VERBOSE) console.log(formatTable([...stories.values()], resolutionSeconds));
-  }, 480_000);
+  }, 900_000);
 
   afterAll(async () => {
     await bench?.stop();

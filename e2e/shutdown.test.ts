@@ -1,6 +1,6 @@
 // `heph up` as a real process: SIGTERM stops it taking new work, lets the request in flight finish and
 // be kept, and exits 0.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,13 @@ const spans = (count: number) => ({
 
 describe('heph up shutdown', () => {
   const dirs: string[] = [];
+  const children: ChildProcess[] = [];
   afterAll(async () => {
+    // A child left running by a failed test still writes into its directory.
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
@@ -41,13 +47,14 @@ describe('heph up shutdown', () => {
       env: { ...process.env, KAFKA_BROKERS: '', DATABASE_URL: '', HEPH_DATA_DIR: dir, HEPH_INGEST_PORT: '0', HEPH_CONSOLE_PORT: '0', LOG_LEVEL: "info" },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    children.push(child);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (process.env.DEBUG_SHUTDOWN) process.stderr.write(chunk);
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const ingest = await eventually('heph up to be ready', () => /"ingest":"(http:\/\/[^"]+)"/.exec(output)?.[1], 30_000);
+    const ingest = await eventually('heph up to be ready', () => /"ingest":"(http:\/\/[^"]+)"/.exec(output)?.[1], 120_000);
 
     const inFlight = fetch(`${ingest}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spans(2000)) });
     await new Promise((r) => setTimeout(r, 5));
@@ -61,5 +68,5 @@ describe('heph up shutdown', () => {
     const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM log_records WHERE topic = 'otel.spans' AND key = 'drain-test'`;
     await db.close();
     expect(row!.n).toBe(1);
-  });
+  }, 240_000);
 });

@@ -74,11 +74,29 @@ export const createKafkaLog = (
       .map(([topic, partitions]) => [physical(topic), partitions] as const)
       .filter(([topic]) => !existing.has(topic));
     if (missing.length === 0) return;
+    const names = missing.map(([t]) => t);
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs' own wait gives up when a KRaft broker does not know a topic it just created yet.
+      waitForLeaders: false,
       topics: missing.map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: -1 })),
     });
-    log.info({ topics: missing.map(([t]) => t) }, 'kafka topics created');
+    await untilLeaders(names);
+    log.info({ topics: names }, 'kafka topics created');
+  };
+
+  /** Waits until every partition of these topics has a leader (metadata reaches brokers a moment after creation). */
+  const untilLeaders = async (names: string[], timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: names });
+        if (topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+      if (Date.now() > deadline) throw new Error(`kafka topics ${names.join(', ')} have no leader after ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   };
 
   const send = async (topic: string, records: LogRecord[]) => {
