@@ -56,8 +56,10 @@ describe('heph detect', () => {
   });
 
   it('writes timestamp,value,anomaly_score for every point to stdout, and flags the spike', async () => {
-    const { code, stdout, stderr } = await run(['--input', file('series.csv', series())]);
-    expect(stderr).toBe('');
+    const path = file('series.csv', series());
+    const { code, stdout, stderr } = await run(['--input', path]);
+    // A clean file: the summary is one line.
+    expect(stderr).toBe(`heph detect: 600 points of ${path} scored with 'default' (columns 'timestamp' and 'value')\n`);
     expect(code).toBe(0);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toBe('timestamp,value,anomaly_score');
@@ -87,23 +89,84 @@ describe('heph detect', () => {
     expect(lines[551]).toMatch(/^2014-04-02 21:50:00,60,0\.\d+,"value 60 ms vs usual .* ms/);
   });
 
-  it('names the line of a malformed row and exits with 2', async () => {
+  it('skips lines it cannot score, counts them by reason with the first line of each, and scores the rest', async () => {
     const text = series().split('\n');
     text[101] = '2014-04-01 08:20:00,12;5';
-    const { code, stderr } = await run(['--input', file('bad-value.csv', text.join('\n'))]);
-    expect(code).toBe(2);
-    expect(stderr).toContain('line 102: \'12;5\' is not a number');
+    text[102] = '2014-04-01 08:25:00,';
+    text[103] = 'not a time,2';
+    text[104] = '2014-04-01 08:35:00';
+    text[105] = '2014-04-01 08:40:00,n/a';
+    const { code, stdout, stderr } = await run(['--input', file('dirty.csv', text.join('\n'))]);
+    expect(code).toBe(0);
+    expect(stdout.trim().split('\n')).toHaveLength(1 + 600 - 5);
+    expect(stderr).toContain('595 points of');
+    expect(stderr).toContain("5 lines skipped, without a score row: 2 non-numeric values (first: line 102, '12;5'); 1 empty value (first: line 103); 1 unreadable timestamp (first: line 104, 'not a time'); 1 missing column (first: line 105");
+    // The spike is still found among the rest.
+    const spike = stdout.split('\n').find((l) => l.startsWith('2014-04-02 21:50:00,60,'))!;
+    expect(Number(spike.split(',')[2])).toBeGreaterThan(0.5);
+  });
 
-    const { code: c2, stderr: e2 } = await run(['--input', file('bad-time.csv', 'timestamp,value\n2014-04-01 00:00:00,1\nnot a time,2\n')]);
-    expect(c2).toBe(2);
-    expect(e2).toContain('line 3: \'not a time\' is not a timestamp');
+  it('scores a clock step back in file order and counts it, or in time order with --sort', async () => {
+    // As machine_temperature_system_failure.csv of NAB: the clock steps back by 55 minutes once.
+    const lines = ['timestamp,value'];
+    for (let i = 0; i < 12; i++) lines.push(`2014-01-07 02:${String(i * 5).padStart(2, '0')}:00,${90 + i}`);
+    for (let i = 0; i < 3; i++) lines.push(`2014-01-07 02:${String(i * 5).padStart(2, '0')}:30,${80 + i}`);
+    const path = file('step-back.csv', `${lines.join('\n')}\n`);
+    const inFileOrder = await run(['--input', path]);
+    expect(inFileOrder.code).toBe(0);
+    expect(inFileOrder.stdout.split('\n')[13]).toBe('2014-01-07 02:00:30,80,' + inFileOrder.stdout.split('\n')[13]!.split(',')[2]);
+    expect(inFileOrder.stderr).toContain('3 lines earlier than a line before (first: line 14, 2014-01-07 02:00:30): scored in file order; --sort scores in time order');
+    const sorted = await run(['--input', path, '--sort']);
+    expect(sorted.code).toBe(0);
+    const stamps = sorted.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+    expect(stamps.slice(0, 3)).toEqual(['2014-01-07 02:00:00', '2014-01-07 02:00:30', '2014-01-07 02:05:00']);
+    expect(stamps).toHaveLength(15);
+    expect(sorted.stderr).toContain('scored in time order (--sort)');
+  });
 
-    const { code: c3, stderr: e3 } = await run(['--input', file('bad-fields.csv', '2014-04-01 00:00:00,1,7\n')]);
-    expect(c3).toBe(2);
-    expect(e3).toContain("line 1: expected 'timestamp,value', found 3 fields");
+  it('counts duplicate timestamps and gaps, and scores every point', async () => {
+    const lines = ['timestamp,value'];
+    for (let i = 0; i < 50; i++) lines.push(`${new Date(Date.UTC(2015, 0, 1) + i * 60_000).toISOString()},${i % 7}`);
+    lines.push(lines.at(-1)!.replace(/,\d+$/, ',3'));
+    lines.push(`${new Date(Date.UTC(2015, 0, 1) + 49 * 60_000 + 2 * 3_600_000).toISOString()},4`);
+    const { code, stdout, stderr } = await run(['--input', file('dup-gap.csv', `${lines.join('\n')}\n`)]);
+    expect(code).toBe(0);
+    expect(stdout.trim().split('\n')).toHaveLength(53);
+    expect(stderr).toContain('1 duplicate timestamp (first: line 52, 2015-01-01T00:49:00.000Z): every point scored');
+    expect(stderr).toContain('1 gap over 3 × the usual step of 1 min (longest 2 h, before line 53): scored as consecutive points');
+  });
 
-    const { stderr: e4 } = await run(['--input', file('backwards.csv', '2014-04-01 00:05:00,1\n2014-04-01 00:00:00,2\n')]);
-    expect(e4).toContain('line 2: 2014-04-01 00:00:00 is earlier than the line before');
+  it('understands header variants: other column names, semicolons with decimal commas, tabs, quotes, epoch times, a BOM', async () => {
+    const rows = (format: (i: number, t: number, v: number) => string) =>
+      Array.from({ length: 300 }, (_, i) => format(i, Date.UTC(2016, 5, 1) + i * 300_000, i === 250 ? 80 : 10 + (i % 3)));
+    const semicolons = `\uFEFFDate;Temperature\n${rows((_, t, v) => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')};${String(v)},5`).join('\n')}\n`;
+    const a = await run(['--input', file('semi.csv', semicolons)]);
+    expect(a.code).toBe(0);
+    expect(a.stderr).toContain("300 points of");
+    expect(a.stderr).toContain("(columns 'Date' and 'Temperature')");
+    expect(a.stdout.split('\n')[251]).toMatch(/^2016-06-01 20:50,80\.5,0\.[5-9]\d*$|^2016-06-01 20:50,80\.5,1\.0+$/);
+
+    const tabs = `time\tcpu\tmemory\n${rows((_, t, v) => `${t / 1000}\t0.5\t${v}`).join('\n')}\n`;
+    const b = await run(['--input', file('tabs.tsv', tabs), '--column', 'memory']);
+    expect(b.code).toBe(0);
+    expect(b.stderr).toContain("(columns 'time' and 'memory')");
+    expect(Number(b.stdout.split('\n')[251]!.split(',')[2])).toBeGreaterThan(0.5);
+
+    const quoted = `"ts","value"\n${rows((_, t, v) => `"${t}","${v}"`).join('\n')}\n`;
+    const c = await run(['--input', file('quoted.csv', quoted)]);
+    expect(c.code).toBe(0);
+    expect(c.stdout.trim().split('\n')).toHaveLength(301);
+
+    const unknown = await run(['--input', file('tabs2.tsv', tabs), '--column', 'disk']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("--column 'disk': the header has 'time', 'cpu', 'memory'");
+  });
+
+  it('fails with 1 on a file with no point to score, saying why', async () => {
+    const { code, stderr } = await run(['--input', file('empty-values.csv', 'timestamp,value\n2014-04-01 00:00:00,\n2014-04-01 00:05:00,x\n')]);
+    expect(code).toBe(1);
+    expect(stderr).toContain('no point to score');
+    expect(stderr).toContain('2 lines skipped');
   });
 
   it('explains the options and lists the detectors with --help', async () => {
