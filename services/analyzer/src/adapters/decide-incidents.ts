@@ -22,7 +22,7 @@ export type DecideIncidentsOptions = {
   policy: PolicySettings;
   correlator: ReturnType<typeof createCorrelator>;
   /** Observations of the series detectors, predictions and budgets for the buckets closed before the time given (from `fromMs` on the first call of a replay). */
-  observeSeries: (closedBeforeMs: number, fromMs?: number) => Promise<Observation[]>;
+  observeSeries: (closedBeforeMs: number, fromMs?: number, held?: (service: string, signal: string) => number | undefined) => Promise<Observation[]>;
   /** Observations of the objectives' burn rates. */
   observeObjectives?: (closedBeforeMs: number) => Promise<Observation[]>;
   /** After a long stop, at most this many intervals are judged to catch up. */
@@ -146,7 +146,7 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
     let policy = state;
     const observations = [
       ...(await observeErrorRates(first, closedBefore, policy)),
-      ...(await options.observeSeries(closedBefore, seriesFromMs)),
+      ...(await options.observeSeries(closedBefore, seriesFromMs, (service, signal) => frozenBaseline(policy, service, signal))),
       ...observeSignatures(closedBefore),
       ...((await options.observeObjectives?.(closedBefore)) ?? []),
     ];

@@ -55,9 +55,11 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   /**
    * detect: every closed bucket since the last call through its series' detector. Returns the
    * anomalous points as observations for the incident policy (it decides what they mean); the
-   * warm-up replay at start only teaches the detectors.
+   * warm-up replay at start only teaches the detectors. `held` gives the baseline an open incident
+   * froze for a series: while the detector, having adapted to a slow fault, no longer flags it, an
+   * interval still off that baseline keeps the incident open (the policy judges whether it is bad).
    */
-  const observe = async (closedBefore: number, replayFromMs?: number): Promise<Observation[]> => {
+  const observe = async (closedBefore: number, replayFromMs?: number, held?: (service: string, signal: string) => number | undefined): Promise<Observation[]> => {
     // A replay starts at its first telemetry and learns as it goes (the detectors' own warm-up).
     if (processedUntil === undefined && replayFromMs !== undefined) processedUntil = replayFromMs;
     const warming = processedUntil === undefined;
@@ -85,7 +87,22 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
         watched.set(key, entry);
       }
       const verdict = entry.detector.update(point.startMs, point.value);
-      if (warming || !verdict.anomalous || !Number.isFinite(verdict.usual)) continue;
+      if (warming) continue;
+      const frozen = verdict.anomalous ? undefined : held?.(point.service, point.signal);
+      if (frozen !== undefined) {
+        out.push({
+          service: point.service,
+          signal: point.signal,
+          bucketStartMs: point.startMs,
+          value: point.value,
+          baseline: frozen,
+          summary: `${point.signal} ${point.value.toPrecision(3)} still off ${frozen.toPrecision(3)}, its usual value when the incident opened`,
+          explanation: { detector: entry.name, baseline: frozen, windowSeconds: options.resolutionSeconds, evidence: 'held against the baseline frozen at opening (hysteresis)' },
+          sustainOnly: true,
+        });
+        continue;
+      }
+      if (!verdict.anomalous || !Number.isFinite(verdict.usual)) continue;
       out.push({
         service: point.service,
         signal: point.signal,

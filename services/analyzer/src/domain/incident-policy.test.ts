@@ -189,6 +189,32 @@ describe('incident policy', () => {
     expect(opened).toEqual(['coder latency.p95_ms', 'researcher error_rate']);
   });
 
+  it('lets a caller whose latency follows its still-slow callee minutes later join that incident: the fault propagating, one page', () => {
+    // The reviewer's latency creeps; its detector adapts, but the interval stays off the frozen baseline.
+    const slow = (n: number) => obs('reviewer', 'latency.p95_ms', n, 900 + n * 10, 300, n >= 2 ? { sustainOnly: true } : {});
+    const passes: Array<[number, Observation[]]> = Array.from({ length: 20 }, (_, n) => [n, [slow(n)]]);
+    passes.push([20, [slow(20), obs('coder', 'latency.p95_ms', 20, 1500, 400)]], [21, [slow(21), obs('coder', 'latency.p95_ms', 21, 1600, 400)]]);
+    const r = run(passes, initialPolicyState(), defaults);
+    expect(r.commands.filter((c) => c.type === 'OpenIncident').map((c) => c.type === 'OpenIncident' && c.service)).toEqual(['reviewer']);
+    const joined = r.commands.find((c) => c.type === 'AttachSignal' && c.service === 'coder');
+    expect(joined).toMatchObject({ reason: 'coder calls reviewer (1 hop), whose latency.p95_ms is still off its baseline in this incident: the fault propagating' });
+    expect(count(r, 'ResolveIncident')).toBe(0);
+  });
+
+  it('does not join a caller to a callee whose symptom has recovered, nor a callee to its caller', () => {
+    const slowCoder = (n: number) => obs('coder', 'latency.p95_ms', n, 900, 300);
+    // The coder recovered after interval 3; the researcher (its caller) slows down later: a fault of its own.
+    const later = [[10, [obs('researcher', 'latency.p95_ms', 10, 900, 300)]], [11, [obs('researcher', 'latency.p95_ms', 11, 900, 300)]]] as Array<[number, Observation[]]>;
+    const quiet = Array.from({ length: 10 }, (_, i): [number, Observation[]] => [i + 4, []]);
+    const r = run([[0, [slowCoder(0)]], [1, [slowCoder(1)]], [2, [slowCoder(2)]], [3, [slowCoder(3)]], ...quiet, ...later.map(([n, o]): [number, Observation[]] => [n + 4, o.map((x) => ({ ...x, bucketStartMs: bucket(n + 4) }))])], initialPolicyState(), defaults);
+    expect(r.commands.filter((c) => c.type === 'OpenIncident').map((c) => c.type === 'OpenIncident' && c.service)).toEqual(['coder', 'researcher']);
+    // The reviewer (the coder's callee) slowing down while the coder is still slow is not the coder's fault.
+    // (Minutes after the coder's onset: within the first window, a neighbour joins as part of the cascade.)
+    const steady: Array<[number, Observation[]]> = Array.from({ length: 15 }, (_, n) => [n, [slowCoder(n)]]);
+    const callee = run([...steady, [15, [slowCoder(15), obs('reviewer', 'latency.p95_ms', 15, 900, 300)]], [16, [slowCoder(16), obs('reviewer', 'latency.p95_ms', 16, 900, 300)]]], initialPolicyState(), defaults);
+    expect(callee.commands.filter((c) => c.type === 'OpenIncident').map((c) => c.type === 'OpenIncident' && c.service)).toEqual(['coder', 'reviewer']);
+  });
+
   it('confirms an error rate over two bad intervals among the last three by default: a noisy service\'s single bad interval pages nobody', () => {
     const single = run([[0, [errors('cart', 0)]], [1, []], [2, []], [3, [errors('cart', 3)]]], initialPolicyState(), defaults);
     expect(single.commands).toEqual([]);

@@ -115,6 +115,8 @@ export type PolicyContext = {
 export type PassResult = { state: PolicyState; commands: IncidentCommand[]; decisions: Decision[] };
 
 const keyOf = (service: string, signal: string) => `${service}\u0000${signal}`;
+const serviceOfKey = (key: string) => key.slice(0, key.indexOf('\u0000'));
+const signalOfKey = (key: string) => key.slice(key.indexOf('\u0000') + 1);
 const severityRank: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 const directionOf = (o: Pick<Observation, 'value' | 'baseline' | 'etaSeconds'>): Direction => (o.etaSeconds !== undefined || o.value >= o.baseline ? 'above' : 'below');
 
@@ -275,6 +277,13 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
       }
       continue;
     }
+    // A caller of a service whose symptom in an open incident is still bad feels that fault: the
+    // fault propagating, however long after it began, is the same incident (one fault, one page).
+    const propagation = propagationOf(members, open, atMs, settings, context.topology, grouping.maxHops);
+    if (propagation) {
+      for (const m of members) attach(propagation.incident, m, propagation.reason);
+      continue;
+    }
     const lead = pagers[0]!;
     const o = lead.m.observation;
     const severity = o.severity ?? lead.m.meaning.severity;
@@ -383,6 +392,43 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     }
   }
   return { state: { open: stillOpen, resolved, pending, evidence }, commands, decisions };
+};
+
+const isLatency = (signal: string) => signal.startsWith('latency.') || signal.endsWith('.duration') || signal.endsWith('.duration.p95') || signal.endsWith('_ms');
+/** Symptoms that travel up a call chain as themselves: a slow callee makes its callers slow, a failing one makes them fail. */
+const sameKind = (a: string, b: string) => a === b || (isLatency(a) && isLatency(b));
+
+/**
+ * The open incident whose still-bad symptom of the same kind a member's service calls (directly or
+ * within `maxHops` calls), if any; the nearest callee wins. Only callers (a caller's new fault does not
+ * show in its callee), and only the same kind (a caller's errors beside a slow callee are their own fault).
+ */
+const propagationOf = (
+  members: ReadonlyArray<{ service: string; signal: string }>,
+  open: PolicyIncident[],
+  atMs: number,
+  settings: PolicySettings,
+  topology: TopologyView,
+  maxHops: number,
+): { incident: PolicyIncident; reason: string } | undefined => {
+  const stillBadSince = atMs - settings.quietIntervals * settings.resolutionMs;
+  let best: { incident: PolicyIncident; reason: string; hops: number } | undefined;
+  for (const m of members) {
+    let frontier = [m.service];
+    const seen = new Set(frontier);
+    for (let hops = 1; hops <= maxHops && frontier.length > 0; hops++) {
+      frontier = frontier.flatMap((x) => topology.downstreamOf(x)).filter((x) => !seen.has(x) && seen.add(x));
+      for (const incident of open) {
+        const held = Object.entries(incident.signals).find(
+          ([key, s]) => s.role === 'symptom' && s.lastBadMs > stillBadSince && frontier.includes(serviceOfKey(key)) && sameKind(signalOfKey(key), m.signal),
+        );
+        if (!held || (best && best.hops <= hops)) continue;
+        const callee = serviceOfKey(held[0]);
+        best = { incident, hops, reason: `${m.service} calls ${callee} (${hops} ${hops === 1 ? 'hop' : 'hops'}), whose ${signalOfKey(held[0])} is still off its baseline in this incident: the fault propagating` };
+      }
+    }
+  }
+  return best && { incident: best.incident, reason: best.reason };
 };
 
 /** Why a signal of the same interval belongs with the one that opened the incident, in words. */
