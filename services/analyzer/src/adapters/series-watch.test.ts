@@ -90,6 +90,28 @@ describe('series watch', () => {
     expect(seen.map((o) => [o.service, o.bucketStartMs])).toContainEqual(['late', bucket(7040)]);
   });
 
+  it('holds a series an incident froze a baseline for: once the detector adapted to the new level, each interval still says where it stands', async () => {
+    const healthy = Array.from({ length: 40 }, (_, i) => delta('creeper', 'latency.p95_ms', 9000 + i, 300 + wiggle(i)));
+    // The level moves to 900 and stays: the detector flags the step, then learns the new level.
+    const high = Array.from({ length: 60 }, (_, i) => delta('creeper', 'latency.p95_ms', 9040 + i, 900 + wiggle(i)));
+    await db.sql.begin((tx) => mergeSeries(tx, resolution, [...healthy, ...high]));
+    const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 40, limits: {}, budgets: [] });
+    await watch.observe(bucket(9040));
+    const frozen = new Map([['creeper', 300]]);
+    const seen = await watch.observe(bucket(9099), undefined, (service, signal) => (signal === 'latency.p95_ms' ? frozen.get(service) : undefined));
+    const mine = seen.filter((o) => o.service === 'creeper');
+    // Every interval judged is an observation: anomalous while the detector sees the step, held after.
+    expect(mine).toHaveLength(59);
+    const held = mine.filter((o) => o.sustainOnly);
+    expect(held.length).toBeGreaterThan(0);
+    expect(held[0]).toMatchObject({ baseline: 300, explanation: { evidence: 'held against the baseline frozen at opening (hysteresis)' } });
+    expect(held.at(-1)!.summary).toMatch(/^latency\.p95_ms [89]\d\d still off 300, its usual value when the incident opened$/);
+    // Without an incident holding it, the adapted detector says nothing more.
+    const free = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 40, limits: {}, budgets: [] });
+    await free.observe(bucket(9040));
+    expect((await free.observe(bucket(9099))).filter((o) => o.service === 'creeper' && !o.sustainOnly).length).toBeLessThan(mine.length);
+  });
+
   it('predicts a gauge crossing its limit before it does', async () => {
     // Memory climbing 1 MB per bucket towards a 1 GB limit, with a GC sawtooth on top.
     const limit = 1_000_000_000;
