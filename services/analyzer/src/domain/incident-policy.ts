@@ -190,7 +190,10 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     const meaning = meaningOf(o.signal, settings.meanings);
     const key = keyOf(o.service, o.signal);
     // A prediction is bad by definition (a limit ahead): its value is below the limit it compares with.
-    if (meaning.role !== 'prediction' && !isBadMove(meaning, o.value, o.baseline)) {
+    // Hysteresis: a signal keeps its incident open while it is off the frozen baseline by half what
+    // it takes to open one (a creeping latency the detector adapted to stays bad; noise does not).
+    const judged = o.sustainOnly ? { ...meaning, minRelativeChange: meaning.minRelativeChange / 2 } : meaning;
+    if (meaning.role !== 'prediction' && !isBadMove(judged, o.value, o.baseline)) {
       decisions.push({ service: o.service, signal: o.signal, decision: 'ignored', reason: `${directionOf(o)} its baseline, which is not bad for ${o.signal} (bad: ${meaning.bad}${meaning.minRelativeChange ? `, by ${meaning.minRelativeChange * 100} % or more` : ''})` });
       continue;
     }
