@@ -7,7 +7,7 @@ import { globMatches, type CostBudget } from '@hephaestus/schemas';
 import { forecastSpend, periodStart } from '../domain/budget.ts';
 import { createDetector, type Detector, type DetectorName } from '../domain/detectors/index.ts';
 import { defaultCommonSettings } from '../domain/detectors/detector.ts';
-import { predict } from '../domain/predictors/time-to-limit.ts';
+import { predict, sinceReset } from '../domain/predictors/time-to-limit.ts';
 import type { Observation } from '../domain/incident-policy.ts';
 import { readSeries, type SeriesPoint } from './series-store.ts';
 
@@ -138,7 +138,9 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     for (const points of bySeries.values()) {
       const { service, signal } = points[0]!;
       const limit = options.limits[signal]!;
-      const prediction = predict(points.map((p) => ({ timestampMs: p.startMs, value: p.max })), limit, { minPoints: 12, horizonMs: 3_600_000 });
+      // Only since the last restart: the ramp before a restart would keep predicting a limit the
+      // process running now is far from (and reopen the incident its restart cured).
+      const prediction = predict(sinceReset(points.map((p) => ({ timestampMs: p.startMs, value: p.max }))), limit, { minPoints: 12, horizonMs: 3_600_000 });
       if (!prediction) continue;
       const etaSeconds = Math.round(prediction.etaMs / 1000);
       out.push({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { holt, leastSquares } from './linear-fit.ts';
-import { envelope, predict, type Point } from './time-to-limit.ts';
+import { envelope, predict, sinceReset, type Point } from './time-to-limit.ts';
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -106,5 +106,26 @@ describe('time to limit', () => {
   it('needs enough points and ignores crossings beyond the horizon', () => {
     expect(predict(series(10, minute, (i) => i), 100)).toBeUndefined();
     expect(predict(series(100, minute, (i) => 100 + i * 0.001), 1e9)).toBeUndefined();
+  });
+});
+
+describe('after a restart', () => {
+  const leak = (from: number, n: number, start: number): Point[] => Array.from({ length: n }, (_, i) => ({ timestampMs: (from + i) * minute, value: start + i * 10 }));
+
+  it('keeps only the points since the gauge last halved or fell further', () => {
+    const before = leak(0, 60, 200);
+    const after = leak(60, 5, 200);
+    expect(sinceReset([...before, ...after])).toEqual(after);
+    expect(sinceReset(before)).toEqual(before);
+    // A sawtooth's shallow drops are not restarts.
+    const saw = Array.from({ length: 40 }, (_, i) => ({ timestampMs: i * minute, value: 500 + (i % 5) * 40 }));
+    expect(sinceReset(saw)).toHaveLength(40);
+  });
+
+  it('predicts nothing for a process just restarted, however steep the ramp before it was', () => {
+    const before = leak(0, 60, 200);
+    const series = [...before, ...Array.from({ length: 20 }, (_, i) => ({ timestampMs: (60 + i) * minute, value: 200 + Math.sin(i) * 3 }))];
+    expect(predict(before, 1000, { minPoints: 12 })).toBeDefined();
+    expect(predict(sinceReset(series), 1000, { minPoints: 12 })).toBeUndefined();
   });
 });

@@ -77,6 +77,18 @@ const duration = (ms: number): string => {
 
 const twoSidedConfidence = (t: number): number => Math.max(0, Math.min(1, 2 * cumulativeStdNormalProbability(Math.abs(t)) - 1));
 
+/**
+ * The points since the gauge last fell to `ratio` of the point before or less (a restart, a
+ * failover): what came before says nothing about the process running now. Points in time order.
+ */
+export const sinceReset = <P extends Point>(series: ReadonlyArray<P>, ratio = 0.5): ReadonlyArray<P> => {
+  for (let i = series.length - 1; i > 0; i--) {
+    const before = series[i - 1]!.value;
+    if (before > 0 && series[i]!.value <= before * ratio) return series.slice(i);
+  }
+  return series;
+};
+
 /** Time until `series` crosses `limit`, or undefined when there is no steady trend towards it. Points in time order. */
 export const predict = (series: ReadonlyArray<Point>, limit: number, settings: Partial<PredictSettings> = {}): Prediction | undefined => {
   const s = { ...defaultPredictSettings, ...settings };
