@@ -50,6 +50,8 @@ export const defaultSignalMeanings: SignalMeaning[] = [
   entry({ signal: 'gen_ai.budget', role: 'symptom', bad: 'up', severity: 'warning' }),
   entry({ signal: 'latency.*', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
   entry({ signal: '*.duration', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
+  // A duration histogram's p95 series: the same symptom as its mean.
+  entry({ signal: '*.duration.p95', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
   entry({ signal: '*_ms', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
   entry({ signal: 'gen_ai.cost_per_success_usd', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
   entry({ signal: 'gen_ai.cost_usd', role: 'cause', bad: 'up', minRelativeChange: 0.5 }),

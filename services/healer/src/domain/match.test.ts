@@ -133,6 +133,8 @@ describe('the default playbooks on the incidents that went wrong', () => {
     expect(chosen([opened('planner', 'latency_p99', 2400, 800), attached('coder', 'gen_ai.client.operation.duration', 120, { baseline: 300 }), settled('coder', 'planner')])).toBe('nothing');
     // …and does act on the agent whose own LLM calls slowed down.
     expect(chosen([opened('coder', 'gen_ai.client.operation.duration', 2900, 300), settled('coder')])).toBe('shed-load-on-saturation on coder');
+    // The histogram's p95 series is the same signal.
+    expect(chosen([opened('reviewer', 'latency.p95_ms', 4200, 1900), attached('reviewer', 'gen_ai.client.operation.duration.p95', 2.2, { baseline: 1.3 }), settled('reviewer')])).toBe('shed-load-on-saturation on reviewer');
   });
 
   it('restart before out of memory does not act on a service without its own failure prediction', () => {

@@ -50,13 +50,16 @@ const specifics = (m: Playbook['match']): string[] => [
   ...(m.direction ? [`direction ${m.direction}`] : []),
 ];
 
+/** The signal itself, or its histogram's p95 series (`gen_ai.client.operation.duration.p95`). */
+export const isSignalOf = (shown: string, wanted: string) => shown === wanted || shown === `${wanted}.p95`;
+
 // fit: the evidence on the target itself, then the playbook's other conditions.
 export const fitPlaybook = (book: Playbook, incident: IncidentEvidence): FitResult => {
   const m = book.match;
   const target = targetOf(book, incident);
   const on = target.service;
   const side: Direction = m.direction ?? 'above';
-  const shown = incident.signals.filter((s) => s.service === on && s.signal === m.signal);
+  const shown = incident.signals.filter((s) => s.service === on && isSignalOf(s.signal, m.signal));
   if (shown.length === 0) return { ok: false, why: `${book.id} needs ${m.signal} ${side} on ${on}, which ${on} does not show` };
   if (!shown.some((s) => s.direction === side)) return { ok: false, why: `${book.id} needs ${m.signal} ${side} on ${on}, which ${on} shows only ${sides(shown)}` };
   if (!globMatches(m.service, on)) return { ok: false, why: `${book.id} answers services "${m.service}", not ${on}` };
@@ -86,7 +89,7 @@ export const choosePlaybook = (playbooks: Playbook[], incident: IncidentEvidence
   if (!chosen) {
     // Name the playbooks that answer a signal the incident holds somewhere: the near misses.
     const held = new Set(incident.signals.map((s) => s.signal));
-    const near = results.flatMap(({ book, result }) => (!result.ok && held.has(book.match.signal) ? [result.why] : []));
+    const near = results.flatMap(({ book, result }) => (!result.ok && [...held].some((s) => isSignalOf(s, book.match.signal)) ? [result.why] : []));
     const signals = [...new Set(incident.signals.map((s) => `${s.signal} on ${s.service}`))].join(', ');
     const why = near.length > 0 ? near.join('; ') : `no playbook answers its signals (${signals})`;
     return { chosen: undefined, explanation: `no playbook fits incident on ${incident.service}: ${why}` };
