@@ -7,7 +7,7 @@ import type { EventDataOf } from '@hephaestus/schemas';
 import { Counter, type Registry } from 'prom-client';
 import type { ErrorRateSettings } from '../domain/error-rate-detector.ts';
 import { errorRateObservation, signatureObservation } from '../domain/observations.ts';
-import { decidePass, frozenBaseline, initialPolicyState, restoreIncident, type Decision, type Observation, type PolicySettings, type PolicyState } from '../domain/incident-policy.ts';
+import { decidePass, frozenBaseline, initialPolicyState, restoreIncident, type ActiveRemediation, type Decision, type Observation, type PolicySettings, type PolicyState } from '../domain/incident-policy.ts';
 import { incidentStreamId, type IncidentCommand } from '../domain/incident.ts';
 import type { createCorrelator } from './correlator.ts';
 import { handleIncidentCommand, openIncidents } from './incident-store.ts';
@@ -108,6 +108,26 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
     return out;
   };
 
+  // The healer's recent actions, from its events (not its tables): what they cause is not a new fault.
+  const ends = ['remediation.validated', 'remediation.failed', 'remediation.rolled_back', 'remediation.escalated'];
+  const recentRemediations = async (sinceMs: number): Promise<ActiveRemediation[]> => {
+    const rows = await sql<{ type: string; data: Record<string, unknown>; occurred_at: Date }[]>`
+      SELECT type, data, occurred_at FROM events
+      WHERE type IN ${sql(['remediation.started', ...ends])} AND occurred_at >= ${new Date(sinceMs)} ORDER BY position`;
+    const byId = new Map<string, ActiveRemediation>();
+    for (const row of rows) {
+      const id = String(row.data.remediationId);
+      if (row.type === 'remediation.started') {
+        const d = row.data as EventDataOf<'remediation.started'>;
+        if (!d.dryRun) byId.set(id, { remediationId: id, incidentId: d.incidentId, service: d.service, playbookId: d.playbookId, startedAtMs: row.occurred_at.getTime() });
+      } else {
+        const known = byId.get(id);
+        if (known) known.endedAtMs = Math.max(known.endedAtMs ?? 0, row.occurred_at.getTime());
+      }
+    }
+    return [...byId.values()];
+  };
+
   // detect (error signatures): new or surging templates, as evidence for the incident they relate to.
   const observeSignatures = (closedBefore: number): Observation[] =>
     correlator.closeSignatureBuckets(closedBefore).map((surge) => signatureObservation(surge, correlator.templateOf(surge.service, surge.signatureId), options.resolutionSeconds));
@@ -155,7 +175,8 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
       const start = Math.max(first, Math.min(o.bucketStartMs, closedBefore - resolutionMs));
       byBucket.set(start, [...(byBucket.get(start) ?? []), o]);
     }
-    const context = { topology: correlator.topology, traces: correlator.traces, settings: options.policy };
+    const remediations = await recentRemediations(first - 15 * 60_000);
+    const context = { topology: correlator.topology, traces: correlator.traces, settings: options.policy, remediations };
     for (let start = first; start < closedBefore; start += resolutionMs) {
       const result = decidePass(policy, byBucket.get(start) ?? [], start + resolutionMs, context);
       // Commands are idempotent against the streams: a pass that fails half-way is judged again.

@@ -215,6 +215,27 @@ describe('incident policy', () => {
     expect(callee.commands.filter((c) => c.type === 'OpenIncident').map((c) => c.type === 'OpenIncident' && c.service)).toEqual(['coder', 'reviewer']);
   });
 
+  it('attaches a caller\'s errors while the healer restarts its callee to the incident being remediated: the action, not a second fault', () => {
+    const predicted = (n: number) => obs('reviewer', 'failure.predicted', n, 900, 1000, { etaSeconds: 600, confidence: 0.99 });
+    const first = run([[0, [predicted(0)]], [1, [predicted(1)]]]);
+    const incidentId = first.commands.find((c) => c.type === 'OpenIncident')!.incidentId;
+    const restart = { remediationId: 'r1', incidentId, service: 'reviewer', playbookId: 'restart-before-out-of-memory', startedAtMs: bucket(2) + 1000 };
+    // The planner calls the reviewer three calls down; its calls fail while the reviewer restarts.
+    const during = run([[3, [errors('planner', 3)]]], first.state, { ...context, remediations: [restart] });
+    expect(count(during, 'OpenIncident')).toBe(0);
+    expect(during.commands.find((c) => c.type === 'AttachSignal')).toMatchObject({
+      incidentId,
+      service: 'planner',
+      reason: 'planner is a caller 3 calls up of reviewer while restart-before-out-of-memory acts on it: an effect of the remediation, not a new fault',
+    });
+    // Long after the action ended, the same errors are a fault of their own.
+    const later = run([[40, [errors('planner', 40)]]], first.state, { ...context, remediations: [{ ...restart, endedAtMs: bucket(4) }] });
+    expect(count(later, 'OpenIncident')).toBe(1);
+    // And a service that does not call the reviewer is not excused.
+    const lonely = run([[3, [errors('billing', 3)]]], first.state, { ...context, remediations: [restart] });
+    expect(count(lonely, 'OpenIncident')).toBe(1);
+  });
+
   it('confirms an error rate over two bad intervals among the last three by default: a noisy service\'s single bad interval pages nobody', () => {
     const single = run([[0, [errors('cart', 0)]], [1, []], [2, []], [3, [errors('cart', 3)]]], initialPolicyState(), defaults);
     expect(single.commands).toEqual([]);

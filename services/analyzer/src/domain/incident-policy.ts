@@ -110,7 +110,12 @@ export type PolicyContext = {
   /** Exemplar traces by id, for root-cause ranking. */
   traces: (traceIds: readonly string[]) => ReadonlyArray<ReadonlyArray<SpanRecord>>;
   settings: PolicySettings;
+  /** The healer's actions (from its `remediation.*` events): their side effects are not new faults. */
+  remediations?: ReadonlyArray<ActiveRemediation>;
 };
+
+/** A remediation acting on a service for an incident, from its start until it ended (open while running). */
+export type ActiveRemediation = { remediationId: string; incidentId: string; service: string; playbookId: string; startedAtMs: number; endedAtMs?: number };
 
 export type PassResult = { state: PolicyState; commands: IncidentCommand[]; decisions: Decision[] };
 
@@ -282,7 +287,8 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     }
     // A caller of a service whose symptom in an open incident is still bad feels that fault: the
     // fault propagating, however long after it began, is the same incident (one fault, one page).
-    const propagation = propagationOf(members, open, atMs, settings, context.topology, grouping.maxHops);
+    const propagation =
+      sideEffectOf(members, open, context.remediations ?? [], atMs, settings, context.topology) ?? propagationOf(members, open, atMs, settings, context.topology, grouping.maxHops);
     if (propagation) {
       for (const m of members) attach(propagation.incident, m, propagation.reason);
       continue;
@@ -395,6 +401,48 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     }
   }
   return { state: { open: stillOpen, resolved, pending, evidence }, commands, decisions };
+};
+
+/** How many calls up from a remediated service its callers still feel the action. */
+const sideEffectDepth = 4;
+
+/**
+ * The open incident a remediation is acting for when a member's service is its target, or calls it
+ * (up to `sideEffectDepth` calls), while the action runs or within the quiet intervals after it ended:
+ * a restart's callers see failed calls for a moment, and that is the action, not a second fault.
+ */
+const sideEffectOf = (
+  members: ReadonlyArray<{ service: string; onsetMs: number }>,
+  open: PolicyIncident[],
+  remediations: ReadonlyArray<ActiveRemediation>,
+  atMs: number,
+  settings: PolicySettings,
+  topology: TopologyView,
+): { incident: PolicyIncident; reason: string } | undefined => {
+  const grace = settings.quietIntervals * settings.resolutionMs;
+  for (const r of remediations) {
+    const incident = open.find((i) => i.id === r.incidentId);
+    if (!incident) continue;
+    const callers = walkUp(r.service, topology, sideEffectDepth);
+    const affected = members.find(
+      (m) => callers.has(m.service) && m.onsetMs >= r.startedAtMs - settings.resolutionMs && (r.endedAtMs === undefined || m.onsetMs <= r.endedAtMs + grace),
+    );
+    if (!affected) continue;
+    const hops = callers.get(affected.service)!;
+    const how = hops === 0 ? 'its target' : `${hops === 1 ? 'a caller' : `a caller ${hops} calls up`} of ${r.service}`;
+    return { incident, reason: `${affected.service} is ${how} while ${r.playbookId} acts on it: an effect of the remediation, not a new fault` };
+  }
+  return undefined;
+};
+
+/** The service and its callers up to `depth` calls up, with their distance. */
+const walkUp = (service: string, topology: TopologyView, depth: number): Map<string, number> => {
+  const seen = new Map([[service, 0]]);
+  let frontier = [service];
+  for (let d = 1; d <= depth && frontier.length > 0; d++) {
+    frontier = frontier.flatMap((x) => topology.upstreamOf(x)).filter((x) => !seen.has(x) && (seen.set(x, d), true));
+  }
+  return seen;
 };
 
 const isLatency = (signal: string) => signal.startsWith('latency.') || signal.endsWith('.duration') || signal.endsWith('.duration.p95') || signal.endsWith('_ms');
