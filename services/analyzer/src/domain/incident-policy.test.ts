@@ -228,6 +228,11 @@ describe('incident policy', () => {
       service: 'planner',
       reason: 'planner is a caller 3 calls up of reviewer while restart-before-out-of-memory acts on it: an effect of the remediation, not a new fault',
     });
+    // The prediction went quiet with the restart, but the incident waits for the action to end.
+    const quiet = run([[4, []], [5, []], [6, []]], during.state, { ...context, remediations: [restart] });
+    expect(count(quiet, 'ResolveIncident')).toBe(0);
+    const ended = run([[7, []], [8, []], [9, []]], quiet.state, { ...context, remediations: [{ ...restart, endedAtMs: bucket(7) }] });
+    expect(count(ended, 'ResolveIncident')).toBe(1);
     // Long after the action ended, the same errors are a fault of their own.
     const later = run([[40, [errors('planner', 40)]]], first.state, { ...context, remediations: [{ ...restart, endedAtMs: bucket(4) }] });
     expect(count(later, 'OpenIncident')).toBe(1);

@@ -381,11 +381,13 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
   }
 
   // resolve: every symptom (and prediction) quiet for the last `quietIntervals` intervals.
+  // An incident the healer is acting on stays open until the action ended (and its side effects passed).
   const quietSince = atMs - settings.quietIntervals * settings.resolutionMs;
+  const acting = new Set((context.remediations ?? []).filter((r) => r.endedAtMs === undefined || r.endedAtMs > quietSince).map((r) => r.incidentId));
   const stillOpen: PolicyIncident[] = [];
   for (const incident of open) {
     const keeping = Object.values(incident.signals).filter((s) => s.role === 'symptom' || s.role === 'prediction');
-    if (keeping.length > 0 && keeping.every((s) => s.lastBadMs <= quietSince)) {
+    if (keeping.length > 0 && keeping.every((s) => s.lastBadMs <= quietSince) && !acting.has(incident.id)) {
       commands.push({
         type: 'ResolveIncident',
         at,
