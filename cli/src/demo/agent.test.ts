@@ -199,7 +199,10 @@ describe('the demo agent', () => {
     expect((await (await fetch(`${agent.controlUrl}/health`)).json()).llm.cache).toBe(false);
     await post(`${agent.controlUrl}/fault`, { name: 'spend-runaway' });
     await post(`${agent.controlUrl}/config`, { cache: true });
-    for (let i = 0; i < 4; i++) expect((await post(agent.workUrl, { task: 'add a dark mode toggle' })).status).toBe(200);
+    // The simulated provider fails 0.2 % of calls even when healthy: a 502 is retried, as a client would.
+    let answered = 0;
+    for (let tries = 0; answered < 4 && tries < 12; tries++) if ((await post(agent.workUrl, { task: 'add a dark mode toggle' })).status === 200) answered++;
+    expect(answered).toBe(4);
     await agent.stop();
     const llm = sink.spans.filter((s) => s.attributes['gen_ai.operation.name'] === 'chat');
     // The same task's prompts: the first `plan` call pays (30 times the usual answer), the repeats are cache hits.
