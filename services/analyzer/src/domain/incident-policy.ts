@@ -425,7 +425,7 @@ const sideEffectOf = (
   for (const r of remediations) {
     const incident = open.find((i) => i.id === r.incidentId);
     if (!incident) continue;
-    const callers = walkUp(r.service, topology, sideEffectDepth);
+    const callers = hopsAlong(r.service, (x) => topology.upstreamOf(x), sideEffectDepth);
     const affected = members.find(
       (m) => callers.has(m.service) && m.onsetMs >= r.startedAtMs - settings.resolutionMs && (r.endedAtMs === undefined || m.onsetMs <= r.endedAtMs + grace),
     );
@@ -437,12 +437,12 @@ const sideEffectOf = (
   return undefined;
 };
 
-/** The service and its callers up to `depth` calls up, with their distance. */
-const walkUp = (service: string, topology: TopologyView, depth: number): Map<string, number> => {
+/** The service and those `next` reaches from it in up to `depth` steps, with their distance. */
+const hopsAlong = (service: string, next: (s: string) => string[], depth: number): Map<string, number> => {
   const seen = new Map([[service, 0]]);
   let frontier = [service];
   for (let d = 1; d <= depth && frontier.length > 0; d++) {
-    frontier = frontier.flatMap((x) => topology.upstreamOf(x)).filter((x) => !seen.has(x) && (seen.set(x, d), true));
+    frontier = frontier.flatMap(next).filter((x) => !seen.has(x) && (seen.set(x, d), true));
   }
   return seen;
 };
@@ -467,17 +467,12 @@ const propagationOf = (
   const stillBadSince = atMs - settings.quietIntervals * settings.resolutionMs;
   let best: { incident: PolicyIncident; reason: string; hops: number } | undefined;
   for (const m of members) {
-    let frontier = [m.service];
-    const seen = new Set(frontier);
-    for (let hops = 1; hops <= maxHops && frontier.length > 0; hops++) {
-      frontier = frontier.flatMap((x) => topology.downstreamOf(x)).filter((x) => !seen.has(x) && seen.add(x));
-      for (const incident of open) {
-        const held = Object.entries(incident.signals).find(
-          ([key, s]) => s.role === 'symptom' && s.lastBadMs > stillBadSince && frontier.includes(serviceOfKey(key)) && sameKind(signalOfKey(key), m.signal),
-        );
-        if (!held || (best && best.hops <= hops)) continue;
-        const callee = serviceOfKey(held[0]);
-        best = { incident, hops, reason: `${m.service} calls ${callee} (${hops} ${hops === 1 ? 'hop' : 'hops'}), whose ${signalOfKey(held[0])} is still off its baseline in this incident: the fault propagating` };
+    const callees = hopsAlong(m.service, (x) => topology.downstreamOf(x), maxHops);
+    for (const incident of open) {
+      for (const [key, s] of Object.entries(incident.signals)) {
+        const hops = callees.get(serviceOfKey(key));
+        if (!hops || s.role !== 'symptom' || s.lastBadMs <= stillBadSince || !sameKind(signalOfKey(key), m.signal) || (best && best.hops <= hops)) continue;
+        best = { incident, hops, reason: `${m.service} calls ${serviceOfKey(key)} (${hops} ${hops === 1 ? 'hop' : 'hops'}), whose ${signalOfKey(key)} is still off its baseline in this incident: the fault propagating` };
       }
     }
   }
