@@ -55,7 +55,7 @@ const receiverFile = z
     webhook: z
       .object({
         url: httpUrl,
-        /** The environment variable holding the HMAC-SHA256 key; the body's signature goes in X-Heph-Signature-256. */
+        /** The environment variable holding the HMAC-SHA256 key; the signature of X-Heph-Timestamp and the body goes in X-Heph-Signature-256. */
         secretEnv: envName.optional(),
       })
       .strict()

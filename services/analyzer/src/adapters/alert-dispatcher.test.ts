@@ -126,7 +126,7 @@ describe('alert dispatcher', () => {
 
     const firing = await until('the payments webhook', () => hook.calls[0]);
     expect(firing.body).toMatchObject({ version: '4', status: 'firing', receiver: 'payments-hook', incident: { id: 'checkout-1', service: 'checkout' } });
-    expect(firing.headers['x-heph-signature-256']).toBe(`sha256=${createHmac('sha256', 'k3y').update(firing.raw).digest('hex')}`);
+    expect(firing.headers['x-heph-signature-256']).toBe(`sha256=${createHmac('sha256', 'k3y').update(`${firing.headers['x-heph-timestamp']}.${firing.raw}`).digest('hex')}`);
     await until('the Slack message', () => slack.calls[0]);
     expect(slack.calls[0]!.body.text).toContain('[FIRING:1] search error_rate');
     const trigger = await until('the PagerDuty trigger', () => pagerduty.calls[0]);

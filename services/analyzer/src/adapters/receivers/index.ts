@@ -11,7 +11,7 @@ import { webhookSender } from './webhook.ts';
 export * from './notification.ts';
 export { dedupKey, pagerDutyEvent } from './pagerduty.ts';
 export { slackMessage } from './slack.ts';
-export { sign, signatureHeader, verifySignature, webhookPayload } from './webhook.ts';
+export { sign, signatureHeader, signatureToleranceSeconds, timestampHeader, verifySignature, webhookPayload } from './webhook.ts';
 
 export const targetKey = (target: Target) => `${target.receiver}\u001f${target.kind}`;
 

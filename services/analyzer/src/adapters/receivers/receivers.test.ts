@@ -9,6 +9,8 @@ import {
   DeliveryError,
   pagerDutyEvent,
   postJson,
+  sign,
+  signatureToleranceSeconds,
   slackMessage,
   targetKey,
   verifySignature,
@@ -101,26 +103,47 @@ describe('webhook receiver', () => {
     });
   });
 
-  it('signs the body with HMAC-SHA256 in X-Heph-Signature-256 and sends the idempotency key', async () => {
+  it('signs the timestamp and body with HMAC-SHA256 in X-Heph-Signature-256 and sends the idempotency key', async () => {
     const receiver = await startLoopbackReceiver();
     servers.push(receiver);
     const senders = sendersFor(
       { receivers: [{ name: 'oncall', webhook: { url: `${receiver.url}/alerts`, secretEnv: 'HOOK_KEY' } }], route: { receiver: 'oncall' } },
       { HOOK_KEY: 's3cret' },
     );
+    const before = Math.floor(Date.now() / 1000);
     const status = await senders.get(targetKey({ receiver: 'oncall', kind: 'webhook' }))!.send(delivery(), AbortSignal.timeout(5000));
     expect(status).toBe(200);
     const [call] = receiver.calls;
     expect(call!.path).toBe('/alerts');
     expect(call!.headers['content-type']).toBe('application/json');
     expect(call!.headers['idempotency-key']).toBe(delivery().id);
-    // Verified the way a receiver in any language would: HMAC of the raw body with the shared key.
-    const expected = `sha256=${createHmac('sha256', 's3cret').update(call!.raw).digest('hex')}`;
+    const timestamp = String(call!.headers['x-heph-timestamp']);
+    expect(Number(timestamp)).toBeGreaterThanOrEqual(before);
+    expect(Number(timestamp)).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
+    // Verified the way a receiver in any language would: HMAC of "<timestamp>.<raw body>" with the shared key.
+    const expected = `sha256=${createHmac('sha256', 's3cret').update(`${timestamp}.${call!.raw}`).digest('hex')}`;
     expect(call!.headers['x-heph-signature-256']).toBe(expected);
-    expect(verifySignature(call!.raw, expected, 's3cret')).toBe(true);
-    expect(verifySignature(call!.raw, expected, 'other')).toBe(false);
-    expect(verifySignature(`${call!.raw} `, expected, 's3cret')).toBe(false);
+    const signed = { signature: expected, timestamp };
+    expect(verifySignature(call!.raw, signed, 's3cret')).toBe(true);
+    expect(verifySignature(call!.raw, signed, 'other')).toBe(false);
+    expect(verifySignature(`${call!.raw} `, signed, 's3cret')).toBe(false);
+    expect(verifySignature(call!.raw, { signature: expected, timestamp: String(Number(timestamp) + 1) }, 's3cret')).toBe(false);
+    expect(verifySignature(call!.raw, { signature: expected, timestamp: undefined }, 's3cret')).toBe(false);
     expect(call!.body.incident.id).toBe('inc-1');
+  });
+
+  it('makes a captured signed request worthless after the tolerance (no replay)', () => {
+    const body = '{"version":"4"}';
+    const at = Date.UTC(2026, 11, 2, 12, 0, 0);
+    const timestamp = at / 1000;
+    const signed = { signature: sign(timestamp, body, 's3cret'), timestamp: String(timestamp) };
+    expect(verifySignature(body, signed, 's3cret', at)).toBe(true);
+    expect(verifySignature(body, signed, 's3cret', at + signatureToleranceSeconds * 1000)).toBe(true);
+    expect(verifySignature(body, signed, 's3cret', at + (signatureToleranceSeconds + 1) * 1000)).toBe(false);
+    expect(verifySignature(body, signed, 's3cret', at - (signatureToleranceSeconds + 1) * 1000)).toBe(false);
+    // The old body-only signature no longer verifies: the timestamp is part of what is signed.
+    const bodyOnly = `sha256=${createHmac('sha256', 's3cret').update(body).digest('hex')}`;
+    expect(verifySignature(body, { signature: bodyOnly, timestamp: String(timestamp) }, 's3cret', at)).toBe(false);
   });
 
   it('sends no signature without a secret', async () => {

@@ -1,20 +1,39 @@
 // The generic webhook: Alertmanager's webhook JSON (version "4", so existing receivers understand it)
 // plus our `incident` (the group's first incident, as before grouping existed) and `incidents`.
-// With a secret, `X-Heph-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>` signs the body, as
-// GitHub signs its webhooks; `Idempotency-Key` is the same on every retry of one notification.
+// With a secret, `X-Heph-Timestamp: <unix seconds>` and `X-Heph-Signature-256: sha256=<hex HMAC-SHA256 of
+// "<timestamp>.<raw body>">` sign each request, so a recorded request cannot be replayed later (a receiver
+// refuses a timestamp more than five minutes away, as Stripe and Slack receivers do); `Idempotency-Key`
+// is the same on every retry of one notification, so a receiver can also drop a retry it has seen.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Labels } from '@hephaestus/schemas';
 import { describeIncident, incidentLink, postJson, type Delivery, type DeliveryContext, type Send } from './notification.ts';
 
 export const signatureHeader = 'x-heph-signature-256';
+export const timestampHeader = 'x-heph-timestamp';
 
-export const sign = (body: string, secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+/** How far a signed request's timestamp may be from the receiver's clock. */
+export const signatureToleranceSeconds = 300;
 
-/** For receivers written in TypeScript: compare in constant time over the raw body bytes. */
-export const verifySignature = (body: string, header: string | undefined, secret: string): boolean => {
-  if (!header) return false;
-  const expected = Buffer.from(sign(body, secret));
-  const given = Buffer.from(header);
+export const sign = (timestamp: number, body: string, secret: string) =>
+  `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+
+/**
+ * For receivers written in TypeScript: the timestamp must be within the tolerance of `nowMs` and the
+ * signature, compared in constant time, must be over that timestamp and the raw body bytes.
+ */
+export const verifySignature = (
+  body: string,
+  headers: { signature: string | undefined; timestamp: string | undefined },
+  secret: string,
+  nowMs = Date.now(),
+  toleranceSeconds = signatureToleranceSeconds,
+): boolean => {
+  const { signature, timestamp } = headers;
+  if (!signature || !timestamp || !/^\d{1,12}$/.test(timestamp)) return false;
+  const seconds = Number(timestamp);
+  if (Math.abs(nowMs / 1000 - seconds) > toleranceSeconds) return false;
+  const expected = Buffer.from(sign(seconds, body, secret));
+  const given = Buffer.from(signature);
   return expected.length === given.length && timingSafeEqual(expected, given);
 };
 
@@ -55,10 +74,14 @@ export const webhookPayload = (delivery: Delivery, ctx: DeliveryContext) => {
 };
 
 export const webhookSender =
-  (config: { url: string }, secret: string | undefined, ctx: DeliveryContext): Send =>
+  (config: { url: string }, secret: string | undefined, ctx: DeliveryContext, nowMs: () => number = Date.now): Send =>
   (delivery, signal) => {
     const body = JSON.stringify(webhookPayload(delivery, ctx));
     const headers: Record<string, string> = { 'idempotency-key': delivery.id };
-    if (secret) headers[signatureHeader] = sign(body, secret);
+    if (secret) {
+      const timestamp = Math.floor(nowMs() / 1000);
+      headers[timestampHeader] = String(timestamp);
+      headers[signatureHeader] = sign(timestamp, body, secret);
+    }
     return postJson(config.url, body, headers, signal);
   };
