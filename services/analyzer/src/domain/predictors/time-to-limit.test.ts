@@ -109,6 +109,82 @@ describe('time to limit', () => {
   });
 });
 
+describe('a recent ramp', () => {
+  // The demo fleet's memory: 256 MiB within ±1.5 % against a 1 GiB limit; a leak adds 1 % of the limit
+  // every 10 s. One point per interval, the bucket's maximum of one sample every 5 s.
+  const MiB = 1024 * 1024;
+  const limit = 1024 * MiB;
+  const gauge = (seed: number, resolutionS: number, intervals: number, leakFromMs = Infinity) => {
+    const r = random(seed);
+    return Array.from({ length: intervals }, (_, i) => {
+      const start = i * resolutionS * 1000;
+      let max = 0;
+      for (let at = start + 5000; at <= start + resolutionS * 1000; at += 5000) {
+        const leaked = (Math.max(0, at - leakFromMs) / 10_000) * 0.01 * limit;
+        max = Math.max(max, Math.min(limit, 256 * MiB * (1 + (r() - 0.5) * 0.03) + leaked));
+      }
+      return { timestampMs: 1_700_000_000_000 + start, value: max };
+    });
+  };
+  /** Seconds from the onset until a prediction within 30 minutes: the analyzer's last hour, every interval. */
+  const detectedAfter = (seed: number, resolutionS: number) => {
+    const history = 3600 / resolutionS;
+    const onsetMs = history * resolutionS * 1000 + 1234;
+    const points = gauge(seed, resolutionS, history + 120, onsetMs);
+    for (let i = history; i < points.length; i++) {
+      const p = predict(sinceReset(points.slice(i + 1 - history, i + 1)), limit, { minPoints: 12, horizonMs: hour });
+      if (p && p.etaMs <= 30 * minute) return { seconds: (points[i]!.timestampMs - 1_700_000_000_000 + resolutionS * 1000 - onsetMs) / 1000, prediction: p };
+    }
+    return undefined;
+  };
+
+  it('predicts a leak that began after an hour of flat memory within a few intervals, at 5 s and at 10 s', () => {
+    for (const [resolutionS, within] of [
+      [5, 30],
+      [10, 60],
+    ] as const) {
+      for (const seed of [1, 2, 3]) {
+        const found = detectedAfter(seed, resolutionS)!;
+        expect(found, `${resolutionS} s, seed ${seed}`).toBeDefined();
+        expect(found.seconds).toBeLessThanOrEqual(within);
+        // The limit is about 750 s after the onset: a lead of minutes, with the confidence the policy needs.
+        expect(found.prediction.etaMs / 1000).toBeGreaterThan(600);
+        expect(found.prediction.confidence).toBeGreaterThan(0.99);
+      }
+    }
+    // The whole-window envelope alone waits until the ramp fills half the hour.
+    const history = gauge(4, 5, 720 + 24, 720 * 5000);
+    expect(predict(history.slice(-720), limit, { minPoints: 12, horizonMs: hour, recentPoints: 0 })).toBeUndefined();
+    expect(predict(history.slice(-720), limit, { minPoints: 12, horizonMs: hour })).toBeDefined();
+  });
+
+  it('predicts nothing over 50 healthy hours of the same noisy gauge, checked every interval', () => {
+    for (const resolutionS of [5, 10]) {
+      const points = gauge(99, resolutionS, (50 * 3600) / resolutionS);
+      const window = 3600 / resolutionS;
+      let predicted = 0;
+      for (let i = 12; i < points.length; i++) if (predict(sinceReset(points.slice(Math.max(0, i + 1 - window), i + 1)), limit, { minPoints: 12, horizonMs: hour })) predicted++;
+      expect(predicted, `${resolutionS} s`).toBe(0);
+    }
+  });
+
+  it('does not take a rising edge back to an earlier level for a ramp', () => {
+    // Flat at 500, a dip to 300, then a steady climb back towards 500: no point is past the history.
+    const points = series(60, minute, (i) => (i < 40 ? 500 + (i % 2) : i < 45 ? 300 : 300 + 12 * (i - 45)));
+    expect(points.at(-1)!.value).toBeLessThan(500);
+    expect(predict(points, 1000)).toBeUndefined();
+    // The same climb past the old level is a ramp.
+    const past = series(60, minute, (i) => (i < 40 ? 500 + (i % 2) : 380 + 12 * (i - 40)));
+    expect(past.at(-1)!.value).toBeGreaterThan(501);
+    expect(predict(past, 1000)).toBeDefined();
+  });
+
+  it('needs the climb to hold one point earlier too: one high point is no ramp', () => {
+    const spike = series(60, minute, (i) => (i === 59 ? 700 : 500 + (i % 3)));
+    expect(predict(spike, 1000)).toBeUndefined();
+  });
+});
+
 describe('after a restart', () => {
   const leak = (from: number, n: number, start: number): Point[] => Array.from({ length: n }, (_, i) => ({ timestampMs: (from + i) * minute, value: start + i * 10 }));
 

@@ -1,7 +1,12 @@
 // Failure prediction: when will this gauge (memory, queue depth, disk, connections, spend) cross its
-// limit? Only for a real trend: the envelope of the series (its per-slice extremes on the limit's
-// side) must climb steadily, so noise, a flat line or a garbage-collection sawtooth whose peaks stay
-// level predict nothing, however steep each rising edge is.
+// limit? Only for a real trend, seen one of two ways:
+// - over the whole window, the envelope of the series (its per-slice extremes on the limit's side)
+//   climbs steadily, so noise, a flat line or a garbage-collection sawtooth whose peaks stay level
+//   predict nothing, however steep each rising edge is;
+// - or a recent ramp: the last few points climb steadily, did so one point earlier too, and the newest
+//   point is past everything the gauge showed before the ramp. A ramp that began minutes into an hour
+//   of history is seen within a few intervals instead of once it fills half the window, and a rising
+//   edge back to a level seen before (a sawtooth) is still no trend.
 import { cumulativeStdNormalProbability } from 'simple-statistics';
 import { holt, leastSquares, type LineFit, type Point } from './linear-fit.ts';
 
@@ -27,6 +32,8 @@ export type PredictSettings = {
   minPoints: number;
   /** Time slices the envelope is taken over. */
   slices: number;
+  /** The shortest recent ramp, in points, that may predict (0: only the whole-window envelope). */
+  recentPoints: number;
   /** The envelope's slope must be this many standard errors towards the limit. */
   minSlopeT: number;
   /** and the line must explain this share of the envelope's variance. */
@@ -45,6 +52,7 @@ export const defaultPredictSettings: PredictSettings = {
   direction: 'auto',
   minPoints: 24,
   slices: 8,
+  recentPoints: 5,
   minSlopeT: 4,
   minR2: 0.7,
   horizonMs: 30 * 86_400_000,
@@ -89,6 +97,37 @@ export const sinceReset = <P extends Point>(series: ReadonlyArray<P>, ratio = 0.
   return series;
 };
 
+type Trend = { fit: LineFit; t: number };
+
+/** A steady climb towards the limit: slope `minSlopeT` standard errors from flat, the line explaining `minR2`. */
+const steady = (points: ReadonlyArray<Point>, s: PredictSettings, sign: number): Trend | undefined => {
+  const fit = leastSquares(points);
+  if (!fit || sign * fit.slope <= 0) return undefined;
+  const t = fit.slopeError > 0 ? (sign * fit.slope) / fit.slopeError : Number.POSITIVE_INFINITY;
+  return t >= s.minSlopeT && fit.r2 >= s.minR2 ? { fit, t } : undefined;
+};
+
+/**
+ * The longest trailing window (from `recentPoints` points, growing by half, up to half the series:
+ * longer ramps are the envelope's) that climbs steadily now and one point earlier, and whose newest
+ * point is past every point before it.
+ */
+const recentRamp = (series: ReadonlyArray<Point>, s: PredictSettings, sign: number): Trend | undefined => {
+  if (s.recentPoints < 3) return undefined;
+  let found: Trend | undefined;
+  for (let w = s.recentPoints; w <= Math.max(s.recentPoints, Math.floor(series.length / 2)); w = Math.max(w + 1, Math.floor(w * 1.5))) {
+    if (w + 1 > series.length) break;
+    const window = series.slice(series.length - w);
+    const before = series.slice(0, series.length - w);
+    const newest = window[window.length - 1]!.value;
+    if (before.length === 0 || !before.every((p) => sign * (newest - p.value) > 0)) break;
+    const now = steady(window, s, sign);
+    if (!now || !steady(series.slice(series.length - w - 1, series.length - 1), s, sign)) continue;
+    found = now;
+  }
+  return found;
+};
+
 /** Time until `series` crosses `limit`, or undefined when there is no steady trend towards it. Points in time order. */
 export const predict = (series: ReadonlyArray<Point>, limit: number, settings: Partial<PredictSettings> = {}): Prediction | undefined => {
   const s = { ...defaultPredictSettings, ...settings };
@@ -116,6 +155,7 @@ export const predict = (series: ReadonlyArray<Point>, limit: number, settings: P
       t = tStat;
     }
   }
+  if (!fit) ({ fit, t } = recentRamp(series, s, sign) ?? { fit, t });
   if (!fit) return undefined;
   const confidence = twoSidedConfidence(Math.min(t, 40));
   const line = fit;
