@@ -109,6 +109,9 @@ const planOf = (book: Playbook, incident: IncidentEvidence, on: { service: strin
 
 export const startHealer = async (options: HealerOptions) => {
   const { sql, logger } = options;
+  if (options.controlToken && !(options.allowedOrigins && options.allowedOrigins.length > 0)) {
+    logger.warn('HEPH_AGENT_CONTROL_TOKEN is set without HEPH_HEALER_ALLOWED_ORIGINS: agent actions will be refused until the agents\' origins are listed (the token goes to those only)');
+  }
   const now = options.now ?? Date.now;
   const pollMs = options.pollMs ?? 500;
   const resolutionMs = options.resolutionSeconds * 1000;

@@ -169,12 +169,13 @@ describe('ingest on kafka', () => {
     await guarded.close();
   });
 
-  it('keeps the data of a resource whose service its token may not speak for, but drops its heph.control.url', async () => {
+  it('refuses the resources of a service its token may not speak for (partial success), keeping its own', async () => {
     const guarded = createIngestServer({ log, logger: testLogger(), registry: newRegistry(), tokens: [{ name: 'agents', token: 'tokA', services: ['agent-*'] }], maxBodyBytes: 1 << 20, writeTimeoutMs: 5000 });
     const own = `agent-${hex(4)}`;
     const foreign = `checkout-${hex(4)}`;
+    // The attack: failing spans (every test span fails) and a control URL for a service the token does not own.
     const withControl = (service: string) => {
-      const request = exportRequest(service, [{ name: 'GET /x' }]);
+      const request = exportRequest(service, [{ name: 'GET /x' }, { name: 'GET /y' }]);
       request.resourceSpans[0]!.resource.attributes.push({ key: 'heph.control.url', value: { stringValue: 'http://127.0.0.1:9/steal?x=' } });
       return request.resourceSpans[0]!;
     };
@@ -186,6 +187,17 @@ describe('ingest on kafka', () => {
       const contentType = format === 'json' ? 'application/json' : 'application/x-protobuf';
       const response = await guarded.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': contentType, authorization: 'Bearer tokA' }, payload });
       expect(response.statusCode).toBe(200);
+      if (format === 'json') {
+        expect(response.json()).toEqual({ partialSuccess: { rejectedSpans: '2', errorMessage: `2 spans refused: token 'agents' may not speak for service.name '${foreign}'` } });
+      } else {
+        const answer = otlpRoot.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse').decode(response.rawPayload) as any;
+        expect(Number(answer.partialSuccess?.rejectedSpans)).toBe(2);
+        expect(answer.partialSuccess?.errorMessage).toContain(`may not speak for service.name '${foreign}'`);
+      }
+      // A request with only foreign resources writes nothing and says so.
+      const alone = await guarded.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json', authorization: 'Bearer tokA' }, payload: JSON.stringify({ resourceSpans: [withControl(foreign)] }) });
+      expect(alone.statusCode).toBe(200);
+      expect(alone.json().partialSuccess.rejectedSpans).toBe('2');
     }
     const resourceOf = (message: ConsumedRecord) => {
       const decoded = decodeTracesProtobuf(message.value);
@@ -193,13 +205,12 @@ describe('ingest on kafka', () => {
       return Object.fromEntries(decoded.value.resourceSpans[0]!.resource.attributes.map((a) => [a.key, a.value]));
     };
     const ownMessages = await messagesFor(own, 2);
-    const foreignMessages = await messagesFor(foreign, 2);
     for (const m of ownMessages) expect(resourceOf(m)['heph.control.url']).toEqual({ stringValue: 'http://127.0.0.1:9/steal?x=' });
-    for (const m of foreignMessages) {
-      expect(resourceOf(m)['service.name']).toEqual({ stringValue: foreign });
-      expect(resourceOf(m)).not.toHaveProperty('heph.control.url');
-      expect(m.headers['heph-record-count']).toBe('1');
-    }
+    // A later request of the own service has arrived too: nothing of the foreign one, sent before it, was written.
+    const marker = await guarded.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json', authorization: 'Bearer tokA' }, payload: exportRequest(own, [{ name: 'marker' }]) });
+    expect(marker.statusCode).toBe(200);
+    await messagesFor(own, 3);
+    expect(received.filter((r) => r.key === foreign)).toHaveLength(0);
     await guarded.close();
   });
 

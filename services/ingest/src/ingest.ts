@@ -50,9 +50,6 @@ const formatOf = (contentType: string | undefined): Format | undefined => {
 /** google.rpc.Code for each HTTP status we answer (OTLP/HTTP failures carry a google.rpc.Status). */
 const rpcCodes: Record<number, number> = { 400: 3, 401: 16, 408: 4, 413: 3, 415: 3, 429: 8, 500: 13, 503: 14 };
 
-/** The resource attribute the healer calls an agent at: only a token that may speak for the service sets it. */
-const controlUrlAttribute = 'heph.control.url';
-
 /**
  * The header on every record ingest writes: which request (and which of its records) it came from. The
  * analyzer applies a request id once, so when a write times out after the log kept it (the exporter was
@@ -103,7 +100,7 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
   const identify = bearerTokenIdentity(tokens.map((t, i) => ({ name: String(i), token: t.token })));
   const bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
   const requests = new WeakMap<FastifyRequest, RequestState>();
-  /** With tokens, a resource keeps its control URL only when its token may speak for its service. */
+  /** With tokens, a resource is kept only when its token may speak for its service. */
   const maySpeakFor = (token: IngestToken | undefined, service: string) => tokens.length === 0 || (token?.services.some((glob) => globMatches(glob, service)) ?? false);
   if (options.tokens.length === 0) logger.warn('HEPH_INGEST_TOKENS is not set: ingest accepts telemetry without authentication');
   const metrics = ingestMetrics(options.registry);
@@ -202,17 +199,22 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
       const inflated = inflate(raw, request.headers['content-encoding']);
       const prepared = pipeline.prepare(inflated, format, options.limits ?? {});
       if (!prepared.ok) throw new IngestError(400, prepared.error.message);
-      const { rejected, message } = prepared.value;
-      // A token speaks only for its services: elsewhere the data stays, the control URL (where the healer acts) goes.
+      // A token speaks only for its services: a resource of another service is refused (partial
+      // success), so a token cannot fake an error burst, a leak or a control URL for a service it does
+      // not own and get the healer to act on it. The resources it may speak for are kept.
       const token = requests.get(request)?.token;
       const requestId = requestIdOf(signal, token, inflated);
-      const trusted = prepared.value.batches.map((b) => {
-        if (maySpeakFor(token, b.serviceName)) return b;
-        const dropped = pipeline.dropResourceAttribute(b, controlUrlAttribute);
-        if (dropped !== b) logger.warn({ signal, token: token?.name, service: b.serviceName }, `${controlUrlAttribute} dropped: the token may not speak for this service`);
-        return dropped;
-      });
-      const batches = trusted.filter((b) => b.count > 0).flatMap((b) => pipeline.fit(b, options.maxRecordBytes ?? 1_000_000));
+      const foreign = prepared.value.batches.filter((b) => !maySpeakFor(token, b.serviceName));
+      const refused = foreign.reduce((n, b) => n + b.count, 0);
+      const foreignServices = [...new Set(foreign.map((b) => b.serviceName))];
+      if (refused > 0) logger.warn({ signal, token: token?.name, services: foreignServices, refused }, `${pipeline.recordName} refused: the token may not speak for these services`);
+      const rejected = prepared.value.rejected + refused;
+      const message = [prepared.value.message, refused > 0 ? `${refused} ${pipeline.recordName} refused: token '${token?.name}' may not speak for service.name ${foreignServices.map((n) => `'${n}'`).join(', ')}` : undefined]
+        .filter(Boolean)
+        .join('; ');
+      const batches = prepared.value.batches
+        .filter((b) => b.count > 0 && maySpeakFor(token, b.serviceName))
+        .flatMap((b) => pipeline.fit(b, options.maxRecordBytes ?? 1_000_000));
       kept = batches.reduce((n, b) => n + b.count, 0);
       metrics.received.inc({ signal }, kept + rejected);
       metrics.rejected.inc({ signal }, rejected);

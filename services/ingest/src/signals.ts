@@ -41,8 +41,6 @@ export type SignalPipeline = {
   respond: (rejected: number, message: string | undefined, format: Format) => Uint8Array | string;
   /** Splits a resource batch over `maxBytes` into batches under it (down to single records). */
   fit: (batch: ResourceBatch, maxBytes: number) => ResourceBatch[];
-  /** The batch without this resource attribute, re-encoded only when its bytes name it. */
-  dropResourceAttribute: (batch: ResourceBatch, key: string) => ResourceBatch;
 };
 
 /** Where the records sit in a one-resource export request: resource list → scope list → records. */
@@ -111,16 +109,6 @@ const pipeline = <R>(spec: {
     };
     place(decoded.value);
     return pieces;
-  },
-  dropResourceAttribute: (batch, key) => {
-    if (!Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength).includes(key)) return batch;
-    const decoded = spec.decodeProtobuf(batch.bytes);
-    // Ingest encoded these bytes itself; one it cannot read back carries nothing to keep.
-    if (!decoded.ok) return { ...batch, bytes: new Uint8Array(0), count: 0 };
-    for (const resource of (decoded.value as Loose)[spec.nesting.resources] as Array<{ resource?: { attributes?: Array<{ key: string }> } }>) {
-      if (resource.resource?.attributes) resource.resource.attributes = resource.resource.attributes.filter((a) => a.key !== key);
-    }
-    return { ...batch, bytes: spec.encode(decoded.value) };
   },
 });
 

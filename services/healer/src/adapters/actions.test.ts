@@ -32,7 +32,7 @@ describe('playbook actions', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   const step = (action: PlaybookStep['action'], params: Record<string, string> = {}): PlaybookStep => ({ name: action, action, params, timeoutSeconds: 2, retries: 2 });
-  const context = (controlUrl?: string) => ({ controlUrl, controlToken: 'agent-secret', allowedHosts: ['127.0.0.1'], idempotencyKey: 'rem-1:0' });
+  const context = (controlUrl?: string) => ({ controlUrl, controlToken: 'agent-secret', allowedHosts: ['127.0.0.1'], allowedOrigins: [base], idempotencyKey: 'rem-1:0' });
 
   it('restarts an agent through its control URL with its token and an idempotency key', async () => {
     const result = await runAction(step('agent.restart'), context(`${base}/control`));
@@ -138,6 +138,14 @@ describe('playbook actions', () => {
     it('appends the action path as a segment with the URL API, keeping a trailing slash clean', async () => {
       expect(describeAction(step('agent.rollback'), context(`${base}/agents/planner-1/`))).toEqual({ ok: true, detail: `dry run: would POST ${base}/agents/planner-1/rollback` });
       expect(describeAction(step('agent.restart'), context(base))).toEqual({ ok: true, detail: `dry run: would POST ${base}/restart` });
+    });
+
+    it('with hosts only on the allow-list (no origins), calls an agent without a token, and refuses to send one', async () => {
+      const hostsOnly = { allowedOrigins: [] };
+      await refusedWithoutCall(`${base}/control`, /^HEPH_AGENT_CONTROL_TOKEN is set but HEPH_HEALER_ALLOWED_ORIGINS is not/, hostsOnly);
+      expect(await runAction(step('agent.restart'), { ...context(`${base}/control`), ...hostsOnly, controlToken: undefined })).toMatchObject({ ok: true });
+      expect(hits.at(-1)).toMatchObject({ url: '/control/restart' });
+      expect(hits.at(-1)!.headers.authorization).toBeUndefined();
     });
 
     it('sends the agent control token to the agent control endpoint only, not to a playbook http step', async () => {

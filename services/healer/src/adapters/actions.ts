@@ -133,6 +133,11 @@ export const planHttpCall = (step: PlaybookStep, context: ActionContext): HttpTa
     const variable = context.allowedOrigins && context.allowedOrigins.length > 0 ? 'HEPH_HEALER_ALLOWED_ORIGINS' : 'HEPH_HEALER_ALLOWED_HOSTS';
     return { error: `origin ${target.url.origin} is not on the healer's allow-list (${variable})` };
   }
+  // The agent control token goes to listed origins only: a host allowed on any port would hand it to
+  // whatever listens on the port a control URL names.
+  if (target.agent && context.controlToken && !(context.allowedOrigins && context.allowedOrigins.length > 0)) {
+    return { error: `HEPH_AGENT_CONTROL_TOKEN is set but HEPH_HEALER_ALLOWED_ORIGINS is not: list the agents' origins (the token is sent to those only), not just their hosts` };
+  }
   return target;
 };
 
