@@ -47,10 +47,9 @@ describe('the fault catalogue end to end', () => {
     expect(story(fault).signals.length).toBeGreaterThan(0);
   });
 
-  // One fault, one page, the right agent (issue 14): the latency creep's shedding fails by design and
-  // its escalation to a human is its second page.
+  // One fault, one page, the right agent (issue 14).
   it.each(all)('%s: pages once and acts on no healthy agent', (fault) => {
-    expect(story(fault).pages, `pages for ${fault}; its signals: ${story(fault).signals.join(', ')}`).toBeLessThanOrEqual(fault === 'latency-creep' ? 2 : 1);
+    expect(story(fault).pages, `pages for ${fault}; its signals: ${story(fault).signals.join(', ')}`).toBeLessThanOrEqual(1);
     expect(story(fault).actionsOnHealthy, `actions taken: ${story(fault).actions.join(', ')}`).toBe(0);
   });
 
@@ -83,10 +82,12 @@ describe('the fault catalogue end to end', () => {
     }
   });
 
-  it('latency-creep: is seen in the faulty agent’s own LLM latency, and the healer sheds its load', () => {
-    // Its LLM latency: the histogram's mean or its p95 series, whichever the detector flags first.
+  it('latency-creep: is seen in the faulty agent’s own LLM latency as a gradual onset, and the healer restarts it, validated', () => {
+    // Its LLM latency: the histogram's mean (the level-shift test) or its p95 series, whichever comes first.
     expect(story('latency-creep').signals.some((s) => s === 'reviewer:gen_ai.client.operation.duration' || s === 'reviewer:gen_ai.client.operation.duration.p95'), story('latency-creep').signals.join(', ')).toBe(true);
-    expect(story('latency-creep').actions).toContain('shed-load-on-saturation on lc-reviewer');
+    expect(story('latency-creep').actions).toContain('restart-on-latency-creep on lc-reviewer');
+    expect(story('latency-creep').actions).not.toContain('shed-load-on-saturation on lc-reviewer');
+    expect(story('latency-creep').validated).toBe(true);
   });
 
   // Their cures match the incident's error signature, seen on the root cause by the settled ranking

@@ -14,8 +14,8 @@ export const curedBy: Record<FaultName, string[]> = {
   'spend-runaway': ['cap-llm-spend'],
   'provider-outage': ['fallback-model-on-provider-outage', 'circuit-breaker-on-llm-errors'],
   'bad-deploy': ['bad-deploy-revert'],
-  // Shedding load does not cure a creep: its story is the rollback and a page.
-  'latency-creep': [],
+  // Shedding load does not cure a creep (it only postpones it): a restart does.
+  'latency-creep': ['restart-on-latency-creep'],
 };
 
 export type ScenarioTimes = {

@@ -22,6 +22,8 @@ export const signalExplanation = z.object({
   threshold: z.number().optional(),
   windowSeconds: z.number().optional(),
   evidence: z.string().optional(),
+  /** How the value got off its baseline: within two intervals (`sudden`, a step) or over more (`gradual`, a creep). */
+  onset: z.enum(['sudden', 'gradual']).optional(),
 });
 export type SignalExplanation = z.infer<typeof signalExplanation>;
 

@@ -52,6 +52,12 @@ export const playbook = z
           .enum(['above', 'below'])
           .optional()
           .describe('Only incidents whose value is above (or below) their baseline: series detectors also alarm on drops, which shedding load or capping spend would not cure.'),
+        onset: z
+          .enum(['sudden', 'gradual'])
+          .optional()
+          .describe(
+            "Only when the target's signal got off its baseline this way, as first seen: within two intervals (sudden: a step, e.g. a saturated pool) or over more (gradual: a creep, which shedding load would only postpone).",
+          ),
       })
       .strict(),
     target: z.enum(['root_cause', 'incident']).default('root_cause').describe("Act on the incident's top-ranked root cause (default) or on the incident's own service."),

@@ -88,8 +88,8 @@ export const faults: Record<FaultName, Fault> = {
   'latency-creep': {
     name: 'latency-creep',
     effect: 'its LLM latency grows slowly: by its usual value every 2 minutes',
-    detection: 'a level shift (CUSUM), slowly, in gen_ai.client.operation.duration (its own LLM calls) and latency.p95_ms of the agent and of its callers',
-    cure: 'restart the agent (agent.restart); shedding load does not help, so the shedding playbook rolls back and a human is paged',
+    detection: 'a gradual level shift in gen_ai.client.operation.duration (its own LLM calls; 50 % above the level of a minute before, about 70 s after the onset) and latency.p95_ms of the agent and of its callers',
+    cure: 'restart the agent (agent.restart): restart-on-latency-creep answers a gradual onset; shedding load would only postpone it',
     clearedByRestart: true,
     defaultService: 'reviewer',
     apply: (c, elapsedMs) => ({ ...c, latencyFactor: c.latencyFactor * (1 + elapsedMs / 120_000) }),

@@ -291,6 +291,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     limits: options.limits,
     budgets: options.costs.budgets,
     detectors: options.detectors,
+    meanings: options.policy?.meanings,
   });
   const decisions = createIncidentDecisions({
     sql,

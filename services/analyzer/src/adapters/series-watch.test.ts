@@ -112,6 +112,29 @@ describe('series watch', () => {
     expect((await free.observe(bucket(9099))).filter((o) => o.service === 'creeper' && !o.sustainOnly).length).toBeLessThan(mine.length);
   });
 
+  it('sees a symptom that creeps as a level shift against its lagged baseline; a quantile series and a cause are left to the detectors', async () => {
+    // LLM latency 0.5 s (± 2 %) for 60 intervals, then up by its usual value every 24 intervals.
+    const latency = (i: number) => (0.5 + wiggle(i) * 0.003) * (1 + Math.max(0, i - 60) / 24);
+    const signals = ['gen_ai.client.operation.duration', 'gen_ai.client.operation.duration.p95', 'gen_ai.input_tokens'];
+    await db.sql.begin((tx) => mergeSeries(tx, resolution, signals.flatMap((signal) => Array.from({ length: 60 }, (_, i) => delta('slowing', signal, 11_000 + i, latency(i))))));
+    const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 60, limits: {}, budgets: [] });
+    await watch.observe(bucket(11_060));
+    const shifts: Array<{ i: number; signal: string; baseline: number; evidence?: string }> = [];
+    for (let i = 60; i < 90; i++) {
+      await db.sql.begin((tx) => mergeSeries(tx, resolution, signals.map((signal) => delta('slowing', signal, 11_000 + i, latency(i)))));
+      for (const o of await watch.observe(bucket(11_000 + i + 1))) {
+        if (o.service === 'slowing' && o.explanation?.detector === 'level-shift') shifts.push({ i: (o.bucketStartMs - bucket(11_000)) / (resolution * 1000), signal: o.signal, baseline: o.baseline, evidence: o.explanation.evidence });
+      }
+    }
+    expect(shifts.length).toBeGreaterThan(0);
+    expect(new Set(shifts.map((s) => s.signal))).toEqual(new Set(['gen_ai.client.operation.duration']));
+    // +50 % is reached 12 intervals in; the median of the last four follows two intervals later.
+    expect(shifts[0]!.i).toBeGreaterThanOrEqual(72);
+    expect(shifts[0]!.i).toBeLessThanOrEqual(75);
+    expect(shifts[0]!.baseline).toBeCloseTo(0.5, 1);
+    expect(shifts[0]!.evidence).toMatch(/^median of the last 4 intervals .* above the median 0\.5\d* of \d+ intervals ending 12 ago/);
+  });
+
   it('predicts a gauge crossing its limit before it does', async () => {
     // Memory climbing 1 MB per bucket towards a 1 GB limit, with a GC sawtooth on top.
     const limit = 1_000_000_000;

@@ -1,12 +1,14 @@
 // detect for every series: each closed bucket of each service-wide series goes through the default
 // detector set; an anomalous bucket is an observation for the incident policy (which decides whether
-// it matters). Gauges with a limit get a failure prediction, and LLM spend a budget forecast.
+// it matters). Symptom series that are means (not quantiles) are also tested for a level shift
+// against a lagged baseline, which sees the slow creep the detector set adapts to. Gauges with a limit get a failure prediction, and LLM spend a budget forecast.
 // Detectors are rebuilt from stored history at start (warm-up replay raises nothing).
 import type { Sql } from '@hephaestus/platform';
-import { globMatches, type CostBudget } from '@hephaestus/schemas';
+import { globMatches, meaningOf, type CostBudget, type SignalMeaning } from '@hephaestus/schemas';
 import { forecastSpend, periodStart } from '../domain/budget.ts';
 import { createDetector, type Detector, type DetectorName } from '../domain/detectors/index.ts';
 import { defaultCommonSettings } from '../domain/detectors/detector.ts';
+import { defaultLevelShiftSettings, laggedBaseline, levelShift, onsetOf } from '../domain/detectors/level-shift.ts';
 import { predict, sinceReset } from '../domain/predictors/time-to-limit.ts';
 import type { Observation } from '../domain/incident-policy.ts';
 import { readSeries, type SeriesPoint } from './series-store.ts';
@@ -24,14 +26,33 @@ export type SeriesWatchOptions = {
   budgets: CostBudget[];
   /** Which detector judges which signals (first matching glob); the rest get the default set. */
   detectors?: Array<{ glob: string; detector: DetectorName }>;
+  /** The incident policy's per-signal overrides: which series are symptoms, their bad side and meaningful change. */
+  meanings?: SignalMeaning[];
 };
+
+/** Quantile series (`….p95`, `latency.p95_ms`): too noisy interval to interval for a level test on a few of them. */
+const isQuantile = (signal: string) => /(^|[._])p\d\d($|[._])/.test(signal);
+
+type Shift = { bad: 'up' | 'down'; minRelativeChange: number; testLevel: boolean; values: number[] };
+
+/** How far back the level-shift test looks: its baseline stretch ends `lagPoints` before the newest. */
+const shiftHistory = defaultLevelShiftSettings.lagPoints + defaultLevelShiftSettings.referencePoints;
 
 const unitOf = (signal: string) => (signal.endsWith('_ms') ? 'ms' : signal.includes('memory') || signal.endsWith('.bytes') ? 'bytes' : signal.endsWith('_usd') ? 'USD' : '');
 
 export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const { sql } = options;
   const resolutionMs = options.resolutionSeconds * 1000;
-  const watched = new Map<string, { name: DetectorName; detector: Detector }>();
+  const watched = new Map<string, { name: DetectorName; detector: Detector; shift?: Shift }>();
+  /**
+   * A symptom with a bad side and a meaningful change keeps its recent values: to tell a sudden onset
+   * from a gradual one, and (means only, not quantiles) to test for a level shift. Causes and resources: none.
+   */
+  const shiftOf = (signal: string): Shift | undefined => {
+    const meaning = meaningOf(signal, options.meanings);
+    if (meaning.role !== 'symptom' || meaning.bad === 'both' || meaning.minRelativeChange === 0) return undefined;
+    return { bad: meaning.bad, minRelativeChange: meaning.minRelativeChange, testLevel: !isQuantile(signal), values: [] };
+  };
   let processedUntil: number | undefined;
   /** Per service, the buckets judged so far (from `processedUntil` on, some services lag behind). */
   const judgedUntil = new Map<string, number>();
@@ -83,11 +104,39 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       let entry = watched.get(key);
       if (!entry) {
         const name = options.detectors?.find((rule) => globMatches(rule.glob, point.signal))?.detector ?? 'default';
-        entry = { name, detector: createDetector(name, { label: point.signal, unit: unitOf(point.signal), ...learning }) };
+        entry = { name, detector: createDetector(name, { label: point.signal, unit: unitOf(point.signal), ...learning }), shift: shiftOf(point.signal) };
         watched.set(key, entry);
       }
       const verdict = entry.detector.update(point.startMs, point.value);
+      const shift = entry.shift;
+      if (shift) {
+        shift.values.push(point.value);
+        if (shift.values.length > shiftHistory) shift.values.shift();
+      }
       if (warming) continue;
+      // A level shift speaks first: its baseline is the level before the creep, where the detector's has
+      // followed it (and the policy would judge the change against a baseline that crept too).
+      const shifted = shift?.testLevel ? levelShift(shift.values, shift.bad, { minRelativeChange: shift.minRelativeChange }) : undefined;
+      if (shifted) {
+        out.push({
+          service: point.service,
+          signal: point.signal,
+          bucketStartMs: point.startMs,
+          // The level (the recent median) is what shifted: one quick interval among slow ones changes nothing.
+          value: shifted.level,
+          baseline: shifted.baseline,
+          summary: `${point.signal} ${shifted.explanation}`,
+          explanation: {
+            detector: 'level-shift',
+            baseline: shifted.baseline,
+            threshold: shifted.spread > 0 ? shifted.spread : undefined,
+            windowSeconds: options.resolutionSeconds * defaultLevelShiftSettings.recentPoints,
+            evidence: shifted.explanation,
+            onset: onsetOf(shift!.values, shifted.level, shifted.baseline, shift!.bad),
+          },
+        });
+        continue;
+      }
       const frozen = verdict.anomalous ? undefined : held?.(point.service, point.signal);
       if (frozen !== undefined) {
         out.push({
@@ -116,6 +165,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
           threshold: verdict.spread > 0 ? verdict.spread : undefined,
           windowSeconds: options.resolutionSeconds,
           evidence: `score ${verdict.score.toFixed(2)} over ${verdict.intervals} interval${verdict.intervals === 1 ? '' : 's'}`,
+          // Judged against the level before (the lagged baseline), not the detector's, which follows a creep.
+          ...(shift ? { onset: onsetOf(shift.values, point.value, laggedBaseline(shift.values) ?? verdict.usual, shift.bad) } : {}),
         },
       });
     }

@@ -13,6 +13,8 @@ export type SignalEvidence = {
   baseline?: number;
   /** The error template (Drain) of an `error_signature.*` signal, or of any signal that carries one. */
   signature?: string;
+  /** How it got off its baseline, when the analyzer could tell: a step (`sudden`) or a creep (`gradual`). */
+  onset?: 'sudden' | 'gradual';
 };
 
 export type RankedCandidate = EventDataOf<'incident.root_cause_ranked'>['candidates'][number];
@@ -61,7 +63,7 @@ export const evolveEvidence = (state: IncidentEvidence | undefined, event: NewEv
       labels: d.labels ?? {},
       controlUrl: d.controlUrl,
       windowStart: d.windowStart,
-      signals: [{ service: d.service, signal: d.signal, direction: directionOf(d), value: d.value, baseline: d.baseline }],
+      signals: [{ service: d.service, signal: d.signal, direction: directionOf(d), value: d.value, baseline: d.baseline, onset: d.explanation?.onset }],
       ranking: [],
       settled: false,
     };
@@ -70,7 +72,7 @@ export const evolveEvidence = (state: IncidentEvidence | undefined, event: NewEv
   switch (event.type) {
     case 'incident.signal_attached': {
       const d = event.data;
-      const signal: SignalEvidence = { service: d.service, signal: d.signal, direction: directionOf(d), value: d.value, baseline: d.baseline, signature: d.signature };
+      const signal: SignalEvidence = { service: d.service, signal: d.signal, direction: directionOf(d), value: d.value, baseline: d.baseline, signature: d.signature, onset: d.explanation?.onset };
       return { ...state, signals: [...state.signals, signal] };
     }
     case 'incident.severity_changed':

@@ -112,11 +112,11 @@ describe('the default playbooks on the incidents that went wrong', () => {
     expect(defaults.length).toBeGreaterThan(5);
   });
   const at = '2026-01-01T12:00:00.000Z';
-  const opened = (service: string, signal: string, value: number, baseline: number): NewEvent => ({
+  const opened = (service: string, signal: string, value: number, baseline: number, onset?: 'sudden' | 'gradual'): NewEvent => ({
     type: 'incident.opened',
-    data: { incidentId: 'i', service, signal, severity: 'critical', summary: 's', value, baseline, windowStart: at },
+    data: { incidentId: 'i', service, signal, severity: 'critical', summary: 's', value, baseline, windowStart: at, ...(onset ? { explanation: { detector: 'default', onset } } : {}) },
   });
-  const attached = (service: string, signal: string, value: number, extra: { baseline?: number; signature?: string } = {}): NewEvent => ({
+  const attached = (service: string, signal: string, value: number, extra: { baseline?: number; signature?: string; explanation?: { detector: string; onset?: 'sudden' | 'gradual' } } = {}): NewEvent => ({
     type: 'incident.signal_attached',
     data: { incidentId: 'i', service, signal, summary: 's', value, onsetAt: at, ...extra },
   });
@@ -131,10 +131,36 @@ describe('the default playbooks on the incidents that went wrong', () => {
     expect(chosen([opened('planner', 'latency_p99', 2400, 800), attached('researcher', 'latency_p99', 2300, { baseline: 700 }), settled('researcher', 'planner')])).toBe('nothing');
     expect(chosen([opened('coder', 'gen_ai.client.operation.duration', 120, 300), settled('coder')])).toBe('nothing');
     expect(chosen([opened('planner', 'latency_p99', 2400, 800), attached('coder', 'gen_ai.client.operation.duration', 120, { baseline: 300 }), settled('coder', 'planner')])).toBe('nothing');
-    // …and does act on the agent whose own LLM calls slowed down.
-    expect(chosen([opened('coder', 'gen_ai.client.operation.duration', 2900, 300), settled('coder')])).toBe('shed-load-on-saturation on coder');
+    // …and does act on the agent whose own LLM calls slowed down suddenly (a saturated pool).
+    expect(chosen([opened('coder', 'gen_ai.client.operation.duration', 2900, 300, 'sudden'), settled('coder')])).toBe('shed-load-on-saturation on coder');
     // The histogram's p95 series is the same signal.
-    expect(chosen([opened('reviewer', 'latency.p95_ms', 4200, 1900), attached('reviewer', 'gen_ai.client.operation.duration.p95', 2.2, { baseline: 1.3 }), settled('reviewer')])).toBe('shed-load-on-saturation on reviewer');
+    const sudden = { detector: 'default', onset: 'sudden' as const };
+    expect(chosen([opened('reviewer', 'latency.p95_ms', 4200, 1900), attached('reviewer', 'gen_ai.client.operation.duration.p95', 2.2, { baseline: 1.3, explanation: sudden }), settled('reviewer')])).toBe(
+      'shed-load-on-saturation on reviewer',
+    );
+    // Without a known onset neither latency playbook acts: shedding might only postpone a creep.
+    expect(chosen([opened('coder', 'gen_ai.client.operation.duration', 2900, 300), settled('coder')])).toBe('nothing');
+  });
+
+  it('a latency that crept up gets a restart, a step gets shed load: by the onset first seen on the target', () => {
+    const gradual = { detector: 'level-shift', onset: 'gradual' as const };
+    expect(chosen([opened('reviewer', 'gen_ai.client.operation.duration', 0.8, 0.5, 'gradual'), settled('reviewer')])).toBe('restart-on-latency-creep on reviewer');
+    // The creep seen first in the mean, gradually; its p95 series later looks like a step: the first onset decides.
+    expect(
+      chosen([
+        opened('planner', 'latency.p95_ms', 4200, 1900),
+        attached('reviewer', 'gen_ai.client.operation.duration', 0.8, { baseline: 0.5, explanation: gradual }),
+        attached('reviewer', 'gen_ai.client.operation.duration.p95', 2.9, { baseline: 1.3, explanation: { detector: 'default', onset: 'sudden' } }),
+        settled('reviewer', 'planner'),
+      ]),
+    ).toBe('restart-on-latency-creep on reviewer');
+    const unknown = choosePlaybook(defaults, foldEvidence([opened('reviewer', 'gen_ai.client.operation.duration', 0.8, 0.5), settled('reviewer')])!);
+    expect(unknown.chosen).toBeUndefined();
+    expect(unknown.explanation).toContain('restart-on-latency-creep needs a gradual onset of gen_ai.client.operation.duration on reviewer, which has no known onset');
+    const single = defaults.filter((p) => p.id === 'shed-load-on-saturation');
+    expect(choosePlaybook(single, foldEvidence([opened('reviewer', 'gen_ai.client.operation.duration', 0.8, 0.5, 'gradual'), settled('reviewer')])!).explanation).toContain(
+      'shed-load-on-saturation needs a sudden onset of gen_ai.client.operation.duration on reviewer, which came on gradually',
+    );
   });
 
   it('restart before out of memory does not act on a service without its own failure prediction', () => {

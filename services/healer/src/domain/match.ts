@@ -1,11 +1,12 @@
 // Which playbook answers an incident, decided on its settled evidence: target → fit → choose.
 // A playbook fits only when its target (the ranked root cause, or the incident's own service for
 // `target: incident`) itself shows the playbook's signal on the playbook's side of its baseline (above
-// when it names none), and its service glob, severity, labels and error signature match. Among the
+// when it names none), with the onset it names (sudden or gradual, as first seen), and its service
+// glob, severity, labels and error signature match. Among the
 // fits, a declared rule picks one, whatever the order events arrived in or files sort in:
 //   1. an error signature the playbook names, seen on the target,
 //   2. beats a playbook specific to the target's signal (a service glob other than `*`, labels,
-//      severity or direction),
+//      severity, direction or onset),
 //   3. beats a catch-all (service `*` and a signal only);
 // ties go to the smaller playbook id.
 import { globMatches, type Direction, type Playbook } from '@hephaestus/schemas';
@@ -48,6 +49,7 @@ const specifics = (m: Playbook['match']): string[] => [
   ...(m.severity ? [`severity ${m.severity.join('/')}`] : []),
   ...(m.labels ? Object.entries(m.labels).map(([k, v]) => `${k}=${v}`) : []),
   ...(m.direction ? [`direction ${m.direction}`] : []),
+  ...(m.onset ? [`onset ${m.onset}`] : []),
 ];
 
 /** The signal itself, or its histogram's p95 series (`gen_ai.client.operation.duration.p95`). */
@@ -62,6 +64,11 @@ export const fitPlaybook = (book: Playbook, incident: IncidentEvidence): FitResu
   const shown = incident.signals.filter((s) => s.service === on && isSignalOf(s.signal, m.signal));
   if (shown.length === 0) return { ok: false, why: `${book.id} needs ${m.signal} ${side} on ${on}, which ${on} does not show` };
   if (!shown.some((s) => s.direction === side)) return { ok: false, why: `${book.id} needs ${m.signal} ${side} on ${on}, which ${on} shows only ${sides(shown)}` };
+  if (m.onset) {
+    // As first seen: the earliest of the target's evidence for the signal that tells its onset.
+    const onset = shown.find((s) => s.direction === side && s.onset !== undefined)?.onset;
+    if (onset !== m.onset) return { ok: false, why: `${book.id} needs a ${m.onset} onset of ${m.signal} on ${on}, which ${onset ? `came on ${onset === 'sudden' ? 'suddenly' : 'gradually'}` : 'has no known onset'}` };
+  }
   if (!globMatches(m.service, on)) return { ok: false, why: `${book.id} answers services "${m.service}", not ${on}` };
   if (m.severity && !m.severity.includes(incident.severity)) return { ok: false, why: `${book.id} answers severity ${m.severity.join('/')}, not ${incident.severity}` };
   const missing = Object.entries(m.labels ?? {}).filter(([k, v]) => incident.labels[k] !== v);

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { levelShift } from './level-shift.ts';
+
+/** mulberry32: the same noise every run. */
+const random = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+
+/** The demo's LLM latency per 5 s interval: a mean of about 30 calls around 0.5 s (± 10 %). */
+const latency = (seed: number, intervals: number, creepFrom = Infinity) => {
+  const r = random(seed);
+  return Array.from({ length: intervals }, (_, i) => {
+    const creep = 1 + Math.max(0, (i - creepFrom) * 5) / 120; // by its usual value every 2 minutes
+    return (0.5 + (r() + r() + r() - 1.5) * 0.1) * creep;
+  });
+};
+
+/** The first interval (after `from`) at which the test says shifted twice in a row, as the policy confirms. */
+const confirmedAt = (values: number[], from: number) => {
+  let run = 0;
+  for (let i = from; i < values.length; i++) {
+    run = levelShift(values.slice(0, i + 1), 'up') ? run + 1 : 0;
+    if (run === 2) return i;
+  }
+  return undefined;
+};
+
+describe('level shift', () => {
+  it('sees a latency creep once it is 50 % above the lagged baseline (about 12 intervals at 5 s)', () => {
+    const delays: number[] = [];
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const values = latency(seed, 140, 100);
+      const at = confirmedAt(values, 100)!;
+      expect(at, `seed ${seed}`).toBeDefined();
+      delays.push(at - 100);
+      // +50 % takes 12 intervals (60 s); the median of four, the noise and the confirmation add a few.
+      expect(at - 100).toBeGreaterThanOrEqual(10);
+      expect(at - 100).toBeLessThanOrEqual(28);
+      const shift = levelShift(values.slice(0, at + 1), 'up')!;
+      expect(shift.baseline).toBeGreaterThan(0.45);
+      expect(shift.baseline).toBeLessThan(0.55);
+      expect(shift.explanation).toMatch(/^median of the last 4 intervals 0\.\d+ is \d+ % above the median 0\.\d+ of 48 intervals ending 12 ago/);
+    }
+    expect(delays.sort((x, y) => x - y)[2]).toBeLessThanOrEqual(16);
+  });
+
+  it('stays quiet over 100 healthy hours of the same latency, tested every interval', () => {
+    const values = latency(7, 100 * 720);
+    let confirmed = 0;
+    let run = 0;
+    for (let i = 12; i < values.length; i++) {
+      run = levelShift(values.slice(Math.max(0, i - 63), i + 1), 'up') ? run + 1 : 0;
+      if (run === 2) confirmed++;
+    }
+    expect(confirmed).toBe(0);
+  });
+
+  it('ignores a few outliers, a change too small to matter and the other side', () => {
+    // 0.5 s within ± 2 %.
+    const flat = Array.from({ length: 64 }, (_, i) => 0.5 + Math.sin(i * 1.7) * 0.01);
+    // Three slow intervals among the last four move the median; one does not.
+    expect(levelShift([...flat.slice(0, 60), 2, 0.5, 2, 2], 'up')).toBeDefined();
+    expect(levelShift([...flat.slice(0, 60), 0.5, 0.5, 0.5, 2], 'up')).toBeUndefined();
+    // 30 % above, many spreads away: real, but under the 50 % that matters for latency.
+    expect(levelShift([...flat.slice(0, 60), ...Array(4).fill(0.65)], 'up')).toBeUndefined();
+    expect(levelShift([...flat.slice(0, 60), ...Array(4).fill(0.65)], 'up', { minRelativeChange: 0.25 })).toBeDefined();
+    // Faster is not worse for latency; throughput dropping by half is, for `down`.
+    expect(levelShift([...flat.slice(0, 60), ...Array(4).fill(0.1)], 'up')).toBeUndefined();
+    expect(levelShift([...flat.slice(0, 60), ...Array(4).fill(0.1)], 'down')).toBeDefined();
+  });
+
+  it('needs a baseline: too little history says nothing', () => {
+    expect(levelShift([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 5, 5, 5, 5], 'up')).toBeUndefined();
+    expect(levelShift([...Array(24).fill(0.5), 5, 5, 5, 5], 'up')).toMatchObject({ baseline: 0.5, level: 5, z: Number.POSITIVE_INFINITY });
+  });
+});

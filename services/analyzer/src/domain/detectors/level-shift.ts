@@ -1,0 +1,98 @@
+// A sustained shift of a symptom against a long, lagged baseline. The streaming detectors judge each
+// deviation against the largest of the recent past, so a symptom that creeps (latency growing by a
+// few per cent an interval) raises its own record as it goes and is never a surprise. Here the median
+// of the last few intervals is compared with the median of a long stretch that ended a while ago
+// (before a creep began, when it is detected; the stretch just before would have crept too): a creep
+// shows once the recent level is both far from that baseline in robust spreads and past the
+// signal's meaningful change (latency: 50 % above), whatever the path it took to get there.
+
+export type LevelShiftSettings = {
+  /** Intervals whose median is the current level (a single outlier among them moves nothing). */
+  recentPoints: number;
+  /** Intervals whose median and spread are the baseline: they end `lagPoints` before the newest, so a creep has not reached them yet. */
+  referencePoints: number;
+  lagPoints: number;
+  /** Fewer reference intervals than this: no verdict yet. */
+  minReferencePoints: number;
+  /** The relative change that matters (0.5: 50 % above for `up`). */
+  minRelativeChange: number;
+  /** And the level must be this many robust standard deviations (1.4826 × MAD) from the baseline. */
+  minRobustZ: number;
+};
+
+export const defaultLevelShiftSettings: LevelShiftSettings = {
+  recentPoints: 4,
+  referencePoints: 48,
+  lagPoints: 12,
+  minReferencePoints: 12,
+  minRelativeChange: 0.5,
+  minRobustZ: 4,
+};
+
+export type LevelShift = {
+  /** The median of the recent intervals and of the baseline stretch, and the baseline's robust spread. */
+  level: number;
+  baseline: number;
+  spread: number;
+  /** (level - baseline) / spread, signed. */
+  z: number;
+  explanation: string;
+};
+
+/**
+ * How `level` got off `baseline`: `sudden` when the newest of `values` is at most two intervals past the
+ * last one still within a quarter of the way there (a step), `gradual` when it climbed for longer (a
+ * creep). Undefined when the level is not off the baseline on the bad side.
+ */
+export const onsetOf = (values: readonly number[], level: number, baseline: number, bad: 'up' | 'down'): 'sudden' | 'gradual' | undefined => {
+  const sign = bad === 'up' ? 1 : -1;
+  const rise = sign * (level - baseline);
+  if (!(rise > 0)) return undefined;
+  for (let j = values.length - 2; j >= 0; j--) {
+    if (sign * (values[j]! - baseline) <= 0.25 * rise) return values.length - 1 - j <= 2 ? 'sudden' : 'gradual';
+  }
+  return 'gradual';
+};
+
+const median = (sorted: readonly number[]): number => {
+  const n = sorted.length;
+  return n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+};
+
+const sortedOf = (values: readonly number[]) => [...values].sort((a, b) => a - b);
+
+/** The baseline the test compares with: the median of the stretch ending `lagPoints` ago, or undefined with too little history. */
+export const laggedBaseline = (values: readonly number[], settings: Partial<LevelShiftSettings> = {}): number | undefined => {
+  const s = { ...defaultLevelShiftSettings, ...settings };
+  const lag = Math.max(s.lagPoints, s.recentPoints);
+  const reference = values.slice(Math.max(0, values.length - lag - s.referencePoints), Math.max(0, values.length - lag));
+  return reference.length < s.minReferencePoints ? undefined : median(sortedOf(reference));
+};
+
+/**
+ * The shift on the bad side (`up` or `down`) at the newest of `values` (chronological), or undefined
+ * when there is none or too little history.
+ */
+export const levelShift = (values: readonly number[], bad: 'up' | 'down', settings: Partial<LevelShiftSettings> = {}): LevelShift | undefined => {
+  const s = { ...defaultLevelShiftSettings, ...settings };
+  const lag = Math.max(s.lagPoints, s.recentPoints);
+  const reference = values.slice(Math.max(0, values.length - lag - s.referencePoints), Math.max(0, values.length - lag));
+  if (reference.length < s.minReferencePoints || values.length < s.recentPoints) return undefined;
+  const level = median(sortedOf(values.slice(values.length - s.recentPoints)));
+  const ref = sortedOf(reference);
+  const baseline = median(ref);
+  const spread = 1.4826 * median(sortedOf(ref.map((v) => Math.abs(v - baseline))));
+  const sign = bad === 'up' ? 1 : -1;
+  const change = sign * (level - baseline);
+  if (!(change > 0) || change < s.minRelativeChange * Math.abs(baseline)) return undefined;
+  const z = spread > 0 ? (level - baseline) / spread : sign * Number.POSITIVE_INFINITY;
+  if (Math.abs(z) < s.minRobustZ) return undefined;
+  const percent = Math.round((100 * change) / Math.abs(baseline || 1));
+  return {
+    level,
+    baseline,
+    spread,
+    z,
+    explanation: `median of the last ${s.recentPoints} intervals ${Number(level.toPrecision(3))} is ${percent} % ${bad === 'up' ? 'above' : 'below'} the median ${Number(baseline.toPrecision(3))} of ${reference.length} intervals ending ${lag} ago (${Number(Math.abs(z).toPrecision(3))} robust standard deviations)`,
+  };
+};
