@@ -58,7 +58,16 @@ describe('label matchers', () => {
   });
 
   it('refuses a routing file whose matcher regex RE2 refuses', () => {
-    const parsed = routingFile.safeParse({ route: { receiver: 'pager', matchers: ['service=~"(?=check)c.*"'] }, receivers: [{ name: 'pager', webhook: { url: 'http://127.0.0.1:9/x' } }] });
+    const parsed = routingFile.safeParse({ route: { receiver: 'pager', routes: [{ receiver: 'pager', matchers: ['service=~"(?=check)c.*"'] }] }, receivers: [{ name: 'pager', webhook: { url: 'http://127.0.0.1:9/x' } }] });
     expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toMatch(/^invalid regular expression in 'service=~"\(\?=check\)c\.\*"': /);
+  });
+
+  it('accepts in a routing file what RE2 and Alertmanager accept, though JavaScript would not', () => {
+    for (const matcher of ['severity=~"(?i)critical"', 'service=~"(?P<name>check)out"', 'service=~"\\Qa.b\\E"']) {
+      const parsed = routingFile.safeParse({ route: { receiver: 'pager', routes: [{ receiver: 'pager', matchers: [matcher] }] }, receivers: [{ name: 'pager', webhook: { url: 'http://127.0.0.1:9/x' } }] });
+      expect(parsed.success, `${matcher}: ${parsed.error?.message}`).toBe(true);
+    }
+    expect(matcherMatches(parseMatcher('severity=~"(?i)critical"')!, { severity: 'CRITICAL' })).toBe(true);
   });
 });

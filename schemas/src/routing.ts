@@ -2,7 +2,7 @@
 // receivers, a route tree with grouping timers, inhibition rules. Parsing resolves what the file
 // leaves implicit (durations, matcher strings, values a child route inherits from its parent).
 import { z } from 'zod';
-import { parseMatcher, type Matcher } from './matchers.ts';
+import { parseMatcher, regexProblem, type Matcher } from './matchers.ts';
 
 const unitsMs = { y: 365 * 86_400_000, w: 7 * 86_400_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 } as const;
 // Alertmanager's (Prometheus') duration syntax: units largest first, each at most once: 1h30m, 90s, 0s.
@@ -29,16 +29,11 @@ const duration = z.string().transform((text, ctx) => {
 const matcherText = z.string().transform((text, ctx): Matcher => {
   const m = parseMatcher(text);
   if (!m) {
-    ctx.addIssue({ code: 'custom', message: `expected a matcher like service="checkout" or service=~"pay.*", got '${text}'` });
+    // A regex RE2 refuses (the engine Alertmanager's Go regexes use, and ours): say why.
+    const regex = /^[a-zA-Z_][a-zA-Z0-9_.]*\s*[=!]~\s*"?(.*?)"?$/.exec(text.trim());
+    const problem = regex ? regexProblem(regex[1]!) : undefined;
+    ctx.addIssue({ code: 'custom', message: problem ? `invalid regular expression in '${text}': ${problem}` : `expected a matcher like service="checkout" or service=~"pay.*", got '${text}'` });
     return z.NEVER;
-  }
-  if (m.isRegex) {
-    try {
-      new RegExp(m.value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `invalid regular expression in '${text}'` });
-      return z.NEVER;
-    }
   }
   return m;
 });
