@@ -19,13 +19,23 @@ export type HttpServerOptions = {
   /** Each named check answers whether that dependency responds. */
   readiness: Record<string, () => Promise<boolean>>;
   bodyLimitBytes?: number;
+  /**
+   * The whole request (headers and body) must arrive within this long, or Node answers 408 and closes
+   * the connection: a client trickling a body cannot hold a connection open (60 s by default).
+   */
+  requestTimeoutMs?: number;
 };
 
 export const createHttpServer = (options: HttpServerOptions): FastifyInstance => {
+  const requestTimeout = options.requestTimeoutMs ?? 60_000;
   const app = Fastify({
     loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    requestTimeout,
+    // Node checks incomplete requests at this interval (30 s by default, far past a short timeout), and
+    // enforces the request timeout only when the headers timeout is not longer.
+    http: { connectionsCheckingInterval: Math.max(100, Math.min(5000, Math.floor(requestTimeout / 4))), headersTimeout: Math.min(requestTimeout, 60_000) },
     // On close, idle keep-alive connections go at once; requests in flight finish first.
     forceCloseConnections: 'idle',
   });

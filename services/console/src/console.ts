@@ -70,11 +70,13 @@ export type ConsoleOptions = {
   playbookErrors?: RemediationsApiOptions['playbookErrors'];
   /** GitHub's webhook deliveries (checks, statuses, pull requests), verified by their signature, not a token. */
   githubWebhooks?: (request: { headers: Record<string, string | string[] | undefined>; body: string }) => Promise<{ status: number; message: string }>;
+  /** A request (headers and body) must arrive within this long (60 s): a trickled body is cut with 408. */
+  requestTimeoutMs?: number;
 };
 
 export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
   const { sql } = options;
-  const app = createHttpServer({ log: options.logger, registry: options.registry, readiness: { database: options.ready } });
+  const app = createHttpServer({ log: options.logger, registry: options.registry, readiness: { database: options.ready }, requestTimeoutMs: options.requestTimeoutMs });
   // Every route needs a token (when tokens are set) unless it is marked public; see guard.ts.
   // Refusals are problem+json, but in Alertmanager's `{code, message}` on its API v2 so amtool can read them.
   registerGuard(app, { tokens: options.tokens ?? [], allowedHosts: options.allowedHosts ?? [], consoleUrl: options.consoleUrl }, (reply, error) => {

@@ -3,6 +3,7 @@
 // loopback-only open default, and amtool through it all with a bearer token.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -248,6 +249,33 @@ describe('console guard', () => {
       const answer = await app.inject({ method: 'POST', url: '/api/incidents/nope/ack', headers: { ...alice, ...json } });
       expect(answer.statusCode).toBe(404);
     });
+  });
+
+  it('cuts a request whose body trickles in past the request timeout with 408, the connection closed', async () => {
+    const slow = server({ requestTimeoutMs: 800 });
+    const port = await listen(slow, '127.0.0.1', 0);
+    const started = Date.now();
+    const request = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/api/silences', headers: { 'content-type': 'application/json', 'content-length': '1000', authorization: 'Bearer s3cret' } });
+    const answer = new Promise<{ status: number; closed: boolean }>((resolve, reject) => {
+      request.on('response', (response) => {
+        response.resume();
+        response.on('end', () => {
+          const socket = request.socket;
+          if (!socket || socket.destroyed) resolve({ status: response.statusCode!, closed: true });
+          else socket.once('close', () => resolve({ status: response.statusCode!, closed: true }));
+        });
+      });
+      request.on('error', reject);
+    });
+    request.flushHeaders();
+    const trickle = setInterval(() => request.write(' '), 200);
+    const answered = await answer;
+    clearInterval(trickle);
+    expect(answered).toEqual({ status: 408, closed: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(700);
+    expect(Date.now() - started).toBeLessThan(5000);
+    request.destroy();
+    await slow.close();
   });
 
   describe('open only on loopback', () => {
