@@ -196,6 +196,33 @@ describe('github fixer', () => {
     expect(await fixer.handleWebhook({ headers: headers(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`), body })).toEqual({ status: 202, message: 'accepted' });
   });
 
+  it('answers a correctly signed but malformed payload on the plain node:http endpoint with 400, and keeps serving', async () => {
+    const { fixer } = await setup({ webhooks: false });
+    const server = createServer(webhookRequestListener(fixer));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/github/webhooks`;
+    const deliver = (event: string, body: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': 'd-2', 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` },
+        body,
+      });
+    for (const [event, body] of [
+      ['check_run', 'null'],
+      ['check_run', '"x"'],
+      ['pull_request', '{"action":"closed","pull_request":{}}'],
+      ['check_run', '{"action":"completed","check_run":{"pull_requests":[null]}}'],
+      ['check_suite', '{"action":"completed","check_suite":{"pull_requests":5}}'],
+    ] as const) {
+      const answer = await deliver(event, body);
+      expect(answer.status, body).toBe(400);
+      expect(await answer.text()).toMatch(/^payload not understood/);
+    }
+    const good = await deliver('check_run', '{"action":"completed","check_run":{"head_sha":"abc","pull_requests":[{"number":1}]}}');
+    expect(good.status).toBe(202);
+  });
+
   it('opens one pull request for one idempotency key, even when a restarted healer runs the step again', async () => {
     const first = await setup();
     await openIncident('inc-crash');
