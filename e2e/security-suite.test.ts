@@ -45,7 +45,7 @@ const figures = {
   probes: { count: 0, stalls: 0, slowestMs: 0 },
   rss: { baselineMb: 0, peakMb: 0 },
   kill: { kills: 0, acknowledgedSpans: 0, storedSpans: 0, retriedRequests: 0, logRecords: 0 },
-  retry: { firstStatus: 0, retryStatus: 0, spansSent: 0, stored: 0 },
+  retry: {} as Record<string, { firstStatus: number; retryStatus: number; spansSent: number; stored: number }>,
 };
 const count = (into: typeof figures.otlp, status: number | string) => {
   into.tried++;
@@ -492,14 +492,19 @@ describe('security suite', () => {
     expect(figures.kill.storedSpans).toBe(figures.kill.acknowledgedSpans);
   }, 420_000);
 
-  it('counts once an exporter retry of a request whose write timed out after Kafka kept it', async () => {
+  // On each log: Kafka, the PostgreSQL-backed log, and the embedded default (PGlite, no DATABASE_URL).
+  it.each(['Kafka', 'the PostgreSQL log', 'embedded PGlite'] as const)('counts once an exporter retry of a request whose write timed out after %s kept it', async (backend) => {
     const db = await freshDatabase();
     cleanups.push(db.drop);
     const run = hex(4);
     const prefix = `retry-${run}`;
     const dir = await mkdtemp(join(tmpdir(), 'heph-retry-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const plane = await startControlPlane(loadConfig(upConfig, testPlaneEnv(db.url, dir, prefix)), testLogger());
+    const { KAFKA_BROKERS, DATABASE_URL, ...rest } = testPlaneEnv(db.url, dir, prefix);
+    const env =
+      backend === 'Kafka' ? { ...rest, KAFKA_BROKERS, DATABASE_URL } : backend === 'the PostgreSQL log' ? { ...rest, DATABASE_URL } : { ...rest, HEPH_DATA_DIR: join(dir, 'data') };
+    const figure = (figures.retry[backend] = { firstStatus: 0, retryStatus: 0, spansSent: 0, stored: 0 });
+    const plane = await startControlPlane(loadConfig(upConfig, env), testLogger());
     cleanups.push(plane.stop);
 
     // The write reaches Kafka, but its acknowledgement comes after the write timeout: the exporter hears 503.
@@ -518,13 +523,13 @@ describe('security suite', () => {
     const document = (n: number) =>
       JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeSpans: [{ spans: Array.from({ length: n }, (_, i) => ({ traceId: hex(16), spanId: hex(8), name: 'GET /retry', startTimeUnixNano: String(t + BigInt(i)), endTimeUnixNano: String(t + BigInt(i) + 1_000_000n) })) }] }] });
     const body = document(25);
-    figures.retry.spansSent = 25;
+    figure.spansSent = 25;
     const first = await slowIngest.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json' }, payload: body });
-    figures.retry.firstStatus = first.statusCode;
+    figure.firstStatus = first.statusCode;
     expect(first.statusCode).toBe(503);
     await kept;
     const retry = await fetch(`${plane.ingestUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    figures.retry.retryStatus = retry.status;
+    figure.retryStatus = retry.status;
     expect(retry.status).toBe(200);
     // A later request of the same service (same key, same partition): once it is counted, both copies were read.
     expect((await fetch(`${plane.ingestUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: document(1) })).status).toBe(200);
@@ -533,8 +538,8 @@ describe('security suite', () => {
       return row!.calls;
     };
     await eventually('the later request to be counted', async () => (await calls()) >= 26, 60_000);
-    figures.retry.stored = (await calls()) - 1;
-    expect(figures.retry.stored).toBe(25);
+    figure.stored = (await calls()) - 1;
+    expect(figure.stored).toBe(25);
     const exposition = await (await fetch(`${plane.ingestUrl}/metrics`)).text();
     expect(Number(/^heph_analyzer_repeated_records_total (\S+)$/m.exec(exposition)?.[1])).toBe(1);
   }, 180_000);
