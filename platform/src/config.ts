@@ -53,6 +53,8 @@ export const baseConfig = z.object({
   HEPH_LOG_RETENTION_HOURS: z.coerce.number().positive().default(24),
   /** …and keeps at most this many bytes per topic, dropping the oldest, consumed or not. */
   HEPH_LOG_RETENTION_BYTES: z.coerce.number().int().positive().default(1024 ** 3),
+  /** How often retention runs. */
+  HEPH_LOG_RETENTION_CHECK_SECONDS: z.coerce.number().positive().default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type BaseConfig = z.infer<typeof baseConfig>;

@@ -14,7 +14,9 @@ export const openRuntime = async (config: BaseConfig, logger: Logger, clientId: 
   const log =
     config.KAFKA_BROKERS.length > 0
       ? createKafkaLog({ brokers: config.KAFKA_BROKERS, clientId, topicPrefix: config.HEPH_KAFKA_TOPIC_PREFIX }, logger)
-      : createPgLog(db.sql, logger, { retention: { maxAgeMs: config.HEPH_LOG_RETENTION_HOURS * 3_600_000, maxBytesPerTopic: config.HEPH_LOG_RETENTION_BYTES } });
+      : createPgLog(db.sql, logger, {
+          retention: { maxAgeMs: config.HEPH_LOG_RETENTION_HOURS * 3_600_000, maxBytesPerTopic: config.HEPH_LOG_RETENTION_BYTES, intervalMs: config.HEPH_LOG_RETENTION_CHECK_SECONDS * 1000 },
+        });
   await log.ensureTopics();
   logger.info({ database: db.kind, log: log.kind }, 'runtime ready');
   return {
