@@ -121,6 +121,10 @@ describe.each(backends)('poison records on %s', (name, prepare) => {
       expect((await post('traces', JSON.stringify(tracesJson([['service.name', service]])))).status).toBe(200);
       await eventually(`the good record after ${label} to be processed`, async () => (await calls(service)) === 1, timeoutMs);
       timings[label] = Date.now() - started;
+      // The rest answers too (issue 16: a stalled analyzer held the embedded database, and /readyz and /api/* hung).
+      for (const url of [`${plane.ingestUrl}/readyz`, `${plane.consoleUrl}/readyz`, `${plane.consoleUrl}/api/incidents`]) {
+        expect((await fetch(url, { signal: AbortSignal.timeout(5000) })).status, `${url} after ${label}`).toBe(200);
+      }
     };
 
     // On Kafka a new consumer group first reads the topics' backlog from earlier runs.
