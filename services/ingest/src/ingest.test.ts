@@ -348,6 +348,33 @@ describe('ingest reading bodies off the socket', () => {
     await app.close();
   });
 
+  it('counts a gzip body inflated while it is held: a second small upload that inflates past the limit gets 429', async () => {
+    // The log holds every write until released: the first request stays in flight, inflated.
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const slowLog = { send: async () => held, ready: async () => true } as unknown as Log;
+    const app = createIngestServer({ log: slowLog, logger: testLogger(), registry: newRegistry(), tokens: [], maxBodyBytes: 4 << 20, maxInFlightBytes: 1 << 20, writeTimeoutMs: 30_000 });
+    const spans = (service: string) => JSON.stringify(exportRequest(service, Array.from({ length: 3000 }, (_, i) => ({ name: `GET /item/${i}` }))));
+    const body = gzipSync(spans(`svc-${hex(4)}`));
+    const inflatedBytes = spans('svc-0000').length;
+    expect(body.length).toBeLessThan(200 * 1024);
+    expect(inflatedBytes).toBeGreaterThan(600 * 1024);
+    const post = () => app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: body });
+    const first = post();
+    await (async () => {
+      for (let i = 0; i < 100; i++) {
+        if (/^heph_ingest_in_flight_bytes [1-9]\d{5,}$/m.test((await app.inject('/metrics')).body)) return;
+        await sleep(20);
+      }
+    })();
+    const second = await post();
+    expect(second.statusCode).toBe(429);
+    release();
+    expect((await first).statusCode).toBe(200);
+    expect((await app.inject('/metrics')).body).toMatch(/^heph_ingest_in_flight_bytes 0$/m);
+    await app.close();
+  });
+
   it('answers 408 and closes the connection when a body trickles in slower than the body timeout', async () => {
     const app = createIngestServer({ log: nullLog, logger: testLogger(), registry: newRegistry(), tokens: [], maxBodyBytes: 1 << 20, writeTimeoutMs: 5000, bodyTimeoutMs: 600 });
     const port = await listen(app, '127.0.0.1', 0);

@@ -197,6 +197,15 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
       if (!format) throw new IngestError(415, `unsupported Content-Type '${request.headers['content-type'] ?? ''}': send application/x-protobuf or application/json`);
       // decode → normalize → validate
       const inflated = inflate(raw, request.headers['content-encoding']);
+      // A gzip body is held inflated while it is decoded and written: that counts in flight too.
+      const state = requests.get(request);
+      if (state && inflated !== raw) {
+        const extra = Math.max(0, inflated.length - raw.length);
+        state.bytes += extra;
+        inFlightBytes += extra;
+        metrics.inFlight.set(inFlightBytes);
+        if (inFlightBytes > maxInFlight && inFlightBytes > state.bytes) throw new IngestError(429, 'ingest is overloaded; retry later', 1);
+      }
       const prepared = pipeline.prepare(inflated, format, options.limits ?? {});
       if (!prepared.ok) throw new IngestError(400, prepared.error.message);
       // A token speaks only for its services: a resource of another service is refused (partial
