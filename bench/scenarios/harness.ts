@@ -106,7 +106,6 @@ export const startBench = async (options: BenchOptions): Promise<Bench> => {
     HEPH_RESOLUTION_SECONDS: String(options.resolutionSeconds),
     HEPH_DETECT_GRACE_SECONDS: options.resolutionSeconds >= 10 ? '2' : '1',
     HEPH_DETECT_WARMUP_BUCKETS: String(options.warmupBuckets),
-    HEPH_LIMITS: `process.memory.usage=${memoryLimitBytes}`,
     HEPH_ALERT_WEBHOOK_URL: pager.url,
     // Topics of this run's own: it reads neither earlier runs' fleets (their leaks and faults are still
     // in Kafka) nor a test running beside it.

@@ -12,7 +12,6 @@ import { runBacktest } from './backtest.ts';
 import { faultNames, faults, isFaultName, type FaultName } from './demo/faults.ts';
 import { runDemoFleet } from './demo/fleet.ts';
 import { startDemoGitHub, type DemoGitHub } from './demo/github.ts';
-import { memoryLimitBytes } from './demo/simulation.ts';
 
 const usage = `usage: heph <command> [options]
 
@@ -96,10 +95,9 @@ const main = async () => {
   }
   if (command === 'demo') {
     env.HEPH_RESOLUTION_SECONDS ??= '5';
-    // The demo detects within minutes: its detectors learn for 15 intervals (not 300), and the agents'
-    // memory gauge has its limit, so a leak is predicted.
+    // The demo detects within minutes: its detectors learn for 15 intervals (not 300). The agents report
+    // their memory limit themselves (heph.limit.process.memory.usage), so a leak is predicted.
     env.HEPH_DETECT_WARMUP_BUCKETS ??= '15';
-    env.HEPH_LIMITS ??= `process.memory.usage=${memoryLimitBytes}`;
   }
   const config = loadConfig(upConfig, env);
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: process.stdout.isTTY });

@@ -182,7 +182,8 @@ const boot = async (version: string): Promise<Runtime> => {
     serviceVersion: version,
     endpoint: values.ingest,
     token: values.token,
-    resourceAttributes: { 'heph.control.url': controlUrl },
+    // Where the healer acts, and the memory limit failure prediction aims at (no HEPH_LIMITS needed).
+    resourceAttributes: { 'heph.control.url': controlUrl, 'heph.limit.process.memory.usage': memoryLimitBytes },
     metricExportIntervalMs: metricIntervalMs,
   });
   telemetry.meter

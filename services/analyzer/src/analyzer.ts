@@ -18,7 +18,7 @@ import {
   type SpanRecord,
 } from '@hephaestus/schemas';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { appliedOffset, claimRequests, mergeRollups, pruneAppliedRequests, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
+import { appliedOffset, claimRequests, mergeRollups, pruneAppliedRequests, recordServiceLimits, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
 import { createIncidentDecisions } from './adapters/decide-incidents.ts';
 import { loadRouting, startAlertDispatcher } from './adapters/alert-dispatcher.ts';
 import { defaultErrorRateSettings, type ErrorRateSettings } from './domain/error-rate-detector.ts';
@@ -157,6 +157,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
           logger.warn({ buckets: unreadable.length, service: unreadable[0]!.service, bucketStart: new Date(unreadable[0]!.bucketStartMs).toISOString() }, 'stored latency sketch unreadable: the bucket keeps its counts, its quantiles restart');
         }
         await recordServiceVersions(tx, spans);
+        await recordServiceLimits(tx, spans.map((s) => ({ service: s.service, timeMs: s.startTimeMs, resource: s.resource })));
         await mergeSeries(tx, resolution, spanSeries(spans, options.costs.prices, resolution));
       },
       applied: (spans) => {
@@ -173,6 +174,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         const streams = await loadStreams(tx, [...new Set(points.map(streamKey))]);
         await mergeSeries(tx, resolution, metricSeries(points, streams, resolution));
         await storeStreams(tx, streams);
+        await recordServiceLimits(tx, points);
       },
       applied: (points) => {
         for (const point of points) advance(point.timeMs);

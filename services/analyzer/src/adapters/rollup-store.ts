@@ -104,6 +104,56 @@ export const readBuckets = async (sql: Sql, resolutionSeconds: number, fromMs: n
   return byService;
 };
 
+/** The resource attribute prefix of a limit a service reports for one of its gauges. */
+export const limitAttributePrefix = 'heph.limit.';
+
+/** `heph.limit.<signal>` resource attributes as limits: a positive finite number, or a string of one. */
+export const limitsOf = (resource: Record<string, unknown>): Array<{ signal: string; limit: number }> => {
+  const out: Array<{ signal: string; limit: number }> = [];
+  for (const [key, value] of Object.entries(resource)) {
+    if (!key.startsWith(limitAttributePrefix) || key.length === limitAttributePrefix.length) continue;
+    const limit = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+    if (Number.isFinite(limit) && limit > 0) out.push({ signal: key.slice(limitAttributePrefix.length), limit });
+  }
+  return out;
+};
+
+/**
+ * The limits each service reported in this batch (`heph.limit.<signal>` resource attributes), the
+ * newest per (service, signal): one upsert for the batch.
+ */
+export const recordServiceLimits = async (tx: TransactionSql, items: Array<{ service: string; timeMs: number; resource: Record<string, unknown> }>) => {
+  const newest = new Map<string, { service: string; signal: string; limit: number; at: number }>();
+  // The points of one resource share its attributes object: read each once.
+  const read = new Map<Record<string, unknown>, ReturnType<typeof limitsOf>>();
+  for (const item of items) {
+    let limits = read.get(item.resource);
+    if (!limits) read.set(item.resource, (limits = limitsOf(item.resource)));
+    for (const { signal, limit } of limits) {
+      const service = pgText(item.service);
+      const key = JSON.stringify([service, signal]);
+      const seen = newest.get(key);
+      if (!seen || item.timeMs >= seen.at) newest.set(key, { service, signal: pgText(signal), limit, at: item.timeMs });
+    }
+  }
+  if (newest.size === 0) return;
+  const rows = [...newest.values()];
+  await tx`
+    INSERT INTO service_limits (service, signal, limit_value, reported_at)
+    SELECT * FROM unnest(${rows.map((r) => r.service)}::text[], ${rows.map((r) => r.signal)}::text[],
+                         ${rows.map((r) => r.limit)}::float8[], ${rows.map((r) => new Date(r.at).toISOString())}::timestamptz[])
+    ON CONFLICT (service, signal) DO UPDATE SET limit_value = excluded.limit_value, reported_at = excluded.reported_at
+    WHERE excluded.reported_at >= service_limits.reported_at`;
+};
+
+/** Every service's reported limits: service → signal → limit. */
+export const readServiceLimits = async (sql: Sql | TransactionSql): Promise<Map<string, Record<string, number>>> => {
+  const rows = await sql<{ service: string; signal: string; limit_value: number }[]>`SELECT service, signal, limit_value FROM service_limits`;
+  const out = new Map<string, Record<string, number>>();
+  for (const r of rows) out.set(r.service, { ...out.get(r.service), [r.signal]: Number(r.limit_value) });
+  return out;
+};
+
 /**
  * The `service.version` each service reported in this batch: one upsert for the batch, so the healer
  * sees a deploy go live. Arrays bound through unnest: four parameters whatever the batch's size.

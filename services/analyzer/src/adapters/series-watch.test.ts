@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import type { SeriesDelta } from '../domain/series.ts';
+import { limitsOf, recordServiceLimits } from './rollup-store.ts';
 import { mergeSeries } from './series-store.ts';
 import { createSeriesWatch } from './series-watch.ts';
 
@@ -148,6 +149,33 @@ describe('series watch', () => {
     expect(predicted!.etaSeconds).toBeLessThan(50 * 60);
     expect(predicted!.confidence).toBeGreaterThan(0.5);
     expect(predicted!.summary).toContain('process.memory.usage');
+  });
+
+  it('predicts with the limit a service reports as a resource attribute (heph.limit.<signal>), which wins over HEPH_LIMITS', async () => {
+    // The same climb for two services; only one reports its limit (and HEPH_LIMITS names none).
+    const memory = (i: number) => 300_000_000 + i * 2_000_000;
+    await db.sql.begin((tx) =>
+      mergeSeries(tx, resolution, ['reporting', 'silent'].flatMap((service) => Array.from({ length: 60 }, (_, i) => delta(service, 'process.memory.usage', 3000 + i, memory(i))))),
+    );
+    await db.sql.begin((tx) =>
+      recordServiceLimits(tx, [
+        { service: 'reporting', timeMs: bucket(3000), resource: { 'service.name': 'reporting', 'heph.limit.process.memory.usage': 800_000_000 } },
+        { service: 'silent', timeMs: bucket(3000), resource: { 'service.name': 'silent', 'heph.limit.': 5, 'heph.limit.process.memory.usage': 'lots' } },
+      ]),
+    );
+    const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 100, limits: {}, budgets: [] });
+    const predicted = (await watch.observe(bucket(3060))).filter((o) => o.signal === 'failure.predicted' && (o.service === 'reporting' || o.service === 'silent'));
+    expect(predicted.map((o) => [o.service, o.baseline])).toEqual([['reporting', 800_000_000]]);
+    // (800 MB - 418 MB) at 2 MB per 10 s: about 32 minutes.
+    expect(predicted[0]!.etaSeconds).toBeGreaterThan(28 * 60);
+    expect(predicted[0]!.etaSeconds).toBeLessThan(36 * 60);
+    // The service's own limit wins over HEPH_LIMITS; the newest report wins over an older one.
+    await db.sql.begin((tx) => recordServiceLimits(tx, [{ service: 'reporting', timeMs: bucket(2000), resource: { 'heph.limit.process.memory.usage': '1' } }]));
+    const both = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 100, limits: { 'process.memory.usage': 4_000_000_000 }, budgets: [] });
+    const withGlobal = (await both.observe(bucket(3060))).filter((o) => o.signal === 'failure.predicted');
+    expect(withGlobal.find((o) => o.service === 'reporting')?.baseline).toBe(800_000_000);
+    expect(withGlobal.find((o) => o.service === 'silent')?.baseline ?? 4_000_000_000).toBe(4_000_000_000);
+    expect(limitsOf({ 'heph.limit.queue.depth': '500', 'heph.limit.disk': -1, 'heph.limit.x': Number.POSITIVE_INFINITY, other: 3 })).toEqual([{ signal: 'queue.depth', limit: 500 }]);
   });
 
   it('observes a spend forecast running past the budget', async () => {

@@ -11,6 +11,7 @@ import { defaultCommonSettings } from '../domain/detectors/detector.ts';
 import { defaultLevelShiftSettings, laggedBaseline, levelShift, onsetOf } from '../domain/detectors/level-shift.ts';
 import { predict, sinceReset } from '../domain/predictors/time-to-limit.ts';
 import type { Observation } from '../domain/incident-policy.ts';
+import { readServiceLimits } from './rollup-store.ts';
 import { readSeries, type SeriesPoint } from './series-store.ts';
 
 export type SeriesWatchOptions = {
@@ -177,18 +178,23 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     return [...out, ...(await predictFailures(closedBefore)), ...(await forecastBudgets(closedBefore))];
   };
 
-  // predict: gauges with a limit, over the last hour of buckets (their maxima: the worst instance).
+  // predict: gauges with a limit (HEPH_LIMITS, or the service's own `heph.limit.<signal>` resource
+  // attribute, which wins), over the last hour of buckets (their maxima: the worst instance).
   // Every prediction is an observation; the policy pages only the imminent, confident ones.
   const predictFailures = async (closedBefore: number): Promise<Observation[]> => {
-    const signals = Object.keys(options.limits);
-    if (signals.length === 0) return [];
-    const history = (await readSeries(sql, options.resolutionSeconds, closedBefore - 360 * resolutionMs, closedBefore)).filter((p) => p.operation === '' && signals.includes(p.signal));
+    const reported = await readServiceLimits(sql);
+    const limitOf = (service: string, signal: string): number | undefined => reported.get(service)?.[signal] ?? options.limits[signal];
+    const signals = new Set([...Object.keys(options.limits), ...[...reported.values()].flatMap((l) => Object.keys(l))]);
+    if (signals.size === 0) return [];
+    const history = (await readSeries(sql, options.resolutionSeconds, closedBefore - 360 * resolutionMs, closedBefore)).filter(
+      (p) => p.operation === '' && signals.has(p.signal) && limitOf(p.service, p.signal) !== undefined,
+    );
     const bySeries = new Map<string, SeriesPoint[]>();
     for (const p of history) bySeries.set(`${p.service}\u0000${p.signal}`, [...(bySeries.get(`${p.service}\u0000${p.signal}`) ?? []), p]);
     const out: Observation[] = [];
     for (const points of bySeries.values()) {
       const { service, signal } = points[0]!;
-      const limit = options.limits[signal]!;
+      const limit = limitOf(service, signal)!;
       // Only since the last restart: the ramp before a restart would keep predicting a limit the
       // process running now is far from (and reopen the incident its restart cured).
       const prediction = predict(sinceReset(points.map((p) => ({ timestampMs: p.startMs, value: p.max }))), limit, { minPoints: 12, horizonMs: 3_600_000 });
