@@ -1,7 +1,8 @@
 // detect for every series: each closed bucket of each service-wide series goes through the default
 // detector set; an anomalous bucket is an observation for the incident policy (which decides whether
 // it matters). Symptom series that are means (not quantiles) are also tested for a level shift
-// against a lagged baseline, which sees the slow creep the detector set adapts to. Gauges with a limit get a failure prediction, and LLM spend a budget forecast.
+// against a lagged baseline, which sees the slow creep the detector set adapts to. Gauges with a
+// limit get a failure prediction, and LLM spend a budget forecast.
 // Detectors are rebuilt from stored history at start (warm-up replay raises nothing).
 import type { Sql } from '@hephaestus/platform';
 import { globMatches, meaningOf, type CostBudget, type SignalMeaning } from '@hephaestus/schemas';
@@ -118,7 +119,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       // A level shift speaks first: its baseline is the level before the creep, where the detector's has
       // followed it (and the policy would judge the change against a baseline that crept too).
       const shifted = shift?.testLevel ? levelShift(shift.values, shift.bad, { minRelativeChange: shift.minRelativeChange }) : undefined;
-      if (shifted) {
+      if (shift && shifted) {
         out.push({
           service: point.service,
           signal: point.signal,
@@ -133,7 +134,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
             threshold: shifted.spread > 0 ? shifted.spread : undefined,
             windowSeconds: options.resolutionSeconds * defaultLevelShiftSettings.recentPoints,
             evidence: shifted.explanation,
-            onset: onsetOf(shift!.values, shifted.level, shifted.baseline, shift!.bad),
+            onset: onsetOf(shift.values, shifted.level, shifted.baseline, shift.bad),
           },
         });
         continue;
