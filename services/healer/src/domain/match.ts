@@ -2,8 +2,8 @@
 // A playbook fits only when its target (the ranked root cause, or the incident's own service for
 // `target: incident`) itself shows the playbook's signal on the playbook's side of its baseline (above
 // when it names none), with the onset it names (sudden or gradual, as first seen), and its service
-// glob, severity, labels and error signature match. Among the
-// fits, a declared rule picks one, whatever the order events arrived in or files sort in:
+// glob, severity, labels and error signature match. Among the fits, a declared rule picks one,
+// whatever the order events arrived in or files sort in:
 //   1. an error signature the playbook names, seen on the target,
 //   2. beats a playbook specific to the target's signal (a service glob other than `*`, labels,
 //      severity, direction or onset),

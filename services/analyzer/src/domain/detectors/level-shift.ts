@@ -61,11 +61,16 @@ const median = (sorted: readonly number[]): number => {
 
 const sortedOf = (values: readonly number[]) => [...values].sort((a, b) => a - b);
 
+/** The baseline stretch: the `referencePoints` values ending `lag` before the newest. */
+const referenceOf = (values: readonly number[], s: LevelShiftSettings) => {
+  const lag = Math.max(s.lagPoints, s.recentPoints);
+  return { lag, reference: values.slice(Math.max(0, values.length - lag - s.referencePoints), Math.max(0, values.length - lag)) };
+};
+
 /** The baseline the test compares with: the median of the stretch ending `lagPoints` ago, or undefined with too little history. */
 export const laggedBaseline = (values: readonly number[], settings: Partial<LevelShiftSettings> = {}): number | undefined => {
   const s = { ...defaultLevelShiftSettings, ...settings };
-  const lag = Math.max(s.lagPoints, s.recentPoints);
-  const reference = values.slice(Math.max(0, values.length - lag - s.referencePoints), Math.max(0, values.length - lag));
+  const { reference } = referenceOf(values, s);
   return reference.length < s.minReferencePoints ? undefined : median(sortedOf(reference));
 };
 
@@ -75,8 +80,7 @@ export const laggedBaseline = (values: readonly number[], settings: Partial<Leve
  */
 export const levelShift = (values: readonly number[], bad: 'up' | 'down', settings: Partial<LevelShiftSettings> = {}): LevelShift | undefined => {
   const s = { ...defaultLevelShiftSettings, ...settings };
-  const lag = Math.max(s.lagPoints, s.recentPoints);
-  const reference = values.slice(Math.max(0, values.length - lag - s.referencePoints), Math.max(0, values.length - lag));
+  const { lag, reference } = referenceOf(values, s);
   if (reference.length < s.minReferencePoints || values.length < s.recentPoints) return undefined;
   const level = median(sortedOf(values.slice(values.length - s.recentPoints)));
   const ref = sortedOf(reference);
