@@ -46,6 +46,12 @@ const figures = {
   rss: { baselineMb: 0, peakMb: 0 },
   kill: { kills: 0, acknowledgedSpans: 0, storedSpans: 0, retriedRequests: 0, logRecords: 0 },
   retry: {} as Record<string, { firstStatus: number; retryStatus: number; spansSent: number; stored: number }>,
+  embedded: {
+    otlp: { tried: 0, statuses: {} as Record<string, number>, fiveHundreds: 0 },
+    api: { tried: 0, statuses: {} as Record<string, number>, fiveHundreds: 0 },
+    probes: { count: 0, stalls: 0, slowestMs: 0 },
+    sigtermExitMs: 0,
+  },
 };
 const count = (into: typeof figures.otlp, status: number | string) => {
   into.tried++;
@@ -341,6 +347,30 @@ const send = async (pool: Pool, request: { method: string; path: string; headers
 
 // ---------------------------------------------------------------------------------------------
 
+/** `runs` generated requests per surface in batches, each batch followed by the probe (a good request gets through). */
+const fuzz = async (o: { ingest: Pool; consoleApi: Pool; consoleHost: string; probe: () => Promise<void>; runs: number; into: { otlp: typeof figures.otlp; api: typeof figures.api } }) => {
+  const batches = Math.max(1, Math.ceil(o.runs / batchSize));
+  for (let b = 0; b < batches; b++) {
+    await fc.assert(
+      fc.asyncProperty(otlpRequest, async (r) => {
+        const status = await send(o.ingest, buildOtlp(r));
+        count(o.into.otlp, status);
+        return typeof status !== 'number' || status < 500;
+      }),
+      { numRuns: batchSize, seed: 16_000 + b, endOnFailure: true },
+    );
+    await fc.assert(
+      fc.asyncProperty(apiRequest, async (r) => {
+        const status = await send(o.consoleApi, buildApi(r, o.consoleHost));
+        count(o.into.api, status);
+        return typeof status !== 'number' || status < 500;
+      }),
+      { numRuns: batchSize, seed: 26_000 + b, endOnFailure: true },
+    );
+    await o.probe();
+  }
+};
+
 describe('security suite', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
   afterAll(async () => {
@@ -416,27 +446,7 @@ describe('security suite', () => {
     figures.rss.baselineMb = await rssMb(plane.child.pid);
     figures.rss.peakMb = figures.rss.baselineMb;
 
-    const batches = Math.max(1, Math.ceil(runs / batchSize));
-    for (let b = 0; b < batches; b++) {
-      await fc.assert(
-        fc.asyncProperty(otlpRequest, async (r) => {
-          const built = buildOtlp(r);
-          const status = await send(ingest, built);
-          count(figures.otlp, status);
-          return typeof status !== 'number' || status < 500;
-        }),
-        { numRuns: batchSize, seed: 16_000 + b, endOnFailure: true },
-      );
-      await fc.assert(
-        fc.asyncProperty(apiRequest, async (r) => {
-          const status = await send(consoleApi, buildApi(r, consoleHost));
-          count(figures.api, status);
-          return typeof status !== 'number' || status < 500;
-        }),
-        { numRuns: batchSize, seed: 26_000 + b, endOnFailure: true },
-      );
-      await probe();
-    }
+    await fuzz({ ingest, consoleApi, consoleHost, probe, runs, into: figures });
     sampling = false;
     await sampler;
     expect(figures.otlp.fiveHundreds + figures.api.fiveHundreds).toBe(0);
@@ -490,6 +500,56 @@ describe('security suite', () => {
     figures.kill.storedSpans = stored!.calls;
     figures.kill.logRecords = records!.n;
     expect(figures.kill.storedSpans).toBe(figures.kill.acknowledgedSpans);
+  }, 420_000);
+
+  // The embedded default the issue's attacks were made against: one PGlite connection shared by the
+  // log, the analyzer and the console. A fifth of the requests; then SIGTERM must finish.
+  it('fuzzes the embedded default (PGlite, no DATABASE_URL or Kafka): no 5xx, no stall, and SIGTERM exits', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'heph-security-embedded-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const run = hex(4);
+    const [ingestPort, consolePort] = [await freePort(), await freePort()];
+    const ingestUrl = `http://127.0.0.1:${ingestPort}`;
+    const consoleHost = `127.0.0.1:${consolePort}`;
+    const { DATABASE_URL: _database, KAFKA_BROKERS: _kafka, ...rest } = testPlaneEnv('postgres://unused', dir, `security-embedded-${run}`);
+    const env = { ...rest, HEPH_DATA_DIR: join(dir, 'data'), HEPH_INGEST_PORT: String(ingestPort), HEPH_CONSOLE_PORT: String(consolePort) };
+    const plane = await startPlane(env, ingestUrl);
+    cleanups.push(async () => {
+      plane.child.kill('SIGKILL');
+      await plane.exited;
+    });
+    const ingest = new Pool(ingestUrl, { connections: 4 });
+    const consoleApi = new Pool(`http://${consoleHost}`, { connections: 4 });
+    cleanups.push(() => ingest.close(), () => consoleApi.close());
+    const into = figures.embedded;
+    /** Its span reaches the rollups: the console's service list counts it (no SQL into the embedded database). */
+    const probe = async () => {
+      const service = `probe-${run}-${into.probes.count++}`;
+      const started = Date.now();
+      const t = nowNs();
+      const document = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeSpans: [{ spans: [{ traceId: hex(16), spanId: hex(8), name: 'GET /probe', startTimeUnixNano: String(t), endTimeUnixNano: String(t + 1_000_000n) }] }] }] };
+      expect(await send(ingest, { method: 'POST', path: '/v1/traces', headers: { 'content-type': 'application/json' }, body: JSON.stringify(document) }), 'a good OTLP request after a fuzz batch').toBe(200);
+      try {
+        await eventually(`the probe span of ${service} in the rollups`, async () => {
+          const response = await fetch(`http://${consoleHost}/api/services`, { signal: AbortSignal.timeout(stallMs) });
+          const { services } = (await response.json()) as { services: Array<{ name: string; callsLast5m: number }> };
+          return services.find((x) => x.name === service)?.callsLast5m === 1 || undefined;
+        }, stallMs);
+      } catch (error) {
+        into.probes.stalls++;
+        throw error;
+      }
+      into.probes.slowestMs = Math.max(into.probes.slowestMs, Date.now() - started);
+    };
+    await probe();
+    await fuzz({ ingest, consoleApi, consoleHost, probe, runs: Math.max(batchSize, Math.round(runs / 5)), into });
+    expect(into.otlp.fiveHundreds + into.api.fiveHundreds).toBe(0);
+    expect(into.probes.stalls).toBe(0);
+    const stopping = Date.now();
+    plane.child.kill('SIGTERM');
+    await Promise.race([plane.exited, sleep(30_000)]);
+    into.sigtermExitMs = Date.now() - stopping;
+    expect(plane.child.exitCode, `heph up after SIGTERM:\n${plane.lines.slice(-20).join('\n')}`).toBe(0);
   }, 420_000);
 
   // On each log: Kafka, the PostgreSQL-backed log, and the embedded default (PGlite, no DATABASE_URL).
