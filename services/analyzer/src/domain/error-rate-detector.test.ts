@@ -20,6 +20,17 @@ describe('error-rate detector', () => {
     expect(verdict.explanation).toBe('error rate 20 % (200 of 1000 calls) vs usual 1.0 %');
   });
 
+  it('leaves a burst out of the baseline: its second interval is judged against the usual rate, not the first interval', () => {
+    // A short history (the demo's first minute): three healthy intervals, then 80 % errors.
+    const history = [bucket(100, 1), bucket(100, 1), bucket(100, 1), bucket(100, 80)];
+    const second = detectErrorRate(bucket(100, 82), history);
+    expect(second.baseline).toBeCloseTo(0.01, 5);
+    expect(second.explanation).toBe('error rate 82 % (82 of 100 calls) vs usual 1.0 %');
+    // A level that lasts past half the history is the usual one.
+    const lasting = [bucket(100, 1), bucket(100, 1), ...Array.from({ length: 5 }, () => bucket(100, 30))];
+    expect(detectErrorRate(bucket(100, 30), lasting).baseline).toBeGreaterThan(0.2);
+  });
+
   it('does not alarm when the rate is within the service\'s usual noise', () => {
     const noisy = Array.from({ length: 30 }, () => bucket(100, 20));
     expect(detectErrorRate(bucket(100, 24), noisy).anomalous).toBe(false);

@@ -45,10 +45,18 @@ export type Verdict = {
   explanation: string;
 };
 
+/**
+ * Errors over calls of the last `baselineBuckets` buckets, leaving out bursts: a bucket `minIncrease`
+ * or more above the median bucket's rate. The first interval of a burst must not make the second one
+ * look usual ("82 % vs usual 13 %"); a level that lasts past half the buckets becomes the median, and usual.
+ */
 export const pooledBaseline = (history: Bucket[], settings: ErrorRateSettings): number => {
-  const recent = history.slice(-settings.baselineBuckets);
-  const calls = recent.reduce((n, b) => n + b.calls, 0);
-  const errors = recent.reduce((n, b) => n + b.errors, 0);
+  const recent = history.slice(-settings.baselineBuckets).filter((b) => b.calls > 0);
+  const rates = recent.map((b) => b.errors / b.calls).sort((x, y) => x - y);
+  const median = rates.length === 0 ? 0 : rates.length % 2 === 1 ? rates[(rates.length - 1) / 2]! : (rates[rates.length / 2 - 1]! + rates[rates.length / 2]!) / 2;
+  const usual = recent.filter((b) => b.errors / b.calls < median + settings.minIncrease);
+  const calls = usual.reduce((n, b) => n + b.calls, 0);
+  const errors = usual.reduce((n, b) => n + b.errors, 0);
   return Math.max(calls > 0 ? errors / calls : 0, settings.baselineFloor);
 };
 
