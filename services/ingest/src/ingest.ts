@@ -211,7 +211,7 @@ export const createIngestServer = (options: IngestOptions): FastifyInstance => {
       // A token speaks only for its services: a resource of another service is refused (partial
       // success), so a token cannot fake an error burst, a leak or a control URL for a service it does
       // not own and get the healer to act on it. The resources it may speak for are kept.
-      const token = requests.get(request)?.token;
+      const token = state?.token;
       const requestId = requestIdOf(signal, token, inflated);
       const foreign = prepared.value.batches.filter((b) => !maySpeakFor(token, b.serviceName));
       const refused = foreign.reduce((n, b) => n + b.count, 0);

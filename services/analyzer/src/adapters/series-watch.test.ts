@@ -166,6 +166,8 @@ describe('series watch', () => {
     const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 100, limits: {}, budgets: [] });
     const predicted = (await watch.observe(bucket(3060))).filter((o) => o.signal === 'failure.predicted' && (o.service === 'reporting' || o.service === 'silent'));
     expect(predicted.map((o) => [o.service, o.baseline])).toEqual([['reporting', 800_000_000]]);
+    // In the gauge's unit, for people: "crosses 763 MB in 32 min …, rising 687 MB per hour".
+    expect(predicted[0]!.summary).toMatch(/crosses 763 MB in \d+ min .*rising [\d.]+ MB per hour/);
     // (800 MB - 418 MB) at 2 MB per 10 s: about 32 minutes.
     expect(predicted[0]!.etaSeconds).toBeGreaterThan(28 * 60);
     expect(predicted[0]!.etaSeconds).toBeLessThan(36 * 60);

@@ -7,7 +7,7 @@
 import type { Sql } from '@hephaestus/platform';
 import { globMatches, meaningOf, type CostBudget, type SignalMeaning } from '@hephaestus/schemas';
 import { forecastSpend, periodStart } from '../domain/budget.ts';
-import { createDetector, type Detector, type DetectorName } from '../domain/detectors/index.ts';
+import { createDetector, formatValue, type Detector, type DetectorName } from '../domain/detectors/index.ts';
 import { defaultCommonSettings } from '../domain/detectors/detector.ts';
 import { defaultLevelShiftSettings, laggedBaseline, levelShift, onsetOf } from '../domain/detectors/level-shift.ts';
 import { predict, sinceReset } from '../domain/predictors/time-to-limit.ts';
@@ -198,7 +198,11 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       const limit = limitOf(service, signal)!;
       // Only since the last restart: the ramp before a restart would keep predicting a limit the
       // process running now is far from (and reopen the incident its restart cured).
-      const prediction = predict(sinceReset(points.map((p) => ({ timestampMs: p.startMs, value: p.max }))), limit, { minPoints: 12, horizonMs: 3_600_000 });
+      const prediction = predict(sinceReset(points.map((p) => ({ timestampMs: p.startMs, value: p.max }))), limit, {
+        minPoints: 12,
+        horizonMs: 3_600_000,
+        format: (value) => formatValue(value, unitOf(signal)),
+      });
       if (!prediction) continue;
       const etaSeconds = Math.round(prediction.etaMs / 1000);
       out.push({

@@ -45,6 +45,8 @@ export type PredictSettings = {
   /** Holt's smoothing weights. */
   alpha: number;
   beta: number;
+  /** Writes a value of the gauge for the explanation ("1 GB" rather than 1073741824). */
+  format: (value: number) => string;
 };
 
 export const defaultPredictSettings: PredictSettings = {
@@ -59,6 +61,7 @@ export const defaultPredictSettings: PredictSettings = {
   intervalZ: 1.96,
   alpha: 0.3,
   beta: 0.1,
+  format: (value) => (Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(3)))),
 };
 
 /** Per time slice, the point nearest the limit's side (max when the limit is above, min when below). */
@@ -135,7 +138,7 @@ export const predict = (series: ReadonlyArray<Point>, limit: number, settings: P
   const last = series[series.length - 1]!;
   const upward = s.direction === 'auto' ? limit >= last.value : s.direction === 'up';
   if (upward ? last.value >= limit : last.value <= limit) {
-    return { etaMs: 0, lower: 0, upper: 0, confidence: 1, method: s.method, explanation: `already ${upward ? 'above' : 'below'} the limit ${limit}` };
+    return { etaMs: 0, lower: 0, upper: 0, confidence: 1, method: s.method, explanation: `already ${upward ? 'above' : 'below'} the limit ${s.format(limit)}` };
   }
   const sign = upward ? 1 : -1;
   // The longest recent stretch (at least half the slices) whose envelope climbs steadily: a ramp that
@@ -189,6 +192,6 @@ export const predict = (series: ReadonlyArray<Point>, limit: number, settings: P
     upper,
     confidence,
     method: s.method,
-    explanation: `crosses ${limit} in ${duration(etaMs)} (${duration(lower)} to ${duration(upper)}), ${upward ? 'rising' : 'falling'} ${Number(perHour.toPrecision(3))} per hour, confidence ${(confidence * 100).toFixed(1)} %`,
+    explanation: `crosses ${s.format(limit)} in ${duration(etaMs)} (${duration(lower)} to ${duration(upper)}), ${upward ? 'rising' : 'falling'} ${s.format(perHour)} per hour, confidence ${(confidence * 100).toFixed(1)} %`,
   };
 };
