@@ -371,8 +371,38 @@ const fuzz = async (o: { ingest: Pool; consoleApi: Pool; consoleHost: string; pr
   }
 };
 
+/**
+ * The probe after each fuzz batch: a good OTLP request is acknowledged and its span reaches the
+ * rollups (`stored` says when) within `stallMs`, then `after` runs; counted in `probes`.
+ */
+const prober =
+  (o: { ingest: Pool; run: string; probes: { count: number; stalls: number; slowestMs: number }; stored: (service: string) => Promise<boolean>; after?: () => Promise<void> }) =>
+  async () => {
+    const service = `probe-${o.run}-${o.probes.count++}`;
+    const started = Date.now();
+    const t = nowNs();
+    const document = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeSpans: [{ spans: [{ traceId: hex(16), spanId: hex(8), name: 'GET /probe', startTimeUnixNano: String(t), endTimeUnixNano: String(t + 1_000_000n) }] }] }] };
+    const status = await send(o.ingest, { method: 'POST', path: '/v1/traces', headers: { 'content-type': 'application/json' }, body: JSON.stringify(document) });
+    expect(status, 'a good OTLP request after a fuzz batch').toBe(200);
+    try {
+      await eventually(`the probe span of ${service} in the rollups`, async () => (await o.stored(service)) || undefined, stallMs);
+    } catch (error) {
+      o.probes.stalls++;
+      throw error;
+    }
+    await o.after?.();
+    o.probes.slowestMs = Math.max(o.probes.slowestMs, Date.now() - started);
+  };
+
 describe('security suite', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
+  /** Client pools on a plane's ingest and console, closed at the end. */
+  const poolsFor = (ingestUrl: string, consoleHost: string) => {
+    const ingest = new Pool(ingestUrl, { connections: 4 });
+    const consoleApi = new Pool(`http://${consoleHost}`, { connections: 4 });
+    cleanups.push(() => ingest.close(), () => consoleApi.close());
+    return { ingest, consoleApi };
+  };
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
     console.log(`security suite figures:\n${JSON.stringify(figures, null, 2)}`);
@@ -402,9 +432,7 @@ describe('security suite', () => {
       plane.child.kill('SIGKILL');
       await plane.exited;
     });
-    const ingest = new Pool(ingestUrl, { connections: 4 });
-    const consoleApi = new Pool(`http://${consoleHost}`, { connections: 4 });
-    cleanups.push(() => ingest.close(), () => consoleApi.close());
+    const { ingest, consoleApi } = poolsFor(ingestUrl, consoleHost);
 
     let sampling = true;
     const sampler = (async () => {
@@ -422,23 +450,14 @@ describe('security suite', () => {
       const [row] = await sql<{ calls: number | null }[]>`SELECT sum(calls)::int AS calls FROM rollups WHERE service = ${service} AND resolution_seconds = 2`;
       return row?.calls ?? 0;
     };
-    /** A good OTLP request is acknowledged and its span reaches the rollups, and the console answers. */
-    const probe = async () => {
-      const service = `probe-${run}-${figures.probes.count++}`;
-      const started = Date.now();
-      const t = nowNs();
-      const document = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeSpans: [{ spans: [{ traceId: hex(16), spanId: hex(8), name: 'GET /probe', startTimeUnixNano: String(t), endTimeUnixNano: String(t + 1_000_000n) }] }] }] };
-      const status = await send(ingest, { method: 'POST', path: '/v1/traces', headers: { 'content-type': 'application/json' }, body: JSON.stringify(document) });
-      expect(status, 'a good OTLP request after a fuzz batch').toBe(200);
-      try {
-        await eventually(`the probe span of ${service} in the rollups`, async () => (await calls(service)) === 1, stallMs);
-      } catch (error) {
-        figures.probes.stalls++;
-        throw error;
-      }
-      expect(await send(consoleApi, { method: 'GET', path: '/api/incidents', headers: { host: consoleHost } })).toBe(200);
-      figures.probes.slowestMs = Math.max(figures.probes.slowestMs, Date.now() - started);
-    };
+    // …and the console answers.
+    const probe = prober({
+      ingest,
+      run,
+      probes: figures.probes,
+      stored: async (service) => (await calls(service)) === 1,
+      after: async () => expect(await send(consoleApi, { method: 'GET', path: '/api/incidents', headers: { host: consoleHost } })).toBe(200),
+    });
 
     // Warm-up, then the baseline the memory bound is measured from.
     await probe();
@@ -518,29 +537,19 @@ describe('security suite', () => {
       plane.child.kill('SIGKILL');
       await plane.exited;
     });
-    const ingest = new Pool(ingestUrl, { connections: 4 });
-    const consoleApi = new Pool(`http://${consoleHost}`, { connections: 4 });
-    cleanups.push(() => ingest.close(), () => consoleApi.close());
+    const { ingest, consoleApi } = poolsFor(ingestUrl, consoleHost);
     const into = figures.embedded;
-    /** Its span reaches the rollups: the console's service list counts it (no SQL into the embedded database). */
-    const probe = async () => {
-      const service = `probe-${run}-${into.probes.count++}`;
-      const started = Date.now();
-      const t = nowNs();
-      const document = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeSpans: [{ spans: [{ traceId: hex(16), spanId: hex(8), name: 'GET /probe', startTimeUnixNano: String(t), endTimeUnixNano: String(t + 1_000_000n) }] }] }] };
-      expect(await send(ingest, { method: 'POST', path: '/v1/traces', headers: { 'content-type': 'application/json' }, body: JSON.stringify(document) }), 'a good OTLP request after a fuzz batch').toBe(200);
-      try {
-        await eventually(`the probe span of ${service} in the rollups`, async () => {
-          const response = await fetch(`http://${consoleHost}/api/services`, { signal: AbortSignal.timeout(stallMs) });
-          const { services } = (await response.json()) as { services: Array<{ name: string; callsLast5m: number }> };
-          return services.find((x) => x.name === service)?.callsLast5m === 1 || undefined;
-        }, stallMs);
-      } catch (error) {
-        into.probes.stalls++;
-        throw error;
-      }
-      into.probes.slowestMs = Math.max(into.probes.slowestMs, Date.now() - started);
-    };
+    // Stored: the console's service list counts it (no SQL into the embedded database).
+    const probe = prober({
+      ingest,
+      run,
+      probes: into.probes,
+      stored: async (service) => {
+        const response = await fetch(`http://${consoleHost}/api/services`, { signal: AbortSignal.timeout(stallMs) });
+        const { services } = (await response.json()) as { services: Array<{ name: string; callsLast5m: number }> };
+        return services.find((x) => x.name === service)?.callsLast5m === 1;
+      },
+    });
     await probe();
     await fuzz({ ingest, consoleApi, consoleHost, probe, runs: Math.max(batchSize, Math.round(runs / 5)), into });
     expect(into.otlp.fiveHundreds + into.api.fiveHundreds).toBe(0);
