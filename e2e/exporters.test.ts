@@ -46,7 +46,7 @@ beforeAll(async () => {
   stop = subscription.stop;
 });
 afterAll(async () => {
-  await stop();
+  await stop?.();
   await app.close();
   await log.close();
 });

@@ -2,6 +2,7 @@
 import postgres from 'postgres';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import pRetry, { AbortError } from 'p-retry';
 import { createLogger } from './logger.ts';
 
 export const testLogger = () => createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -43,7 +44,18 @@ export const startGroupAtEnd = async (groupId: string, topicNames: string[], bro
     // A topic nobody created yet holds no earlier records: the group reads it from its start.
     const existing = new Set(await admin.listTopics());
     for (const topic of topicNames.filter((t) => existing.has(t))) {
-      const end = await admin.fetchTopicOffsets(topic);
+      // A partition another test file just created can answer "not the leader" for a moment, and
+      // kafkajs gives up on that at once: retry what the broker calls retriable.
+      const end = await pRetry(
+        async () => {
+          try {
+            return await admin.fetchTopicOffsets(topic);
+          } catch (error) {
+            throw (error as { retriable?: boolean }).retriable ? error : new AbortError(error as Error);
+          }
+        },
+        { retries: 10, minTimeout: 100, maxTimeout: 1000 },
+      );
       await admin.setOffsets({ groupId, topic, partitions: end.map((p) => ({ partition: p.partition, offset: p.high })) });
     }
   } finally {
