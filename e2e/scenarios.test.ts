@@ -49,7 +49,7 @@ describe('the fault catalogue end to end', () => {
 
   // One fault, one page, the right agent (issue 14).
   it.each(all)('%s: pages once and acts on no healthy agent', (fault) => {
-    expect(story(fault).pages, `pages for ${fault}; its signals: ${story(fault).signals.join(', ')}`).toBeLessThanOrEqual(1);
+    expect(story(fault).pages, `pages for ${fault}: ${story(fault).pageLog.join('; ')}; its signals: ${story(fault).signals.join(', ')}`).toBeLessThanOrEqual(1);
     expect(story(fault).actionsOnHealthy, `actions taken: ${story(fault).actions.join(', ')}`).toBe(0);
   });
 

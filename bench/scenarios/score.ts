@@ -62,6 +62,8 @@ export type Story = {
   /** failure.predicted: how long before the limit it was raised. */
   predictedLeadSeconds?: number;
   signals: string[];
+  /** What each page was about, for a failure message: `service:signal opened +12 s (why), resolved +70 s, paged 1×`. */
+  pageLog: string[];
 };
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -111,6 +113,15 @@ export const storyOf = (times: ScenarioTimes, events: BenchEvent[]): Story => {
     falsePages: firing.filter((e) => !faultIds.has(e.data.incidentId) && e.occurredAtMs <= times.endedAtMs).length,
     actionsOnHealthy: started.filter((e) => e.data.service !== times.target).length,
     predictedLeadSeconds: predicted && times.limitAtMs ? seconds(times.limitAtMs - predicted.occurredAtMs) : undefined,
+    pageLog: [...incidentIds].flatMap((id) => {
+      const paged = firing.filter((e) => e.data.incidentId === id).length;
+      if (paged === 0) return [];
+      const at = (e: BenchEvent | undefined) => (e ? `+${seconds(e.occurredAtMs - times.onsetAtMs)} s` : 'never');
+      const open = opened.find((e) => e.data.incidentId === id)!;
+      const about = (type: string) => events.filter((e) => e.type === type && e.data.incidentId === id);
+      const reopened = about('incident.reopened').map((e) => `reopened ${at(e)} (${e.data.reason})`);
+      return [`${open.data.service}:${open.data.signal} opened ${at(open)} (${open.data.reason ?? open.data.summary}), ${[...reopened, `resolved ${about('incident.resolved').map(at).join(', ') || 'never'}`].join(', ')}; paged ${paged}×`];
+    }),
     // The incidents' evidence: the opening signals and those attached to them.
     signals: [
       ...new Set(

@@ -124,18 +124,27 @@ describe('incident policy', () => {
 
   it('resolves after every symptom stayed quiet for the quiet intervals, while evidence alone keeps nothing open', () => {
     const tokens = obs('coder', 'gen_ai.output_tokens', 1, 9000, 600);
-    const r = run([[0, [errors('coder', 0)]], [1, [errors('coder', 1), tokens]], [2, [{ ...tokens, bucketStartMs: bucket(2) }]], [3, [{ ...tokens, bucketStartMs: bucket(3) }]]]);
-    expect(r.types(2)).not.toContain('ResolveIncident');
-    expect(r.types(3)).toContain('ResolveIncident');
+    // Quiet for 4 intervals after the last bad one (1): resolved at 5, not before.
+    const tokensAt = (n: number) => ({ ...tokens, bucketStartMs: bucket(n) });
+    const r = run([[0, [errors('coder', 0)]], [1, [errors('coder', 1), tokens]], [2, [tokensAt(2)]], [3, [tokensAt(3)]], [4, [tokensAt(4)]], [5, [tokensAt(5)]]]);
+    expect([2, 3, 4].flatMap((n) => r.types(n))).not.toContain('ResolveIncident');
+    expect(r.types(5)).toContain('ResolveIncident');
     expect(r.state.open).toEqual([]);
   });
 
   it('keeps an incident open while its signal is still off its baseline (hysteresis) and reopens a recurrence within the window', () => {
     const sustain = (n: number) => errors('coder', n, { value: 0.08, sustainOnly: true });
-    const r = run([[0, [errors('coder', 0)]], [1, [sustain(1)]], [2, [sustain(2)]], [3, []], [4, []], [5, [errors('coder', 5)]]]);
-    expect(r.types(3)).toEqual([]);
-    expect(r.types(4)).toContain('ResolveIncident');
-    expect(r.types(5)[0]).toBe('ReopenIncident');
+    const r = run([[0, [errors('coder', 0)]], [1, [sustain(1)]], [2, [sustain(2)]], [3, []], [4, []], [5, []], [6, []], [7, [errors('coder', 7)]]]);
+    expect([3, 4, 5].flatMap((n) => r.types(n))).toEqual([]);
+    expect(r.types(6)).toContain('ResolveIncident');
+    expect(r.types(7)[0]).toBe('ReopenIncident');
+    expect(count(r, 'OpenIncident')).toBe(1);
+  });
+
+  it('keeps firing through a dip shorter than the quiet intervals: a developing fault that comes back is the same incident, not a second page', () => {
+    const r = run([[0, [errors('coder', 0)]], [1, [errors('coder', 1)]], [2, []], [3, []], [4, []], [5, [errors('coder', 5)]]]);
+    expect(count(r, 'ResolveIncident')).toBe(0);
+    expect(count(r, 'ReopenIncident')).toBe(0);
     expect(count(r, 'OpenIncident')).toBe(1);
   });
 
@@ -231,7 +240,7 @@ describe('incident policy', () => {
     // The prediction went quiet with the restart, but the incident waits for the action to end.
     const quiet = run([[4, []], [5, []], [6, []]], during.state, { ...context, remediations: [restart] });
     expect(count(quiet, 'ResolveIncident')).toBe(0);
-    const ended = run([[7, []], [8, []], [9, []]], quiet.state, { ...context, remediations: [{ ...restart, endedAtMs: bucket(7) }] });
+    const ended = run([[7, []], [8, []], [9, []], [10, []], [11, []]], quiet.state, { ...context, remediations: [{ ...restart, endedAtMs: bucket(7) }] });
     expect(count(ended, 'ResolveIncident')).toBe(1);
     // Long after the action ended, the same errors are a fault of their own.
     const later = run([[40, [errors('planner', 40)]]], first.state, { ...context, remediations: [{ ...restart, endedAtMs: bucket(4) }] });

@@ -48,7 +48,11 @@ export type Observation = {
 
 export type PolicySettings = {
   resolutionMs: number;
-  /** Intervals every symptom of an incident must stay quiet before it resolves. */
+  /**
+   * Intervals every symptom of an incident must stay quiet before it resolves (Prometheus'
+   * `keep_firing_for`): a fault that is still developing dips below its threshold now and then, and an
+   * incident resolved on the first quiet readings pages again when it comes back.
+   */
   quietIntervals: number;
   /** A fault recurring within this long after its incident resolved reopens it (and pages again). */
   reopenWithinMs: number;
@@ -62,7 +66,7 @@ export type PolicySettings = {
 
 export const defaultPolicySettings = (resolutionMs: number): PolicySettings => ({
   resolutionMs,
-  quietIntervals: 2,
+  quietIntervals: 4,
   reopenWithinMs: 10 * 60_000,
   predictionHorizonSeconds: 1800,
   predictionMinConfidence: 0.9,
@@ -405,6 +409,9 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
   return { state: { open: stillOpen, resolved, pending, evidence }, commands, decisions };
 };
 
+/** A symptom bad within this many intervals is still bad (a fault propagating, a remediation's side effects). */
+const stillBadIntervals = 2;
+
 /** How many calls up from a remediated service its callers still feel the action. */
 const sideEffectDepth = 4;
 
@@ -421,7 +428,7 @@ const sideEffectOf = (
   settings: PolicySettings,
   topology: TopologyView,
 ): { incident: PolicyIncident; reason: string } | undefined => {
-  const grace = settings.quietIntervals * settings.resolutionMs;
+  const grace = stillBadIntervals * settings.resolutionMs;
   for (const r of remediations) {
     const incident = open.find((i) => i.id === r.incidentId);
     if (!incident) continue;
@@ -464,7 +471,7 @@ const propagationOf = (
   topology: TopologyView,
   maxHops: number,
 ): { incident: PolicyIncident; reason: string } | undefined => {
-  const stillBadSince = atMs - settings.quietIntervals * settings.resolutionMs;
+  const stillBadSince = atMs - stillBadIntervals * settings.resolutionMs;
   let best: { incident: PolicyIncident; reason: string; hops: number } | undefined;
   for (const m of members) {
     const callees = hopsAlong(m.service, (x) => topology.downstreamOf(x), maxHops);
