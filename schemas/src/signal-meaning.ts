@@ -28,6 +28,12 @@ export const signalMeaning = z
     minRelativeChange: z.number().nonnegative().default(0),
     /** Consecutive bad intervals before a symptom may open an incident on its own (1: at once). */
     confirmIntervals: z.number().int().min(1).default(1),
+    /**
+     * A move at least this far from the baseline (relative, like `minRelativeChange`) needs no
+     * confirmation: the mean latency of a whole interval at three times its usual is a fault, not noise.
+     * Unset: every move waits for `confirmIntervals`.
+     */
+    confirmAtOnceChange: z.number().positive().optional(),
   })
   .strict();
 export type SignalMeaning = z.infer<typeof signalMeaning>;
@@ -49,12 +55,13 @@ export const defaultSignalMeanings: SignalMeaning[] = [
   entry({ signal: 'failure.predicted', role: 'prediction', bad: 'up', severity: 'critical' }),
   entry({ signal: 'gen_ai.budget', role: 'symptom', bad: 'up', severity: 'warning' }),
   entry({ signal: 'latency.*', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
-  entry({ signal: '*.duration', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
+  // Means over a whole interval: three times the usual needs no second interval (quantiles below do).
+  entry({ signal: '*.duration', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2, confirmAtOnceChange: 2 }),
   // A duration histogram's p95 series: the same symptom as its mean, but the p95 of one interval's few
   // dozen calls is noisy (a healthy agent's moved +53 % in the demo's first minutes): it must double.
   entry({ signal: '*.duration.p95', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 1, confirmIntervals: 2 }),
   entry({ signal: '*_ms', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
-  entry({ signal: 'gen_ai.cost_per_success_usd', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
+  entry({ signal: 'gen_ai.cost_per_success_usd', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2, confirmAtOnceChange: 2 }),
   entry({ signal: 'gen_ai.cost_usd', role: 'cause', bad: 'up', minRelativeChange: 0.5 }),
   entry({ signal: 'gen_ai.*tokens', role: 'cause', bad: 'up', minRelativeChange: 0.25 }),
   entry({ signal: 'gen_ai.errors', role: 'cause', bad: 'up' }),

@@ -9,7 +9,7 @@ import { globMatches, meaningOf, type CostBudget, type SignalMeaning } from '@he
 import { forecastSpend, periodStart } from '../domain/budget.ts';
 import { createDetector, formatValue, type Detector, type DetectorName } from '../domain/detectors/index.ts';
 import { defaultCommonSettings } from '../domain/detectors/detector.ts';
-import { defaultLevelShiftSettings, laggedBaseline, levelShift, onsetOf } from '../domain/detectors/level-shift.ts';
+import { laggedBaseline, levelShift, levelShiftSettingsFor, onsetOf } from '../domain/detectors/level-shift.ts';
 import { predict, sinceReset } from '../domain/predictors/time-to-limit.ts';
 import type { Observation } from '../domain/incident-policy.ts';
 import { readServiceLimits } from './rollup-store.ts';
@@ -37,14 +37,15 @@ const isQuantile = (signal: string) => /(^|[._])p\d\d($|[._])/.test(signal);
 
 type Shift = { bad: 'up' | 'down'; minRelativeChange: number; testLevel: boolean; values: number[] };
 
-/** How far back the level-shift test looks: its baseline stretch ends `lagPoints` before the newest. */
-const shiftHistory = defaultLevelShiftSettings.lagPoints + defaultLevelShiftSettings.referencePoints;
 
 const unitOf = (signal: string) => (signal.endsWith('_ms') ? 'ms' : signal.includes('memory') || signal.endsWith('.bytes') ? 'bytes' : signal.endsWith('_usd') ? 'USD' : '');
 
 export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const { sql } = options;
   const resolutionMs = options.resolutionSeconds * 1000;
+  const levelSettings = levelShiftSettingsFor(options.resolutionSeconds);
+  /** How far back the level-shift test looks: its baseline stretch ends `lagPoints` before the newest. */
+  const shiftHistory = levelSettings.lagPoints + levelSettings.referencePoints;
   const watched = new Map<string, { name: DetectorName; detector: Detector; shift?: Shift }>();
   /**
    * A symptom with a bad side and a meaningful change keeps its recent values: to tell a sudden onset
@@ -118,7 +119,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       if (warming) continue;
       // A level shift speaks first: its baseline is the level before the creep, where the detector's has
       // followed it (and the policy would judge the change against a baseline that crept too).
-      const shifted = shift?.testLevel ? levelShift(shift.values, shift.bad, { minRelativeChange: shift.minRelativeChange }) : undefined;
+      const shifted = shift?.testLevel ? levelShift(shift.values, shift.bad, { ...levelSettings, minRelativeChange: shift.minRelativeChange }) : undefined;
       if (shift && shifted) {
         out.push({
           service: point.service,
@@ -126,13 +127,15 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
           bucketStartMs: point.startMs,
           // The level (the recent median) is what shifted: one quick interval among slow ones changes nothing.
           value: shifted.level,
+          // A median over several intervals has confirmed itself: no second interval to wait for.
+          confirmedOver: levelSettings.recentPoints,
           baseline: shifted.baseline,
           summary: `${point.signal} ${shifted.explanation}`,
           explanation: {
             detector: 'level-shift',
             baseline: shifted.baseline,
             threshold: shifted.spread > 0 ? shifted.spread : undefined,
-            windowSeconds: options.resolutionSeconds * defaultLevelShiftSettings.recentPoints,
+            windowSeconds: options.resolutionSeconds * levelSettings.recentPoints,
             evidence: shifted.explanation,
             onset: onsetOf(shift.values, shifted.level, shifted.baseline, shift.bad),
           },
@@ -168,7 +171,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
           windowSeconds: options.resolutionSeconds,
           evidence: `score ${verdict.score.toFixed(2)} over ${verdict.intervals} interval${verdict.intervals === 1 ? '' : 's'}`,
           // Judged against the level before (the lagged baseline), not the detector's, which follows a creep.
-          ...(shift ? { onset: onsetOf(shift.values, point.value, laggedBaseline(shift.values) ?? verdict.usual, shift.bad) } : {}),
+          ...(shift ? { onset: onsetOf(shift.values, point.value, laggedBaseline(shift.values, levelSettings) ?? verdict.usual, shift.bad) } : {}),
         },
       });
     }
@@ -200,6 +203,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       // process running now is far from (and reopen the incident its restart cured).
       const prediction = predict(sinceReset(points.map((p) => ({ timestampMs: p.startMs, value: p.max }))), limit, {
         minPoints: 12,
+        // A ramp of about 25 s (at least 4 intervals: a line through 3 noisy points proves little).
+        recentPoints: Math.max(4, Math.ceil(25 / options.resolutionSeconds)),
         horizonMs: 3_600_000,
         format: (value) => formatValue(value, unitOf(signal)),
       });

@@ -73,13 +73,28 @@ describe('incident policy', () => {
   });
 
   it('opens a statistical symptom only once it held for two intervals, and attaches the evidence recorded before', () => {
+    // +80 %: past the meaningful 50 %, short of the threefold that needs no confirmation.
     const r = run([
-      [0, [obs('coder', 'gen_ai.cost_per_success_usd', 0, 0.02, 0.001), obs('coder', 'gen_ai.output_tokens', 0, 9000, 600)]],
-      [1, [obs('coder', 'gen_ai.cost_per_success_usd', 1, 0.02, 0.001)]],
+      [0, [obs('coder', 'gen_ai.cost_per_success_usd', 0, 0.0018, 0.001), obs('coder', 'gen_ai.output_tokens', 0, 9000, 600)]],
+      [1, [obs('coder', 'gen_ai.cost_per_success_usd', 1, 0.0018, 0.001)]],
     ]);
     expect(r.types(0)).toEqual([]);
     expect(r.types(1)).toEqual(['OpenIncident', 'AttachSignal', 'RankRootCauses']);
     expect(r.results[1]!.commands[1]).toMatchObject({ signal: 'gen_ai.output_tokens', service: 'coder' });
+  });
+
+  it('pages at once on a move past the meaning\'s confirm-at-once change, or on a level that spans its intervals already', () => {
+    // Mean LLM latency at 11 times its usual (past threefold): the first interval pages.
+    const spike = run([[0, [obs('coder', 'gen_ai.client.operation.duration', 0, 9000, 800)]]]);
+    expect(spike.types(0)[0]).toBe('OpenIncident');
+    expect(spike.results[0]!.decisions.find((d) => d.decision === 'opened')!.reason).toMatch(/1025 % off its baseline in one interval \(past 200 %\)/);
+    // A quantile has no such rule: its single interval waits, however far off.
+    expect(count(run([[0, [obs('coder', 'latency.p95_ms', 0, 9000, 800)]]]), 'OpenIncident')).toBe(0);
+    // A level-shift verdict over 4 intervals confirms itself at +60 %.
+    const creep = run([[0, [obs('reviewer', 'gen_ai.client.operation.duration', 0, 1280, 800, { confirmedOver: 4 })]]]);
+    expect(creep.results[0]!.decisions.find((d) => d.decision === 'opened')!.reason).toBe("symptom's level off its baseline over its last 4 intervals");
+    // The same +60 % from a single-interval detector waits for a second interval.
+    expect(count(run([[0, [obs('reviewer', 'gen_ai.client.operation.duration', 0, 1280, 800)]]]), 'OpenIncident')).toBe(0);
   });
 
   it('a latency blip of one interval pages nobody', () => {
@@ -149,7 +164,7 @@ describe('incident policy', () => {
   });
 
   it('raises the severity instead of paging again when a critical symptom joins a warning incident', () => {
-    const slow = (n: number) => obs('coder', 'gen_ai.client.operation.duration', n, 9000, 800);
+    const slow = (n: number) => obs('coder', 'gen_ai.client.operation.duration', n, 1300, 800);
     const r = run([[0, [slow(0)]], [1, [slow(1)]], [2, [slow(2), errors('planner', 2)]]]);
     expect(count(r, 'OpenIncident')).toBe(1);
     expect(r.results[1]!.commands[0]).toMatchObject({ type: 'OpenIncident', severity: 'warning' });

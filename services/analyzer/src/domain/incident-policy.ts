@@ -44,6 +44,8 @@ export type Observation = {
   severity?: Severity;
   /** Only keeps an incident's signal alive (hysteresis: still off its baseline, no longer alarming): never opens or attaches. */
   sustainOnly?: boolean;
+  /** The detector's verdict already spans this many intervals (a level-shift's median): it confirms itself. */
+  confirmedOver?: number;
 };
 
 export type PolicySettings = {
@@ -144,7 +146,7 @@ const toSignal = (o: Observation): Signal & { observation: Observation } => ({
 });
 
 /** Whether a confirmed bad signal may open an incident (page) on its own, and why not when it may not. */
-const pageable = (o: Observation, meaning: SignalMeaning, confirmed: number, settings: PolicySettings, corroborated = false): { page: boolean; why: string } => {
+const pageable = (o: Observation, meaning: SignalMeaning, confirmed: number, settings: PolicySettings, corroborated = false, strong = false): { page: boolean; why: string } => {
   if (meaning.role === 'prediction') {
     if ((o.etaSeconds ?? Infinity) > settings.predictionHorizonSeconds) return { page: false, why: `prediction beyond the ${settings.predictionHorizonSeconds} s horizon: evidence only` };
     if ((o.confidence ?? 0) < settings.predictionMinConfidence) return { page: false, why: `prediction confidence ${(o.confidence ?? 0).toFixed(2)} under ${settings.predictionMinConfidence}: evidence only` };
@@ -153,6 +155,8 @@ const pageable = (o: Observation, meaning: SignalMeaning, confirmed: number, set
   if (meaning.role !== 'symptom') return { page: false, why: `${meaning.role} signal: evidence only, it never pages alone` };
   if (confirmed < meaning.confirmIntervals) return { page: false, why: `symptom waiting for confirmation (${confirmed} of ${meaning.confirmIntervals} bad intervals among the last 3)` };
   if (corroborated) return { page: true, why: 'symptom users feel, with a new or surging error signature on the same service' };
+  if (strong) return { page: true, why: `symptom ${Math.round((100 * Math.abs(o.value - o.baseline)) / Math.abs(o.baseline || 1))} % off its baseline in one interval (past ${meaning.confirmAtOnceChange! * 100} %): no confirmation needed` };
+  if ((o.confirmedOver ?? 0) >= meaning.confirmIntervals && meaning.confirmIntervals > 1) return { page: true, why: `symptom's level off its baseline over its last ${o.confirmedOver} intervals` };
   return { page: true, why: meaning.confirmIntervals > 1 ? `symptom off its baseline in ${confirmed} of the last 3 intervals` : 'symptom users feel, confirmed by its detector' };
 };
 
@@ -194,7 +198,7 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
   const corroborated = new Set(observations.filter((o) => o.signal.startsWith('error_signature.')).map((o) => o.service));
 
   const sorted = [...observations].sort((a, b) => a.service.localeCompare(b.service) || a.signal.localeCompare(b.signal) || (a.signature ?? '').localeCompare(b.signature ?? ''));
-  const fresh: Array<Signal & { observation: Observation; meaning: SignalMeaning; confirmed: number }> = [];
+  const fresh: Array<Signal & { observation: Observation; meaning: SignalMeaning; confirmed: number; strong?: boolean }> = [];
   for (const o of sorted) {
     const meaning = meaningOf(o.signal, settings.meanings);
     const key = keyOf(o.service, o.signal);
@@ -229,8 +233,9 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     const previous = pending[key];
     const counted = !previous ? 1 : previous.lastBucketMs === o.bucketStartMs ? previous.count : previous.lastBucketMs >= o.bucketStartMs - 2 * settings.resolutionMs ? previous.count + 1 : 1;
     pending[key] = { count: counted, lastBucketMs: o.bucketStartMs };
-    const confirmed = corroborated.has(o.service) ? Math.max(counted, meaning.confirmIntervals) : counted;
-    fresh.push({ ...toSignal(o), meaning, confirmed });
+    const strong = meaning.confirmAtOnceChange !== undefined && isBadMove({ ...meaning, minRelativeChange: meaning.confirmAtOnceChange }, o.value, o.baseline);
+    const confirmed = corroborated.has(o.service) || strong || (o.confirmedOver ?? 0) >= meaning.confirmIntervals ? Math.max(counted, meaning.confirmIntervals) : counted;
+    fresh.push({ ...toSignal(o), meaning, confirmed, strong });
   }
 
   // correlate: symptoms and predictions of the pass go together (a cascade is one fault), to the open
@@ -275,7 +280,10 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     evidence = [...evidence.filter((e) => keyOf(e.service, e.signal) !== keyOf(o.service, o.signal)), toSignal(o)];
   };
   for (const { group, members } of newGroups.values()) {
-    const verdicts = members.map((m) => ({ m, ...pageable(m.observation, m.meaning, m.confirmed, settings, corroborated.has(m.service) && m.confirmed >= m.meaning.confirmIntervals && m.meaning.confirmIntervals > 1) }));
+    const verdicts = members.map((m) => ({
+      m,
+      ...pageable(m.observation, m.meaning, m.confirmed, settings, corroborated.has(m.service) && m.confirmed >= m.meaning.confirmIntervals && m.meaning.confirmIntervals > 1, m.strong && m.meaning.confirmIntervals > 1),
+    }));
     // The incident opens on the most severe, earliest signal; among equals, on the probable root cause.
     const rank = new Map(rankRootCauses(group, context.topology, context.traces(group.traceIds)).map((c, i) => [c.service, i]));
     const rankOf = (service: string) => rank.get(service) ?? Number.MAX_SAFE_INTEGER;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { levelShift } from './level-shift.ts';
+import { levelShift, levelShiftSettingsFor } from './level-shift.ts';
 
 /** mulberry32: the same noise every run. */
 const random = (seed: number) => () => {
@@ -75,5 +75,16 @@ describe('level shift', () => {
   it('needs a baseline: too little history says nothing', () => {
     expect(levelShift([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 5, 5, 5, 5], 'up')).toBeUndefined();
     expect(levelShift([...Array(24).fill(0.5), 5, 5, 5, 5], 'up')).toMatchObject({ baseline: 0.5, level: 5, z: Number.POSITIVE_INFINITY });
+  });
+
+  it('keeps its windows in time across resolutions: the level over about 20 s (3 intervals at least), the lag about a minute', () => {
+    const windows = (seconds: number) => {
+      const { recentPoints, lagPoints, referencePoints } = levelShiftSettingsFor(seconds);
+      return [recentPoints, lagPoints, referencePoints];
+    };
+    expect(windows(5)).toEqual([4, 12, 48]);
+    expect(windows(10)).toEqual([3, 6, 48]);
+    expect(windows(1)).toEqual([20, 60, 48]);
+    expect(windows(60)).toEqual([3, 3, 48]);
   });
 });

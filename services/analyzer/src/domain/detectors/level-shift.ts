@@ -29,6 +29,16 @@ export const defaultLevelShiftSettings: LevelShiftSettings = {
   minRobustZ: 4,
 };
 
+/**
+ * The settings at a resolution: the recent level over about 20 s (at least 3 intervals, so one outlier
+ * moves nothing) and the lag about a minute, in time rather than intervals, so a creep is seen as soon
+ * at 10 s as at 5 s; the reference keeps its 48 intervals (more points, steadier statistics).
+ */
+export const levelShiftSettingsFor = (resolutionSeconds: number): LevelShiftSettings => {
+  const recentPoints = Math.max(3, Math.round(20 / resolutionSeconds));
+  return { ...defaultLevelShiftSettings, recentPoints, lagPoints: Math.max(recentPoints, Math.round(60 / resolutionSeconds)) };
+};
+
 export type LevelShift = {
   /** The median of the recent intervals and of the baseline stretch, and the baseline's robust spread. */
   level: number;
