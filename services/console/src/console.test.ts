@@ -45,6 +45,22 @@ describe('console API', () => {
     expect(bad.headers['content-type']).toContain('application/problem+json');
   });
 
+  it('filters incidents by service, severity and words of the summary, service, signal or id', async () => {
+    const ids = async (query: string) => (await app.inject(`/api/incidents?${query}`)).json().incidents.map((i: { id: string }) => i.id).sort();
+    expect(await ids('service=payments')).toEqual(['inc-b']);
+    expect(await ids('severity=critical')).toEqual(['inc-a', 'inc-b']);
+    expect(await ids('severity=warning')).toEqual([]);
+    expect(await ids('q=CHECKOUT')).toEqual(['inc-a']);
+    expect(await ids('q=error%20rate%2040')).toEqual(['inc-a', 'inc-b']);
+    // LIKE's wildcards are searched for as themselves.
+    expect(await ids('q=%25')).toEqual(['inc-a', 'inc-b']);
+    expect(await ids('q=e_r')).toEqual([]);
+    expect(await ids('q=inc-b&service=checkout')).toEqual([]);
+    const bad = await app.inject('/api/incidents?severity=loud');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().detail).toContain('severity');
+  });
+
   it('shows an incident with its evidence, root-cause candidates, exemplar traces and timeline', async () => {
     const detail = (await app.inject('/api/incidents/inc-a')).json();
     expect(detail.evidence.map((e: { service: string }) => e.service)).toEqual(['checkout', 'web']);

@@ -12,6 +12,7 @@ import { registerJsonBodies } from './json-body.ts';
 import { registerRemediationsApi, type RemediationsApiOptions } from './remediations.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerConsoleUi } from './ui.ts';
+import { registerEventStream } from './event-stream.ts';
 
 type IncidentRow = {
   id: string;
@@ -43,7 +44,13 @@ const toIncident = (r: IncidentRow) => ({
   mitigatedAt: r.mitigated_at?.toISOString() ?? null,
 });
 
-const listQuery = z.object({ status: z.enum(['open', 'resolved']).optional() });
+const listQuery = z.object({
+  status: z.enum(['open', 'resolved']).optional(),
+  service: z.string().min(1).max(200).optional(),
+  severity: z.enum(['critical', 'warning', 'info']).optional(),
+  /** Words anywhere in the summary, service, signal or id, case-insensitively. */
+  q: z.string().min(1).max(200).optional(),
+});
 const actionBody = z.object({ by: z.string().min(1).max(200).default('api'), reason: z.string().max(1000).optional() }).default({ by: 'api' });
 const seriesQuery = z.object({
   signal: z.string().min(1),
@@ -97,6 +104,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   registerAlertmanagerApi(app, { sql, logger: options.logger, consoleUrl: options.consoleUrl ?? 'http://127.0.0.1:8080', principalOf });
 
   registerConsoleUi(app);
+  registerEventStream(app, { sql, logger: options.logger });
   const githubWebhooks = options.githubWebhooks;
   if (githubWebhooks) {
     // The signature covers the exact bytes, so this route alone keeps its body as the raw string.
@@ -118,9 +126,15 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
 
   app.get('/api/incidents', async (request, reply) => {
     const query = listQuery.safeParse(request.query);
-    if (!query.success) return problem(reply, 400, 'Bad Request', 'status must be open or resolved');
+    if (!query.success) return problem(reply, 400, 'Bad Request', `${query.error.issues[0]!.path.join('.')}: ${query.error.issues[0]!.message}`);
+    const { status, service, severity, q } = query.data;
+    const like = q ? `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : '';
     const rows = await sql<IncidentRow[]>`
-      SELECT * FROM incidents ${query.data.status ? sql`WHERE status = ${query.data.status}` : sql``}
+      SELECT * FROM incidents WHERE true
+        ${status ? sql`AND status = ${status}` : sql``}
+        ${service ? sql`AND service = ${service}` : sql``}
+        ${severity ? sql`AND severity = ${severity}` : sql``}
+        ${q ? sql`AND (summary ILIKE ${like} OR service ILIKE ${like} OR signal ILIKE ${like} OR id ILIKE ${like})` : sql``}
       ORDER BY opened_at DESC LIMIT 500`;
     return { incidents: rows.map(toIncident) };
   });

@@ -29,7 +29,12 @@ export const openApiDocument = {
     '/api/incidents': {
       get: {
         summary: 'List incidents, newest first',
-        parameters: [{ name: 'status', in: 'query', schema: { type: 'string', enum: ['open', 'resolved'] } }],
+        parameters: [
+          { name: 'status', in: 'query', schema: { type: 'string', enum: ['open', 'resolved'] } },
+          { name: 'service', in: 'query', schema: { type: 'string' } },
+          { name: 'severity', in: 'query', schema: { type: 'string', enum: ['critical', 'warning', 'info'] } },
+          { name: 'q', in: 'query', schema: { type: 'string', maxLength: 200 }, description: 'text anywhere in the summary, service, signal or id, case-insensitively' },
+        ],
         responses: { '200': json({ type: 'object', properties: { incidents: { type: 'array', items: { $ref: '#/components/schemas/Incident' } } } }), ...errors(400, 401) },
       },
     },
@@ -41,6 +46,13 @@ export const openApiDocument = {
     },
     '/api/incidents/{id}/resolve': {
       post: { summary: 'Resolve an open incident by hand', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(400, 401, 403, 404, 409, 415) } },
+    },
+    '/api/events/stream': {
+      get: {
+        summary: 'Server-Sent Events: `ready` once, then one `event` per control-plane event appended after the connection, in order',
+        description: 'Each `event` frame carries {position, type, streamId, occurredAt, incidentId?} (its id is the position); read the view again on `ready` (the stream does not replay history).',
+        responses: { '200': { description: 'an endless event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(401) },
+      },
     },
     '/api/silences': {
       get: { summary: 'List silences (Alertmanager API v2 shape)', responses: { '200': json({ type: 'array', items: { $ref: '#/components/schemas/Silence' } }), ...errors(401) } },
