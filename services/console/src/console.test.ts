@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
-import { newRegistry, openDatabase, type Database } from '@hephaestus/platform';
+import { appendToStream, newRegistry, openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { createConsoleServer } from './console.ts';
 
@@ -71,6 +71,26 @@ describe('console API', () => {
     expect(detail.exemplarTraceIds).toEqual(['5b8efff798038103d269b633813fc60c', 'aaaefff798038103d269b633813fc60c']);
     expect(detail.timeline.map((e: { type: string }) => e.type)).toEqual(['incident.opened', 'incident.signal_attached', 'incident.root_cause_ranked']);
     expect((await app.inject('/api/incidents/nope')).statusCode).toBe(404);
+  });
+
+  it("adds the fix pull requests an incident caused to its timeline, and no other incident's", async () => {
+    const pr = (incidentId: string, fixId: string, number: number) => ({
+      type: 'fix.pr_opened' as const,
+      data: { fixId, remediationId: `remediation-${incidentId}`, incidentId, kind: 'fix' as const, repository: 'acme/agents', number, url: `https://github.com/acme/agents/pull/${number}`, branch: `heph/${fixId}`, headSha: 'abc', title: 'fix' },
+    });
+    await db.sql.begin(async (tx) => {
+      await appendToStream(tx, 'fix-f-1', 0, [
+        { ...pr('inc-fix', 'f-1', 7), id: '00000000-0000-4000-8000-0000000000f1', occurredAt: new Date() },
+        { type: 'fix.merged', data: { fixId: 'f-1', number: 7, mergeSha: 'def', by: 'alice' }, id: '00000000-0000-4000-8000-0000000000f2', occurredAt: new Date() },
+      ]);
+      await appendToStream(tx, 'fix-f-2', 0, [{ ...pr('inc-other', 'f-2', 8), id: '00000000-0000-4000-8000-0000000000f3', occurredAt: new Date() }]);
+    });
+    await handleIncidentCommand(db.sql, {
+      type: 'OpenIncident', at, incidentId: 'inc-fix', service: 'search', signal: 'error_rate', severity: 'warning', summary: 'errors on search',
+      value: 0.2, baseline: 0.01, calls: 100, errors: 20, windowStart: at, traceIds: [],
+    });
+    const detail = (await app.inject('/api/incidents/inc-fix')).json();
+    expect(detail.timeline.map((e: { type: string; data: { number?: number } }) => [e.type, e.data.number])).toEqual([['fix.pr_opened', 7], ['fix.merged', 7], ['incident.opened', undefined]]);
   });
 
   it('acknowledges and resolves by hand; a resolved incident cannot be acknowledged', async () => {

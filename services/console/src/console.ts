@@ -142,10 +142,12 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   const incidentDetail = async (id: string) => {
     const [row] = await sql<IncidentRow[]>`SELECT * FROM incidents WHERE id = ${id}`;
     if (!row) return undefined;
-    // The timeline is the incident's own stream plus the alerts and the remediation it caused.
+    // The timeline is the incident's own stream plus the alerts, the remediation and the fix pull
+    // requests it caused (a fix's stream names its incident in its first event).
     const timeline = await sql<{ type: string; occurred_at: Date; data: Record<string, unknown> }[]>`
       SELECT type, occurred_at, data FROM events
       WHERE stream_id IN (${`incident-${id}`}, ${`alert-${id}`}, ${`remediation-${id}`})
+         OR stream_id IN (SELECT stream_id FROM events WHERE type = 'fix.pr_opened' AND data->>'incidentId' = ${id})
       ORDER BY position`;
     const ofType = (type: string) => timeline.filter((e) => e.type === type).map((e) => e.data);
     const opened = ofType('incident.opened')[0] ?? {};

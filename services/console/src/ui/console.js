@@ -232,7 +232,9 @@ function describe(e) {
     case 'remediation.rejected':
       return `by ${d.by}${d.reason ? `: ${d.reason}` : ''}`;
     case 'fix.pr_opened':
-      return `pull request #${d.number}${d.url ? ` ${d.url}` : ''}`;
+      return `${d.kind === 'revert' ? 'revert ' : ''}pull request #${d.number} ${d.url ?? ''}: ${d.title ?? ''}`;
+    case 'fix.merged':
+      return `pull request #${d.number} merged by ${d.by}`;
     default:
       return d.summary || d.detail || d.reason || d.error || d.name || (d.by ? `by ${d.by}` : '');
   }
@@ -525,7 +527,8 @@ const pages = {
     const later = debounce(() => refresh().catch(showError));
     return {
       refresh,
-      onEvent: (e) => (e.incidentId === id || e.streamId.endsWith(id) || e.type.startsWith('silence.')) && later(),
+      // A fix pull request names its incident only when it opens: any fix event may be this incident's.
+      onEvent: (e) => (e.incidentId === id || e.streamId.endsWith(id) || e.type.startsWith('silence.') || e.type.startsWith('fix.')) && later(),
     };
   },
 
