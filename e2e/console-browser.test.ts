@@ -242,6 +242,15 @@ describe('the console in a real browser', () => {
     await page.locator('#c-throughput .uplot canvas').waitFor();
   });
 
+  it('shows what each agent spent on each model', async () => {
+    await page.getByRole('link', { name: 'Spend', exact: true }).click();
+    const rows = page.locator('#rows tr');
+    await rows.filter({ hasText: serviceA }).first().waitFor();
+    await rows.filter({ hasText: serviceB }).first().waitFor();
+    expect(await rows.filter({ hasText: serviceA }).first().locator('td').nth(2).innerText()).toMatch(/^\$\d/);
+    await page.locator('#spend-services .uplot canvas').waitFor();
+  });
+
   it('finds no serious or critical accessibility violation with axe-core, and no error on the pages', async () => {
     const axe = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     const [incidentB] = await incidentsOf(serviceB);

@@ -124,6 +124,26 @@ describe('console API', () => {
     expect(missing.json()).toMatchObject({ status: 404, title: 'Not Found' });
   });
 
+  it('sums LLM spend per service and per model, counting each moment once across resolutions', async () => {
+    // Beside the 10 s total of 0.25 from the setup: the same spend by model, a coarser bucket over the
+    // same minute (already counted), and an older one only the coarse series still holds.
+    await db.sql`INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max) VALUES
+      ('checkout', 'gpt-4o-mini', 'gen_ai.cost_usd', 10, now() - interval '1 minute', 'sum', 0.25, 5, 0.05, 0.05),
+      ('checkout', '', 'gen_ai.cost_usd', 60, date_trunc('minute', now() - interval '1 minute'), 'sum', 0.25, 5, 0.05, 0.05),
+      ('checkout', '', 'gen_ai.cost_usd', 60, date_trunc('minute', now() - interval '20 minutes'), 'sum', 1, 20, 0.05, 0.05),
+      ('search', '', 'gen_ai.cost_usd', 10, now() - interval '2 hours', 'sum', 5, 1, 5, 5)`;
+    const spend = (await app.inject('/api/spend')).json();
+    expect(spend.services).toEqual([expect.objectContaining({ service: 'checkout', costUsd: 1.25 })]);
+    expect(spend.services[0].points).toHaveLength(2);
+    expect(spend.models).toEqual([expect.objectContaining({ service: 'checkout', model: 'gpt-4o-mini', costUsd: 0.25 })]);
+    expect(spend.totalUsd).toBe(1.25);
+    // A wider window reaches the older spend of another service.
+    const day = (await app.inject(`/api/spend?from=${new Date(Date.now() - 86_400_000).toISOString()}`)).json();
+    expect(day.services.map((s: { service: string }) => s.service)).toEqual(['search', 'checkout']);
+    expect((await app.inject(`/api/spend?from=${new Date().toISOString()}&to=${new Date(Date.now() - 1000).toISOString()}`)).statusCode).toBe(400);
+    expect((await app.inject('/api/spend?from=yesterday')).statusCode).toBe(400);
+  });
+
   it('requires a bearer token when tokens are configured', async () => {
     const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'on-call', token: 'on-call' }] });
     expect((await guarded.inject('/api/incidents')).statusCode).toBe(401);

@@ -13,6 +13,7 @@ import { registerRemediationsApi, type RemediationsApiOptions } from './remediat
 import { openApiDocument } from './openapi.ts';
 import { registerConsoleUi } from './ui.ts';
 import { registerEventStream } from './event-stream.ts';
+import { finestFirst, registerSpendApi } from './spend.ts';
 
 type IncidentRow = {
   id: string;
@@ -105,6 +106,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
 
   registerConsoleUi(app);
   registerEventStream(app, { sql, logger: options.logger });
+  registerSpendApi(app, { sql, problem });
   const githubWebhooks = options.githubWebhooks;
   if (githubWebhooks) {
     // The signature covers the exact bytes, so this route alone keeps its body as the raw string.
@@ -251,18 +253,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
       SELECT bucket_start, resolution_seconds, aggregation, sum, count, min, max FROM series
       WHERE service = ${service} AND signal = ${signal} AND operation = ${operation} AND bucket_start >= ${from} AND bucket_start < ${to}
       ORDER BY resolution_seconds, bucket_start`;
-    // The finest resolution wins; coarser buckets fill in only the older time it no longer covers.
-    let covered = Number.POSITIVE_INFINITY;
-    let coveredAtResolution = Number.POSITIVE_INFINITY;
-    const kept: Array<(typeof rows)[number]> = [];
-    for (const r of rows) {
-      if (r.resolution_seconds !== coveredAtResolution && kept.length > 0) covered = Math.min(...kept.map((k) => k.bucket_start.getTime()));
-      coveredAtResolution = r.resolution_seconds;
-      if (r.bucket_start.getTime() + r.resolution_seconds * 1000 <= covered) kept.push(r);
-    }
-    const points = kept
-      .sort((a, b) => a.bucket_start.getTime() - b.bucket_start.getTime())
-      .map((r) => ({ time: r.bucket_start.toISOString(), resolutionSeconds: r.resolution_seconds, value: r.aggregation === 'sum' ? r.sum : r.count > 0 ? r.sum / r.count : 0, min: r.min, max: r.max }));
+    const points = finestFirst(rows).map((r) => ({ time: r.bucket_start.toISOString(), resolutionSeconds: r.resolution_seconds, value: r.aggregation === 'sum' ? r.sum : r.count > 0 ? r.sum / r.count : 0, min: r.min, max: r.max }));
     return { service, signal, operation, points };
   });
 

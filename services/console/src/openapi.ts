@@ -47,6 +47,16 @@ export const openApiDocument = {
     '/api/incidents/{id}/resolve': {
       post: { summary: 'Resolve an open incident by hand', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(400, 401, 403, 404, 409, 415) } },
     },
+    '/api/spend': {
+      get: {
+        summary: 'LLM spend (gen_ai.cost_usd) per service, and per service and model, over a window (the last hour by default)',
+        parameters: [
+          { name: 'from', in: 'query', schema: { type: 'string', format: 'date-time' } },
+          { name: 'to', in: 'query', schema: { type: 'string', format: 'date-time' } },
+        ],
+        responses: { '200': json({ type: 'object', properties: { totalUsd: { type: 'number' }, services: { type: 'array', items: { type: 'object' } }, models: { type: 'array', items: { type: 'object' } } } }), ...errors(400, 401) },
+      },
+    },
     '/api/events/stream': {
       get: {
         summary: 'Server-Sent Events: `ready` once, then one `event` per control-plane event appended after the connection, in order',

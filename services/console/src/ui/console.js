@@ -355,7 +355,7 @@ const pages = {
       <section class="card" aria-labelledby="rem-title"><h2 id="rem-title">Remediation</h2><div id="remediation"></div></section>
       <section class="card" aria-labelledby="ev-title"><h2 id="ev-title">Evidence around the onset</h2><div id="charts"></div></section>
       <div class="row">
-        <section class="card" aria-labelledby="rc-title"><h2 id="rc-title">Root-cause candidates</h2><div id="candidates"></div></section>
+        <section class="card map" aria-labelledby="rc-title"><h2 id="rc-title">Root-cause candidates</h2><div id="candidates"></div><div id="involved"></div></section>
         <section class="card" aria-labelledby="sig-title"><h2 id="sig-title">Signals</h2><div id="signals"></div></section>
       </div>
       <section class="card" aria-labelledby="tl-title"><h2 id="tl-title">Timeline</h2><ol class="timeline" id="timeline"></ol></section>
@@ -440,13 +440,24 @@ const pages = {
       });
     };
 
-    const renderCandidates = (i) => {
+    const renderCandidates = (i, topology) => {
       const candidates = i.rootCauseCandidates || [];
       view.querySelector('#candidates').innerHTML = candidates.length
         ? `<ol>${candidates.map((c) => `<li><b><a href="#/services/${enc(c.service)}">${esc(c.service)}</a></b> <span class="bar" style="width:${Math.round(Number(c.confidence) * 80)}px"></span> confidence ${Number(c.confidence).toFixed(2)}
             <ul class="dim">${(c.evidence || []).map((line) => `<li>${esc(line)}</li>`).join('')}</ul></li>`).join('')}</ol>
            ${i.remediationChoice ? `<p class="dim">The healer acted because: ${esc(i.remediationChoice)}</p>` : ''}`
         : '<p class="dim">Not ranked yet.</p>';
+      // The services involved and the calls between them, the likeliest root cause in red.
+      const involved = [...new Set([...candidates.map((c) => c.service), ...i.evidence.map((e) => e.service)])].sort();
+      const edges = topology.edges.filter((e) => involved.includes(e.caller) && involved.includes(e.callee));
+      const rankOf = new Map(candidates.map((c, n) => [c.service, n]));
+      view.querySelector('#involved').innerHTML = involved.length > 1
+        ? serviceMap(involved, edges, (n) => {
+            const rank = rankOf.get(n);
+            const confidence = rank === undefined ? '' : ` (${Number(candidates[rank].confidence).toFixed(2)})`;
+            return rank === 0 ? { tone: 'critical', text: `likeliest root cause${confidence}` } : rank !== undefined ? { tone: 'warning', text: `candidate ${rank + 1}${confidence}` } : { tone: 'info', text: 'affected' };
+          }, { id: 'involved', label: 'Services involved' })
+        : '';
       view.querySelector('#signals').innerHTML = `<table><thead><tr><th scope="col">Service</th><th scope="col">Signal</th><th scope="col">Value</th><th scope="col">Baseline</th><th scope="col">Onset</th></tr></thead><tbody>
         ${i.evidence.map((e) => `<tr><td>${esc(e.service)}</td><td class="mono">${esc(e.signal)}<div class="dim">${esc(e.reason ?? e.explanation?.evidence ?? '')}</div></td><td>${number(e.value)}</td><td>${number(e.baseline)}</td><td>${clock(e.onsetAt)}</td></tr>`).join('')}</tbody></table>
         ${i.exemplarTraceIds.length ? `<p class="dim">Exemplar traces: <span class="mono">${i.exemplarTraceIds.slice(0, 5).map(esc).join(', ')}</span></p>` : ''}`;
@@ -495,17 +506,18 @@ const pages = {
     };
 
     const refresh = async () => {
-      const [i, { remediations }, silences] = await Promise.all([
+      const [i, { remediations }, silences, topology] = await Promise.all([
         api(`/api/incidents/${enc(id)}`),
         api(`/api/remediations?incident=${enc(id)}`),
         api('/api/v2/silences').catch(() => []),
+        api('/api/topology').catch(() => ({ edges: [] })),
       ]);
       incident = i;
       remediation = remediations[0] ? await api(`/api/remediations/${enc(remediations[0].id)}`) : undefined;
       const focused = document.activeElement?.dataset?.act || document.activeElement?.dataset?.decide;
       renderHead(i);
       renderRemediation(remediation);
-      renderCandidates(i);
+      renderCandidates(i, topology);
       renderTimeline(i);
       renderSilence(i, silences);
       await renderCharts(i);
@@ -547,7 +559,7 @@ const pages = {
         return s ? 'ok' : 'info';
       };
       const words = { critical: 'incident open', warning: 'errors', ok: 'healthy', info: 'seen in calls only' };
-      view.querySelector('#map').innerHTML = serviceMap(names, topology.edges, health, words);
+      view.querySelector('#map').innerHTML = serviceMap(names, topology.edges, (n) => ({ tone: health(n), text: words[health(n)] }));
       view.querySelector('#rows').innerHTML =
         names
           .map((name) => {
@@ -587,7 +599,8 @@ const pages = {
       };
       for (const [key, chart] of Object.entries(charts)) {
         view.querySelector(`#t-${key}`).textContent = chart.title;
-        timeChart(view.querySelector(`#c-${key}`), { ...chart, fromMs, toMs });
+        // The x axis fits the data: a service seen for two minutes fills the chart, not a sliver of it.
+        timeChart(view.querySelector(`#c-${key}`), chart);
       }
       const own = incidents.filter((i) => i.service === name).slice(0, 20);
       view.querySelector('#incidents').innerHTML = own.length
@@ -598,27 +611,30 @@ const pages = {
     return { refresh, onEvent: (e) => e.type.startsWith('incident.') && later() };
   },
 
-  spend(view) {
-    view.innerHTML = `<h1 tabindex="-1">LLM spend</h1><p class="dim">Cost per interval of each service that reports <span class="mono">gen_ai.cost_usd</span>, over the last hour.</p>
-      <section class="card"><div class="chart" id="spend-chart"></div></section>
-      <table><caption class="sr-only">Spend per service</caption><thead><tr><th scope="col">Service</th><th scope="col">Last hour (USD)</th><th scope="col">Input tokens</th><th scope="col">Output tokens</th></tr></thead><tbody id="rows"></tbody></table>`;
+  spend(view, _id, query) {
+    const minutes = Number(query.get('minutes')) || 60;
+    view.innerHTML = `<h1 tabindex="-1">LLM spend</h1>
+      <form class="filters" id="window" aria-label="Time window"><label>Window <select name="minutes">${[60, 360, 1440].map((m) => `<option value="${m}" ${m === minutes ? 'selected' : ''}>last ${m / 60} h</option>`).join('')}</select></label></form>
+      <p id="total"></p>
+      <div class="row"><section class="card" aria-labelledby="by-service"><h2 id="by-service">Per service (USD per interval)</h2><div class="chart" id="spend-services"></div></section>
+      <section class="card" aria-labelledby="by-model"><h2 id="by-model">Per service and model (USD per interval)</h2><div class="chart" id="spend-models"></div></section></div>
+      <table><caption class="sr-only">Spend per service and model</caption><thead><tr><th scope="col">Service</th><th scope="col">Model</th><th scope="col">Spent (USD)</th><th scope="col">Share</th></tr></thead><tbody id="rows"></tbody></table>`;
+    view.querySelector('#window').addEventListener('input', (event) => {
+      location.hash = `#/spend?minutes=${event.target.value}`;
+    });
+    const money = (v) => `$${v < 1 ? v.toFixed(4) : v.toFixed(2)}`;
     const refresh = async () => {
       const toMs = Date.now();
-      const fromMs = toMs - 3_600_000;
-      const { services } = await api('/api/services');
-      const rows = await Promise.all(
-        services.map(async (s) => {
-          const get = (signal) => api(`/api/services/${enc(s.name)}/series?signal=${enc(signal)}&from=${iso(fromMs)}&to=${iso(toMs)}`).then((r) => r.points).catch(() => []);
-          const [cost, input, output] = await Promise.all([get('gen_ai.cost_usd'), get('gen_ai.input_tokens'), get('gen_ai.output_tokens')]);
-          const sum = (points) => points.reduce((total, p) => total + p.value, 0);
-          return { name: s.name, cost, costUsd: sum(cost), input: sum(input), output: sum(output) };
-        }),
-      );
-      const spending = rows.filter((r) => r.cost.length > 0);
-      timeChart(view.querySelector('#spend-chart'), { title: 'LLM cost per service', series: spending.map((r) => ({ label: r.name, points: r.cost })), fromMs, toMs, format: (v) => `$${+v.toPrecision(2)}` });
+      const fromMs = toMs - minutes * 60_000;
+      const spend = await api(`/api/spend?from=${iso(fromMs)}&to=${iso(toMs)}`);
+      const asPoints = (points) => points.map((p) => ({ time: p.time, value: p.costUsd }));
+      view.querySelector('#total').textContent = `${money(spend.totalUsd)} spent on LLM calls in the last ${minutes / 60} h by ${spend.services.length} services.`;
+      const format = (v) => `$${+v.toPrecision(2)}`;
+      timeChart(view.querySelector('#spend-services'), { title: 'LLM cost per service', series: spend.services.slice(0, 5).map((s) => ({ label: s.service, points: asPoints(s.points) })), format });
+      timeChart(view.querySelector('#spend-models'), { title: 'LLM cost per service and model', series: spend.models.slice(0, 5).map((m) => ({ label: `${m.service} · ${m.model}`, points: asPoints(m.points) })), format });
       view.querySelector('#rows').innerHTML =
-        rows.map((r) => `<tr><td><a href="#/services/${enc(r.name)}">${esc(r.name)}</a></td><td>$${r.costUsd.toFixed(4)}</td><td>${Math.round(r.input)}</td><td>${Math.round(r.output)}</td></tr>`).join('') ||
-        '<tr><td colspan="4" class="dim">No telemetry yet.</td></tr>';
+        spend.models.map((m) => `<tr><td><a href="#/services/${enc(m.service)}">${esc(m.service)}</a></td><td class="mono">${esc(m.model)}</td><td>${money(m.costUsd)}</td><td>${spend.totalUsd > 0 ? percent(m.costUsd / spend.totalUsd) : ''}</td></tr>`).join('') ||
+        '<tr><td colspan="4" class="dim">No LLM calls reported (gen_ai.cost_usd) in this window.</td></tr>';
     };
     return { refresh };
   },
@@ -686,8 +702,11 @@ const pages = {
   },
 };
 
-/** The service map: services in columns by call depth (callers left), edges with calls and error rate. */
-function serviceMap(names, edges, health, words) {
+/**
+ * A service graph: services in columns by call depth (callers left), edges with calls and error rate;
+ * `nodeOf(name)` gives each node's tone (its colour) and the words that say the same.
+ */
+function serviceMap(names, edges, nodeOf, { id = 'map', label = 'Service map' } = {}) {
   if (names.length === 0) return '<p class="dim">No services seen yet.</p>';
   const depth = new Map(names.map((n) => [n, 0]));
   // Longest path from a caller, bounded so a cycle cannot loop forever.
@@ -696,7 +715,7 @@ function serviceMap(names, edges, health, words) {
   }
   const columns = [];
   for (const n of names) (columns[depth.get(n)] ||= []).push(n);
-  const boxW = 170, boxH = 46, gapX = 110, gapY = 34;
+  const boxW = 170, boxH = 46, gapX = 150, gapY = 34;
   const position = new Map();
   columns.forEach((column, x) => column.forEach((n, y) => position.set(n, { x: 20 + x * (boxW + gapX), y: 20 + y * (boxH + gapY) })));
   const width = 40 + columns.length * (boxW + gapX) - gapX;
@@ -708,18 +727,18 @@ function serviceMap(names, edges, health, words) {
     if (!a || !b) return '';
     const x1 = a.x + boxW, y1 = a.y + boxH / 2, x2 = b.x, y2 = b.y + boxH / 2;
     const bad = e.errorRate > 0.05;
-    return `<g><line x1="${x1}" y1="${y1}" x2="${x2 - 4}" y2="${y2}" stroke="${bad ? '#ff6b6b' : '#6c7689'}" stroke-width="${1 + Math.min(4, Math.log10(e.calls + 1))}" marker-end="url(#arrow)"/>
-      <text x="${(x1 + x2) / 2}" y="${(y1 + y2) / 2 - 6}" text-anchor="middle" font-size="11" fill="${bad ? '#ff6b6b' : '#a3acbb'}">${e.calls} calls · ${percent(e.errorRate)}</text></g>`;
+    return `<g><line x1="${x1}" y1="${y1}" x2="${x2 - 4}" y2="${y2}" stroke="${bad ? '#ff6b6b' : '#6c7689'}" stroke-width="${1 + Math.min(4, Math.log10(e.calls + 1))}" marker-end="url(#${id}-arrow)"/>
+      <text x="${(x1 + x2) / 2}" y="${(y1 + y2) / 2 - 9}" text-anchor="middle" font-size="11" fill="${bad ? '#ff6b6b' : '#a3acbb'}">${e.calls} calls · ${percent(e.errorRate)}</text></g>`;
   });
   const nodes = names.map((n) => {
     const { x, y } = position.get(n);
-    const h = health(n);
-    return `<a href="#/services/${enc(n)}" aria-label="${esc(n)}: ${esc(words[h])}"><rect x="${x}" y="${y}" width="${boxW}" height="${boxH}" rx="8" fill="#171a21" stroke="${colours[h]}" stroke-width="2"/>
+    const { tone, text } = nodeOf(n);
+    return `<a href="#/services/${enc(n)}" aria-label="${esc(n)}: ${esc(text)}"><rect x="${x}" y="${y}" width="${boxW}" height="${boxH}" rx="8" fill="#171a21" stroke="${colours[tone]}" stroke-width="2"/>
       <text x="${x + 12}" y="${y + 19}" font-size="13" font-weight="600">${esc(n.length > 22 ? `${n.slice(0, 21)}…` : n)}</text>
-      <text x="${x + 12}" y="${y + 36}" font-size="11" fill="${colours[h]}" style="fill:${colours[h]}">${esc(words[h])}</text></a>`;
+      <text x="${x + 12}" y="${y + 36}" font-size="11" fill="${colours[tone]}" style="fill:${colours[tone]}">${esc(text)}</text></a>`;
   });
-  return `<svg viewBox="0 0 ${width} ${height}" width="${width}" role="group" aria-label="Service map: ${names.length} services, ${edges.length} dependencies">
-    <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#6c7689"/></marker></defs>
+  return `<svg viewBox="0 0 ${width} ${height}" width="${width}" role="group" aria-label="${esc(label)}: ${names.length} services, ${edges.length} dependencies">
+    <defs><marker id="${id}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#6c7689"/></marker></defs>
     ${lines.join('')}${nodes.join('')}</svg>
     ${edges.length ? '' : '<p class="dim">No calls between services seen yet (edges come from spans whose parent is in another service).</p>'}`;
 }

@@ -1,0 +1,69 @@
+// The LLM spend API: what each service spent on each model over time, from the series the analyzer
+// keeps (`gen_ai.cost_usd`, one series per model in `operation`, and their total under '').
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Sql } from '@hephaestus/platform';
+import { z } from 'zod';
+
+type Problem = (reply: FastifyReply, status: number, title: string, detail: string) => FastifyReply;
+
+/** A series row at one resolution: the series table keeps each bucket at several. */
+export type ResolvedRow = { bucket_start: Date; resolution_seconds: number };
+
+/**
+ * The rows of one series with each moment counted once: the finest resolution wins, and coarser
+ * buckets fill in only the older time it no longer covers. `rows` sorted by resolution, then time.
+ */
+export const finestFirst = <R extends ResolvedRow>(rows: R[]): R[] => {
+  let covered = Number.POSITIVE_INFINITY;
+  let coveredAtResolution = Number.POSITIVE_INFINITY;
+  const kept: R[] = [];
+  for (const r of rows) {
+    if (r.resolution_seconds !== coveredAtResolution && kept.length > 0) covered = Math.min(...kept.map((k) => k.bucket_start.getTime()));
+    coveredAtResolution = r.resolution_seconds;
+    if (r.bucket_start.getTime() + r.resolution_seconds * 1000 <= covered) kept.push(r);
+  }
+  return kept.sort((a, b) => a.bucket_start.getTime() - b.bucket_start.getTime());
+};
+
+const spendQuery = z.object({ from: z.iso.datetime().optional(), to: z.iso.datetime().optional() });
+
+type CostRow = ResolvedRow & { service: string; operation: string; sum: number };
+
+export const registerSpendApi = (app: FastifyInstance, options: { sql: Sql; problem: Problem }) => {
+  const { sql, problem } = options;
+  app.get('/api/spend', async (request, reply) => {
+    const query = spendQuery.safeParse(request.query);
+    if (!query.success) return problem(reply, 400, 'Bad Request', `${query.error.issues[0]!.path.join('.')}: ${query.error.issues[0]!.message}`);
+    const to = query.data.to ? new Date(query.data.to) : new Date();
+    const from = query.data.from ? new Date(query.data.from) : new Date(to.getTime() - 3_600_000);
+    if (from >= to) return problem(reply, 400, 'Bad Request', 'from must be before to');
+    const rows = await sql<CostRow[]>`
+      SELECT service, operation, resolution_seconds, bucket_start, sum FROM series
+      WHERE signal = 'gen_ai.cost_usd' AND bucket_start >= ${from} AND bucket_start < ${to}
+      ORDER BY service, operation, resolution_seconds, bucket_start`;
+    const bySeries = new Map<string, CostRow[]>();
+    for (const r of rows) {
+      const key = `${r.service}\u0000${r.operation}`;
+      bySeries.set(key, [...(bySeries.get(key) ?? []), r]);
+    }
+    const series = [...bySeries.values()].map((group) => {
+      const kept = finestFirst(group);
+      return {
+        service: group[0]!.service,
+        model: group[0]!.operation,
+        costUsd: kept.reduce((total, r) => total + r.sum, 0),
+        points: kept.map((r) => ({ time: r.bucket_start.toISOString(), resolutionSeconds: r.resolution_seconds, costUsd: r.sum })),
+      };
+    });
+    const totals = series.filter((s) => s.model === '');
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      /** Per service, all models together. */
+      services: totals.map(({ service, costUsd, points }) => ({ service, costUsd, points })).sort((a, b) => b.costUsd - a.costUsd),
+      /** Per service and model. */
+      models: series.filter((s) => s.model !== '').sort((a, b) => b.costUsd - a.costUsd),
+      totalUsd: totals.reduce((total, s) => total + s.costUsd, 0),
+    };
+  });
+};
