@@ -132,7 +132,7 @@ describe('a recent ramp', () => {
     const onsetMs = history * resolutionS * 1000 + 1234;
     const points = gauge(seed, resolutionS, history + 120, onsetMs);
     for (let i = history; i < points.length; i++) {
-      const p = predict(sinceReset(points.slice(i + 1 - history, i + 1)), limit, { minPoints: 12, horizonMs: hour });
+      const p = predict(sinceReset(points.slice(i + 1 - history, i + 1)), limit, { minPoints: 12, horizonMs: hour, recentPoints: Math.max(4, Math.ceil(25 / resolutionS)) });
       if (p && p.etaMs <= 30 * minute) return { seconds: (points[i]!.timestampMs - 1_700_000_000_000 + resolutionS * 1000 - onsetMs) / 1000, prediction: p };
     }
     return undefined;
@@ -141,7 +141,7 @@ describe('a recent ramp', () => {
   it('predicts a leak that began after an hour of flat memory within a few intervals, at 5 s and at 10 s', () => {
     for (const [resolutionS, within] of [
       [5, 30],
-      [10, 60],
+      [10, 40],
     ] as const) {
       for (const seed of [1, 2, 3]) {
         const found = detectedAfter(seed, resolutionS)!;
@@ -163,7 +163,9 @@ describe('a recent ramp', () => {
       const points = gauge(99, resolutionS, (50 * 3600) / resolutionS);
       const window = 3600 / resolutionS;
       let predicted = 0;
-      for (let i = 12; i < points.length; i++) if (predict(sinceReset(points.slice(Math.max(0, i + 1 - window), i + 1)), limit, { minPoints: 12, horizonMs: hour })) predicted++;
+      // The recent ramp as the analyzer sets it: about 25 s, at least 4 points.
+      const recentPoints = Math.max(4, Math.ceil(25 / resolutionS));
+      for (let i = 12; i < points.length; i++) if (predict(sinceReset(points.slice(Math.max(0, i + 1 - window), i + 1)), limit, { minPoints: 12, horizonMs: hour, recentPoints })) predicted++;
       expect(predicted, `${resolutionS} s`).toBe(0);
     }
   });
