@@ -210,10 +210,11 @@ describe('the console in a real browser', () => {
     const injected = await fetch(`${agentB.controlUrl}/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'provider-outage' }) });
     expect(injected.status).toBe(202);
     await eventually('the page for service B', () => webhook.calls.find((c) => c.body.status === 'firing' && c.body.incident.service === serviceB), 90_000).catch(async (error) => {
-      const state = { incidents: await api('/api/incidents'), a: await api(`/api/incidents/${incidentA.id}`), webhook: webhook.calls.map((c) => [c.body.status, c.body.incident?.service]), b: agentB.lines.slice(-5) };
-      throw new Error(`${error.message}: ${JSON.stringify(state).slice(0, 6000)}`);
+      const state = { incidents: await api('/api/incidents'), webhook: webhook.calls.map((c) => [c.body.status, c.body.incident?.service]), b: agentB.lines.slice(-5) };
+      throw new Error(`${error.message}: ${JSON.stringify(state).slice(0, 4000)}`);
     });
-    expect(webhook.calls.filter((c) => c.body.status === 'firing' && c.body.incident.id === incidentA.id)).toHaveLength(1);
+    // Muted since the silence: neither A's resolution nor its recurrence was notified.
+    expect(webhook.calls.filter((c) => c.body.incident?.id === incidentA.id).map((c) => c.body.status)).toEqual(['firing']);
   });
 
   it('rejects a remediation from the incident page', async () => {
@@ -236,7 +237,6 @@ describe('the console in a real browser', () => {
     // B has an open incident (its remediation was rejected): red, and said in words too.
     await map.getByRole('link', { name: `${serviceB}: incident open` }).waitFor();
     await map.getByRole('link', { name: new RegExp(`^${serviceA}: `) }).waitFor();
-    await page.screenshot({ path: join(screenshots, 'services.png'), fullPage: true });
     await map.getByRole('link', { name: new RegExp(`^${serviceA}: `) }).click();
     await page.locator('#c-latency .uplot canvas').waitFor();
     await page.locator('#c-throughput .uplot canvas').waitFor();
