@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '@hephaestus/platform';
+import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { createConsoleServer } from '@hephaestus/console';
+import { listen, loadConfig, newRegistry, openDatabase } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
 import { eventually, startAgent, startWebhookReceiver, testPlaneEnv } from './support.ts';
@@ -23,6 +25,20 @@ const run = randomBytes(3).toString('hex');
 const serviceA = `ui-a-${run}`;
 const serviceB = `ui-b-${run}`;
 const operator = 'e2e-browser';
+
+const launch = async (cleanups: Array<() => Promise<unknown>>) => {
+  if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install -y --no-install-recommends chromium (or set HEPH_CHROMIUM)`);
+  const profile = await mkdtemp(join(tmpdir(), 'heph-chromium-'));
+  cleanups.push(() => rm(profile, { recursive: true, force: true }));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+  });
+  // The browser goes first: its open connections would hold the console's close.
+  cleanups.push(() => context.close());
+  return { context, page: context.pages()[0] ?? (await context.newPage()) };
+};
 
 const playbook = `id: restart-after-approval
 description: restart an agent whose error rate bursts, once a human approved
@@ -50,7 +66,6 @@ describe('the console in a real browser', () => {
   const timelineText = () => page.locator('#timeline').innerText();
 
   beforeAll(async () => {
-    if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install -y --no-install-recommends chromium (or set HEPH_CHROMIUM)`);
     const db = await freshDatabase();
     cleanups.push(db.drop);
     const dir = await mkdtemp(join(tmpdir(), 'heph-browser-'));
@@ -65,16 +80,7 @@ describe('the console in a real browser', () => {
     agentB = await startAgent({ service: serviceB, ingestUrl: plane.ingestUrl });
     cleanups.push(agentB.stop);
 
-    const profile = await mkdtemp(join(tmpdir(), 'heph-chromium-'));
-    cleanups.push(() => rm(profile, { recursive: true, force: true }));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-    });
-    // The browser goes first: its open connections would hold the console's close.
-    cleanups.push(() => context.close());
-    page = context.pages()[0] ?? (await context.newPage());
+    ({ context, page } = await launch(cleanups));
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('console', (message) => {
       if (message.type() === 'error') pageErrors.push(message.text());
@@ -269,5 +275,44 @@ describe('the console in a real browser', () => {
     }
     expect(found).toEqual([]);
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('the console with API tokens, in a real browser', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => console.error(error));
+  });
+
+  it('asks for the token once, then lists incidents live and records who acts by the token', async () => {
+    const fresh = await freshDatabase();
+    cleanups.push(fresh.drop);
+    const db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+    cleanups.push(() => db.close());
+    const app = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'alice', token: 's3cret' }] });
+    const url = `http://127.0.0.1:${await listen(app, '127.0.0.1', 0)}`;
+    cleanups.push(() => app.close());
+    const { page } = await launch(cleanups);
+
+    await page.goto(`${url}/#/incidents`);
+    await page.getByRole('heading', { name: 'API token needed' }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('token');
+    await page.getByLabel('API token').fill('wrong');
+    await page.getByRole('button', { name: 'Save' }).click();
+    // A wrong token is refused and asked for again, not kept silently.
+    await page.getByRole('heading', { name: 'API token needed' }).waitFor();
+    await page.getByLabel('API token').fill('s3cret');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('No open incidents. All quiet.').waitFor();
+    await page.waitForFunction(() => document.documentElement.dataset.live === 'true');
+
+    await handleIncidentCommand(db.sql, {
+      type: 'OpenIncident', at: new Date().toISOString(), incidentId: 'token-1', service: 'checkout', signal: 'error_rate', severity: 'critical', summary: 'checkout error rate 40 %',
+      value: 0.4, baseline: 0.01, calls: 100, errors: 40, windowStart: new Date().toISOString(), traceIds: [],
+    });
+    await page.getByRole('link', { name: 'checkout error rate 40 %' }).click();
+    await page.getByRole('button', { name: 'Acknowledge' }).click();
+    // With tokens, who acts is the token's name, whatever "Acting as" says.
+    await page.locator('#head').getByText('acknowledged by alice').waitFor();
   });
 });
