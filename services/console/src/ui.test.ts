@@ -26,8 +26,12 @@ describe('web console', () => {
 
   it('serves every asset the page loads, uPlot included, from the console itself without a token', async () => {
     const page = (await app.inject('/')).body;
-    const assets = [...page.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
-    expect(assets.sort()).toEqual(['/assets/console.css', '/assets/console.js', '/assets/uplot.css', '/assets/uplot.js']);
+    const linked = [...page.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    // …and the modules the script imports, by their URL relative to it.
+    const script = (await app.inject('/assets/console.js')).body;
+    const imported = [...script.matchAll(/^import .* from '\.\/([^']+)';$/gm)].map((m) => `/assets/${m[1]}`);
+    const assets = [...linked, ...imported];
+    expect(assets.sort()).toEqual(['/assets/console.css', '/assets/console.js', '/assets/render.js', '/assets/uplot.css', '/assets/uplot.js']);
     for (const url of assets) {
       const asset = await app.inject(url);
       expect(asset.statusCode, url).toBe(200);

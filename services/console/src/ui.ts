@@ -13,6 +13,7 @@ const own = (file: string) => readFileSync(new URL(`./ui/${file}`, import.meta.u
 /** Every file the page loads, by URL: read once at start, so a missing one stops the console at once. */
 const assets: Record<string, { type: string; body: Buffer }> = {
   '/assets/console.js': { type: 'text/javascript; charset=utf-8', body: own('console.js') },
+  '/assets/render.js': { type: 'text/javascript; charset=utf-8', body: own('render.js') },
   '/assets/console.css': { type: 'text/css; charset=utf-8', body: own('console.css') },
   '/assets/uplot.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(uplotDir, 'uPlot.iife.min.js')) },
   '/assets/uplot.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(uplotDir, 'uPlot.min.css')) },

@@ -1,0 +1,84 @@
+// The console page's pure pieces, loaded as the browser loads them (a plain ES module, no build step):
+// escaping, which silences mute an incident, how evidence is drawn, which moments are marked, the map.
+import { describe, expect, it } from 'vitest';
+
+// A module URL the compiler does not resolve: the page's script is JavaScript without declarations.
+const render: Record<string, (...args: any[]) => any> = await import(new URL('./render.js', import.meta.url).href);
+
+const silence = (matchers: Array<{ name: string; value: string; isRegex?: boolean; isEqual?: boolean }>, state = 'active') => ({
+  id: '5f2a0c1e-0000-4000-8000-000000000000',
+  status: { state },
+  matchers: matchers.map((m) => ({ isRegex: false, isEqual: true, ...m })),
+});
+
+describe('console page pieces', () => {
+  it('escapes what it puts in markup', () => {
+    expect(render.esc!('<img src=x onerror="alert(1)">&\'')).toBe('&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&#39;');
+    expect(render.pill!('critical" onclick="x')).not.toContain('" onclick="');
+  });
+
+  it('says which active silences mute an incident, with matchers as Alertmanager reads them', () => {
+    const labels = { service: 'checkout', severity: 'critical', alertname: 'ErrorBudgetBurn' };
+    const ids = (silences: unknown[]) => render.silencesMatching!(labels, silences).length;
+    expect(ids([silence([{ name: 'service', value: 'checkout' }])])).toBe(1);
+    expect(ids([silence([{ name: 'service', value: 'checkout' }, { name: 'severity', value: 'warning' }])])).toBe(0);
+    // Regexes are anchored: "check" is not "checkout".
+    expect(ids([silence([{ name: 'service', value: 'check', isRegex: true }])])).toBe(0);
+    expect(ids([silence([{ name: 'service', value: 'check.*', isRegex: true }])])).toBe(1);
+    expect(ids([silence([{ name: 'service', value: 'payments', isEqual: false }])])).toBe(1);
+    // A label the incident lacks is the empty string.
+    expect(ids([silence([{ name: 'team', value: '', isEqual: true }])])).toBe(1);
+    expect(ids([silence([{ name: 'service', value: 'checkout' }], 'expired')])).toBe(0);
+    expect(ids([silence([{ name: 'service', value: '(', isRegex: true }])])).toBe(0);
+  });
+
+  it("draws a signal against its baseline and threshold, and a burn rate as the error rate it burns", () => {
+    const errorRate = render.plotOf!({ signal: 'error_rate', baseline: 0.01, explanation: { detector: 'binomial error-rate test', baseline: 0.01, threshold: 0.11 } });
+    expect(errorRate).toMatchObject({ signal: 'error_rate', band: { from: 0.01, to: 0.11 }, lines: [{ value: 0.01, label: 'baseline' }, { value: 0.11, label: 'threshold' }] });
+    expect(errorRate.format(0.115)).toBe('11.5%');
+    const burn = render.plotOf!({ signal: 'burn_rate.availability', baseline: 1, explanation: { detector: 'burn_rate.fast', baseline: 0.01, threshold: 14.4 } });
+    expect(burn).toMatchObject({ signal: 'error_rate', band: { from: 0, to: 0.01 }, lines: [{ value: 0.01, label: 'objective allows' }, { label: 'pages at 14.4× burn' }] });
+    expect(burn.lines[1].value).toBeCloseTo(0.144);
+    // A gauge judged without a threshold: its baseline alone, no band, no percentages.
+    expect(render.plotOf!({ signal: 'queue.depth', baseline: 100, explanation: { detector: 'ewma' } })).toMatchObject({ signal: 'queue.depth', band: undefined, format: undefined, lines: [{ value: 100 }] });
+  });
+
+  it('marks the page, the acknowledgement, each action, the validation and the resolution on the charts', () => {
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+    const marks = render.marksOf!([
+      { type: 'incident.opened', occurredAt: at(0), data: {} },
+      { type: 'alert.sent', occurredAt: at(2), data: { notice: 'firing', receiver: 'webhook' } },
+      { type: 'incident.acknowledged', occurredAt: at(3), data: { by: 'alice' } },
+      { type: 'remediation.approved', occurredAt: at(4), data: { by: 'alice' } },
+      { type: 'remediation.step_succeeded', occurredAt: at(5), data: { name: 'restart the agent' } },
+      { type: 'remediation.validated', occurredAt: at(30), data: {} },
+      { type: 'incident.resolved', occurredAt: at(40), data: {} },
+      { type: 'alert.sent', occurredAt: at(41), data: { notice: 'resolved', receiver: 'webhook' } },
+    ]);
+    expect(marks.map((m: { kind: string; label: string }) => [m.kind, m.label])).toEqual([
+      ['alert', 'paged (webhook)'],
+      ['ack', 'acknowledged by alice'],
+      ['action', 'approved by alice'],
+      ['action', 'restart the agent done'],
+      ['validated', 'validated'],
+      ['resolved', 'resolved'],
+    ]);
+  });
+
+  it('lays the map out callers first, labels each edge, and survives a cycle', () => {
+    const edges = [
+      { caller: 'planner', callee: 'researcher', calls: 120, errorRate: 0.25 },
+      { caller: 'researcher', callee: 'coder', calls: 80, errorRate: 0 },
+      { caller: 'coder', callee: 'planner', calls: 3, errorRate: 0 },
+    ];
+    const svg: string = render.serviceMap!(['coder', 'planner', 'researcher', '<x>'], edges.slice(0, 2), () => ({ tone: 'ok', text: 'healthy' }));
+    const x = (name: string) => Number(new RegExp(`aria-label="${name}: healthy"><rect x="(\\d+)"`).exec(svg)?.[1]);
+    expect(x('planner')).toBeLessThan(x('researcher'));
+    expect(x('researcher')).toBeLessThan(x('coder'));
+    expect(svg).toContain('120 calls · 25.0 %');
+    expect(svg).toContain('&lt;x&gt;');
+    expect(svg).not.toContain('<x>');
+    expect(svg).toContain('aria-label="Service map: 4 services, 2 dependencies"');
+    expect(render.serviceMap!(['coder', 'planner', 'researcher'], edges, () => ({ tone: 'ok', text: 'healthy' }))).toContain('3 dependencies');
+  });
+});
