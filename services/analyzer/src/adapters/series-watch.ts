@@ -37,7 +37,6 @@ const isQuantile = (signal: string) => /(^|[._])p\d\d($|[._])/.test(signal);
 
 type Shift = { bad: 'up' | 'down'; minRelativeChange: number; testLevel: boolean; values: number[] };
 
-
 const unitOf = (signal: string) => (signal.endsWith('_ms') ? 'ms' : signal.includes('memory') || signal.endsWith('.bytes') ? 'bytes' : signal.endsWith('_usd') ? 'USD' : '');
 
 export const createSeriesWatch = (options: SeriesWatchOptions) => {

@@ -155,7 +155,10 @@ const pageable = (o: Observation, meaning: SignalMeaning, confirmed: number, set
   if (meaning.role !== 'symptom') return { page: false, why: `${meaning.role} signal: evidence only, it never pages alone` };
   if (confirmed < meaning.confirmIntervals) return { page: false, why: `symptom waiting for confirmation (${confirmed} of ${meaning.confirmIntervals} bad intervals among the last 3)` };
   if (corroborated) return { page: true, why: 'symptom users feel, with a new or surging error signature on the same service' };
-  if (strong) return { page: true, why: `symptom ${Math.round((100 * Math.abs(o.value - o.baseline)) / Math.abs(o.baseline || 1))} % off its baseline in one interval (past ${meaning.confirmAtOnceChange! * 100} %): no confirmation needed` };
+  if (strong && meaning.confirmAtOnceChange !== undefined) {
+    const percent = Math.round((100 * Math.abs(o.value - o.baseline)) / Math.abs(o.baseline || 1));
+    return { page: true, why: `symptom ${percent} % off its baseline in one interval (past ${meaning.confirmAtOnceChange * 100} %): no confirmation needed` };
+  }
   if ((o.confirmedOver ?? 0) >= meaning.confirmIntervals && meaning.confirmIntervals > 1) return { page: true, why: `symptom's level off its baseline over its last ${o.confirmedOver} intervals` };
   return { page: true, why: meaning.confirmIntervals > 1 ? `symptom off its baseline in ${confirmed} of the last 3 intervals` : 'symptom users feel, confirmed by its detector' };
 };
