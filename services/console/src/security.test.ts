@@ -64,7 +64,7 @@ describe('console guard', () => {
   });
 
   describe('authorization by route, on the path the router decodes', () => {
-    const reads = ['/api/incidents', '/api/incidents/inc-1', '/api/services', '/api/topology', '/api/remediations', '/api/playbooks', '/api/silences', '/api/v2/silences', '/api/v2/alerts', '/api/v2/status', '/api/v2/receivers'];
+    const reads = ['/api/incidents', '/api/incidents/inc-1', '/api/services', '/api/topology', '/api/remediations', '/api/playbooks', '/api/silences', '/api/v2/silences', '/api/v2/alerts', '/api/v2/status', '/api/v2/receivers', '/api/spend', '/api/events/stream'];
     const writes: Array<[string, string, unknown]> = [
       ['POST', '/api/incidents/inc-1/ack', { by: 'x' }],
       ['POST', '/api/incidents/inc-1/resolve', { by: 'x' }],
