@@ -1,6 +1,6 @@
 // The on-call console's script: a hash router over views of the console API, kept current by the
 // event stream (Server-Sent Events from the event store) instead of a refresh timer; charts by uPlot.
-import { esc, pill, clock, when, ago, percent, number, enc, iso, palette, markColours, markLegend, describe, asPercent, plotOf, marksOf, silencesMatching, severities, serviceMap } from './render.js';
+import { closedOnly, esc, pill, clock, when, ago, percent, number, enc, iso, palette, markColours, markLegend, describe, asPercent, plotOf, marksOf, silencesMatching, severities, serviceMap } from './render.js';
 
 const main = document.getElementById('view');
 /** The current view's root: a fresh element per view, so a view's listeners and late answers die with it. */
@@ -115,6 +115,7 @@ const axis = (label, format) => ({
  * vertical `marks` [{ time, label, kind }], a fixed x range; and a text alternative for screen readers.
  */
 function timeChart(container, { title, series, lines = [], band, marks = [], fromMs, toMs, format, unit = '' }) {
+  series = series.map((s) => ({ ...s, points: closedOnly(s.points, Date.now()) }));
   container.replaceChildren();
   container.setAttribute('role', 'img');
   const last = series.map((s) => `${s.label} ${s.points.length ? `${number(s.points.at(-1).value)}${unit}` : 'no data'}`).join(', ');
@@ -475,7 +476,7 @@ const pages = {
         series('latency.p50_ms'), series('latency.p95_ms'), series('latency.p99_ms'), series('error_rate'), series('calls'),
         series('gen_ai.input_tokens'), series('gen_ai.output_tokens'), series('gen_ai.cost_usd'), api('/api/incidents'),
       ]);
-      const perSecond = (points) => points.map((p) => ({ time: p.time, value: p.value / (p.resolutionSeconds || 1) }));
+      const perSecond = (points) => points.map((p) => ({ ...p, value: p.value / (p.resolutionSeconds || 1) }));
       const charts = {
         latency: { title: 'Latency (ms)', series: [{ label: 'p50', points: p50 }, { label: 'p95', points: p95 }, { label: 'p99', points: p99 }], unit: ' ms' },
         errors: { title: 'Error rate', series: [{ label: 'error rate', points: errorRate, colour: '#ff6b6b' }], format: (v) => `${(v * 100).toFixed(0)}%` },
@@ -513,7 +514,7 @@ const pages = {
       const toMs = Date.now();
       const fromMs = toMs - minutes * 60_000;
       const spend = await api(`/api/spend?from=${iso(fromMs)}&to=${iso(toMs)}`);
-      const asPoints = (points) => points.map((p) => ({ time: p.time, value: p.costUsd }));
+      const asPoints = (points) => points.map((p) => ({ time: p.time, resolutionSeconds: p.resolutionSeconds, value: p.costUsd }));
       view.querySelector('#total').textContent = `${money(spend.totalUsd)} spent on LLM calls in the last ${minutes / 60} h by ${spend.services.length} services.`;
       const format = (v) => `$${+v.toPrecision(2)}`;
       timeChart(view.querySelector('#spend-services'), { title: 'LLM cost per service', series: spend.services.slice(0, 5).map((s) => ({ label: s.service, points: asPoints(s.points) })), format });
@@ -637,6 +638,11 @@ document.addEventListener('keydown', (event) => {
     }
   }
 });
+// Relative times ("3 min ago") age without anything happening: a local clock rewrites them (it asks
+// the server nothing).
+setInterval(() => {
+  for (const t of document.querySelectorAll('time[data-ago]')) t.textContent = ago(t.getAttribute('datetime'));
+}, 15_000);
 window.addEventListener('hashchange', () => render(true));
 render();
 connectLive();

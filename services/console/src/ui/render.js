@@ -4,7 +4,8 @@
 export const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 export const pill = (v, text = v) => `<span class="pill ${esc(v)}">${esc(text)}</span>`;
 export const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '');
-export const when = (iso) => (iso ? `<time datetime="${esc(iso)}" title="${esc(new Date(iso).toLocaleString())}">${esc(ago(iso))}</time>` : '');
+/** A relative time ("3 min ago") that the page's clock keeps current (`data-ago`). */
+export const when = (iso) => (iso ? `<time datetime="${esc(iso)}" data-ago title="${esc(new Date(iso).toLocaleString())}">${esc(ago(iso))}</time>` : '');
 export const ago = (iso) => {
   const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
   if (s < 60) return `${Math.max(s, 0)} s ago`;
@@ -12,6 +13,8 @@ export const ago = (iso) => {
   if (s < 86400) return `${Math.round(s / 3600)} h ago`;
   return new Date(iso).toLocaleString();
 };
+/** The points of closed intervals only: the open one holds part of its calls and would read as a dip. */
+export const closedOnly = (points, nowMs) => points.filter((p) => Date.parse(p.time) + (p.resolutionSeconds ?? 0) * 1000 <= nowMs);
 export const percent = (v) => `${(Number(v) * 100).toFixed(1)} %`;
 export const number = (v) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : +v.toPrecision(3)).toString() : esc(v));
 export const enc = encodeURIComponent;

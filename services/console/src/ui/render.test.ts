@@ -65,6 +65,12 @@ describe('console page pieces', () => {
     ]);
   });
 
+  it('draws closed intervals only: the open one holds part of its calls', () => {
+    const nowMs = Date.UTC(2026, 0, 1, 0, 1, 5);
+    const points = [0, 10, 20].map((s) => ({ time: new Date(Date.UTC(2026, 0, 1, 0, 0, 45 + s)).toISOString(), resolutionSeconds: 10, value: s }));
+    expect(render.closedOnly!(points, nowMs).map((p: { value: number }) => p.value)).toEqual([0, 10]);
+  });
+
   it('lays the map out callers first, labels each edge, and survives a cycle', () => {
     const edges = [
       { caller: 'planner', callee: 'researcher', calls: 120, errorRate: 0.25 },
