@@ -3,7 +3,8 @@
 // the open list as it happens (Server-Sent Events, no reload), its page plots the evidence and shows the
 // timeline, it is acknowledged with the keyboard, a silence made from its labels mutes the next alert
 // of that service, a remediation that asks for approval is approved on one incident and rejected on
-// another, the service map draws, and axe-core finds no serious or critical accessibility violation.
+// another, the service map and the spend draw, and axe-core finds no serious or critical accessibility
+// violation. Then a console with API tokens: the page asks for the token and shows a budget's burn.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -38,6 +39,17 @@ const launch = async (cleanups: Array<() => Promise<unknown>>) => {
   // The browser goes first: its open connections would hold the console's close.
   cleanups.push(() => context.close());
   return { context, page: context.pages()[0] ?? (await context.newPage()) };
+};
+
+/** What axe-core finds serious or critical on the page as it stands, one line each. */
+const seriousViolations = async (page: Page): Promise<string[]> => {
+  // Evaluated through the DevTools protocol: the page's content-security policy stays as it is.
+  await page.evaluate(await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+  return page.evaluate(async () => {
+    type Result = { violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> };
+    const result = await (window as unknown as { axe: { run: (context: Document, options: object) => Promise<Result> } }).axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+  });
 };
 
 const playbook = `id: restart-after-approval
@@ -258,19 +270,13 @@ describe('the console in a real browser', () => {
   });
 
   it('finds no serious or critical accessibility violation with axe-core, and no error on the pages', async () => {
-    const axe = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     const [incidentB] = await incidentsOf(serviceB);
     const views = ['#/incidents', `#/incidents/${encodeURIComponent(incidentA.id)}`, `#/incidents/${encodeURIComponent(incidentB!.id)}`, '#/services', `#/services/${serviceA}`, '#/spend', '#/remediations', '#/playbooks', '#/silences'];
     const found: string[] = [];
     for (const view of views) {
       await page.goto(`${plane.consoleUrl}/${view}`);
       await page.waitForFunction(() => document.documentElement.dataset.live === 'true' && document.querySelector('#view h1') !== null);
-      // Evaluated through the DevTools protocol: the page's content-security policy stays as it is.
-      await page.evaluate(axe);
-      const violations = await page.evaluate(async () => {
-        const result = await (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run(document, { resultTypes: ['violations'] });
-        return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
-      });
+      const violations = await seriousViolations(page);
       found.push(...violations.map((v) => `${view}: ${v}`));
     }
     expect(found).toEqual([]);
@@ -289,7 +295,10 @@ describe('the console with API tokens, in a real browser', () => {
     cleanups.push(fresh.drop);
     const db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
     cleanups.push(() => db.close());
-    const app = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'alice', token: 's3cret' }] });
+    const app = createConsoleServer({
+      sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'alice', token: 's3cret' }],
+      budgets: [{ service: 'checkout', period: 'daily', limitUsd: 5 }],
+    });
     const url = `http://127.0.0.1:${await listen(app, '127.0.0.1', 0)}`;
     cleanups.push(() => app.close());
     const { page } = await launch(cleanups);
@@ -314,5 +323,13 @@ describe('the console with API tokens, in a real browser', () => {
     await page.getByRole('button', { name: 'Acknowledge' }).click();
     // With tokens, who acts is the token's name, whatever "Acting as" says.
     await page.locator('#head').getByText('acknowledged by alice').waitFor();
+
+    // A budget the console was given: its burn, and that it lasts the day at no spend.
+    await page.getByRole('link', { name: 'Spend', exact: true }).click();
+    const budget = page.locator('#budgets tr', { hasText: 'checkout' });
+    await budget.waitFor();
+    expect(await budget.innerText()).toMatch(/\$0\.0000 of \$5\.00[\s\S]*lasts until/);
+    expect(await budget.locator('meter').getAttribute('aria-label')).toBe('checkout: 0.0 % of the budget spent');
+    expect(await seriousViolations(page)).toEqual([]);
   });
 });

@@ -142,6 +142,18 @@ describe('console API', () => {
     expect(day.services.map((s: { service: string }) => s.service)).toEqual(['search', 'checkout']);
     expect((await app.inject(`/api/spend?from=${new Date().toISOString()}&to=${new Date(Date.now() - 1000).toISOString()}`)).statusCode).toBe(400);
     expect((await app.inject('/api/spend?from=yesterday')).statusCode).toBe(400);
+    expect(spend.budgets).toEqual([]);
+
+    // With budgets: each burned by the services its glob matches, this period.
+    const budgeted = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, budgets: [{ service: 'check*', period: 'monthly', limitUsd: 2 }, { service: 'nothing-*', period: 'daily', limitUsd: 1 }] });
+    const [checkout, none] = (await budgeted.inject('/api/spend')).json().budgets;
+    expect(checkout).toMatchObject({ service: 'check*', period: 'monthly', limitUsd: 2 });
+    // All of checkout's last 20 minutes (1.25), less only what fell before the month began.
+    expect(checkout.spentUsd).toBeGreaterThanOrEqual(0.25);
+    expect(checkout.spentUsd).toBeLessThanOrEqual(1.25);
+    expect(checkout.lastHourUsd).toBe(checkout.spentUsd);
+    expect(none).toMatchObject({ service: 'nothing-*', spentUsd: 0, lastHourUsd: 0, runsOutAt: null });
+    await budgeted.close();
   });
 
   it('requires a bearer token when tokens are configured', async () => {

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { createHttpServer, type Logger, type NamedToken, type Sql } from '@hephaestus/platform';
+import type { CostBudget } from '@hephaestus/schemas';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { registerAlertmanagerApi } from './alertmanager.ts';
@@ -78,6 +79,8 @@ export type ConsoleOptions = {
   playbookErrors?: RemediationsApiOptions['playbookErrors'];
   /** GitHub's webhook deliveries (checks, statuses, pull requests), verified by their signature, not a token. */
   githubWebhooks?: (request: { headers: Record<string, string | string[] | undefined>; body: string }) => Promise<{ status: number; message: string }>;
+  /** LLM spend budgets (`budgets` of the costs file, HEPH_COSTS_FILE), for the spend view's burn and run-out forecast. */
+  budgets?: CostBudget[];
   /** A request (headers and body) must arrive within this long (60 s): a trickled body is cut with 408. */
   requestTimeoutMs?: number;
 };
@@ -106,7 +109,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
 
   registerConsoleUi(app);
   registerEventStream(app, { sql, logger: options.logger });
-  registerSpendApi(app, { sql, problem });
+  registerSpendApi(app, { sql, problem, budgets: options.budgets });
   const githubWebhooks = options.githubWebhooks;
   if (githubWebhooks) {
     // The signature covers the exact bytes, so this route alone keeps its body as the raw string.

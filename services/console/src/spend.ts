@@ -1,7 +1,9 @@
 // The LLM spend API: what each service spent on each model over time, from the series the analyzer
-// keeps (`gen_ai.cost_usd`, one series per model in `operation`, and their total under '').
+// keeps (`gen_ai.cost_usd`, one series per model in `operation`, and their total under ''), and how
+// fast each budget burns: spent this period, the forecast at its end, and when it runs out.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Sql } from '@hephaestus/platform';
+import { globMatches, type CostBudget } from '@hephaestus/schemas';
 import { z } from 'zod';
 
 type Problem = (reply: FastifyReply, status: number, title: string, detail: string) => FastifyReply;
@@ -25,11 +27,69 @@ export const finestFirst = <R extends ResolvedRow>(rows: R[]): R[] => {
   return kept.sort((a, b) => a.bucket_start.getTime() - b.bucket_start.getTime());
 };
 
+// Budget periods are calendar days and months in UTC, as the analyzer's budget signal counts them.
+const periodStart = (nowMs: number, period: CostBudget['period']): number => {
+  const d = new Date(nowMs);
+  return period === 'daily' ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+};
+const periodEnd = (nowMs: number, period: CostBudget['period']): number => {
+  const d = new Date(nowMs);
+  return period === 'daily' ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1) : Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+};
+
+export type BudgetBurn = CostBudget & {
+  spentUsd: number;
+  lastHourUsd: number;
+  /** Spent so far plus the last hour's rate carried to the end of the period. */
+  forecastUsd: number;
+  periodEndsAt: string;
+  /** When the budget is used up at the last hour's rate; null when it lasts the period. */
+  runsOutAt: string | null;
+};
+
+/** A budget's burn at `nowMs`, given what its services spent this period and in the last hour. */
+export const budgetBurn = (budget: CostBudget, input: { spentUsd: number; lastHourUsd: number; nowMs: number }): BudgetBurn => {
+  const endMs = periodEnd(input.nowMs, budget.period);
+  const left = budget.limitUsd - input.spentUsd;
+  const runsOutMs = left <= 0 ? input.nowMs : input.lastHourUsd > 0 ? input.nowMs + (left / input.lastHourUsd) * 3_600_000 : undefined;
+  return {
+    ...budget,
+    spentUsd: input.spentUsd,
+    lastHourUsd: input.lastHourUsd,
+    forecastUsd: input.spentUsd + input.lastHourUsd * ((endMs - input.nowMs) / 3_600_000),
+    periodEndsAt: new Date(endMs).toISOString(),
+    runsOutAt: runsOutMs !== undefined && runsOutMs < endMs ? new Date(Math.round(runsOutMs)).toISOString() : null,
+  };
+};
+
 const spendQuery = z.object({ from: z.iso.datetime().optional(), to: z.iso.datetime().optional() });
 
 type CostRow = ResolvedRow & { service: string; operation: string; sum: number };
 
-export const registerSpendApi = (app: FastifyInstance, options: { sql: Sql; problem: Problem }) => {
+/** Each service's total spend (all models) per moment, each moment once, from `fromMs` on. */
+const totalsSince = async (sql: Sql, from: Date, to: Date) => {
+  const rows = await sql<CostRow[]>`
+    SELECT service, operation, resolution_seconds, bucket_start, sum FROM series
+    WHERE signal = 'gen_ai.cost_usd' AND operation = '' AND bucket_start >= ${from} AND bucket_start < ${to}
+    ORDER BY service, resolution_seconds, bucket_start`;
+  const byService = new Map<string, CostRow[]>();
+  for (const r of rows) byService.set(r.service, [...(byService.get(r.service) ?? []), r]);
+  return [...byService.entries()].map(([service, group]) => ({ service, rows: finestFirst(group) }));
+};
+
+const budgetsAt = async (sql: Sql, budgets: CostBudget[], nowMs: number): Promise<BudgetBurn[]> => {
+  if (budgets.length === 0) return [];
+  const earliest = Math.min(...budgets.map((b) => periodStart(nowMs, b.period)));
+  const totals = await totalsSince(sql, new Date(earliest), new Date(nowMs));
+  return budgets.map((budget) => {
+    const startMs = periodStart(nowMs, budget.period);
+    const mine = totals.filter((t) => globMatches(budget.service, t.service)).flatMap((t) => t.rows);
+    const sum = (fromMs: number) => mine.filter((r) => r.bucket_start.getTime() >= fromMs).reduce((total, r) => total + r.sum, 0);
+    return budgetBurn(budget, { spentUsd: sum(startMs), lastHourUsd: sum(Math.max(startMs, nowMs - 3_600_000)), nowMs });
+  });
+};
+
+export const registerSpendApi = (app: FastifyInstance, options: { sql: Sql; problem: Problem; budgets?: CostBudget[] }) => {
   const { sql, problem } = options;
   app.get('/api/spend', async (request, reply) => {
     const query = spendQuery.safeParse(request.query);
@@ -64,6 +124,8 @@ export const registerSpendApi = (app: FastifyInstance, options: { sql: Sql; prob
       /** Per service and model. */
       models: series.filter((s) => s.model !== '').sort((a, b) => b.costUsd - a.costUsd),
       totalUsd: totals.reduce((total, s) => total + s.costUsd, 0),
+      /** The budgets the console was given (`budgets` of the costs file), burned as of now. */
+      budgets: await budgetsAt(sql, options.budgets ?? [], Date.now()),
     };
   });
 };

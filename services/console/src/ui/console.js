@@ -505,6 +505,7 @@ const pages = {
       <p id="total"></p>
       <div class="row"><section class="card" aria-labelledby="by-service"><h2 id="by-service">Per service (USD per interval)</h2><div class="chart" id="spend-services"></div></section>
       <section class="card" aria-labelledby="by-model"><h2 id="by-model">Per service and model (USD per interval)</h2><div class="chart" id="spend-models"></div></section></div>
+      <section class="card" aria-labelledby="budgets-title"><h2 id="budgets-title">Budgets</h2><div id="budgets"></div></section>
       <table><caption class="sr-only">Spend per service and model</caption><thead><tr><th scope="col">Service</th><th scope="col">Model</th><th scope="col">Spent (USD)</th><th scope="col">Share</th></tr></thead><tbody id="rows"></tbody></table>`;
     view.querySelector('#window').addEventListener('input', (event) => {
       location.hash = `#/spend?minutes=${event.target.value}`;
@@ -519,6 +520,18 @@ const pages = {
       const format = (v) => `$${+v.toPrecision(2)}`;
       timeChart(view.querySelector('#spend-services'), { title: 'LLM cost per service', series: spend.services.slice(0, 5).map((s) => ({ label: s.service, points: asPoints(s.points) })), format });
       timeChart(view.querySelector('#spend-models'), { title: 'LLM cost per service and model', series: spend.models.slice(0, 5).map((m) => ({ label: `${m.service} · ${m.model}`, points: asPoints(m.points) })), format });
+      view.querySelector('#budgets').innerHTML = spend.budgets.length
+        ? `<table><thead><tr><th scope="col">Services</th><th scope="col">Period</th><th scope="col">Spent</th><th scope="col">Last hour</th><th scope="col">Forecast at the end</th><th scope="col">Runs out</th></tr></thead><tbody>${spend.budgets
+            .map((b) => {
+              const used = Math.min(1, b.spentUsd / b.limitUsd);
+              const tone = b.runsOutAt ? 'critical' : b.forecastUsd > b.limitUsd * 0.8 ? 'warning' : 'ok';
+              return `<tr><td class="mono">${esc(b.service)}</td><td>${b.period === 'daily' ? 'day' : 'month'} (UTC)</td>
+                <td><meter min="0" max="${b.limitUsd}" value="${Math.min(b.spentUsd, b.limitUsd)}" aria-label="${esc(b.service)}: ${percent(used)} of the budget spent"></meter> ${money(b.spentUsd)} of ${money(b.limitUsd)}</td>
+                <td>${money(b.lastHourUsd)}/h</td><td>${money(b.forecastUsd)}</td>
+                <td>${b.runsOutAt ? pill(tone, `at ${new Date(b.runsOutAt).toLocaleString()}`) : pill(tone, `lasts until ${new Date(b.periodEndsAt).toLocaleString()}`)}</td></tr>`;
+            })
+            .join('')}</tbody></table>`
+        : '<p class="dim">No budgets given to the console (<span class="mono">budgets</span> in the costs file).</p>';
       view.querySelector('#rows').innerHTML =
         spend.models.map((m) => `<tr><td><a href="#/services/${enc(m.service)}">${esc(m.service)}</a></td><td class="mono">${esc(m.model)}</td><td>${money(m.costUsd)}</td><td>${spend.totalUsd > 0 ? percent(m.costUsd / spend.totalUsd) : ''}</td></tr>`).join('') ||
         '<tr><td colspan="4" class="dim">No LLM calls reported (gen_ai.cost_usd) in this window.</td></tr>';
