@@ -236,8 +236,13 @@ describe('the console in a real browser', () => {
   });
 
   it('rejects a remediation from the incident page', async () => {
+    // The open list says which incident waits for a human, and leads to it.
+    await page.goto(`${plane.consoleUrl}/#/incidents`);
+    const row = page.locator('tr', { hasText: serviceB });
+    await row.getByText('needs approval').waitFor({ timeout: 90_000 });
+    await row.getByRole('link').click();
     const [incidentB] = await incidentsOf(serviceB);
-    await page.goto(`${plane.consoleUrl}/#/incidents/${encodeURIComponent(incidentB!.id)}`);
+    await page.waitForURL(`**/#/incidents/${encodeURIComponent(incidentB!.id)}`);
     const reject = page.getByRole('button', { name: 'Reject' });
     await reject.waitFor({ timeout: 90_000 });
     await reject.click();

@@ -202,6 +202,8 @@ const pages = {
         <tbody id="rows"></tbody></table>`;
     const form = view.querySelector('#filters');
     let incidents = [];
+    /** Incidents whose remediation waits for a human: the list says so, it is the on-call's move. */
+    let awaiting = new Set();
     const show = () => {
       const q = filters.q.toLowerCase();
       const shown = incidents.filter(
@@ -215,12 +217,17 @@ const pages = {
           .map(
             (i) => `<tr data-incident="${esc(i.id)}"><td>${pill(i.severity)}</td><td>${esc(i.service)}</td><td class="mono">${esc(i.signal)}</td>
         <td><a href="#/incidents/${enc(i.id)}">${esc(i.summary)}</a></td>
-        <td>${pill(i.status)}${i.acknowledgedBy ? ` ${pill('acknowledged', `acked by ${i.acknowledgedBy}`)}` : ''}${i.mitigatedAt && i.status === 'open' ? ` ${pill('mitigated')}` : ''}</td><td>${when(i.openedAt)}</td></tr>`,
+        <td>${pill(i.status)}${i.acknowledgedBy ? ` ${pill('acknowledged', `acked by ${i.acknowledgedBy}`)}` : ''}${i.mitigatedAt && i.status === 'open' ? ` ${pill('mitigated')}` : ''}${awaiting.has(i.id) ? ` ${pill('awaiting_approval', 'needs approval')}` : ''}</td><td>${when(i.openedAt)}</td></tr>`,
           )
           .join('') || `<tr><td colspan="6" class="dim">${incidents.length ? 'No incident matches these filters.' : filters.status === 'open' ? 'No open incidents. All quiet.' : 'No incidents.'}</td></tr>`;
     };
     const refresh = async () => {
-      incidents = (await api(`/api/incidents${filters.status === 'all' ? '' : `?status=${filters.status}`}`)).incidents;
+      const [list, waiting] = await Promise.all([
+        api(`/api/incidents${filters.status === 'all' ? '' : `?status=${filters.status}`}`),
+        api('/api/remediations?status=awaiting_approval'),
+      ]);
+      incidents = list.incidents;
+      awaiting = new Set(waiting.remediations.map((r) => r.incidentId));
       show();
     };
     form.addEventListener('input', (event) => {
