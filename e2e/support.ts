@@ -89,7 +89,7 @@ export const startAgent = async (args: { service: string; ingestUrl: string; rat
       if (match) return match[1];
     }
     return undefined;
-  }, 20_000);
+  }, 120_000);
   return {
     lines,
     controlUrl,

@@ -68,6 +68,8 @@ describe.each(backends)('walking skeleton on %s', (_name, prepare) => {
     let plane: ControlPlane = await startControlPlane(config, testLogger());
     cleanups.push(() => plane.stop());
     const api = async (path: string) => (await fetch(`${plane.consoleUrl}${path}`)).json() as Promise<any>;
+    // The console's spend view burns the costs file's budgets (config/costs.yaml: 100 USD a day for every service).
+    expect((await api('/api/spend')).budgets).toEqual([expect.objectContaining({ service: '*', period: 'daily', limitUsd: 100 })]);
 
     const service = `e2e-${randomBytes(3).toString('hex')}`;
     const agent = await startAgent({ service, ingestUrl: plane.ingestUrl });

@@ -64,6 +64,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
     } else if (playbooks.some((p) => [...p.steps, ...p.rollback].some((s) => s.action.startsWith('github.')))) {
       healerLogger.warn({ reason: fromConfig.reason }, `github steps of playbooks will fail: ${fromConfig.reason}`);
     }
+    const costs = await loadCosts(config.HEPH_COSTS_FILE);
     const console_ = createConsoleServer({
       sql,
       logger: logger.child({ name: 'console' }),
@@ -75,6 +76,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       playbooks,
       playbookErrors: errors,
       githubWebhooks: github?.handleWebhook,
+      budgets: costs.budgets,
     });
     const consolePort = await listen(console_, config.HEPH_CONSOLE_HOST, config.HEPH_CONSOLE_PORT);
     stops.push(() => console_.close());
@@ -92,7 +94,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       graceSeconds: config.HEPH_DETECT_GRACE_SECONDS,
       webhookUrl: config.HEPH_ALERT_WEBHOOK_URL,
       consumerGroupPrefix: config.HEPH_CONSUMER_GROUP_PREFIX,
-      costs: await loadCosts(config.HEPH_COSTS_FILE),
+      costs,
       limits: config.HEPH_LIMITS,
       warmupBuckets: config.HEPH_DETECT_WARMUP_BUCKETS,
       routingFile: config.HEPH_ROUTING_FILE,

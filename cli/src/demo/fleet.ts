@@ -41,7 +41,8 @@ export type FleetAgent = { service: string; workUrl: string; controlUrl: string 
 export type DemoFleet = { agents: FleetAgent[]; stop(): Promise<void> };
 
 const agentScript = new URL('./agent.ts', import.meta.url).pathname;
-const readyTimeoutMs = 30_000;
+// A failsafe, not a timing: a busy machine (two cores, a CI run beside a bench) took over 30 s to start one.
+const readyTimeoutMs = 120_000;
 const stopTimeoutMs = 10_000;
 
 type Running = FleetAgent & { child: ChildProcess };
