@@ -294,6 +294,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     budgets: options.costs.budgets,
     detectors: options.detectors,
     meanings: options.policy?.meanings,
+    logger: logger.child({ name: 'detectors' }),
   });
   const decisions = createIncidentDecisions({
     sql,
@@ -370,6 +371,8 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       stopped = true;
       await subscription.stop();
       await detectLoop;
+      // The buckets judged since the last checkpoint need no replay at the next start.
+      await seriesWatch.checkpoint().catch((error: unknown) => logger.warn({ err: error }, 'detector checkpoint at stop failed'));
       await notifier.stop();
     },
   };

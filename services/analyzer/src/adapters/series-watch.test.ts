@@ -1,5 +1,6 @@
 // The series path on real PostgreSQL: stored buckets → detectors, predictors and budgets → the
 // observations the incident policy judges.
+import { deserialize } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
@@ -135,6 +136,80 @@ describe('series watch', () => {
     expect(shifts[0]!.i).toBeLessThanOrEqual(75);
     expect(shifts[0]!.baseline).toBeCloseTo(0.5, 1);
     expect(shifts[0]!.evidence).toMatch(/^median of the last 3 intervals .* above the median 0\.5\d* of 48 intervals ending 6 ago/);
+  });
+
+  it('checkpoints its detectors and resumes from them after a restart as if it never stopped, beyond its warm-up', async () => {
+    // Two databases with the same 360 buckets of a symptom and a gauge: in one the watch runs without a
+    // break; in the other it stops after bucket 330 (killed: no checkpoint at stop) and a new one resumes.
+    const [unbrokenDb, restartedDb] = await Promise.all([freshDatabase(), freshDatabase()]);
+    const open = (url: string) => openDatabase({ url, dataDir: '', log: testLogger() });
+    const [a, b] = await Promise.all([open(unbrokenDb.url), open(restartedDb.url)]);
+    try {
+      const value = (i: number) => [delta('steady', 'gen_ai.client.operation.duration', 20_000 + i, 0.5 + wiggle(i) * 0.01), delta('steady', 'queue.depth', 20_000 + i, 100 + wiggle(i))];
+      const fill = (sql: typeof a.sql, from: number, to: number) => sql.begin((tx) => mergeSeries(tx, resolution, Array.from({ length: to - from }, (_, k) => value(from + k)).flat()));
+      await Promise.all([fill(a.sql, 0, 300), fill(b.sql, 0, 300)]);
+      const settings = { resolutionSeconds: resolution, warmupBuckets: 100, limits: {}, budgets: [] };
+      const run = async (watch: ReturnType<typeof createSeriesWatch>, sql: typeof a.sql, from: number, to: number) => {
+        for (let i = from; i < to; i++) {
+          await fill(sql, i, i + 1);
+          await watch.observe(bucket(20_000 + i + 1));
+        }
+      };
+      const saved = async (sql: typeof a.sql) => {
+        const [row] = await sql<{ through: Date; series: number; state: Buffer }[]>`SELECT through, series, state FROM detector_checkpoints WHERE resolution_seconds = ${resolution}`;
+        return { through: row!.through.getTime(), series: row!.series, state: deserialize(row!.state) as { processedUntil: number; series: unknown[] } };
+      };
+
+      const unbroken = createSeriesWatch({ ...settings, sql: a.sql });
+      await unbroken.observe(bucket(20_300));
+      await run(unbroken, a.sql, 300, 360);
+
+      const first = createSeriesWatch({ ...settings, sql: b.sql });
+      await first.observe(bucket(20_300));
+      await run(first, b.sql, 300, 330);
+      // Checkpointed every minute of event time (6 buckets): the last one at most a minute behind.
+      const before = await saved(b.sql);
+      expect(before.series).toBe(2);
+      expect(before.through).toBeGreaterThanOrEqual(bucket(20_323));
+      // The buckets after the checkpoint are replayed at start (learnt, nothing raised), then it goes on.
+      await fill(b.sql, 330, 340);
+      const resumed = createSeriesWatch({ ...settings, sql: b.sql });
+      expect(await resumed.observe(bucket(20_340))).toEqual([]);
+      await run(resumed, b.sql, 340, 360);
+
+      await Promise.all([unbroken.checkpoint(), resumed.checkpoint()]);
+      const [whole, pieced] = await Promise.all([saved(a.sql), saved(b.sql)]);
+      expect(pieced.state.processedUntil).toBe(whole.state.processedUntil);
+      expect(pieced.state.series).toEqual(whole.state.series);
+      // Rebuilt instead (no checkpoint), the detectors would know only the last 100 buckets.
+      await b.sql`DELETE FROM detector_checkpoints`;
+      const rebuilt = createSeriesWatch({ ...settings, sql: b.sql });
+      await rebuilt.observe(bucket(20_360));
+      await rebuilt.checkpoint();
+      expect((await saved(b.sql)).state.series).not.toEqual(whole.state.series);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await Promise.all([unbrokenDb.drop(), restartedDb.drop()]);
+    }
+  });
+
+  it('rebuilds from history instead of resuming a checkpoint made with other settings', async () => {
+    const { url, drop: dropOwn } = await freshDatabase();
+    const own = await openDatabase({ url, dataDir: '', log: testLogger() });
+    try {
+      await own.sql.begin((tx) => mergeSeries(tx, resolution, Array.from({ length: 60 }, (_, i) => delta('steady', 'queue.depth', 30_000 + i, 100 + wiggle(i)))));
+      const first = createSeriesWatch({ sql: own.sql, resolutionSeconds: resolution, warmupBuckets: 40, limits: {}, budgets: [] });
+      await first.observe(bucket(30_060));
+      await first.checkpoint();
+      const logged: string[] = [];
+      const logger = { ...testLogger(), warn: (_: unknown, message: string) => void logged.push(message), info: () => {} } as unknown as Parameters<typeof createSeriesWatch>[0]['logger'];
+      const other = createSeriesWatch({ sql: own.sql, resolutionSeconds: resolution, warmupBuckets: 40, limits: {}, budgets: [], detectors: [{ glob: 'queue.*', detector: 'ewma' }], logger });
+      await other.observe(bucket(30_060));
+      expect(logged).toEqual([expect.stringMatching(/^detector checkpoint not resumed \(steady queue\.depth is judged by another detector now\): detectors rebuilt from the last 40 buckets$/)]);
+    } finally {
+      await own.close();
+      await dropOwn();
+    }
   });
 
   it('predicts a gauge crossing its limit before it does', async () => {

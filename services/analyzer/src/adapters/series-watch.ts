@@ -3,8 +3,11 @@
 // it matters). Symptom series that are means (not quantiles) are also tested for a level shift
 // against a lagged baseline, which sees the slow creep the detector set adapts to. Gauges with a
 // limit get a failure prediction, and LLM spend a budget forecast.
-// Detectors are rebuilt from stored history at start (warm-up replay raises nothing).
-import type { Sql } from '@hephaestus/platform';
+// Every minute of event time the watch checkpoints its detectors (state and recent values) to
+// PostgreSQL; at start it resumes from the checkpoint and replays the buckets after it, or, with none,
+// rebuilds the detectors from stored history (either replay raises nothing).
+import { deserialize, serialize } from 'node:v8';
+import type { Logger, Sql } from '@hephaestus/platform';
 import { globMatches, meaningOf, type CostBudget, type SignalMeaning } from '@hephaestus/schemas';
 import { forecastSpend, periodStart } from '../domain/budget.ts';
 import { createDetector, formatValue, type Detector, type DetectorName } from '../domain/detectors/index.ts';
@@ -30,6 +33,21 @@ export type SeriesWatchOptions = {
   detectors?: Array<{ glob: string; detector: DetectorName }>;
   /** The incident policy's per-signal overrides: which series are symptoms, their bad side and meaningful change. */
   meanings?: SignalMeaning[];
+  /** Event time between checkpoints of the detectors' state (default 60 s; 0: never checkpoint, never resume). */
+  checkpointSeconds?: number;
+  logger?: Logger;
+};
+
+/** Bumped when a checkpoint's shape or the detectors' state changes meaning: an older one is not resumed. */
+const checkpointFormat = 1;
+
+type Checkpoint = {
+  format: number;
+  /** The watch's settings that shape its detectors: another setting, another detector (rebuilt, not resumed). */
+  warmupBuckets: number;
+  processedUntil: number;
+  judgedUntil: Array<[string, number]>;
+  series: Array<{ key: string; name: DetectorName; state: unknown; values?: number[] }>;
 };
 
 /** Quantile series (`….p95`, `latency.p95_ms`): too noisy interval to interval for a level test on a few of them. */
@@ -46,6 +64,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   /** How far back the level-shift test looks: its baseline stretch ends `lagPoints` before the newest. */
   const shiftHistory = levelSettings.lagPoints + levelSettings.referencePoints;
   const watched = new Map<string, { name: DetectorName; detector: Detector; shift?: Shift }>();
+  const detectorFor = (signal: string): DetectorName => options.detectors?.find((rule) => globMatches(rule.glob, signal))?.detector ?? 'default';
   /**
    * A symptom with a bad side and a meaningful change keeps its recent values: to tell a sudden onset
    * from a gradual one, and (means only, not quantiles) to test for a level shift. Causes and resources: none.
@@ -60,6 +79,65 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const judgedUntil = new Map<string, number>();
   // Only a shorter warm-up than the detectors' own is passed: production defaults stay as they are.
   const learning = options.warmupBuckets < defaultCommonSettings.warmupPoints ? { warmupPoints: options.warmupBuckets } : {};
+  const newDetector = (name: DetectorName, signal: string, state?: unknown) => createDetector(name, { label: signal, unit: unitOf(signal), ...learning }, state);
+  const checkpointMs = (options.checkpointSeconds ?? 60) * 1000;
+  let checkpointedThrough: number | undefined;
+  /** Set by a resumed checkpoint: the first pass replays the buckets after it and raises nothing, as a rebuild would. */
+  let resumed = false;
+
+  /** checkpoint: every series' detector state and recent values, as of the buckets judged so far. */
+  const checkpoint = async () => {
+    if (checkpointMs === 0 || processedUntil === undefined || processedUntil === checkpointedThrough) return;
+    const saved: Checkpoint = {
+      format: checkpointFormat,
+      warmupBuckets: options.warmupBuckets,
+      processedUntil,
+      judgedUntil: [...judgedUntil],
+      series: [...watched].map(([key, entry]) => ({ key, name: entry.name, state: entry.detector.state, values: entry.shift?.values })),
+    };
+    const bytes = serialize(saved);
+    await sql`
+      INSERT INTO detector_checkpoints (resolution_seconds, through, series, state)
+      VALUES (${options.resolutionSeconds}, ${new Date(processedUntil)}, ${watched.size}, ${bytes})
+      ON CONFLICT (resolution_seconds) DO UPDATE SET through = EXCLUDED.through, series = EXCLUDED.series, state = EXCLUDED.state, saved_at = now()`;
+    checkpointedThrough = processedUntil;
+  };
+
+  /**
+   * resume: the detectors as the checkpoint left them. A checkpoint of another format or another
+   * warm-up, one that names another detector for a series than the configuration does now, or one
+   * that cannot be read is not resumed: the watch rebuilds from history (and says why).
+   */
+  const resume = async (closedBefore: number) => {
+    const [row] = await sql<{ through: Date; state: Buffer }[]>`SELECT through, state FROM detector_checkpoints WHERE resolution_seconds = ${options.resolutionSeconds}`;
+    if (!row) return;
+    const rebuild = (reason: string) => options.logger?.warn({ through: row.through.toISOString() }, `detector checkpoint not resumed (${reason}): detectors rebuilt from the last ${options.warmupBuckets} buckets`);
+    let saved: Checkpoint;
+    try {
+      saved = deserialize(row.state) as Checkpoint;
+    } catch (error) {
+      return rebuild(`unreadable: ${(error as Error).message}`);
+    }
+    if (saved.format !== checkpointFormat) return rebuild(`format ${saved.format}, this analyzer reads ${checkpointFormat}`);
+    if (saved.warmupBuckets !== options.warmupBuckets) return rebuild(`warm-up of ${saved.warmupBuckets} buckets, now ${options.warmupBuckets}`);
+    const moved = saved.series.find((entry) => entry.name !== detectorFor(entry.key.slice(entry.key.indexOf('\u0000') + 1)));
+    if (moved) return rebuild(`${moved.key.replace('\u0000', ' ')} is judged by another detector now`);
+    if (saved.processedUntil > closedBefore) return rebuild('it is ahead of the telemetry');
+    for (const entry of saved.series) {
+      const signal = entry.key.slice(entry.key.indexOf('\u0000') + 1);
+      const shift = shiftOf(signal);
+      if (shift && entry.values) shift.values.push(...entry.values.slice(-shiftHistory));
+      watched.set(entry.key, { name: entry.name, detector: newDetector(entry.name, signal, entry.state), shift });
+    }
+    for (const [service, until] of saved.judgedUntil) judgedUntil.set(service, until);
+    processedUntil = checkpointedThrough = saved.processedUntil;
+    resumed = true;
+    options.logger?.info(
+      { series: saved.series.length, through: new Date(saved.processedUntil).toISOString() },
+      `detectors resumed from their checkpoint: ${saved.series.length} series as of ${new Date(saved.processedUntil).toISOString()}, replaying the ${Math.round((closedBefore - saved.processedUntil) / resolutionMs)} buckets since`,
+    );
+  };
+  let resumeTried = false;
 
   /** Service-wide series plus the request rollups' throughput and p95 latency. */
   const load = async (fromMs: number, toMs: number): Promise<SeriesPoint[]> => {
@@ -85,7 +163,11 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const observe = async (closedBefore: number, replayFromMs?: number, held?: (service: string, signal: string) => number | undefined): Promise<Observation[]> => {
     // A replay starts at its first telemetry and learns as it goes (the detectors' own warm-up).
     if (processedUntil === undefined && replayFromMs !== undefined) processedUntil = replayFromMs;
-    const warming = processedUntil === undefined;
+    if (!resumeTried && checkpointMs > 0) {
+      resumeTried = true;
+      if (processedUntil === undefined) await resume(closedBefore);
+    }
+    const warming = processedUntil === undefined || resumed;
     const from = processedUntil ?? closedBefore - options.warmupBuckets * resolutionMs;
     if (from >= closedBefore) return [];
     // The still-open interval is read too: it tells which services' telemetry has moved on.
@@ -105,8 +187,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       const key = `${point.service}\u0000${point.signal}`;
       let entry = watched.get(key);
       if (!entry) {
-        const name = options.detectors?.find((rule) => globMatches(rule.glob, point.signal))?.detector ?? 'default';
-        entry = { name, detector: createDetector(name, { label: point.signal, unit: unitOf(point.signal), ...learning }), shift: shiftOf(point.signal) };
+        const name = detectorFor(point.signal);
+        entry = { name, detector: newDetector(name, point.signal), shift: shiftOf(point.signal) };
         watched.set(key, entry);
       }
       const verdict = entry.detector.update(point.startMs, point.value);
@@ -178,6 +260,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     // Reload from the laggard next time: at most two intervals back.
     processedUntil = Math.min(closedBefore, ...[...newest.keys()].map(heldFrom));
     for (const [service, until] of judgedUntil) if (until < closedBefore - 10 * resolutionMs) judgedUntil.delete(service);
+    resumed = false;
+    if (checkpointMs > 0 && (checkpointedThrough === undefined || processedUntil - checkpointedThrough >= checkpointMs)) await checkpoint();
     return [...out, ...(await predictFailures(closedBefore)), ...(await forecastBudgets(closedBefore))];
   };
 
@@ -254,5 +338,5 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     return out;
   };
 
-  return { observe };
+  return { observe, checkpoint };
 };

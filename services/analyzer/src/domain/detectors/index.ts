@@ -4,7 +4,7 @@ import { createCusumDetector, cusumDetector, type CusumSettings, type CusumState
 import type { CommonSettings, Detector } from './detector.ts';
 import { createEwmaDetector, ewmaDetector, type EwmaSettings, type EwmaState } from './ewma-zscore.ts';
 import { createRangeDetector, rangeDetector, type RangeSettings, type RangeState } from './range.ts';
-import { createRobustDetector, type RobustSettings } from './robust-zscore.ts';
+import { createRobustDetector, type RobustSettings, type RobustState } from './robust-zscore.ts';
 import { createSeasonalDetector, seasonalDetector, type SeasonalSettings, type SeasonalState } from './seasonal-baseline.ts';
 import { createVolatilityDetector, volatilityDetector, type VolatilitySettings, type VolatilityState } from './volatility-shift.ts';
 
@@ -64,22 +64,25 @@ export const detectorDescriptions: Record<DetectorName, string> = {
 
 export const isDetectorName = (name: string): name is DetectorName => (detectorNames as readonly string[]).includes(name);
 
-/** A fresh detector by name, with common settings (label, unit, warm-up…). */
-export const createDetector = (name: DetectorName, common: Partial<CommonSettings> = {}): Detector => {
+/**
+ * A detector by name, with common settings (label, unit, warm-up…): fresh, or resumed from the `state`
+ * of one built with the same name and settings (a copy: v8-serialized and back, as the analyzer persists it).
+ */
+export const createDetector = (name: DetectorName, common: Partial<CommonSettings> = {}, state?: unknown): Detector => {
   switch (name) {
     case 'default':
-      return createDefaultDetector(Object.keys(common).length > 0 ? { common } : undefined);
+      return createDefaultDetector(Object.keys(common).length > 0 ? { common } : undefined, state as DefaultDetectorState | undefined);
     case 'range':
-      return createRangeDetector(common);
+      return createRangeDetector(common, state as RangeState | undefined);
     case 'ewma':
-      return createEwmaDetector(common);
+      return createEwmaDetector(common, state as EwmaState | undefined);
     case 'robust':
-      return createRobustDetector(common);
+      return createRobustDetector(common, state as RobustState | undefined);
     case 'cusum':
-      return createCusumDetector(common);
+      return createCusumDetector(common, state as CusumState | undefined);
     case 'volatility':
-      return createVolatilityDetector(common);
+      return createVolatilityDetector(common, state as VolatilityState | undefined);
     case 'seasonal':
-      return createSeasonalDetector(common);
+      return createSeasonalDetector(common, state as SeasonalState | undefined);
   }
 };
