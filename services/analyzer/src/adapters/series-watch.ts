@@ -130,11 +130,12 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       watched.set(entry.key, { name: entry.name, detector: newDetector(entry.name, signal, entry.state), shift });
     }
     for (const [service, until] of saved.judgedUntil) judgedUntil.set(service, until);
-    processedUntil = checkpointedThrough = saved.processedUntil;
+    // A long stop: the detectors resume, but replay at most the warm-up's buckets (the time between is a gap).
+    processedUntil = checkpointedThrough = Math.max(saved.processedUntil, closedBefore - options.warmupBuckets * resolutionMs);
     resumed = true;
     options.logger?.info(
       { series: saved.series.length, through: new Date(saved.processedUntil).toISOString() },
-      `detectors resumed from their checkpoint: ${saved.series.length} series as of ${new Date(saved.processedUntil).toISOString()}, replaying the ${Math.round((closedBefore - saved.processedUntil) / resolutionMs)} buckets since`,
+      `detectors resumed from their checkpoint: ${saved.series.length} series as of ${new Date(saved.processedUntil).toISOString()}, replaying the ${Math.round((closedBefore - processedUntil) / resolutionMs)} buckets since`,
     );
   };
   let resumeTried = false;
