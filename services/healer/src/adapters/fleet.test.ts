@@ -23,7 +23,10 @@ describe('fleet reads', () => {
     await sql`INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max) VALUES
       ('planner', 'gpt-4.1', 'gen_ai.cost_usd', 10, ${new Date(t0)}, 'sum', 0.5, 5, 0.1, 0.1),
       ('planner', 'gpt-4.1-mini', 'gen_ai.cost_usd', 10, ${new Date(t0)}, 'sum', 0.25, 5, 0.05, 0.05),
-      ('planner', '', 'process.memory.usage', 10, ${new Date(t0)}, 'mean', 3000, 3, 900, 1100)`;
+      ('planner', '', 'process.memory.usage', 10, ${new Date(t0)}, 'mean', 3000, 3, 900, 1100),
+      ('planner', 'gpt-4.1', 'gen_ai.cost_usd', 10, ${new Date(t0 + 10_000)}, 'sum', 0.5, 5, 0.1, 0.1),
+      ('planner', 'gpt-4.1-mini', 'gen_ai.cost_usd', 10, ${new Date(t0 + 10_000)}, 'sum', 0.25, 5, 0.05, 0.05),
+      ('planner', '', 'gen_ai.cost_usd', 10, ${new Date(t0 + 10_000)}, 'sum', 0.75, 10, 0.05, 0.1)`;
   });
   afterAll(async () => {
     await db.close();
@@ -39,8 +42,12 @@ describe('fleet reads', () => {
     expect((await readSignal(db.sql, 10, 'planner', 'latency_p99', t0, t0 + 30_000)).map((p) => [p.value, p.count])).toEqual([[800, 100], [120, 50], [0, 0]]);
   });
 
-  it('reads any other signal from the series: sums over operations, means as means', async () => {
-    expect(await readSignal(db.sql, 10, 'planner', 'gen_ai.cost_usd', t0, t0 + 10_000)).toEqual([{ startMs: t0, value: 0.75, count: 10 }]);
+  it('reads any other signal from the series: the service-wide row, else sums over operations; means as means', async () => {
+    // As the analyzer writes it (per model and service-wide), and as another tool might (per model only).
+    expect(await readSignal(db.sql, 10, 'planner', 'gen_ai.cost_usd', t0, t0 + 20_000)).toEqual([
+      { startMs: t0, value: 0.75, count: 10 },
+      { startMs: t0 + 10_000, value: 0.75, count: 10 },
+    ]);
     expect(await readSignal(db.sql, 10, 'planner', 'process.memory.usage', t0, t0 + 10_000)).toEqual([{ startMs: t0, value: 1000, count: 3 }]);
   });
 

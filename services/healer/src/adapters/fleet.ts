@@ -7,8 +7,8 @@ import type { VerifyPoint } from '../domain/verify.ts';
 
 /**
  * Closed intervals of one service's signal in [fromMs, toMs): `error_rate` and `latency_p99` from the
- * rollups (count = calls), any other name from the analyzer's series summed over operations
- * (count = samples).
+ * rollups (count = calls), any other name from the analyzer's series: the service-wide row, or the
+ * sum over operations where there is none (count = samples).
  */
 export const readSignal = async (sql: Sql, resolutionSeconds: number, service: string, signal: string, fromMs: number, toMs: number): Promise<VerifyPoint[]> => {
   if (signal === 'error_rate' || signal === 'latency_p99') {
@@ -23,10 +23,15 @@ export const readSignal = async (sql: Sql, resolutionSeconds: number, service: s
       return { startMs: r.bucket_start.getTime(), value, count: signal === 'latency_p99' && r.p99_ms === null ? 0 : calls };
     });
   }
+  // The analyzer writes LLM series per model and service-wide (operation ''): the service-wide row when
+  // there is one (summing both counted every call twice), else the sum over the operations there are.
   const rows = await sql<{ bucket_start: Date; aggregation: string; sum: number; count: number }[]>`
-    SELECT bucket_start, min(aggregation) AS aggregation, sum(sum) AS sum, sum(count) AS count FROM series
+    SELECT bucket_start, min(aggregation) AS aggregation, sum(sum) AS sum, sum(count) AS count FROM series s
     WHERE service = ${service} AND signal = ${signal} AND resolution_seconds = ${resolutionSeconds}
       AND bucket_start >= ${new Date(fromMs)} AND bucket_start < ${new Date(toMs)}
+      AND (operation = '' OR NOT EXISTS (
+        SELECT 1 FROM series w WHERE w.service = s.service AND w.signal = s.signal AND w.resolution_seconds = s.resolution_seconds
+          AND w.bucket_start = s.bucket_start AND w.operation = ''))
     GROUP BY bucket_start ORDER BY bucket_start`;
   return rows.map((r) => ({
     startMs: r.bucket_start.getTime(),
