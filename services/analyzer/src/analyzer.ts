@@ -25,7 +25,7 @@ import { defaultErrorRateSettings, type ErrorRateSettings } from './domain/error
 import { defaultPolicySettings, type PolicySettings } from './domain/incident-policy.ts';
 import { createObjectiveWatch } from './adapters/objective-watch.ts';
 import { rollupSpans } from './domain/rollup.ts';
-import { logSeries, metricSeries, spanSeries, streamKey } from './domain/series.ts';
+import { callSeries, logSeries, metricSeries, operationAdmission, operationLatency, spanSeries, streamKey } from './domain/series.ts';
 import { downsample, loadStreams, mergeSeries, storeStreams } from './adapters/series-store.ts';
 import { createSeriesWatch } from './adapters/series-watch.ts';
 import { createCorrelator } from './adapters/correlator.ts';
@@ -145,6 +145,14 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     if (timeMs > eventTimeMs) eventTimeMs = options.replay ? timeMs : Math.min(timeMs, now() + 60_000);
   };
   const resolution = options.resolutionSeconds;
+  // Latency per operation for the first 20 span names of a service's calls, the same ones after a restart.
+  const maxOperationsPerService = 20;
+  const operations = operationAdmission(
+    maxOperationsPerService,
+    await sql<{ service: string; operation: string }[]>`
+      SELECT DISTINCT service, operation FROM series
+      WHERE resolution_seconds = ${resolution} AND bucket_start >= ${new Date(now() - 86_400_000)} AND signal = ${operationLatency} AND operation <> ''`,
+  );
   type Batch = { topic: string; partition: number; records: ConsumedRecord[] };
   const stage = <T>(s: Stage<T>) => (batch: Batch) => consumeWith(s, batch);
   const stages = new Map<string, (batch: Batch) => Promise<void>>([
@@ -159,6 +167,11 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         await recordServiceVersions(tx, spans);
         await recordServiceLimits(tx, spans.map((s) => ({ service: s.service, timeMs: s.startTimeMs, resource: s.resource })));
         await mergeSeries(tx, resolution, spanSeries(spans, options.costs.prices, resolution));
+        const full = operations.full().length;
+        await mergeSeries(tx, resolution, callSeries(spans, resolution, operations.admit));
+        if (operations.full().length > full) {
+          logger.warn({ services: operations.full() }, `more than ${maxOperationsPerService} operations (span names of calls) in ${operations.full().at(-1)}: the others have no latency series of their own (the service-wide latency counts them)`);
+        }
       },
       applied: (spans) => {
         for (const span of spans) {

@@ -28,7 +28,8 @@ describe('console API', () => {
     await handleIncidentCommand(db.sql, { type: 'AttachSignal', at, incidentId: 'inc-a', service: 'web', signal: 'error_rate', summary: 'error rate 12 % on web', value: 0.12, onsetAt: at, traceIds: ['aaaefff798038103d269b633813fc60c'], reason: 'topology neighbour of checkout (1 hop), in the same interval' });
     await handleIncidentCommand(db.sql, { type: 'RankRootCauses', at, incidentId: 'inc-a', candidates: [{ service: 'checkout', confidence: 0.7, evidence: ['earliest onset'] }] });
     await db.sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p50_ms, p95_ms, p99_ms) VALUES ('checkout', 10, now() - interval '1 minute', 100, 40, '\\x00', 10, 50, 90)`;
-    await db.sql`INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max) VALUES ('checkout', '', 'gen_ai.cost_usd', 10, now() - interval '1 minute', 'sum', 0.25, 5, 0.05, 0.05)`;
+    await db.sql`INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max) VALUES ('checkout', '', 'gen_ai.cost_usd', 10, now() - interval '1 minute', 'sum', 0.25, 5, 0.05, 0.05),
+      ('checkout', 'POST /pay', 'latency.mean_ms', 10, now() - interval '1 minute', 'mean', 1500, 5, 200, 400)`;
     await db.sql`INSERT INTO topology_edges (caller, callee, calls, errors, updated_at) VALUES ('web', 'checkout', 200, 20, now())`;
   });
   afterAll(async () => {
@@ -110,6 +111,10 @@ describe('console API', () => {
     expect(errorRate.points.map((p: { value: number }) => p.value)).toEqual([0.4]);
     const cost = (await app.inject('/api/services/checkout/series?signal=gen_ai.cost_usd')).json();
     expect(cost.points.map((p: { value: number }) => p.value)).toEqual([0.25]);
+    // An operation's series, by its name in incidents or by the operation parameter.
+    const pay = (await app.inject(`/api/services/checkout/series?signal=${encodeURIComponent('latency.mean_ms{POST /pay}')}`)).json();
+    expect(pay).toMatchObject({ signal: 'latency.mean_ms', operation: 'POST /pay', points: [expect.objectContaining({ value: 300 })] });
+    expect((await app.inject(`/api/services/checkout/series?signal=latency.mean_ms&operation=${encodeURIComponent('POST /pay')}`)).json().points).toHaveLength(1);
     expect((await app.inject('/api/services/checkout/series')).statusCode).toBe(400);
     const topology = (await app.inject('/api/topology')).json();
     expect(topology).toEqual({ services: ['checkout', 'web'], edges: [expect.objectContaining({ caller: 'web', callee: 'checkout', errorRate: 0.1 })] });

@@ -237,7 +237,9 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
     const to = query.data.to ? new Date(query.data.to) : new Date();
     const from = query.data.from ? new Date(query.data.from) : new Date(to.getTime() - 3_600_000);
     const service = request.params.name;
-    const { signal, operation } = query.data;
+    // `latency.mean_ms{GET /cart}`, as incidents name an operation's series, is that operation's series.
+    const named = query.data.operation === '' ? /^(.+)\{(.+)\}$/.exec(query.data.signal) : null;
+    const [signal, operation] = named ? [named[1]!, named[2]!] : [query.data.signal, query.data.operation];
     // Request signals come from the rollups; every other signal from the series table.
     const requestSignals: Record<string, string> = { calls: 'calls', errors: 'errors', error_rate: 'error_rate', 'latency.p50_ms': 'p50_ms', 'latency.p95_ms': 'p95_ms', 'latency.p99_ms': 'p99_ms' };
     if (signal in requestSignals) {

@@ -4,6 +4,7 @@ import { deserialize } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import type { Observation } from '../domain/incident-policy.ts';
 import type { SeriesDelta } from '../domain/series.ts';
 import { limitsOf, recordServiceLimits } from './rollup-store.ts';
 import { mergeSeries } from './series-store.ts';
@@ -210,6 +211,28 @@ describe('series watch', () => {
       await own.close();
       await dropOwn();
     }
+  });
+
+  it("judges each operation's latency on its own, in the intervals with enough calls to mean something", async () => {
+    // A shop's busy GET /cart (10 calls an interval, about 100 ms) and its rare GET /export (2 calls);
+    // after 60 intervals both get four times slower, which the rare one's mean of two calls cannot tell.
+    const op = (operation: string, i: number, meanMs: number, calls: number): SeriesDelta => ({
+      service: 'shop', operation, signal: 'latency.mean_ms', aggregation: 'mean', bucketStartMs: bucket(40_000 + i), sum: meanMs * calls, count: calls, min: meanMs, max: meanMs,
+    });
+    const at = (i: number) => [op('GET /cart', i, (i < 60 ? 100 : 400) + wiggle(i), 10), op('GET /export', i, (i < 60 ? 2000 : 8000) + wiggle(i) * 20, 2)];
+    await db.sql.begin((tx) => mergeSeries(tx, resolution, Array.from({ length: 60 }, (_, i) => at(i)).flat()));
+    const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 60, limits: {}, budgets: [], checkpointSeconds: 0 });
+    await watch.observe(bucket(40_060));
+    const seen: Observation[] = [];
+    for (let i = 60; i < 66; i++) {
+      await db.sql.begin((tx) => mergeSeries(tx, resolution, at(i)));
+      seen.push(...(await watch.observe(bucket(40_000 + i + 1))).filter((o) => o.service === 'shop'));
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(new Set(seen.map((o) => o.signal))).toEqual(new Set(['latency.mean_ms{GET /cart}']));
+    expect(seen[0]).toMatchObject({ bucketStartMs: bucket(40_060), value: expect.closeTo(400, -1) });
+    expect(seen[0]!.baseline).toBeLessThan(120);
+    expect(seen[0]!.summary).toMatch(/^latency\.mean_ms\{GET \/cart\} 40\d ms/);
   });
 
   it('predicts a gauge crossing its limit before it does', async () => {

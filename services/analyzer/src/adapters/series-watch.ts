@@ -15,6 +15,7 @@ import { defaultCommonSettings } from '../domain/detectors/detector.ts';
 import { laggedBaseline, levelShift, levelShiftSettingsFor, onsetOf } from '../domain/detectors/level-shift.ts';
 import { predict, sinceReset } from '../domain/predictors/time-to-limit.ts';
 import type { Observation } from '../domain/incident-policy.ts';
+import { operationLatency } from '../domain/series.ts';
 import { readServiceLimits } from './rollup-store.ts';
 import { readSeries, type SeriesPoint } from './series-store.ts';
 
@@ -53,6 +54,15 @@ type Checkpoint = {
 /** Quantile series (`….p95`, `latency.p95_ms`): too noisy interval to interval for a level test on a few of them. */
 const isQuantile = (signal: string) => /(^|[._])p\d\d($|[._])/.test(signal);
 
+/**
+ * The signal an observation of a series names: the series' own, or `latency.mean_ms{POST /work}` for an
+ * operation's latency (the console plots it by that name, playbooks and signal meanings match it by glob).
+ */
+export const signalName = (signal: string, operation: string) => (operation === '' ? signal : `${signal}{${operation}}`);
+
+/** An operation's latency is judged only in intervals with this many calls: the mean of two calls is noise. */
+export const minOperationCalls = 5;
+
 type Shift = { bad: 'up' | 'down'; minRelativeChange: number; testLevel: boolean; values: number[] };
 
 const unitOf = (signal: string) => (signal.endsWith('_ms') ? 'ms' : signal.includes('memory') || signal.endsWith('.bytes') ? 'bytes' : signal.endsWith('_usd') ? 'USD' : '');
@@ -79,7 +89,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const judgedUntil = new Map<string, number>();
   // Only a shorter warm-up than the detectors' own is passed: production defaults stay as they are.
   const learning = options.warmupBuckets < defaultCommonSettings.warmupPoints ? { warmupPoints: options.warmupBuckets } : {};
-  const newDetector = (name: DetectorName, signal: string, state?: unknown) => createDetector(name, { label: signal, unit: unitOf(signal), ...learning }, state);
+  const newDetector = (name: DetectorName, signal: string, operation: string, state?: unknown) =>
+    createDetector(name, { label: signalName(signal, operation), unit: unitOf(signal), ...learning }, state);
   const checkpointMs = (options.checkpointSeconds ?? 60) * 1000;
   let checkpointedThrough: number | undefined;
   /** Set by a resumed checkpoint: the first pass replays the buckets after it and raises nothing, as a rebuild would. */
@@ -120,14 +131,14 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     }
     if (saved.format !== checkpointFormat) return rebuild(`format ${saved.format}, this analyzer reads ${checkpointFormat}`);
     if (saved.warmupBuckets !== options.warmupBuckets) return rebuild(`warm-up of ${saved.warmupBuckets} buckets, now ${options.warmupBuckets}`);
-    const moved = saved.series.find((entry) => entry.name !== detectorFor(entry.key.slice(entry.key.indexOf('\u0000') + 1)));
-    if (moved) return rebuild(`${moved.key.replace('\u0000', ' ')} is judged by another detector now`);
+    const moved = saved.series.find((entry) => entry.name !== detectorFor(entry.key.split('\u0000')[1]!));
+    if (moved) return rebuild(`${moved.key.split('\u0000').filter(Boolean).join(' ')} is judged by another detector now`);
     if (saved.processedUntil > closedBefore) return rebuild('it is ahead of the telemetry');
     for (const entry of saved.series) {
-      const signal = entry.key.slice(entry.key.indexOf('\u0000') + 1);
+      const [, signal, operation] = entry.key.split('\u0000') as [string, string, string];
       const shift = shiftOf(signal);
       if (shift && entry.values) shift.values.push(...entry.values.slice(-shiftHistory));
-      watched.set(entry.key, { name: entry.name, detector: newDetector(entry.name, signal, entry.state), shift });
+      watched.set(entry.key, { name: entry.name, detector: newDetector(entry.name, signal, operation, entry.state), shift });
     }
     for (const [service, until] of saved.judgedUntil) judgedUntil.set(service, until);
     // A long stop: the detectors resume, but replay at most the warm-up's buckets (the time between is a gap).
@@ -142,7 +153,10 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
 
   /** Service-wide series plus the request rollups' throughput and p95 latency. */
   const load = async (fromMs: number, toMs: number): Promise<SeriesPoint[]> => {
-    const series = (await readSeries(sql, options.resolutionSeconds, fromMs, toMs)).filter((p) => p.operation === '');
+    // Service-wide series, and each operation's latency in the intervals with enough calls to judge it.
+    const series = (await readSeries(sql, options.resolutionSeconds, fromMs, toMs)).filter(
+      (p) => p.operation === '' || (p.signal === operationLatency && p.count >= minOperationCalls),
+    );
     const rollups = await sql<{ service: string; bucket_start: Date; calls: string; p95_ms: number | null }[]>`
       SELECT service, bucket_start, calls, p95_ms FROM rollups
       WHERE resolution_seconds = ${options.resolutionSeconds} AND bucket_start >= ${new Date(fromMs)} AND bucket_start < ${new Date(toMs)}`;
@@ -185,11 +199,12 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     const out: Observation[] = [];
     for (const point of points) {
       if (point.startMs < (judgedUntil.get(point.service) ?? from) || point.startMs >= heldFrom(point.service)) continue;
-      const key = `${point.service}\u0000${point.signal}`;
+      const key = `${point.service}\u0000${point.signal}\u0000${point.operation}`;
+      const signal = signalName(point.signal, point.operation);
       let entry = watched.get(key);
       if (!entry) {
         const name = detectorFor(point.signal);
-        entry = { name, detector: newDetector(name, point.signal), shift: shiftOf(point.signal) };
+        entry = { name, detector: newDetector(name, point.signal, point.operation), shift: shiftOf(point.signal) };
         watched.set(key, entry);
       }
       const verdict = entry.detector.update(point.startMs, point.value);
@@ -205,14 +220,14 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       if (shift && shifted) {
         out.push({
           service: point.service,
-          signal: point.signal,
+          signal,
           bucketStartMs: point.startMs,
           // The level (the recent median) is what shifted: one quick interval among slow ones changes nothing.
           value: shifted.level,
           // A median over several intervals has confirmed itself: no second interval to wait for.
           confirmedOver: levelSettings.recentPoints,
           baseline: shifted.baseline,
-          summary: `${point.signal} ${shifted.explanation}`,
+          summary: `${signal} ${shifted.explanation}`,
           explanation: {
             detector: 'level-shift',
             baseline: shifted.baseline,
@@ -224,15 +239,15 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
         });
         continue;
       }
-      const frozen = verdict.anomalous ? undefined : held?.(point.service, point.signal);
+      const frozen = verdict.anomalous ? undefined : held?.(point.service, signal);
       if (frozen !== undefined) {
         out.push({
           service: point.service,
-          signal: point.signal,
+          signal,
           bucketStartMs: point.startMs,
           value: point.value,
           baseline: frozen,
-          summary: `${point.signal} ${point.value.toPrecision(3)} still off ${frozen.toPrecision(3)}, its usual value when the incident opened`,
+          summary: `${signal} ${point.value.toPrecision(3)} still off ${frozen.toPrecision(3)}, its usual value when the incident opened`,
           explanation: { detector: entry.name, baseline: frozen, windowSeconds: options.resolutionSeconds, evidence: 'held against the baseline frozen at opening (hysteresis)' },
           sustainOnly: true,
         });
@@ -241,7 +256,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       if (!verdict.anomalous || !Number.isFinite(verdict.usual)) continue;
       out.push({
         service: point.service,
-        signal: point.signal,
+        signal,
         bucketStartMs: point.startMs,
         value: point.value,
         baseline: verdict.usual,

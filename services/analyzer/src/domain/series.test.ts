@@ -1,6 +1,6 @@
 import type { LogRecordNormalized, MetricPoint, SpanRecord } from '@hephaestus/schemas';
 import { describe, expect, it } from 'vitest';
-import { bucketValue, histogramQuantile, logSeries, metricSeries, spanSeries, type StreamState } from './series.ts';
+import { bucketValue, callSeries, histogramQuantile, logSeries, metricSeries, operationAdmission, operationLatency, spanSeries, type StreamState } from './series.ts';
 
 const point = (p: Partial<MetricPoint> & Pick<MetricPoint, 'name' | 'kind' | 'timeMs'>): MetricPoint => ({
   service: 'planner',
@@ -94,5 +94,35 @@ describe('series from spans and logs', () => {
     const deltas = logSeries([record(9), record(17), record(21)], 10);
     expect(bucketValue(deltas.find((d) => d.signal === 'logs.errors')!)).toBe(2);
     expect(bucketValue(deltas.find((d) => d.signal === 'logs.records')!)).toBe(3);
+  });
+});
+
+describe('latency per operation', () => {
+  const call = (service: string, name: string, endMs: number, durationMs: number, extra: Partial<SpanRecord> = {}) =>
+    ({ service, name, kind: 'server', status: 'ok', startTimeMs: endMs - durationMs, durationMs, parentSpanId: 'p', attributes: {}, resource: {}, ...extra }) as unknown as SpanRecord;
+
+  it('is the mean duration of the calls of each span name, per bucket of their end; spans inside a call are not calls', () => {
+    const admit = operationAdmission(20).admit;
+    const deltas = callSeries(
+      [call('shop', 'GET /cart', 1000, 100), call('shop', 'GET /cart', 2000, 300), call('shop', 'POST /pay', 3000, 900), call('shop', 'GET /cart', 12_000, 50), call('shop', 'SELECT', 4000, 5000, { kind: 'client' } as Partial<SpanRecord>)],
+      10,
+      admit,
+    );
+    expect(deltas.map((d) => [d.operation, d.bucketStartMs, bucketValue(d), d.count])).toEqual([
+      ['GET /cart', 0, 200, 2],
+      ['POST /pay', 0, 900, 1],
+      ['GET /cart', 10_000, 50, 1],
+    ]);
+    expect(deltas.every((d) => d.signal === operationLatency && d.aggregation === 'mean')).toBe(true);
+  });
+
+  it('gives a series to the first operations of a service only, the same ones after a restart', () => {
+    const first = operationAdmission(2);
+    expect(['GET /users/1', 'GET /users/2', 'GET /users/3', 'GET /users/1'].map((name) => first.admit('api', name))).toEqual([true, true, false, true]);
+    expect(first.admit('other', 'GET /users/3')).toBe(true);
+    expect(first.full()).toEqual(['api']);
+    // Restarted with what is stored: the same two keep their series, a newcomer gets none.
+    const again = operationAdmission(2, [{ service: 'api', operation: 'GET /users/2' }, { service: 'api', operation: 'GET /users/1' }]);
+    expect(['GET /users/3', 'GET /users/1', 'GET /users/2'].map((name) => again.admit('api', name))).toEqual([false, true, true]);
   });
 });

@@ -3,14 +3,14 @@
 // differenced per stream and resets detected; histograms as their mean), and error-level log counts.
 import type { LogRecordNormalized, MetricPoint, ModelPrice, SpanRecord } from '@hephaestus/schemas';
 import { llmUsageOf } from './llm-usage.ts';
-import { bucketStart } from './rollup.ts';
+import { bucketStart, isCall } from './rollup.ts';
 
 /** `sum`: the bucket's value is the sum (counts, tokens, cost); `mean`: sum / count (levels, latencies). */
 export type Aggregation = 'sum' | 'mean';
 
 export type SeriesDelta = {
   service: string;
-  /** The model for GenAI signals, '' for service-wide series. */
+  /** The model for GenAI signals, the span name of a call for `latency.mean_ms`, '' for service-wide series. */
   operation: string;
   signal: string;
   aggregation: Aggregation;
@@ -19,6 +19,46 @@ export type SeriesDelta = {
   count: number;
   min: number;
   max: number;
+};
+
+/** Request latency per operation: the mean duration of the calls (server, consumer or root spans) of one span name. */
+export const operationLatency = 'latency.mean_ms';
+
+/**
+ * Which operations of a service get their own latency series: the first `maxPerService` names seen
+ * (a span name holding ids, `GET /users/123`, must not make a series per user). `known` seeds it with
+ * the operations already stored, so a restart keeps the same ones.
+ */
+export const operationAdmission = (maxPerService: number, known: ReadonlyArray<{ service: string; operation: string }> = []) => {
+  const admitted = new Map<string, Set<string>>();
+  const full = new Set<string>();
+  for (const k of known) admitted.set(k.service, (admitted.get(k.service) ?? new Set()).add(k.operation));
+  return {
+    /** Whether `operation` of `service` has (or now gets) a series. */
+    admit(service: string, operation: string): boolean {
+      const names = admitted.get(service) ?? new Set<string>();
+      admitted.set(service, names);
+      if (names.has(operation)) return true;
+      if (names.size >= maxPerService) {
+        full.add(service);
+        return false;
+      }
+      names.add(operation);
+      return true;
+    },
+    /** Services with more operations than get a series. */
+    full: (): string[] => [...full],
+  };
+};
+
+/** `latency.mean_ms` per (service, operation) of the calls among `spans`, for the operations `admit` lets in. */
+export const callSeries = (spans: SpanRecord[], resolutionSeconds: number, admit: (service: string, operation: string) => boolean): SeriesDelta[] => {
+  const out = new Deltas(resolutionSeconds);
+  for (const span of spans) {
+    if (!isCall(span) || span.name === '' || !admit(span.service, span.name)) continue;
+    out.add(span.service, span.name, operationLatency, 'mean', span.startTimeMs + span.durationMs, Math.max(span.durationMs, 0));
+  }
+  return [...out.byKey.values()];
 };
 
 /** What a cumulative metric stream last reported, to turn its running totals into increments. */
