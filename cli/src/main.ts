@@ -51,6 +51,8 @@ The demo judges 5-second intervals unless HEPH_RESOLUTION_SECONDS is set; its de
 intervals (HEPH_DETECT_WARMUP_BUCKETS) before they judge, so inject a fault after about 90 s (for
 example --fault-after 90) for the series faults (latency, spend, memory). Ctrl-C stops everything.`;
 
+const commands = ['up', 'demo', 'detect', 'backtest', 'playbooks', 'migrate', 'help'];
+
 const main = async () => {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
@@ -58,6 +60,12 @@ const main = async () => {
     options: { help: { type: 'boolean', short: 'h' }, 'fault-after': { type: 'string' }, fault: { type: 'string' }, service: { type: 'string' } },
   });
   const command = positionals[0] ?? 'help';
+  if (!commands.includes(command)) {
+    // Before --help: `heph anything --help` is a typo to point out, not a request for the general help.
+    console.error(`heph: unknown command '${command}' (the commands are ${commands.join(', ')})\n\n${usage}`);
+    process.exitCode = 2;
+    return;
+  }
   if (command === 'detect') {
     process.exitCode = await runDetect(process.argv.slice(3), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
     return;
@@ -122,7 +130,7 @@ const main = async () => {
       return demo(config, logger, Number(values['fault-after'] ?? 10), wiring, fault, typeof values.service === 'string' ? values.service : undefined);
     }
     default:
-      console.error(`heph: unknown command '${command}'\n\n${usage}`);
+      console.error(`heph: unknown command '${command}' (the commands are ${commands.join(', ')})\n\n${usage}`);
       process.exitCode = 2;
   }
 };
