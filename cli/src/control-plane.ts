@@ -67,6 +67,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
     const costs = await loadCosts(config.HEPH_COSTS_FILE);
     const console_ = createConsoleServer({
       sql,
+      databaseKind: runtime.db.kind,
       logger: logger.child({ name: 'console' }),
       registry,
       ready: runtime.log.ready,

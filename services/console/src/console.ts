@@ -3,7 +3,7 @@
 // the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
-import { createHttpServer, type Logger, type NamedToken, type Sql } from '@hephaestus/platform';
+import { createHttpServer, type Database, type Logger, type NamedToken, type Sql } from '@hephaestus/platform';
 import type { CostBudget } from '@hephaestus/schemas';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -66,6 +66,8 @@ export const problem = (reply: FastifyReply, status: number, title: string, deta
 
 export type ConsoleOptions = {
   sql: Sql;
+  /** Which database `sql` reaches ('postgresql' unless told): the event stream hears appends by LISTEN, or in process on PGlite. */
+  databaseKind?: Database['kind'];
   logger: Logger;
   registry: Registry;
   ready: () => Promise<boolean>;
@@ -83,6 +85,8 @@ export type ConsoleOptions = {
   budgets?: CostBudget[];
   /** A request (headers and body) must arrive within this long (60 s): a trickled body is cut with 408. */
   requestTimeoutMs?: number;
+  /** A keep-alive comment on each event stream this often (15 s). */
+  eventStreamHeartbeatMs?: number;
 };
 
 export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
@@ -108,7 +112,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   registerAlertmanagerApi(app, { sql, logger: options.logger, consoleUrl: options.consoleUrl ?? 'http://127.0.0.1:8080', principalOf });
 
   registerConsoleUi(app);
-  registerEventStream(app, { sql, logger: options.logger });
+  registerEventStream(app, { sql, databaseKind: options.databaseKind ?? 'postgresql', logger: options.logger, heartbeatMs: options.eventStreamHeartbeatMs });
   registerSpendApi(app, { sql, problem, budgets: options.budgets });
   const githubWebhooks = options.githubWebhooks;
   if (githubWebhooks) {
