@@ -2,12 +2,23 @@
 // problem+json errors and bearer auth.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { handleIncidentCommand, storeIncidentTraces } from '@hephaestus/analyzer';
+import type { SpanRecord } from '@hephaestus/schemas';
 import { appendToStream, newRegistry, openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { createConsoleServer } from './console.ts';
 
 const at = new Date().toISOString();
+
+/** A span of the exemplar trace `traceId` (32 hex digits), `startMs` after the trace began. */
+const spanOf = (traceId: string, spanId: string, parentSpanId: string | undefined, service: string, name: string, startMs: number, durationMs: number, status: SpanRecord['status'] = 'unset'): SpanRecord => {
+  const startTimeMs = Date.parse(at) + startMs;
+  return {
+    service, traceId, spanId, ...(parentSpanId ? { parentSpanId } : {}), name, kind: parentSpanId ? 'client' : 'server',
+    startTimeUnixNano: String(BigInt(startTimeMs) * 1_000_000n), endTimeUnixNano: String(BigInt(startTimeMs + durationMs) * 1_000_000n), startTimeMs, durationMs,
+    status, ...(status === 'error' ? { statusMessage: 'upstream timed out' } : {}), attributes: { 'http.route': '/pay' }, resource: { 'service.name': service }, scope: { name: 'test' }, events: [], links: [],
+  };
+};
 
 describe('console API', () => {
   let db: Database;
@@ -73,6 +84,27 @@ describe('console API', () => {
     expect((await app.inject('/api/incidents/nope')).statusCode).toBe(404);
   });
 
+  it('serves the exemplar traces kept with an incident, span by span, failing first', async () => {
+    const failing = '5b8efff798038103d269b633813fc60c';
+    const slow = 'aaaefff798038103d269b633813fc60c';
+    await storeIncidentTraces(db.sql, 'inc-a', [
+      { traceId: slow, reason: 'slow', spans: [spanOf(slow, '00000000000000a1', undefined, 'web', 'GET /pay', 0, 900)] },
+      { traceId: failing, reason: 'failing', spans: [spanOf(failing, '0000000000000001', undefined, 'web', 'GET /pay', 0, 120), spanOf(failing, '0000000000000002', '0000000000000001', 'checkout', 'POST /charge', 10, 100, 'error')] },
+    ], Date.parse(at));
+    const { incidentId, traces } = (await app.inject('/api/incidents/inc-a/traces')).json();
+    expect(incidentId).toBe('inc-a');
+    expect(traces.map((t: { traceId: string; reason: string; durationMs: number }) => [t.traceId, t.reason, t.durationMs])).toEqual([[failing, 'failing', 120], [slow, 'slow', 900]]);
+    expect(traces[0].startTimeMs).toBe(Date.parse(at));
+    expect(traces[0].spans[1]).toEqual({
+      traceId: failing, spanId: '0000000000000002', parentSpanId: '0000000000000001', service: 'checkout', name: 'POST /charge', kind: 'client',
+      startTimeMs: Date.parse(at) + 10, durationMs: 100, status: 'error', statusMessage: 'upstream timed out', attributes: { 'http.route': '/pay' },
+    });
+    expect((await app.inject('/api/incidents/inc-b/traces')).json().traces).toEqual([]);
+    const missing = await app.inject('/api/incidents/nope/traces');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers['content-type']).toContain('application/problem+json');
+  });
+
   it("adds the fix pull requests an incident caused to its timeline, and no other incident's", async () => {
     const pr = (incidentId: string, fixId: string, number: number) => ({
       type: 'fix.pr_opened' as const,
@@ -119,6 +151,7 @@ describe('console API', () => {
     const doc = (await app.inject('/api/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toContain('/api/incidents/{id}/ack');
+    expect(Object.keys(doc.paths)).toContain('/api/incidents/{id}/traces');
     const missing = await app.inject('/api/nothing');
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ status: 404, title: 'Not Found' });

@@ -2,7 +2,7 @@
 // timelines, evidence and root-cause candidates; acknowledge and resolve; services, their series and
 // the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { handleIncidentCommand, readIncidentTraces } from '@hephaestus/analyzer';
 import { createHttpServer, type Database, type Logger, type NamedToken, type Sql } from '@hephaestus/platform';
 import type { CostBudget } from '@hephaestus/schemas';
 import type { Registry } from 'prom-client';
@@ -185,6 +185,13 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   app.get<{ Params: { id: string } }>('/api/incidents/:id', async (request, reply) => {
     const detail = await incidentDetail(request.params.id);
     return detail ?? problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
+  });
+
+  // The exemplar traces the analyzer kept with the incident, span by span, for the waterfall.
+  app.get<{ Params: { id: string } }>('/api/incidents/:id/traces', async (request, reply) => {
+    const [row] = await sql<{ id: string }[]>`SELECT id FROM incidents WHERE id = ${request.params.id}`;
+    if (!row) return problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
+    return { incidentId: row.id, traces: await readIncidentTraces(sql, row.id) };
   });
 
   const act = (action: 'ack' | 'resolve') =>

@@ -41,6 +41,13 @@ export const openApiDocument = {
     '/api/incidents/{id}': {
       get: { summary: 'One incident with its timeline, evidence, root-cause candidates and exemplar traces', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(401, 404) } },
     },
+    '/api/incidents/{id}/traces': {
+      get: {
+        summary: "The incident's exemplar traces (a few failing, slowest and normal traces of its services, kept by the analyzer), span by span",
+        parameters: [id],
+        responses: { '200': json({ type: 'object', properties: { incidentId: { type: 'string' }, traces: { type: 'array', items: { $ref: '#/components/schemas/ExemplarTrace' } } } }), ...errors(401, 404) },
+      },
+    },
     '/api/incidents/{id}/ack': {
       post: { summary: 'Acknowledge an open incident', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(400, 401, 403, 404, 409, 415) } },
     },
@@ -149,6 +156,34 @@ export const openApiDocument = {
             },
           },
         ],
+      },
+      ExemplarTrace: {
+        type: 'object',
+        properties: {
+          traceId: { type: 'string' },
+          reason: { type: 'string', enum: ['failing', 'slow', 'normal'] },
+          startTimeMs: { type: 'number', description: 'milliseconds since the epoch' },
+          durationMs: { type: 'number' },
+          spans: {
+            type: 'array',
+            description: 'in start order',
+            items: {
+              type: 'object',
+              properties: {
+                spanId: { type: 'string' },
+                parentSpanId: { type: 'string' },
+                service: { type: 'string' },
+                name: { type: 'string' },
+                kind: { type: 'string' },
+                startTimeMs: { type: 'number' },
+                durationMs: { type: 'number' },
+                status: { type: 'string', enum: ['unset', 'ok', 'error'] },
+                statusMessage: { type: 'string' },
+                attributes: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+              },
+            },
+          },
+        },
       },
       Silence: {
         type: 'object',
