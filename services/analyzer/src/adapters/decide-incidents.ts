@@ -134,7 +134,8 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
     correlator.closeSignatureBuckets(closedBefore).map((surge) => signatureObservation(surge, correlator.templateOf(surge.service, surge.signatureId), options.resolutionSeconds));
 
   // Exemplars: when a signal opens or joins an incident, a few of its service's traces from the onset
-  // on (those the signal names first) are stored with the incident, for the console's waterfall.
+  // on (those the signal names first) are stored with the incident, for the console's waterfall;
+  // before its events, so a page that reads the incident when it opens finds them.
   const keepExemplars = async (command: IncidentCommand) => {
     if (command.type !== 'OpenIncident' && command.type !== 'AttachSignal') return;
     const onsetMs = Date.parse(command.type === 'OpenIncident' ? command.windowStart : command.onsetAt);
@@ -147,9 +148,9 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
 
   const apply = async (commands: IncidentCommand[], decisions: Decision[]) => {
     for (const command of commands) {
+      await keepExemplars(command);
       const events = await handleIncidentCommand(sql, command);
       if (events.length === 0) continue;
-      await keepExemplars(command);
       const decision = command.type === 'OpenIncident' ? decisions.find((d) => d.incidentId === command.incidentId && d.decision === 'opened') : undefined;
       const message = narrate(command, decision);
       if (message) logger.info({ incidentId: command.incidentId, command: command.type }, message);

@@ -1,6 +1,6 @@
 // The on-call console's script: a hash router over views of the console API, kept current by the
 // event stream (Server-Sent Events from the event store) instead of a refresh timer; charts by uPlot.
-import { closedOnly, esc, pill, clock, when, ago, percent, number, enc, iso, palette, markColours, markLegend, describe, asPercent, plotOf, marksOf, silencesMatching, severities, serviceMap } from './render.js';
+import { closedOnly, esc, pill, clock, when, ago, percent, number, enc, iso, palette, markColours, markLegend, describe, asPercent, plotOf, marksOf, silencesMatching, severities, serviceMap, waterfall } from './render.js';
 
 const main = document.getElementById('view');
 /** The current view's root: a fresh element per view, so a view's listeners and late answers die with it. */
@@ -248,6 +248,7 @@ const pages = {
       <p class="notice" id="notice" role="status" aria-live="polite"></p>
       <section class="card" aria-labelledby="rem-title"><h2 id="rem-title">Remediation</h2><div id="remediation"></div></section>
       <section class="card" aria-labelledby="ev-title"><h2 id="ev-title">Evidence around the onset</h2><div id="charts"></div></section>
+      <section class="card" aria-labelledby="tr-title"><h2 id="tr-title">Exemplar traces</h2><div id="traces"></div></section>
       <div class="row">
         <section class="card map" aria-labelledby="rc-title"><h2 id="rc-title">Root-cause candidates</h2><div id="candidates"></div><div id="involved"></div></section>
         <section class="card" aria-labelledby="sig-title"><h2 id="sig-title">Signals</h2><div id="signals"></div></section>
@@ -357,6 +358,19 @@ const pages = {
         ${i.exemplarTraceIds.length ? `<p class="dim">Exemplar traces: <span class="mono">${i.exemplarTraceIds.slice(0, 5).map(esc).join(', ')}</span></p>` : ''}`;
     };
 
+    // The traces the analyzer kept with the incident; rows the engineer opened stay open across refreshes.
+    let tracesShown = '';
+    const renderTraces = (traces) => {
+      const box = view.querySelector('#traces');
+      const key = traces.map((t) => `${t.traceId}:${t.spans.length}`).join(',');
+      if (key === tracesShown) return;
+      tracesShown = key;
+      box.innerHTML = traces.length
+        ? `<p class="dim">A few whole traces of the services involved, kept when their signal joined the incident: failing ones, the slowest, and a normal one to compare. Open a span for its attributes.</p>
+           ${traces.map((t, n) => waterfall(t, { open: n === 0 })).join('')}`
+        : '<p class="dim">No exemplar traces kept for this incident (its services sent no spans around the onset).</p>';
+    };
+
     const renderTimeline = (i) => {
       view.querySelector('#timeline').innerHTML = i.timeline
         .map((e) => `<li><time datetime="${esc(e.occurredAt)}" class="dim">${clock(e.occurredAt)}</time><span class="mono">${esc(e.type)}</span><span>${esc(describe(e))}</span></li>`)
@@ -400,11 +414,12 @@ const pages = {
     };
 
     const refresh = async () => {
-      const [i, { remediations }, silences, topology] = await Promise.all([
+      const [i, { remediations }, silences, topology, { traces }] = await Promise.all([
         api(`/api/incidents/${enc(id)}`),
         api(`/api/remediations?incident=${enc(id)}`),
         api('/api/v2/silences').catch(() => []),
         api('/api/topology').catch(() => ({ edges: [] })),
+        api(`/api/incidents/${enc(id)}/traces`).catch(() => ({ traces: [] })),
       ]);
       incident = i;
       remediation = remediations[0] ? await api(`/api/remediations/${enc(remediations[0].id)}`) : undefined;
@@ -413,6 +428,7 @@ const pages = {
       renderRemediation(remediation);
       renderCandidates(i, topology);
       renderTimeline(i);
+      renderTraces(traces);
       renderSilence(i, silences);
       await renderCharts(i);
       // A button that re-rendered keeps the keyboard where it was, or the heading takes it.

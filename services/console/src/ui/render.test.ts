@@ -87,4 +87,29 @@ describe('console page pieces', () => {
     expect(svg).toContain('aria-label="Service map: 4 services, 2 dependencies"');
     expect(render.serviceMap!(['coder', 'planner', 'researcher'], edges, () => ({ tone: 'ok', text: 'healthy' }))).toContain('3 dependencies');
   });
+
+  it('orders a trace as a waterfall: parents before their children by start time, a span without its parent a root', () => {
+    const span = (spanId: string, parentSpanId: string | undefined, startTimeMs: number) => ({ spanId, parentSpanId, startTimeMs, durationMs: 1, service: 's', name: spanId, status: 'unset', attributes: {} });
+    const rows = render.spanTree!([span('c2', 'root', 30), span('root', undefined, 0), span('g1', 'c1', 12), span('c1', 'root', 10), span('orphan', 'gone', 5)]);
+    expect(rows.map((r: { spanId: string; depth: number }) => `${r.spanId}@${r.depth}`)).toEqual(['root@0', 'c1@1', 'g1@2', 'c2@1', 'orphan@0']);
+  });
+
+  it('draws a waterfall: bars on the trace time axis, failed spans in red and said in words, names escaped', () => {
+    const trace = {
+      traceId: '5b8efff798038103d269b633813fc60c', reason: 'failing', startTimeMs: 1000, durationMs: 200,
+      spans: [
+        { spanId: 'a', startTimeMs: 1000, durationMs: 200, service: 'web', name: 'GET /pay', kind: 'server', status: 'unset', attributes: { 'http.route': '/pay' } },
+        { spanId: 'b', parentSpanId: 'a', startTimeMs: 1050, durationMs: 100, service: 'db', name: '<script>', kind: 'client', status: 'error', statusMessage: 'deadlock', attributes: {} },
+      ],
+    };
+    const html: string = render.waterfall!(trace, { open: true });
+    expect(html).toContain('Failing trace');
+    expect(html).toContain('200 ms · 2 spans · web, db');
+    expect(html).toContain('left:25.00%;width:50.00%');
+    expect(html).toMatch(/<li class="span failed">[\s\S]*&lt;script&gt;[\s\S]*starts at \+50 ms, lasts <\/span>100 ms/);
+    expect(html).toContain('deadlock');
+    expect(html).not.toContain('<script>');
+    expect(render.millis!(0.25)).toBe('250 µs');
+    expect(render.millis!(1234)).toBe('1.23 s');
+  });
 });
