@@ -78,6 +78,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       playbookErrors: errors,
       githubWebhooks: github?.handleWebhook,
       budgets: costs.budgets,
+      limits: config.HEPH_LIMITS,
     });
     const consolePort = await listen(console_, config.HEPH_CONSOLE_HOST, config.HEPH_CONSOLE_PORT);
     stops.push(() => console_.close());

@@ -147,6 +147,37 @@ describe('console API', () => {
     expect(topology).toEqual({ services: ['checkout', 'web'], edges: [expect.objectContaining({ caller: 'web', callee: 'checkout', errorRate: 0.1 })] });
   });
 
+  it("forecasts a service's gauges that have a limit, with their prediction band and when the line reaches the limit", async () => {
+    // memory climbs 10 MB a minute (with a little noise) over the last 10 minutes towards the 1 GB the service reports.
+    const now = Math.floor(Date.now() / 10_000) * 10_000;
+    const points = Array.from({ length: 60 }, (_, i) => ({ at: new Date(now - (60 - i) * 10_000), value: 800e6 + i * (10e6 / 6) + (i % 2 ? 1e6 : -1e6) }));
+    for (const p of points) {
+      await db.sql`INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max)
+        VALUES ('leaky', '', 'process.memory.usage', 10, ${p.at}, 'mean', ${p.value}, 1, ${p.value}, ${p.value})`;
+    }
+    await db.sql`INSERT INTO service_limits (service, signal, limit_value, reported_at) VALUES ('leaky', 'process.memory.usage', 1e9, now())`;
+    const { service, forecasts } = (await app.inject('/api/services/leaky/forecasts?horizonMinutes=30')).json();
+    expect(service).toBe('leaky');
+    expect(forecasts).toHaveLength(1);
+    const [memory] = forecasts;
+    expect(memory).toMatchObject({ signal: 'process.memory.usage', limit: 1e9, confidence: 0.95 });
+    expect(memory.points).toHaveLength(60);
+    expect(memory.slopePerHour / 600e6).toBeCloseTo(1, 1);
+    // The band holds the line, starts at the last point and widens ahead.
+    expect(memory.forecast[0].time).toBe(points.at(-1)!.at.toISOString());
+    for (const f of memory.forecast) expect(f.lower < f.value && f.value < f.upper).toBe(true);
+    const width = (f: { lower: number; upper: number }) => f.upper - f.lower;
+    expect(width(memory.forecast.at(-1))).toBeGreaterThan(width(memory.forecast[0]));
+    // 900 MB now, 10 MB a minute: the line meets 1 GB in about 10 minutes.
+    expect((Date.parse(memory.reachesLimitAt) - Date.parse(memory.forecast[0].time)) / 60_000).toBeCloseTo(10, 0);
+    // A service without limits has nothing to forecast; HEPH_LIMITS given to the console counts too.
+    expect((await app.inject('/api/services/checkout/forecasts')).json().forecasts).toEqual([]);
+    const withLimits = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, limits: { 'gen_ai.cost_usd': 10 } });
+    expect((await withLimits.inject('/api/services/checkout/forecasts')).json().forecasts.map((f: { signal: string; forecast: unknown[] }) => [f.signal, f.forecast])).toEqual([['gen_ai.cost_usd', []]]);
+    await withLimits.close();
+    expect((await app.inject('/api/services/leaky/forecasts?horizonMinutes=0')).statusCode).toBe(400);
+  });
+
   it('describes itself in OpenAPI and answers unknown routes with a problem', async () => {
     const doc = (await app.inject('/api/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');

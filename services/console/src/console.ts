@@ -15,6 +15,7 @@ import { openApiDocument } from './openapi.ts';
 import { registerConsoleUi } from './ui.ts';
 import { registerEventStream } from './event-stream.ts';
 import { finestFirst, registerSpendApi } from './spend.ts';
+import { registerForecastApi } from './forecasts.ts';
 
 type IncidentRow = {
   id: string;
@@ -83,6 +84,8 @@ export type ConsoleOptions = {
   githubWebhooks?: (request: { headers: Record<string, string | string[] | undefined>; body: string }) => Promise<{ status: number; message: string }>;
   /** LLM spend budgets (`budgets` of the costs file, HEPH_COSTS_FILE), for the spend view's burn and run-out forecast. */
   budgets?: CostBudget[];
+  /** Gauge limits (HEPH_LIMITS, signal → limit) beside those services report themselves, for the forecasts on service pages. */
+  limits?: Record<string, number>;
   /** A request (headers and body) must arrive within this long (60 s): a trickled body is cut with 408. */
   requestTimeoutMs?: number;
   /** A keep-alive comment on each event stream this often (15 s). */
@@ -114,6 +117,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   registerConsoleUi(app);
   registerEventStream(app, { sql, databaseKind: options.databaseKind ?? 'postgresql', logger: options.logger, heartbeatMs: options.eventStreamHeartbeatMs });
   registerSpendApi(app, { sql, problem, budgets: options.budgets });
+  registerForecastApi(app, { sql, problem, limits: options.limits ?? {} });
   const githubWebhooks = options.githubWebhooks;
   if (githubWebhooks) {
     // The signature covers the exact bytes, so this route alone keeps its body as the raw string.

@@ -219,3 +219,25 @@ export function waterfall(trace, { open = false } = {}) {
     <ol class="waterfall" aria-label="Spans of trace ${esc(trace.traceId.slice(0, 8))}, parents before their children">${rows.map(row).join('')}</ol></details>`;
 }
 
+/** Bytes in words: 512 kB, 734 MB, 1.07 GB. */
+export const bytes = (v) => (Math.abs(v) >= 1e9 ? `${+(v / 1e9).toPrecision(3)} GB` : Math.abs(v) >= 1e6 ? `${+(v / 1e6).toPrecision(3)} MB` : `${+(v / 1e3).toPrecision(3)} kB`);
+
+/** How a gauge's values read: memory and sizes in bytes, the rest as numbers. */
+export const gaugeFormat = (signal) => (/memory|bytes/.test(signal) ? bytes : number);
+
+/**
+ * A forecast as the columns uPlot draws: x (seconds), the points, the line ahead, the band's upper and
+ * lower edges; the line starts at the last point so the two join.
+ */
+export function forecastColumns(f) {
+  const times = [...new Set([...f.points.map((p) => Date.parse(p.time)), ...f.forecast.map((p) => Date.parse(p.time))])].sort((a, b) => a - b);
+  const actual = new Map(f.points.map((p) => [Date.parse(p.time), p.value]));
+  const ahead = new Map(f.forecast.map((p) => [Date.parse(p.time), p]));
+  return [
+    times.map((t) => t / 1000),
+    times.map((t) => actual.get(t) ?? null),
+    times.map((t) => ahead.get(t)?.value ?? null),
+    times.map((t) => ahead.get(t)?.upper ?? null),
+    times.map((t) => ahead.get(t)?.lower ?? null),
+  ];
+}

@@ -112,4 +112,15 @@ describe('console page pieces', () => {
     expect(render.millis!(0.25)).toBe('250 µs');
     expect(render.millis!(1234)).toBe('1.23 s');
   });
+
+  it('lays a forecast out for uPlot: the points, then the line and its band from the last point on', () => {
+    const t = (s: number) => new Date(s * 1000).toISOString();
+    const columns = render.forecastColumns!({
+      points: [{ time: t(0), value: 1 }, { time: t(10), value: 2 }],
+      forecast: [{ time: t(10), value: 2, lower: 1.5, upper: 2.5 }, { time: t(20), value: 3, lower: 2, upper: 4 }],
+    });
+    expect(columns).toEqual([[0, 10, 20], [1, 2, null], [null, 2, 3], [null, 2.5, 4], [null, 1.5, 2]]);
+    expect(render.gaugeFormat!('process.memory.usage')(1_073_741_824)).toBe('1.07 GB');
+    expect(render.gaugeFormat!('queue.depth')(12)).toBe('12');
+  });
 });
