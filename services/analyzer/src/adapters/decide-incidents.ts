@@ -148,7 +148,8 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
 
   const apply = async (commands: IncidentCommand[], decisions: Decision[]) => {
     for (const command of commands) {
-      await keepExemplars(command);
+      // Exemplars illustrate an incident; failing to keep them must not hold its decision back.
+      await keepExemplars(command).catch((error: unknown) => logger.warn({ err: error, incidentId: command.incidentId }, 'exemplar traces not stored'));
       const events = await handleIncidentCommand(sql, command);
       if (events.length === 0) continue;
       const decision = command.type === 'OpenIncident' ? decisions.find((d) => d.incidentId === command.incidentId && d.decision === 'opened') : undefined;

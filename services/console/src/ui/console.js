@@ -240,17 +240,18 @@ function forecastChart(container, f) {
     ctx.restore();
   };
   const value = (_u, v) => (v === null || v === undefined ? '–' : format(v));
-  const edge = { stroke: 'rgba(199, 146, 234, 0.55)', width: 1, value };
+  const edge = { stroke: 'rgba(199, 146, 234, 0.55)', width: 1, points: { show: false }, value };
   new uPlot(
     {
       width: Math.max(container.clientWidth || 600, 280),
       height: 220,
       scales: { x: { time: true }, y: { range: () => [Math.max(0, yMin - pad), yMax + pad] } },
-      axes: [axis(), axis(undefined, format)],
+      // Room for the widest label ("1.07 GB").
+      axes: [axis(), { ...axis(undefined, format), size: 76 }],
       series: [
         {},
         { label: f.signal, stroke: '#6cb4ff', width: 1.8, spanGaps: false, value },
-        { label: 'forecast', stroke: '#c792ea', width: 1.8, dash: [6, 4], value },
+        { label: 'forecast', stroke: '#c792ea', width: 1.8, dash: [6, 4], points: { show: false }, value },
         { label: `upper (${Math.round(f.confidence * 100)} %)`, ...edge },
         { label: `lower (${Math.round(f.confidence * 100)} %)`, ...edge },
       ],

@@ -202,7 +202,7 @@ export function waterfall(trace, { open = false } = {}) {
     const offset = s.startTimeMs - trace.startTimeMs;
     const failed = s.status === 'error';
     const attributes = Object.entries(s.attributes || {});
-    return `<li class="${failed ? 'span failed' : 'span'}"><details><summary>
+    return `<li class="${failed ? 'span span-error' : 'span'}"><details><summary>
         <span class="span-name" style="padding-left:${Math.min(s.depth, 12) * 0.9}rem">${esc(s.name)}</span>
         <span class="span-service">${esc(s.service)}</span>
         <span class="span-track" aria-hidden="true"><span class="span-bar" style="left:${((offset / total) * 100).toFixed(2)}%;width:${Math.max(0.4, (s.durationMs / total) * 100).toFixed(2)}%"></span></span>

@@ -106,7 +106,7 @@ describe('console page pieces', () => {
     expect(html).toContain('Failing trace');
     expect(html).toContain('200 ms · 2 spans · web, db');
     expect(html).toContain('left:25.00%;width:50.00%');
-    expect(html).toMatch(/<li class="span failed">[\s\S]*&lt;script&gt;[\s\S]*starts at \+50 ms, lasts <\/span>100 ms/);
+    expect(html).toMatch(/<li class="span span-error">[\s\S]*&lt;script&gt;[\s\S]*starts at \+50 ms, lasts <\/span>100 ms/);
     expect(html).toContain('deadlock');
     expect(html).not.toContain('<script>');
     expect(render.millis!(0.25)).toBe('250 µs');
