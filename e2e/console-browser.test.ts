@@ -197,7 +197,7 @@ describe('the console in a real browser', () => {
     await waterfall.waitFor();
     expect(await page.locator('#traces details.trace').count()).toBe(traces.length);
     expect(await waterfall.locator('li.span').count()).toBe(traces[0]!.spans.length);
-    await waterfall.locator('li.span.failed').first().getByText('error', { exact: true }).waitFor();
+    await waterfall.locator('li.span-error').first().getByText('error', { exact: true }).waitFor();
     expect(await waterfall.locator('li.span .span-service').first().innerText()).toBe(serviceA);
     const first = waterfall.locator('li.span summary').first();
     await first.focus();
@@ -300,6 +300,7 @@ describe('the console in a real browser', () => {
     // The band is a uPlot band between the upper and lower edges, both in the legend.
     await chart.locator('.u-legend').getByText('upper (95 %)').waitFor();
     await chart.locator('.u-legend').getByText('lower (95 %)').waitFor();
+    await page.locator('#forecasts').locator('..').screenshot({ path: join(screenshots, 'forecast.png') });
     const { forecasts } = await api<{ forecasts: Array<{ signal: string; forecast: Array<{ value: number; lower: number; upper: number }> }> }>(`/api/services/${serviceB}/forecasts`);
     const memory = forecasts.find((f) => f.signal === 'process.memory.usage')!;
     expect(memory.forecast.length).toBeGreaterThan(1);
