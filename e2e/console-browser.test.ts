@@ -3,8 +3,9 @@
 // the open list as it happens (Server-Sent Events, no reload), its page plots the evidence and shows the
 // timeline, it is acknowledged with the keyboard, a silence made from its labels mutes the next alert
 // of that service, a remediation that asks for approval is approved on one incident and rejected on
-// another, the service map and the spend draw, and axe-core finds no serious or critical accessibility
-// violation. Then a console with API tokens: the page asks for the token and shows a budget's burn.
+// another, the incident's exemplar traces draw as a waterfall, the service map, a service's memory
+// forecast with its prediction band and the spend draw, and axe-core finds no serious or critical
+// accessibility violation. Then a console with API tokens: the page asks for the token and shows a budget's burn.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,8 +22,10 @@ import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/contr
 import { eventually, startAgent, startWebhookReceiver, testPlaneEnv } from './support.ts';
 
 const chromiumPath = process.env.HEPH_CHROMIUM ?? '/usr/bin/chromium';
-const screenshots = join(import.meta.dirname, '../docs/screenshots');
 const run = randomBytes(3).toString('hex');
+/** The README's screenshots are rewritten only when asked (HEPH_UPDATE_SCREENSHOTS=1); otherwise they go to a temporary directory, so a run leaves the clone clean. */
+const updateScreenshots = process.env.HEPH_UPDATE_SCREENSHOTS === '1';
+let screenshots = join(import.meta.dirname, '../docs/screenshots');
 const serviceA = `ui-a-${run}`;
 const serviceB = `ui-b-${run}`;
 const operator = 'e2e-browser';
@@ -97,7 +100,12 @@ describe('the console in a real browser', () => {
     page.on('console', (message) => {
       if (message.type() === 'error') pageErrors.push(message.text());
     });
-    await mkdir(screenshots, { recursive: true });
+    if (updateScreenshots) await mkdir(screenshots, { recursive: true });
+    else {
+      screenshots = await mkdtemp(join(tmpdir(), 'heph-screenshots-'));
+      const made = screenshots;
+      cleanups.push(() => rm(made, { recursive: true, force: true }));
+    }
 
     // Healthy traffic first, so the detectors have a baseline.
     for (const service of [serviceA, serviceB]) {
@@ -177,6 +185,24 @@ describe('the console in a real browser', () => {
     expect(await timelineText()).toContain('incident.opened');
     await page.locator('#timeline').getByText('incident.acknowledged').waitFor();
     await page.locator('#timeline').getByText('alert.sent').waitFor({ timeout: 60_000 });
+  });
+
+  it('draws the exemplar traces kept with the incident as a waterfall, each span opening with the keyboard', async () => {
+    const { traces } = await api<{ traces: Array<{ traceId: string; reason: string; spans: Array<{ service: string; status: string }> }> }>(`/api/incidents/${incidentA.id}/traces`);
+    // The fault's failing requests first, whole: the agent's server span and the calls inside it.
+    expect(traces[0]).toMatchObject({ reason: 'failing' });
+    expect(traces[0]!.spans.length).toBeGreaterThan(1);
+    expect(traces[0]!.spans.some((s) => s.status === 'error')).toBe(true);
+    const waterfall = page.locator('#traces ol.waterfall').first();
+    await waterfall.waitFor();
+    expect(await page.locator('#traces details.trace').count()).toBe(traces.length);
+    expect(await waterfall.locator('li.span').count()).toBe(traces[0]!.spans.length);
+    await waterfall.locator('li.span-error').first().getByText('error', { exact: true }).waitFor();
+    expect(await waterfall.locator('li.span .span-service').first().innerText()).toBe(serviceA);
+    const first = waterfall.locator('li.span summary').first();
+    await first.focus();
+    await page.keyboard.press('Enter');
+    await waterfall.locator('li.span details[open] dl.span-attributes').first().getByText('http.route').waitFor();
   });
 
   let silenceId = '';
@@ -263,6 +289,22 @@ describe('the console in a real browser', () => {
     await map.getByRole('link', { name: new RegExp(`^${serviceA}: `) }).click();
     await page.locator('#c-latency .uplot canvas').waitFor();
     await page.locator('#c-throughput .uplot canvas').waitFor();
+  });
+
+  it("forecasts a service's memory towards the limit it reports, with the prediction band drawn", async () => {
+    // B was never restarted: its memory's course since it started is one stretch to fit.
+    await page.goto(`${plane.consoleUrl}/#/services/${serviceB}`);
+    const chart = page.locator('#forecasts [role="img"]').first();
+    await chart.locator('.uplot canvas').waitFor();
+    expect(await chart.getAttribute('aria-label')).toMatch(/^process\.memory\.usage: .* now, limit .*; forecast .* at .*, 95 % prediction band .* to .*; /);
+    // The band is a uPlot band between the upper and lower edges, both in the legend.
+    await chart.locator('.u-legend').getByText('upper (95 %)').waitFor();
+    await chart.locator('.u-legend').getByText('lower (95 %)').waitFor();
+    await page.locator('#forecasts').locator('..').screenshot({ path: join(screenshots, 'forecast.png') });
+    const { forecasts } = await api<{ forecasts: Array<{ signal: string; forecast: Array<{ value: number; lower: number; upper: number }> }> }>(`/api/services/${serviceB}/forecasts`);
+    const memory = forecasts.find((f) => f.signal === 'process.memory.usage')!;
+    expect(memory.forecast.length).toBeGreaterThan(1);
+    expect(memory.forecast.every((f) => f.lower <= f.value && f.value <= f.upper)).toBe(true);
   });
 
   it('shows what each agent spent on each model', async () => {

@@ -67,6 +67,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
     const costs = await loadCosts(config.HEPH_COSTS_FILE);
     const console_ = createConsoleServer({
       sql,
+      databaseKind: runtime.db.kind,
       logger: logger.child({ name: 'console' }),
       registry,
       ready: runtime.log.ready,
@@ -77,6 +78,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       playbookErrors: errors,
       githubWebhooks: github?.handleWebhook,
       budgets: costs.budgets,
+      limits: config.HEPH_LIMITS,
     });
     const consolePort = await listen(console_, config.HEPH_CONSOLE_HOST, config.HEPH_CONSOLE_PORT);
     stops.push(() => console_.close());

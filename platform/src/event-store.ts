@@ -3,6 +3,7 @@
 import type { EventMetadata, HephEvent, NewEvent, StoredEvent } from '@hephaestus/schemas';
 import type { Sql, TransactionSql } from './database.ts';
 import { deterministicId } from './ids.ts';
+import { signalEventsAppended } from './event-notifications.ts';
 
 export type EventToAppend = NewEvent & { id: string; occurredAt: Date; metadata?: EventMetadata };
 
@@ -66,6 +67,7 @@ export const appendToStream = async (
       RETURNING *`;
     inserted.push(stored!);
   }
+  signalEventsAppended();
   return { ok: true, events: inserted.map(toEvent), duplicate: false };
 };
 

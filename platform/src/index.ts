@@ -4,6 +4,7 @@ export * from './ids.ts';
 export * from './database.ts';
 export * from './migrations.ts';
 export * from './event-store.ts';
+export * from './event-notifications.ts';
 export * from './log.ts';
 export * from './pg-log.ts';
 export * from './kafka-log.ts';

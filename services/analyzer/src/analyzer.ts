@@ -29,6 +29,7 @@ import { callSeries, logSeries, metricSeries, operationAdmission, operationLaten
 import { downsample, loadStreams, mergeSeries, storeStreams } from './adapters/series-store.ts';
 import { createSeriesWatch } from './adapters/series-watch.ts';
 import { createCorrelator } from './adapters/correlator.ts';
+import { pruneIncidentTraces } from './adapters/incident-traces.ts';
 import type { DetectorName } from './domain/detectors/index.ts';
 
 export type AnalyzerOptions = {
@@ -337,6 +338,8 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     await downsample(sql, options.resolutionSeconds, 60, t - 5 * 60_000, kept.baseHours * 3_600_000, t);
     await downsample(sql, 60, 3600, t - 2 * 3_600_000, kept.minuteDays * 86_400_000, t);
     await sql`DELETE FROM series WHERE resolution_seconds = 3600 AND bucket_start < ${new Date(t - kept.hourDays * 86_400_000)}`;
+    // Incidents' exemplar traces go with the minute buckets their evidence charts draw on.
+    await pruneIncidentTraces(sql, t - kept.minuteDays * 86_400_000);
   };
   const subscription = await options.log.subscribe({ groupId: consumerName, topics: [topics.spans, topics.metrics, topics.logs], handle: consume });
   const notifier = startAlertDispatcher({

@@ -2,12 +2,23 @@
 // problem+json errors and bearer auth.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { handleIncidentCommand, storeIncidentTraces } from '@hephaestus/analyzer';
+import type { SpanRecord } from '@hephaestus/schemas';
 import { appendToStream, newRegistry, openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { createConsoleServer } from './console.ts';
 
 const at = new Date().toISOString();
+
+/** A span of the exemplar trace `traceId` (32 hex digits), `startMs` after the trace began. */
+const spanOf = (traceId: string, spanId: string, parentSpanId: string | undefined, service: string, name: string, startMs: number, durationMs: number, status: SpanRecord['status'] = 'unset'): SpanRecord => {
+  const startTimeMs = Date.parse(at) + startMs;
+  return {
+    service, traceId, spanId, ...(parentSpanId ? { parentSpanId } : {}), name, kind: parentSpanId ? 'client' : 'server',
+    startTimeUnixNano: String(BigInt(startTimeMs) * 1_000_000n), endTimeUnixNano: String(BigInt(startTimeMs + durationMs) * 1_000_000n), startTimeMs, durationMs,
+    status, ...(status === 'error' ? { statusMessage: 'upstream timed out' } : {}), attributes: { 'http.route': '/pay' }, resource: { 'service.name': service }, scope: { name: 'test' }, events: [], links: [],
+  };
+};
 
 describe('console API', () => {
   let db: Database;
@@ -74,6 +85,27 @@ describe('console API', () => {
     expect((await app.inject('/api/incidents/nope')).statusCode).toBe(404);
   });
 
+  it('serves the exemplar traces kept with an incident, span by span, failing first', async () => {
+    const failing = '5b8efff798038103d269b633813fc60c';
+    const slow = 'aaaefff798038103d269b633813fc60c';
+    await storeIncidentTraces(db.sql, 'inc-a', [
+      { traceId: slow, reason: 'slow', spans: [spanOf(slow, '00000000000000a1', undefined, 'web', 'GET /pay', 0, 900)] },
+      { traceId: failing, reason: 'failing', spans: [spanOf(failing, '0000000000000001', undefined, 'web', 'GET /pay', 0, 120), spanOf(failing, '0000000000000002', '0000000000000001', 'checkout', 'POST /charge', 10, 100, 'error')] },
+    ], Date.parse(at));
+    const { incidentId, traces } = (await app.inject('/api/incidents/inc-a/traces')).json();
+    expect(incidentId).toBe('inc-a');
+    expect(traces.map((t: { traceId: string; reason: string; durationMs: number }) => [t.traceId, t.reason, t.durationMs])).toEqual([[failing, 'failing', 120], [slow, 'slow', 900]]);
+    expect(traces[0].startTimeMs).toBe(Date.parse(at));
+    expect(traces[0].spans[1]).toEqual({
+      traceId: failing, spanId: '0000000000000002', parentSpanId: '0000000000000001', service: 'checkout', name: 'POST /charge', kind: 'client',
+      startTimeMs: Date.parse(at) + 10, durationMs: 100, status: 'error', statusMessage: 'upstream timed out', attributes: { 'http.route': '/pay' },
+    });
+    expect((await app.inject('/api/incidents/inc-b/traces')).json().traces).toEqual([]);
+    const missing = await app.inject('/api/incidents/nope/traces');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers['content-type']).toContain('application/problem+json');
+  });
+
   it("adds the fix pull requests an incident caused to its timeline, and no other incident's", async () => {
     const pr = (incidentId: string, fixId: string, number: number) => ({
       type: 'fix.pr_opened' as const,
@@ -120,10 +152,42 @@ describe('console API', () => {
     expect(topology).toEqual({ services: ['checkout', 'web'], edges: [expect.objectContaining({ caller: 'web', callee: 'checkout', errorRate: 0.1 })] });
   });
 
+  it("forecasts a service's gauges that have a limit, with their prediction band and when the line reaches the limit", async () => {
+    // memory climbs 10 MB a minute (with a little noise) over the last 10 minutes towards the 1 GB the service reports.
+    const now = Math.floor(Date.now() / 10_000) * 10_000;
+    const points = Array.from({ length: 60 }, (_, i) => ({ at: new Date(now - (60 - i) * 10_000), value: 800e6 + i * (10e6 / 6) + (i % 2 ? 1e6 : -1e6) }));
+    for (const p of points) {
+      await db.sql`INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max)
+        VALUES ('leaky', '', 'process.memory.usage', 10, ${p.at}, 'mean', ${p.value}, 1, ${p.value}, ${p.value})`;
+    }
+    await db.sql`INSERT INTO service_limits (service, signal, limit_value, reported_at) VALUES ('leaky', 'process.memory.usage', 1e9, now())`;
+    const { service, forecasts } = (await app.inject('/api/services/leaky/forecasts?horizonMinutes=30')).json();
+    expect(service).toBe('leaky');
+    expect(forecasts).toHaveLength(1);
+    const [memory] = forecasts;
+    expect(memory).toMatchObject({ signal: 'process.memory.usage', limit: 1e9, confidence: 0.95 });
+    expect(memory.points).toHaveLength(60);
+    expect(memory.slopePerHour / 600e6).toBeCloseTo(1, 1);
+    // The band holds the line, starts at the last point and widens ahead.
+    expect(memory.forecast[0].time).toBe(points.at(-1)!.at.toISOString());
+    for (const f of memory.forecast) expect(f.lower < f.value && f.value < f.upper).toBe(true);
+    const width = (f: { lower: number; upper: number }) => f.upper - f.lower;
+    expect(width(memory.forecast.at(-1))).toBeGreaterThan(width(memory.forecast[0]));
+    // 900 MB now, 10 MB a minute: the line meets 1 GB in about 10 minutes.
+    expect((Date.parse(memory.reachesLimitAt) - Date.parse(memory.forecast[0].time)) / 60_000).toBeCloseTo(10, 0);
+    // A service without limits has nothing to forecast; HEPH_LIMITS given to the console counts too.
+    expect((await app.inject('/api/services/checkout/forecasts')).json().forecasts).toEqual([]);
+    const withLimits = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, limits: { 'gen_ai.cost_usd': 10 } });
+    expect((await withLimits.inject('/api/services/checkout/forecasts')).json().forecasts.map((f: { signal: string; forecast: unknown[] }) => [f.signal, f.forecast])).toEqual([['gen_ai.cost_usd', []]]);
+    await withLimits.close();
+    expect((await app.inject('/api/services/leaky/forecasts?horizonMinutes=0')).statusCode).toBe(400);
+  });
+
   it('describes itself in OpenAPI and answers unknown routes with a problem', async () => {
     const doc = (await app.inject('/api/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toContain('/api/incidents/{id}/ack');
+    expect(Object.keys(doc.paths)).toContain('/api/incidents/{id}/traces');
     const missing = await app.inject('/api/nothing');
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ status: 404, title: 'Not Found' });

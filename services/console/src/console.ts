@@ -2,8 +2,8 @@
 // timelines, evidence and root-cause candidates; acknowledge and resolve; services, their series and
 // the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
-import { createHttpServer, type Logger, type NamedToken, type Sql } from '@hephaestus/platform';
+import { handleIncidentCommand, readIncidentTraces } from '@hephaestus/analyzer';
+import { createHttpServer, type Database, type Logger, type NamedToken, type Sql } from '@hephaestus/platform';
 import type { CostBudget } from '@hephaestus/schemas';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -15,6 +15,7 @@ import { openApiDocument } from './openapi.ts';
 import { registerConsoleUi } from './ui.ts';
 import { registerEventStream } from './event-stream.ts';
 import { finestFirst, registerSpendApi } from './spend.ts';
+import { registerForecastApi } from './forecasts.ts';
 
 type IncidentRow = {
   id: string;
@@ -66,6 +67,8 @@ export const problem = (reply: FastifyReply, status: number, title: string, deta
 
 export type ConsoleOptions = {
   sql: Sql;
+  /** Which database `sql` reaches ('postgresql' unless told): the event stream hears appends by LISTEN, or in process on PGlite. */
+  databaseKind?: Database['kind'];
   logger: Logger;
   registry: Registry;
   ready: () => Promise<boolean>;
@@ -81,8 +84,12 @@ export type ConsoleOptions = {
   githubWebhooks?: (request: { headers: Record<string, string | string[] | undefined>; body: string }) => Promise<{ status: number; message: string }>;
   /** LLM spend budgets (`budgets` of the costs file, HEPH_COSTS_FILE), for the spend view's burn and run-out forecast. */
   budgets?: CostBudget[];
+  /** Gauge limits (HEPH_LIMITS, signal → limit) beside those services report themselves, for the forecasts on service pages. */
+  limits?: Record<string, number>;
   /** A request (headers and body) must arrive within this long (60 s): a trickled body is cut with 408. */
   requestTimeoutMs?: number;
+  /** A keep-alive comment on each event stream this often (15 s). */
+  eventStreamHeartbeatMs?: number;
 };
 
 export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
@@ -108,8 +115,9 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   registerAlertmanagerApi(app, { sql, logger: options.logger, consoleUrl: options.consoleUrl ?? 'http://127.0.0.1:8080', principalOf });
 
   registerConsoleUi(app);
-  registerEventStream(app, { sql, logger: options.logger });
+  registerEventStream(app, { sql, databaseKind: options.databaseKind ?? 'postgresql', logger: options.logger, heartbeatMs: options.eventStreamHeartbeatMs });
   registerSpendApi(app, { sql, problem, budgets: options.budgets });
+  registerForecastApi(app, { sql, problem, limits: options.limits ?? {} });
   const githubWebhooks = options.githubWebhooks;
   if (githubWebhooks) {
     // The signature covers the exact bytes, so this route alone keeps its body as the raw string.
@@ -181,6 +189,13 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   app.get<{ Params: { id: string } }>('/api/incidents/:id', async (request, reply) => {
     const detail = await incidentDetail(request.params.id);
     return detail ?? problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
+  });
+
+  // The exemplar traces the analyzer kept with the incident, span by span, for the waterfall.
+  app.get<{ Params: { id: string } }>('/api/incidents/:id/traces', async (request, reply) => {
+    const [row] = await sql<{ id: string }[]>`SELECT id FROM incidents WHERE id = ${request.params.id}`;
+    if (!row) return problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
+    return { incidentId: row.id, traces: await readIncidentTraces(sql, row.id) };
   });
 
   const act = (action: 'ack' | 'resolve') =>

@@ -1,10 +1,14 @@
 // The console's Server-Sent Events on real PostgreSQL over real HTTP: a page hears each event appended
 // after it connected, in order, with the incident it concerns; the stream needs the token; closing the
-// console ends the streams instead of hanging.
+// console ends the streams instead of hanging; the events table is read when appends are announced
+// (LISTEN/NOTIFY), not on a timer; and on embedded PGlite, where appends are announced in process.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/analyzer';
-import { listen, newRegistry, openDatabase, type Database } from '@hephaestus/platform';
+import { listen, newRegistry, openDatabase, type Database, type Sql } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { createConsoleServer } from './console.ts';
 import type { EventFrame } from './event-stream.ts';
@@ -14,12 +18,18 @@ const frames = (body: ReadableStream<Uint8Array>) => {
   const reader = body.pipeThrough(new TextDecoderStream() as unknown as ReadableWritablePair<string, Uint8Array>).getReader();
   let buffer = '';
   const seen: Array<{ event: string; id?: string; data: any }> = [];
-  const read = async (): Promise<{ event: string; id?: string; data: any } | undefined> => {
+  /** Keep-alive comments read so far. */
+  let heartbeats = 0;
+  const read = async (options: { heartbeat?: boolean } = {}): Promise<{ event: string; id?: string; data: any } | undefined> => {
     for (;;) {
       const end = buffer.indexOf('\n\n');
       if (end >= 0) {
         const text = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
+        if (text.startsWith(': keep-alive')) {
+          heartbeats++;
+          if (options.heartbeat) return { event: 'heartbeat', data: heartbeats };
+        }
         const event = /^event: (.*)$/m.exec(text)?.[1];
         if (!event) continue;
         const frame = { event, id: /^id: (.*)$/m.exec(text)?.[1], data: JSON.parse(/^data: (.*)$/m.exec(text)![1]!) };
@@ -32,6 +42,19 @@ const frames = (body: ReadableStream<Uint8Array>) => {
     }
   };
   return { seen, read, cancel: () => reader.cancel() };
+};
+
+/** `sql`, counting the statements that read the events table after a position (the follower's reads). */
+const countingReads = (sql: Sql) => {
+  const counter = { reads: 0 };
+  const counted = new Proxy(sql, {
+    apply(target, self, args: unknown[]) {
+      const strings = args[0] as readonly string[] | undefined;
+      if (Array.isArray(strings) && strings.join('?').includes('FROM events WHERE position >')) counter.reads++;
+      return Reflect.apply(target, self, args);
+    },
+  });
+  return { sql: counted, counter };
 };
 
 const open = (sql: Database['sql'], incidentId: string) =>
@@ -114,6 +137,25 @@ describe('console event stream', () => {
     await second.cancel();
   });
 
+  it('reads the events table when an append is announced, never on a timer', async () => {
+    const { sql, counter } = countingReads(db.sql);
+    const pushed = createConsoleServer({ sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, eventStreamHeartbeatMs: 25 });
+    const url = `http://127.0.0.1:${await listen(pushed, '127.0.0.1', 0)}`;
+    const stream = frames((await fetch(`${url}/api/events/stream`)).body!);
+    expect((await stream.read())?.event).toBe('ready');
+    // The reads of connecting are done by the first heartbeat; then twenty heartbeats (half a second, two polls of the old 250 ms timer) pass idle.
+    await stream.read({ heartbeat: true });
+    const settled = counter.reads;
+    for (let beats = 0; beats < 20; beats++) expect((await stream.read({ heartbeat: true }))?.event).toBe('heartbeat');
+    expect(counter.reads).toBe(settled);
+    await open(db.sql, 'pushed');
+    expect((await stream.read())?.data.incidentId).toBe('pushed');
+    expect(counter.reads).toBeGreaterThan(settled);
+    await stream.cancel();
+    pushed.server.closeAllConnections();
+    await pushed.close();
+  });
+
   it('ends open streams when the console closes', async () => {
     const other = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true });
     const url = `http://127.0.0.1:${await listen(other, '127.0.0.1', 0)}`;
@@ -121,5 +163,37 @@ describe('console event stream', () => {
     expect((await stream.read())?.event).toBe('ready');
     await other.close();
     expect(await stream.read()).toBeUndefined();
+  });
+});
+
+describe('console event stream on embedded PGlite', () => {
+  let dir: string;
+  let db: Database;
+  let app: FastifyInstance;
+  let base = '';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'heph-stream-'));
+    db = await openDatabase({ dataDir: dir, log: testLogger() });
+    app = createConsoleServer({ sql: db.sql, databaseKind: db.kind, logger: testLogger(), registry: newRegistry(), ready: async () => true });
+    base = `http://127.0.0.1:${await listen(app, '127.0.0.1', 0)}`;
+  }, 60_000);
+  afterAll(async () => {
+    app.server.closeAllConnections();
+    await app.close();
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('hears appends in process: each event reaches the page, in order', async () => {
+    expect(db.kind).toBe('pglite');
+    const stream = frames((await fetch(`${base}/api/events/stream`)).body!);
+    expect((await stream.read())?.event).toBe('ready');
+    await open(db.sql, 'embedded-1');
+    await handleIncidentCommand(db.sql, { type: 'AcknowledgeIncident', at: new Date().toISOString(), incidentId: 'embedded-1', by: 'alice' });
+    const got: EventFrame[] = [];
+    while (got.length < 2) got.push((await stream.read())!.data);
+    expect(got.map((f) => [f.type, f.incidentId])).toEqual([['incident.opened', 'embedded-1'], ['incident.acknowledged', 'embedded-1']]);
+    await stream.cancel();
   });
 });

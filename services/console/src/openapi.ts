@@ -41,6 +41,13 @@ export const openApiDocument = {
     '/api/incidents/{id}': {
       get: { summary: 'One incident with its timeline, evidence, root-cause candidates and exemplar traces', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(401, 404) } },
     },
+    '/api/incidents/{id}/traces': {
+      get: {
+        summary: "The incident's exemplar traces (a few failing, slowest and normal traces of its services, kept by the analyzer), span by span",
+        parameters: [id],
+        responses: { '200': json({ type: 'object', properties: { incidentId: { type: 'string' }, traces: { type: 'array', items: { $ref: '#/components/schemas/ExemplarTrace' } } } }), ...errors(401, 404) },
+      },
+    },
     '/api/incidents/{id}/ack': {
       post: { summary: 'Acknowledge an open incident', parameters: [id], requestBody: actionBody, responses: { '200': json({ $ref: '#/components/schemas/IncidentDetail' }), ...errors(400, 401, 403, 404, 409, 415) } },
     },
@@ -73,6 +80,42 @@ export const openApiDocument = {
       delete: { summary: 'Expire a silence', parameters: [id], responses: { '200': json({ $ref: '#/components/schemas/Silence' }, 'the expired silence'), ...errors(401, 403, 404, 415) } },
     },
     '/api/services': { get: { summary: 'Services seen in telemetry, with recent load and open incidents', responses: { '200': json({ type: 'object' }), ...errors(401) } } },
+    '/api/services/{name}/forecasts': {
+      get: {
+        summary: "Forecasts of the service's gauges that have a limit (heph.limit.<signal> or HEPH_LIMITS): each interval's maximum, a least-squares line over the last 15 minutes since the last restart, its 95 % prediction band and when the line reaches the limit",
+        parameters: [
+          { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'from', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: 30 minutes before to' },
+          { name: 'to', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: now' },
+          { name: 'horizonMinutes', in: 'query', schema: { type: 'number', default: 15, maximum: 1440 } },
+        ],
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: {
+              service: { type: 'string' },
+              forecasts: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    signal: { type: 'string' },
+                    limit: { type: 'number' },
+                    points: { type: 'array', items: { type: 'object', properties: { time: { type: 'string', format: 'date-time' }, resolutionSeconds: { type: 'integer' }, value: { type: 'number' } } } },
+                    fittedFrom: { type: 'string', format: 'date-time' },
+                    confidence: { type: ['number', 'null'] },
+                    slopePerHour: { type: ['number', 'null'] },
+                    reachesLimitAt: { type: ['string', 'null'], format: 'date-time' },
+                    forecast: { type: 'array', description: 'empty under 6 points', items: { type: 'object', properties: { time: { type: 'string', format: 'date-time' }, value: { type: 'number' }, lower: { type: 'number' }, upper: { type: 'number' } } } },
+                  },
+                },
+              },
+            },
+          }),
+          ...errors(400, 401),
+        },
+      },
+    },
     '/api/services/{name}/series': {
       get: {
         summary: "One signal's series for a service",
@@ -149,6 +192,34 @@ export const openApiDocument = {
             },
           },
         ],
+      },
+      ExemplarTrace: {
+        type: 'object',
+        properties: {
+          traceId: { type: 'string' },
+          reason: { type: 'string', enum: ['failing', 'slow', 'normal'] },
+          startTimeMs: { type: 'number', description: 'milliseconds since the epoch' },
+          durationMs: { type: 'number' },
+          spans: {
+            type: 'array',
+            description: 'in start order',
+            items: {
+              type: 'object',
+              properties: {
+                spanId: { type: 'string' },
+                parentSpanId: { type: 'string' },
+                service: { type: 'string' },
+                name: { type: 'string' },
+                kind: { type: 'string' },
+                startTimeMs: { type: 'number' },
+                durationMs: { type: 'number' },
+                status: { type: 'string', enum: ['unset', 'ok', 'error'] },
+                statusMessage: { type: 'string' },
+                attributes: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+              },
+            },
+          },
+        },
       },
       Silence: {
         type: 'object',

@@ -3,7 +3,7 @@
 // relates signals and ranks root causes with.
 import type { Sql } from '@hephaestus/platform';
 import type { SpanRecord } from '@hephaestus/schemas';
-import { createExemplarStore } from '../domain/correlation/exemplars.ts';
+import { createExemplarStore, type ExemplarStore } from '../domain/correlation/exemplars.ts';
 import { createSurgeTracker, createTemplateMiner, type SurgeSignal } from '../domain/correlation/signatures.ts';
 import { createTopology, type TopologyView } from '../domain/correlation/topology.ts';
 
@@ -51,6 +51,9 @@ export const createCorrelator = (options: { resolutionSeconds?: number } = {}) =
   /** Exemplar traces by id (the ones still kept), for root-cause ranking. */
   const traces = (traceIds: readonly string[]): SpanRecord[][] => traceIds.map((t) => exemplars.trace(t)).filter((t): t is SpanRecord[] => t !== undefined);
 
+  /** A few whole traces of a service around a moment (failing, slowest, a normal one), for an incident to keep. */
+  const exemplarsOf: ExemplarStore['exemplars'] = (service, options) => exemplars.exemplars(service, options);
+
   /** Closes the signature buckets before `closedBeforeMs`: the new and surging error signatures among them. */
   const closeSignatureBuckets = (closedBeforeMs: number): SurgeSignal[] => {
     const out: SurgeSignal[] = [];
@@ -72,5 +75,5 @@ export const createCorrelator = (options: { resolutionSeconds?: number } = {}) =
     });
   };
 
-  return { observe, topSignature, templateOf, traces, topology: topology as TopologyView, closeSignatureBuckets, persistTopology };
+  return { observe, topSignature, templateOf, traces, exemplars: exemplarsOf, topology: topology as TopologyView, closeSignatureBuckets, persistTopology };
 };

@@ -11,6 +11,7 @@ import { decidePass, frozenBaseline, initialPolicyState, restoreIncident, type A
 import { incidentStreamId, type IncidentCommand } from '../domain/incident.ts';
 import type { createCorrelator } from './correlator.ts';
 import { handleIncidentCommand, openIncidents } from './incident-store.ts';
+import { storeIncidentTraces } from './incident-traces.ts';
 import { readBuckets, type StoredBucket } from './rollup-store.ts';
 
 export type DecideIncidentsOptions = {
@@ -132,8 +133,23 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
   const observeSignatures = (closedBefore: number): Observation[] =>
     correlator.closeSignatureBuckets(closedBefore).map((surge) => signatureObservation(surge, correlator.templateOf(surge.service, surge.signatureId), options.resolutionSeconds));
 
+  // Exemplars: when a signal opens or joins an incident, a few of its service's traces from the onset
+  // on (those the signal names first) are stored with the incident, for the console's waterfall;
+  // before its events, so a page that reads the incident when it opens finds them.
+  const keepExemplars = async (command: IncidentCommand) => {
+    if (command.type !== 'OpenIncident' && command.type !== 'AttachSignal') return;
+    const onsetMs = Date.parse(command.type === 'OpenIncident' ? command.windowStart : command.onsetAt);
+    const atMs = Date.parse(command.at);
+    const fromMs = (Number.isFinite(onsetMs) ? Math.min(onsetMs, atMs) : atMs) - resolutionMs;
+    const exemplars = correlator.exemplars(command.service, { fromMs, toMs: atMs, traceIds: command.traceIds ?? [], limit: 5 });
+    const stored = await storeIncidentTraces(sql, command.incidentId, exemplars, atMs);
+    if (stored > 0) logger.debug({ incidentId: command.incidentId, service: command.service, traces: stored }, 'exemplar traces stored with the incident');
+  };
+
   const apply = async (commands: IncidentCommand[], decisions: Decision[]) => {
     for (const command of commands) {
+      // Exemplars illustrate an incident; failing to keep them must not hold its decision back.
+      await keepExemplars(command).catch((error: unknown) => logger.warn({ err: error, incidentId: command.incidentId }, 'exemplar traces not stored'));
       const events = await handleIncidentCommand(sql, command);
       if (events.length === 0) continue;
       const decision = command.type === 'OpenIncident' ? decisions.find((d) => d.incidentId === command.incidentId && d.decision === 'opened') : undefined;

@@ -1,6 +1,6 @@
 // The on-call console's script: a hash router over views of the console API, kept current by the
 // event stream (Server-Sent Events from the event store) instead of a refresh timer; charts by uPlot.
-import { closedOnly, esc, pill, clock, when, ago, percent, number, enc, iso, palette, markColours, markLegend, describe, asPercent, plotOf, marksOf, silencesMatching, severities, serviceMap } from './render.js';
+import { closedOnly, esc, pill, clock, when, ago, percent, number, enc, iso, palette, markColours, markLegend, describe, asPercent, plotOf, marksOf, silencesMatching, severities, serviceMap, waterfall, forecastColumns, gaugeFormat } from './render.js';
 
 const main = document.getElementById('view');
 /** The current view's root: a fresh element per view, so a view's listeners and late answers die with it. */
@@ -184,6 +184,86 @@ function timeChart(container, { title, series, lines = [], band, marks = [], fro
   );
 }
 
+/**
+ * A gauge's forecast: its points, the line ahead with its prediction band (a uPlot band between the
+ * upper and lower edges), the limit and now; the same in words for screen readers.
+ */
+function forecastChart(container, f) {
+  const format = gaugeFormat(f.signal);
+  container.replaceChildren();
+  container.setAttribute('role', 'img');
+  const last = f.points.at(-1);
+  const end = f.forecast.at(-1);
+  const reach = f.reachesLimitAt ? `reaches the limit at ${clock(f.reachesLimitAt)}` : 'does not reach the limit within the forecast';
+  container.setAttribute(
+    'aria-label',
+    end
+      ? `${f.signal}: ${format(last.value)} now, limit ${format(f.limit)}; forecast ${format(end.value)} at ${clock(end.time)}, ${Math.round(f.confidence * 100)} % prediction band ${format(end.lower)} to ${format(end.upper)}; ${reach}`
+      : `${f.signal}: ${format(last.value)} now, limit ${format(f.limit)}; too few points to forecast yet`,
+  );
+  if (!window.uPlot) {
+    container.textContent = 'The chart library did not load.';
+    return;
+  }
+  if (!end) {
+    container.innerHTML = `<p class="dim">Too few points of ${esc(f.signal)} to forecast yet.</p>`;
+    return;
+  }
+  const data = forecastColumns(f);
+  const values = data.slice(1).flat().filter((v) => v !== null);
+  // The limit is drawn when the band comes within reach of it; a limit far above would flatten the course.
+  const showLimit = Math.max(...values) >= f.limit * 0.5;
+  const yMax = Math.max(...values, showLimit ? f.limit : -Infinity);
+  const yMin = Math.min(...values);
+  const pad = (yMax - yMin) * 0.08 || 1;
+  const nowMs = Date.parse(last.time);
+  const draw = (u) => {
+    const { ctx, bbox } = u;
+    ctx.save();
+    ctx.lineWidth = 1.5;
+    if (showLimit) {
+      const y = u.valToPos(f.limit, 'y', true);
+      ctx.strokeStyle = '#ff6b6b';
+      ctx.setLineDash([6, 4]);
+      ctx.beginPath();
+      ctx.moveTo(bbox.left, y);
+      ctx.lineTo(bbox.left + bbox.width, y);
+      ctx.stroke();
+    }
+    const x = u.valToPos(nowMs / 1000, 'x', true);
+    ctx.strokeStyle = '#a3acbb';
+    ctx.setLineDash([3, 3]);
+    ctx.beginPath();
+    ctx.moveTo(x, bbox.top);
+    ctx.lineTo(x, bbox.top + bbox.height);
+    ctx.stroke();
+    ctx.restore();
+  };
+  const value = (_u, v) => (v === null || v === undefined ? '–' : format(v));
+  const edge = { stroke: 'rgba(199, 146, 234, 0.55)', width: 1, points: { show: false }, value };
+  new uPlot(
+    {
+      width: Math.max(container.clientWidth || 600, 280),
+      height: 220,
+      scales: { x: { time: true }, y: { range: () => [Math.max(0, yMin - pad), yMax + pad] } },
+      // Room for the widest label ("1.07 GB").
+      axes: [axis(), { ...axis(undefined, format), size: 76 }],
+      series: [
+        {},
+        { label: f.signal, stroke: '#6cb4ff', width: 1.8, spanGaps: false, value },
+        { label: 'forecast', stroke: '#c792ea', width: 1.8, dash: [6, 4], points: { show: false }, value },
+        { label: `upper (${Math.round(f.confidence * 100)} %)`, ...edge },
+        { label: `lower (${Math.round(f.confidence * 100)} %)`, ...edge },
+      ],
+      bands: [{ series: [3, 4], fill: 'rgba(199, 146, 234, 0.18)' }],
+      hooks: { draw: [draw] },
+      legend: { live: true },
+    },
+    data,
+    container,
+  );
+}
+
 // ---- Views. Each mounts into `view` and returns { refresh, onEvent? }.
 
 const pages = {
@@ -248,6 +328,7 @@ const pages = {
       <p class="notice" id="notice" role="status" aria-live="polite"></p>
       <section class="card" aria-labelledby="rem-title"><h2 id="rem-title">Remediation</h2><div id="remediation"></div></section>
       <section class="card" aria-labelledby="ev-title"><h2 id="ev-title">Evidence around the onset</h2><div id="charts"></div></section>
+      <section class="card" aria-labelledby="tr-title"><h2 id="tr-title">Exemplar traces</h2><div id="traces"></div></section>
       <div class="row">
         <section class="card map" aria-labelledby="rc-title"><h2 id="rc-title">Root-cause candidates</h2><div id="candidates"></div><div id="involved"></div></section>
         <section class="card" aria-labelledby="sig-title"><h2 id="sig-title">Signals</h2><div id="signals"></div></section>
@@ -357,6 +438,19 @@ const pages = {
         ${i.exemplarTraceIds.length ? `<p class="dim">Exemplar traces: <span class="mono">${i.exemplarTraceIds.slice(0, 5).map(esc).join(', ')}</span></p>` : ''}`;
     };
 
+    // The traces the analyzer kept with the incident; rows the engineer opened stay open across refreshes.
+    let tracesShown = '';
+    const renderTraces = (traces) => {
+      const box = view.querySelector('#traces');
+      const key = traces.map((t) => `${t.traceId}:${t.spans.length}`).join(',');
+      if (key === tracesShown) return;
+      tracesShown = key;
+      box.innerHTML = traces.length
+        ? `<p class="dim">A few whole traces of the services involved, kept when their signal joined the incident: failing ones, the slowest, and a normal one to compare. Open a span for its attributes.</p>
+           ${traces.map((t, n) => waterfall(t, { open: n === 0 })).join('')}`
+        : '<p class="dim">No exemplar traces kept for this incident (its services sent no spans around the onset).</p>';
+    };
+
     const renderTimeline = (i) => {
       view.querySelector('#timeline').innerHTML = i.timeline
         .map((e) => `<li><time datetime="${esc(e.occurredAt)}" class="dim">${clock(e.occurredAt)}</time><span class="mono">${esc(e.type)}</span><span>${esc(describe(e))}</span></li>`)
@@ -400,11 +494,12 @@ const pages = {
     };
 
     const refresh = async () => {
-      const [i, { remediations }, silences, topology] = await Promise.all([
+      const [i, { remediations }, silences, topology, { traces }] = await Promise.all([
         api(`/api/incidents/${enc(id)}`),
         api(`/api/remediations?incident=${enc(id)}`),
         api('/api/v2/silences').catch(() => []),
         api('/api/topology').catch(() => ({ edges: [] })),
+        api(`/api/incidents/${enc(id)}/traces`).catch(() => ({ traces: [] })),
       ]);
       incident = i;
       remediation = remediations[0] ? await api(`/api/remediations/${enc(remediations[0].id)}`) : undefined;
@@ -413,6 +508,7 @@ const pages = {
       renderRemediation(remediation);
       renderCandidates(i, topology);
       renderTimeline(i);
+      renderTraces(traces);
       renderSilence(i, silences);
       await renderCharts(i);
       // A button that re-rendered keeps the keyboard where it was, or the heading takes it.
@@ -471,6 +567,7 @@ const pages = {
     view.innerHTML = `<h1 tabindex="-1">${esc(name)}</h1>
       <form class="filters" id="window" aria-label="Time window"><label>Window <select name="minutes">${[15, 30, 60, 360, 1440].map((m) => `<option value="${m}" ${m === minutes ? 'selected' : ''}>last ${m < 60 ? `${m} min` : `${m / 60} h`}</option>`).join('')}</select></label></form>
       <div class="row">${['latency', 'errors', 'throughput', 'tokens', 'cost'].map((k) => `<section class="card" aria-labelledby="t-${k}"><h2 id="t-${k}"></h2><div class="chart" id="c-${k}"></div></section>`).join('')}</div>
+      <section class="card" aria-labelledby="fc-title"><h2 id="fc-title">Forecasts</h2><div id="forecasts"></div></section>
       <section class="card" aria-labelledby="inc-title"><h2 id="inc-title">Incidents</h2><div id="incidents"></div></section>`;
     view.querySelector('#window').addEventListener('input', (event) => {
       location.hash = `#/services/${enc(name)}?minutes=${event.target.value}`;
@@ -479,9 +576,11 @@ const pages = {
       const toMs = Date.now();
       const fromMs = toMs - minutes * 60_000;
       const series = (signal) => api(`/api/services/${enc(name)}/series?signal=${enc(signal)}&from=${iso(fromMs)}&to=${iso(toMs)}`).then((r) => r.points).catch(() => []);
-      const [p50, p95, p99, errorRate, calls, input, output, cost, { incidents }] = await Promise.all([
+      const horizonMinutes = Math.max(15, Math.min(minutes / 2, 720));
+      const [p50, p95, p99, errorRate, calls, input, output, cost, { incidents }, { forecasts }] = await Promise.all([
         series('latency.p50_ms'), series('latency.p95_ms'), series('latency.p99_ms'), series('error_rate'), series('calls'),
         series('gen_ai.input_tokens'), series('gen_ai.output_tokens'), series('gen_ai.cost_usd'), api('/api/incidents'),
+        api(`/api/services/${enc(name)}/forecasts?from=${iso(fromMs)}&to=${iso(toMs)}&horizonMinutes=${horizonMinutes}`).catch(() => ({ forecasts: [] })),
       ]);
       const perSecond = (points) => points.map((p) => ({ ...p, value: p.value / (p.resolutionSeconds || 1) }));
       const charts = {
@@ -496,6 +595,12 @@ const pages = {
         // The x axis fits the data: a service seen for two minutes fills the chart, not a sliver of it.
         timeChart(view.querySelector(`#c-${key}`), chart);
       }
+      const box = view.querySelector('#forecasts');
+      box.innerHTML = forecasts.length
+        ? `<p class="dim">Each gauge with a limit: a least-squares line over its last 15 minutes (since the last restart), ${horizonMinutes} minutes ahead, with the band a new point falls in 95 times in 100.</p>
+           ${forecasts.map((f, n) => `<figure style="margin:0 0 1rem"><figcaption><b>${esc(f.signal)}</b> <span class="dim">limit ${esc(gaugeFormat(f.signal)(f.limit))}${f.reachesLimitAt ? ` · the line reaches it at ${clock(f.reachesLimitAt)}` : ''}</span></figcaption><div class="chart" id="forecast-${n}"></div></figure>`).join('')}`
+        : '<p class="dim">No gauge of this service has a limit to forecast against (<span class="mono">heph.limit.&lt;signal&gt;</span> resource attributes or <span class="mono">HEPH_LIMITS</span>).</p>';
+      forecasts.forEach((f, n) => forecastChart(view.querySelector(`#forecast-${n}`), f));
       const own = incidents.filter((i) => i.service === name).slice(0, 20);
       view.querySelector('#incidents').innerHTML = own.length
         ? `<ul>${own.map((i) => `<li>${pill(i.status)} <a href="#/incidents/${enc(i.id)}">${esc(i.summary)}</a> <span class="dim">${when(i.openedAt)}</span></li>`).join('')}</ul>`

@@ -158,3 +158,86 @@ export function serviceMap(names, edges, nodeOf, { id = 'map', label = 'Service 
     ${lines.join('')}${nodes.join('')}</svg>
     ${edges.length ? '' : '<p class="dim">No calls between services seen yet (edges come from spans whose parent is in another service).</p>'}`;
 }
+
+/** A duration in words a waterfall can fit: 850 µs, 12.5 ms, 1.24 s. */
+export const millis = (ms) => (ms < 1 ? `${Math.round(ms * 1000)} µs` : ms < 1000 ? `${+ms.toPrecision(3)} ms` : `${+(ms / 1000).toPrecision(3)} s`);
+
+/**
+ * A trace's spans in waterfall order: each parent followed by its children, by start time, with its
+ * depth. A span whose parent the trace lacks (not sampled, or still on its way) starts a tree of its own.
+ */
+export function spanTree(spans) {
+  const ids = new Set(spans.map((s) => s.spanId));
+  const children = new Map();
+  for (const s of spans) {
+    const parent = s.parentSpanId && ids.has(s.parentSpanId) ? s.parentSpanId : '';
+    children.set(parent, [...(children.get(parent) || []), s]);
+  }
+  const out = [];
+  const seen = new Set();
+  const visit = (parent, depth) => {
+    for (const s of (children.get(parent) || []).sort((a, b) => a.startTimeMs - b.startTimeMs)) {
+      if (seen.has(s.spanId)) continue;
+      seen.add(s.spanId);
+      out.push({ ...s, depth });
+      visit(s.spanId, depth + 1);
+    }
+  };
+  visit('', 0);
+  return out;
+}
+
+const traceReasons = { failing: 'Failing trace', slow: 'Slow trace', normal: 'Normal trace, for comparison' };
+
+/**
+ * An exemplar trace as a waterfall: one row per span (indented under its parent, its bar on the trace's
+ * time axis, red when it failed, its service and duration in words); each row opens to its attributes.
+ */
+export function waterfall(trace, { open = false } = {}) {
+  const total = Math.max(trace.durationMs, 0.001);
+  const rows = spanTree(trace.spans);
+  const services = [...new Set(rows.map((s) => s.service))];
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span style="left:${f * 100}%">${esc(millis(f * trace.durationMs))}</span>`).join('');
+  const row = (s) => {
+    const offset = s.startTimeMs - trace.startTimeMs;
+    const failed = s.status === 'error';
+    const attributes = Object.entries(s.attributes || {});
+    return `<li class="${failed ? 'span span-error' : 'span'}"><details><summary>
+        <span class="span-name" style="padding-left:${Math.min(s.depth, 12) * 0.9}rem">${esc(s.name)}</span>
+        <span class="span-service">${esc(s.service)}</span>
+        <span class="span-track" aria-hidden="true"><span class="span-bar" style="left:${((offset / total) * 100).toFixed(2)}%;width:${Math.max(0.4, (s.durationMs / total) * 100).toFixed(2)}%"></span></span>
+        <span class="span-time"><span class="sr-only">starts at +${esc(millis(offset))}, lasts </span>${esc(millis(s.durationMs))}${failed ? ` ${pill('failed', 'error')}` : ''}</span>
+      </summary>
+      <dl class="span-attributes"><dt>span</dt><dd class="mono">${esc(s.spanId)} (${esc(s.kind)})${s.parentSpanId ? `, child of ${esc(s.parentSpanId)}` : ''}</dd>
+        <dt>starts</dt><dd>+${esc(millis(offset))}</dd>
+        ${s.statusMessage ? `<dt>status</dt><dd>${esc(s.status)}: ${esc(s.statusMessage)}</dd>` : ''}
+        ${attributes.map(([k, v]) => `<dt class="mono">${esc(k)}</dt><dd class="mono">${esc(v)}</dd>`).join('')}</dl></details></li>`;
+  };
+  return `<details class="trace"${open ? ' open' : ''}><summary>${pill(trace.reason === 'failing' ? 'failed' : trace.reason === 'slow' ? 'warning' : 'ok', trace.reason)} ${esc(traceReasons[trace.reason] || 'Trace')} <span class="mono">${esc(trace.traceId)}</span>
+      · ${esc(millis(trace.durationMs))} · ${rows.length} spans · ${services.map(esc).join(', ')}</summary>
+    <div class="waterfall-axis" aria-hidden="true"><span></span><span></span><span class="ticks">${ticks}</span><span></span></div>
+    <ol class="waterfall" aria-label="Spans of trace ${esc(trace.traceId.slice(0, 8))}, parents before their children">${rows.map(row).join('')}</ol></details>`;
+}
+
+/** Bytes in words: 512 kB, 734 MB, 1.07 GB. */
+export const bytes = (v) => (Math.abs(v) >= 1e9 ? `${+(v / 1e9).toPrecision(3)} GB` : Math.abs(v) >= 1e6 ? `${+(v / 1e6).toPrecision(3)} MB` : `${+(v / 1e3).toPrecision(3)} kB`);
+
+/** How a gauge's values read: memory and sizes in bytes, the rest as numbers. */
+export const gaugeFormat = (signal) => (/memory|bytes/.test(signal) ? bytes : number);
+
+/**
+ * A forecast as the columns uPlot draws: x (seconds), the points, the line ahead, the band's upper and
+ * lower edges; the line starts at the last point so the two join.
+ */
+export function forecastColumns(f) {
+  const times = [...new Set([...f.points.map((p) => Date.parse(p.time)), ...f.forecast.map((p) => Date.parse(p.time))])].sort((a, b) => a - b);
+  const actual = new Map(f.points.map((p) => [Date.parse(p.time), p.value]));
+  const ahead = new Map(f.forecast.map((p) => [Date.parse(p.time), p]));
+  return [
+    times.map((t) => t / 1000),
+    times.map((t) => actual.get(t) ?? null),
+    times.map((t) => ahead.get(t)?.value ?? null),
+    times.map((t) => ahead.get(t)?.upper ?? null),
+    times.map((t) => ahead.get(t)?.lower ?? null),
+  ];
+}

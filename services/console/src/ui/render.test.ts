@@ -87,4 +87,40 @@ describe('console page pieces', () => {
     expect(svg).toContain('aria-label="Service map: 4 services, 2 dependencies"');
     expect(render.serviceMap!(['coder', 'planner', 'researcher'], edges, () => ({ tone: 'ok', text: 'healthy' }))).toContain('3 dependencies');
   });
+
+  it('orders a trace as a waterfall: parents before their children by start time, a span without its parent a root', () => {
+    const span = (spanId: string, parentSpanId: string | undefined, startTimeMs: number) => ({ spanId, parentSpanId, startTimeMs, durationMs: 1, service: 's', name: spanId, status: 'unset', attributes: {} });
+    const rows = render.spanTree!([span('c2', 'root', 30), span('root', undefined, 0), span('g1', 'c1', 12), span('c1', 'root', 10), span('orphan', 'gone', 5)]);
+    expect(rows.map((r: { spanId: string; depth: number }) => `${r.spanId}@${r.depth}`)).toEqual(['root@0', 'c1@1', 'g1@2', 'c2@1', 'orphan@0']);
+  });
+
+  it('draws a waterfall: bars on the trace time axis, failed spans in red and said in words, names escaped', () => {
+    const trace = {
+      traceId: '5b8efff798038103d269b633813fc60c', reason: 'failing', startTimeMs: 1000, durationMs: 200,
+      spans: [
+        { spanId: 'a', startTimeMs: 1000, durationMs: 200, service: 'web', name: 'GET /pay', kind: 'server', status: 'unset', attributes: { 'http.route': '/pay' } },
+        { spanId: 'b', parentSpanId: 'a', startTimeMs: 1050, durationMs: 100, service: 'db', name: '<script>', kind: 'client', status: 'error', statusMessage: 'deadlock', attributes: {} },
+      ],
+    };
+    const html: string = render.waterfall!(trace, { open: true });
+    expect(html).toContain('Failing trace');
+    expect(html).toContain('200 ms · 2 spans · web, db');
+    expect(html).toContain('left:25.00%;width:50.00%');
+    expect(html).toMatch(/<li class="span span-error">[\s\S]*&lt;script&gt;[\s\S]*starts at \+50 ms, lasts <\/span>100 ms/);
+    expect(html).toContain('deadlock');
+    expect(html).not.toContain('<script>');
+    expect(render.millis!(0.25)).toBe('250 µs');
+    expect(render.millis!(1234)).toBe('1.23 s');
+  });
+
+  it('lays a forecast out for uPlot: the points, then the line and its band from the last point on', () => {
+    const t = (s: number) => new Date(s * 1000).toISOString();
+    const columns = render.forecastColumns!({
+      points: [{ time: t(0), value: 1 }, { time: t(10), value: 2 }],
+      forecast: [{ time: t(10), value: 2, lower: 1.5, upper: 2.5 }, { time: t(20), value: 3, lower: 2, upper: 4 }],
+    });
+    expect(columns).toEqual([[0, 10, 20], [1, 2, null], [null, 2, 3], [null, 2.5, 4], [null, 1.5, 2]]);
+    expect(render.gaugeFormat!('process.memory.usage')(1_073_741_824)).toBe('1.07 GB');
+    expect(render.gaugeFormat!('queue.depth')(12)).toBe('12');
+  });
 });
