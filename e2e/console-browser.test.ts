@@ -343,7 +343,7 @@ describe('the console with API tokens, in a real browser', () => {
     const db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
     cleanups.push(() => db.close());
     const app = createConsoleServer({
-      sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'alice', token: 's3cret' }],
+      sql: db.sql, logger: testLogger(), registry: newRegistry(), tokens: [{ name: 'alice', token: 's3cret' }],
       budgets: [{ service: 'checkout', period: 'daily', limitUsd: 5 }],
     });
     const url = `http://127.0.0.1:${await listen(app, '127.0.0.1', 0)}`;

@@ -70,7 +70,8 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       databaseKind: runtime.db.kind,
       logger: logger.child({ name: 'console' }),
       registry,
-      ready: runtime.log.ready,
+      // The plane's own: its database (the console checks it) and the log ingest writes to.
+      readiness: { log: runtime.log.ready },
       tokens: config.HEPH_CONSOLE_TOKENS,
       allowedHosts: config.HEPH_CONSOLE_ALLOWED_HOSTS,
       consoleUrl,

@@ -1,6 +1,7 @@
 // The console API on real PostgreSQL: incidents, acknowledge and resolve, services, series, topology,
 // problem+json errors and bearer auth.
 import type { FastifyInstance } from 'fastify';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand, storeIncidentTraces } from '@hephaestus/analyzer';
 import type { SpanRecord } from '@hephaestus/schemas';
@@ -28,7 +29,7 @@ describe('console API', () => {
     const fresh = await freshDatabase();
     drop = fresh.drop;
     db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
-    app = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true });
+    app = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry() });
     for (const [incidentId, service] of [['inc-a', 'checkout'], ['inc-b', 'payments']] as const) {
       await handleIncidentCommand(db.sql, {
         type: 'OpenIncident', at, incidentId, service, signal: 'error_rate', severity: 'critical', summary: `error rate 40 % on ${service}`,
@@ -177,10 +178,27 @@ describe('console API', () => {
     expect((Date.parse(memory.reachesLimitAt) - Date.parse(memory.forecast[0].time)) / 60_000).toBeCloseTo(10, 0);
     // A service without limits has nothing to forecast; HEPH_LIMITS given to the console counts too.
     expect((await app.inject('/api/services/checkout/forecasts')).json().forecasts).toEqual([]);
-    const withLimits = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, limits: { 'gen_ai.cost_usd': 10 } });
+    const withLimits = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), limits: { 'gen_ai.cost_usd': 10 } });
     expect((await withLimits.inject('/api/services/checkout/forecasts')).json().forecasts.map((f: { signal: string; forecast: unknown[] }) => [f.signal, f.forecast])).toEqual([['gen_ai.cost_usd', []]]);
     await withLimits.close();
     expect((await app.inject('/api/services/leaky/forecasts?horizonMinutes=0')).statusCode).toBe(400);
+  });
+
+  it('is ready when its database answers, and names the check that fails', async () => {
+    expect((await app.inject('/readyz')).json()).toEqual({ status: 'ready', checks: { database: true } });
+    // heph up adds the log; a log that is down is named.
+    const logDown = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), readiness: { log: async () => false } });
+    const answer = await logDown.inject('/readyz');
+    expect([answer.statusCode, answer.json()]).toEqual([503, { status: 'not ready', checks: { database: true, log: false } }]);
+    // A database nobody answers at: not ready, promptly.
+    const nowhere = postgres('postgres://postgres@127.0.0.1:1/none', { connect_timeout: 1, max: 1 });
+    try {
+      const unreachable = createConsoleServer({ sql: nowhere as unknown as typeof db.sql, logger: testLogger(), registry: newRegistry() });
+      const refused = await unreachable.inject('/readyz');
+      expect([refused.statusCode, refused.json()]).toEqual([503, { status: 'not ready', checks: { database: false } }]);
+    } finally {
+      await nowhere.end({ timeout: 1 });
+    }
   });
 
   it('describes itself in OpenAPI and answers unknown routes with a problem', async () => {
@@ -214,7 +232,7 @@ describe('console API', () => {
     expect(spend.budgets).toEqual([]);
 
     // With budgets: each burned by the services its glob matches, this period.
-    const budgeted = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, budgets: [{ service: 'check*', period: 'monthly', limitUsd: 2 }, { service: 'nothing-*', period: 'daily', limitUsd: 1 }] });
+    const budgeted = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), budgets: [{ service: 'check*', period: 'monthly', limitUsd: 2 }, { service: 'nothing-*', period: 'daily', limitUsd: 1 }] });
     const [checkout, none] = (await budgeted.inject('/api/spend')).json().budgets;
     expect(checkout).toMatchObject({ service: 'check*', period: 'monthly', limitUsd: 2 });
     // All of checkout's last 20 minutes (1.25), less only what fell before the month began.
@@ -226,7 +244,7 @@ describe('console API', () => {
   });
 
   it('requires a bearer token when tokens are configured', async () => {
-    const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'on-call', token: 'on-call' }] });
+    const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), tokens: [{ name: 'on-call', token: 'on-call' }] });
     expect((await guarded.inject('/api/incidents')).statusCode).toBe(401);
     expect((await guarded.inject({ url: '/api/incidents', headers: { authorization: 'Bearer on-call' } })).statusCode).toBe(200);
     expect((await guarded.inject('/healthz')).statusCode).toBe(200);

@@ -65,13 +65,30 @@ const seriesQuery = z.object({
 export const problem = (reply: FastifyReply, status: number, title: string, detail: string) =>
   reply.code(status).type('application/problem+json').send({ type: 'about:blank', title, status, detail });
 
+/** Whether the database answers a query within `withinMs` (a stalled one must not hang /readyz). */
+const answers = async (sql: Sql, withinMs = 2000): Promise<boolean> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), withinMs);
+  });
+  try {
+    return await Promise.race([sql`SELECT 1`.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
 export type ConsoleOptions = {
   sql: Sql;
   /** Which database `sql` reaches ('postgresql' unless told): the event stream hears appends by LISTEN, or in process on PGlite. */
   databaseKind?: Database['kind'];
   logger: Logger;
   registry: Registry;
-  ready: () => Promise<boolean>;
+  /**
+   * What `/readyz` checks besides the console's own database (answering `SELECT 1` within 2 s), by name:
+   * `heph up` adds the log its other services write to.
+   */
+  readiness?: Record<string, () => Promise<boolean>>;
   /** Named bearer tokens (HEPH_CONSOLE_TOKENS); none: open, and listening on loopback only. */
   tokens?: NamedToken[];
   /** The names the console answers to (HEPH_CONSOLE_ALLOWED_HOSTS); none: loopback, the listen host and consoleUrl's host. */
@@ -94,7 +111,7 @@ export type ConsoleOptions = {
 
 export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
   const { sql } = options;
-  const app = createHttpServer({ log: options.logger, registry: options.registry, readiness: { database: options.ready }, requestTimeoutMs: options.requestTimeoutMs });
+  const app = createHttpServer({ log: options.logger, registry: options.registry, readiness: { database: () => answers(options.sql), ...options.readiness }, requestTimeoutMs: options.requestTimeoutMs });
   // Every route needs a token (when tokens are set) unless it is marked public; see guard.ts.
   // Refusals are problem+json, but in Alertmanager's `{code, message}` on its API v2 so amtool can read them.
   registerGuard(app, { tokens: options.tokens ?? [], allowedHosts: options.allowedHosts ?? [], consoleUrl: options.consoleUrl }, (reply, error) => {

@@ -74,7 +74,7 @@ describe('console event stream', () => {
     const fresh = await freshDatabase();
     drop = fresh.drop;
     db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
-    app = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'alice', token: 's3cret' }] });
+    app = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), tokens: [{ name: 'alice', token: 's3cret' }] });
     base = `http://127.0.0.1:${await listen(app, '127.0.0.1', 0)}`;
     // History before a page connects is not replayed: the page reads its view when the stream is ready.
     await open(db.sql, 'before');
@@ -139,7 +139,7 @@ describe('console event stream', () => {
 
   it('reads the events table when an append is announced, never on a timer', async () => {
     const { sql, counter } = countingReads(db.sql);
-    const pushed = createConsoleServer({ sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, eventStreamHeartbeatMs: 25 });
+    const pushed = createConsoleServer({ sql, logger: testLogger(), registry: newRegistry(), eventStreamHeartbeatMs: 25 });
     const url = `http://127.0.0.1:${await listen(pushed, '127.0.0.1', 0)}`;
     const stream = frames((await fetch(`${url}/api/events/stream`)).body!);
     expect((await stream.read())?.event).toBe('ready');
@@ -157,7 +157,7 @@ describe('console event stream', () => {
   });
 
   it('ends open streams when the console closes', async () => {
-    const other = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true });
+    const other = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry() });
     const url = `http://127.0.0.1:${await listen(other, '127.0.0.1', 0)}`;
     const stream = frames((await fetch(`${url}/api/events/stream`)).body!);
     expect((await stream.read())?.event).toBe('ready');
@@ -175,7 +175,7 @@ describe('console event stream on embedded PGlite', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'heph-stream-'));
     db = await openDatabase({ dataDir: dir, log: testLogger() });
-    app = createConsoleServer({ sql: db.sql, databaseKind: db.kind, logger: testLogger(), registry: newRegistry(), ready: async () => true });
+    app = createConsoleServer({ sql: db.sql, databaseKind: db.kind, logger: testLogger(), registry: newRegistry() });
     base = `http://127.0.0.1:${await listen(app, '127.0.0.1', 0)}`;
   }, 60_000);
   afterAll(async () => {

@@ -38,7 +38,6 @@ describe('remediations API', () => {
       sql: db.sql,
       logger: testLogger(),
       registry: newRegistry(),
-      ready: async () => true,
       playbooks: [loaded],
       playbookErrors: [{ file: 'playbooks/bad.yaml', line: 7, reason: 'steps.0.action: Invalid option' }],
     });
@@ -95,7 +94,7 @@ describe('remediations API', () => {
   });
 
   it('asks for the bearer token when the console has tokens, and approves or rejects as the token\'s name', async () => {
-    const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'alice', token: 's3cret' }] });
+    const guarded = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), tokens: [{ name: 'alice', token: 's3cret' }] });
     expect((await guarded.inject('/api/remediations')).statusCode).toBe(401);
     expect((await guarded.inject({ url: '/api/playbooks', headers: { authorization: 'Bearer s3cret' } })).statusCode).toBe(200);
     await handleRemediationCommand(db.sql, 'inc-4', { type: 'StartRemediation', ...plan(4, true) });

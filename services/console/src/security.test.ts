@@ -43,7 +43,7 @@ describe('console guard', () => {
   let drop: () => Promise<void>;
   let app: FastifyInstance;
   const server = (extra: Partial<ConsoleOptions> = {}) =>
-    createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens, ...extra });
+    createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), tokens, ...extra });
 
   beforeAll(async () => {
     const fresh = await freshDatabase();
@@ -325,7 +325,7 @@ describe('amtool against the guarded console', () => {
     const fresh = await freshDatabase();
     drop = fresh.drop;
     db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
-    app = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens });
+    app = createConsoleServer({ sql: db.sql, logger: testLogger(), registry: newRegistry(), tokens });
     url = `http://127.0.0.1:${await listen(app, '127.0.0.1', 0)}`;
   });
   afterAll(async () => {

@@ -7,7 +7,7 @@ import type { Sql } from '@hephaestus/platform';
 import { createConsoleServer } from './console.ts';
 import { openApiDocument } from './openapi.ts';
 
-const app = createConsoleServer({ sql: undefined as unknown as Sql, logger: testLogger(), registry: newRegistry(), ready: async () => true, tokens: [{ name: 'alice', token: 'secret' }] });
+const app = createConsoleServer({ sql: undefined as unknown as Sql, logger: testLogger(), registry: newRegistry(), tokens: [{ name: 'alice', token: 'secret' }] });
 
 describe('web console', () => {
   it('serves the page at / and /console without a token while /api still asks for one', async () => {
@@ -60,7 +60,6 @@ describe('GitHub webhook route', () => {
       sql: undefined as unknown as Sql,
       logger: testLogger(),
       registry: newRegistry(),
-      ready: async () => true,
       tokens: [{ name: 'alice', token: 'secret' }],
       githubWebhooks: async (request) => {
         seen.push({ body: request.body, event: request.headers['x-github-event'] });
