@@ -9,6 +9,7 @@ import { playbookJsonSchema } from '@hephaestus/schemas';
 import { startControlPlane, upConfig, type ControlPlane } from './control-plane.ts';
 import { runDetect } from './detect.ts';
 import { runBacktest } from './backtest.ts';
+import { runReplay } from './replay.ts';
 import { faultNames, faults, isFaultName, type FaultName } from './demo/faults.ts';
 import { runDemoFleet } from './demo/fleet.ts';
 import { startDemoGitHub, type DemoGitHub } from './demo/github.ts';
@@ -22,6 +23,7 @@ commands:
   demo      run 'up' plus a demo agent that serves traffic, then suffers an error burst the healer cures
   detect    stream a timestamp,value CSV through a detector (heph detect --help)
   backtest  replay stored telemetry through the detectors, incident policy and playbooks without acting (heph backtest --help)
+  replay    rebuild the incidents, remediations and silences tables from the event store (heph replay --help)
   playbooks check [DIR]   validate the playbooks in DIR (default ./playbooks); exit 1 on any error
   playbooks schema        print the playbook format as JSON Schema (for editors)
   migrate   apply the database migrations and exit
@@ -51,7 +53,7 @@ The demo judges 5-second intervals unless HEPH_RESOLUTION_SECONDS is set; its de
 intervals (HEPH_DETECT_WARMUP_BUCKETS) before they judge, so inject a fault after about 90 s (for
 example --fault-after 90) for the series faults (latency, spend, memory). Ctrl-C stops everything.`;
 
-const commands = ['up', 'demo', 'detect', 'backtest', 'playbooks', 'migrate', 'help'];
+const commands = ['up', 'demo', 'detect', 'backtest', 'replay', 'playbooks', 'migrate', 'help'];
 
 const main = async () => {
   const { positionals, values } = parseArgs({
@@ -72,6 +74,10 @@ const main = async () => {
   }
   if (command === 'backtest') {
     process.exitCode = await runBacktest(process.argv.slice(3), { stdout: process.stdout, stderr: process.stderr });
+    return;
+  }
+  if (command === 'replay') {
+    process.exitCode = await runReplay(process.argv.slice(3), { stdout: process.stdout, stderr: process.stderr });
     return;
   }
   if (command === 'playbooks') {

@@ -75,7 +75,7 @@ export const readStream = async (sql: Sql | TransactionSql, streamId: string): P
   (await sql<EventRow[]>`SELECT * FROM events WHERE stream_id = ${streamId} ORDER BY version`).map(toEvent);
 
 /** Events after `afterPosition` (exclusive), in global order. */
-export const readAll = async (sql: Sql, afterPosition: bigint, limit = 500): Promise<StoredEvent[]> =>
+export const readAll = async (sql: Sql | TransactionSql, afterPosition: bigint, limit = 500): Promise<StoredEvent[]> =>
   (
     await sql<EventRow[]>`
       SELECT * FROM events WHERE position > ${afterPosition.toString()} ORDER BY position LIMIT ${limit}`

@@ -4,7 +4,7 @@ export { readBuckets, readServiceLimits, recordServiceVersions } from './adapter
 export { forecastBand, type Forecast } from './domain/predictors/forecast-band.ts';
 export { sinceReset } from './domain/predictors/time-to-limit.ts';
 export { loadCosts } from './adapters/costs-loader.ts';
-export { handleIncidentCommand } from './adapters/incident-store.ts';
+export { handleIncidentCommand, projectIncidentEvent } from './adapters/incident-store.ts';
 export { readIncidentTraces, storeIncidentTraces, type IncidentTrace } from './adapters/incident-traces.ts';
 export { loadObjectives } from './adapters/objectives-loader.ts';
 export { loadSignalMeanings } from './adapters/signals-loader.ts';

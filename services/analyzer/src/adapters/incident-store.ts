@@ -12,8 +12,8 @@ export const openIncidents = async (sql: Sql): Promise<OpenIncidentRow[]> =>
       SELECT id, service, signal, baseline, window_start, opened_at FROM incidents WHERE status = 'open'`
   ).map((r) => ({ id: r.id, service: r.service, signal: r.signal, baseline: r.baseline, windowStart: r.window_start, openedAt: r.opened_at }));
 
-/** The incidents projection, updated in the transaction that appends the events. */
-const project = async (tx: TransactionSql, event: StoredEvent) => {
+/** The incidents projection, updated in the transaction that appends the events; `heph replay` runs it over the store. */
+export const projectIncidentEvent = async (tx: TransactionSql, event: StoredEvent) => {
   const id = (event.data as { incidentId: string }).incidentId;
   switch (event.type) {
     case 'incident.opened': {
@@ -60,6 +60,6 @@ export const recentlyResolved = async (sql: Sql, service: string, signal: string
 export const handleIncidentCommand = async (sql: Sql, command: IncidentCommand): Promise<StoredEvent[]> =>
   sql.begin(async (tx) => {
     const { events } = await decideOnStream(tx, incidentStreamId(command.incidentId), incidentDecider, command, { occurredAt: new Date(command.at) });
-    for (const event of events) await project(tx, event);
+    for (const event of events) await projectIncidentEvent(tx, event);
     return events;
   });
