@@ -4,6 +4,7 @@ import { createCusumDetector, cusumDetector, type CusumSettings, type CusumState
 import type { CommonSettings, Detector } from './detector.ts';
 import { createEwmaDetector, ewmaDetector, type EwmaSettings, type EwmaState } from './ewma-zscore.ts';
 import { createRangeDetector, rangeDetector, type RangeSettings, type RangeState } from './range.ts';
+import { createRelativeEntropyDetector, type RelativeEntropyState } from './relative-entropy.ts';
 import { createRobustDetector, type RobustSettings, type RobustState } from './robust-zscore.ts';
 import { createSeasonalDetector, seasonalDetector, type SeasonalSettings, type SeasonalState } from './seasonal-baseline.ts';
 import { createVolatilityDetector, volatilityDetector, type VolatilitySettings, type VolatilityState } from './volatility-shift.ts';
@@ -49,7 +50,7 @@ const standard = defaultDetector();
 export const createDefaultDetector = (settings?: DefaultDetectorSettings, state?: DefaultDetectorState): Detector<DefaultDetectorState> =>
   (settings ? defaultDetector(settings) : standard)(state);
 
-export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal'] as const;
+export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy'] as const;
 export type DetectorName = (typeof detectorNames)[number];
 
 export const detectorDescriptions: Record<DetectorName, string> = {
@@ -60,6 +61,7 @@ export const detectorDescriptions: Record<DetectorName, string> = {
   cusum: 'CUSUM: a sustained shift of the level',
   volatility: 'a change of spread: the series goes flat or starts to thrash',
   seasonal: 'seasonal baseline: unusual for this time of day or week',
+  entropy: 'relative entropy: the last 52 points distributed unlike any usual stretch (Wang et al. 2011)',
 };
 
 export const isDetectorName = (name: string): name is DetectorName => (detectorNames as readonly string[]).includes(name);
@@ -84,5 +86,7 @@ export const createDetector = (name: DetectorName, common: Partial<CommonSetting
       return createVolatilityDetector(common, state as VolatilityState | undefined);
     case 'seasonal':
       return createSeasonalDetector(common, state as SeasonalState | undefined);
+    case 'entropy':
+      return createRelativeEntropyDetector(common, state as RelativeEntropyState | undefined);
   }
 };
