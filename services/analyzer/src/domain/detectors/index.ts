@@ -1,5 +1,6 @@
 // The detectors by name, and the default set the analyzer runs on every signal.
 import { combiner, type CombinedState } from './combined.ts';
+import { createContextNoveltyDetector, type ContextNoveltyState } from './context-novelty.ts';
 import { createCusumDetector, cusumDetector, type CusumSettings, type CusumState } from './cusum.ts';
 import type { CommonSettings, Detector } from './detector.ts';
 import { createEwmaDetector, ewmaDetector, type EwmaSettings, type EwmaState } from './ewma-zscore.ts';
@@ -50,7 +51,7 @@ const standard = defaultDetector();
 export const createDefaultDetector = (settings?: DefaultDetectorSettings, state?: DefaultDetectorState): Detector<DefaultDetectorState> =>
   (settings ? defaultDetector(settings) : standard)(state);
 
-export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy'] as const;
+export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy', 'context'] as const;
 export type DetectorName = (typeof detectorNames)[number];
 
 export const detectorDescriptions: Record<DetectorName, string> = {
@@ -62,6 +63,7 @@ export const detectorDescriptions: Record<DetectorName, string> = {
   volatility: 'a change of spread: the series goes flat or starts to thrash',
   seasonal: 'seasonal baseline: unusual for this time of day or week',
   entropy: 'relative entropy: the last 52 points distributed unlike any usual stretch (Wang et al. 2011)',
+  context: 'contextual novelty: a run of points tracing paths through the levels seldom met before (after CAD OSE)',
 };
 
 export const isDetectorName = (name: string): name is DetectorName => (detectorNames as readonly string[]).includes(name);
@@ -88,5 +90,7 @@ export const createDetector = (name: DetectorName, common: Partial<CommonSetting
       return createSeasonalDetector(common, state as SeasonalState | undefined);
     case 'entropy':
       return createRelativeEntropyDetector(common, state as RelativeEntropyState | undefined);
+    case 'context':
+      return createContextNoveltyDetector(common, state as ContextNoveltyState | undefined);
   }
 };
