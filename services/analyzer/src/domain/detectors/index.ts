@@ -1,5 +1,6 @@
 // The detectors by name, and the default set the analyzer runs on every signal.
 import { combiner, type CombinedState } from './combined.ts';
+import { createChangepointDetector, type ChangepointState } from './changepoint.ts';
 import { createContextNoveltyDetector, type ContextNoveltyState } from './context-novelty.ts';
 import { createCusumDetector, cusumDetector, type CusumSettings, type CusumState } from './cusum.ts';
 import type { CommonSettings, Detector } from './detector.ts';
@@ -51,7 +52,7 @@ const standard = defaultDetector();
 export const createDefaultDetector = (settings?: DefaultDetectorSettings, state?: DefaultDetectorState): Detector<DefaultDetectorState> =>
   (settings ? defaultDetector(settings) : standard)(state);
 
-export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy', 'context'] as const;
+export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy', 'context', 'changepoint'] as const;
 export type DetectorName = (typeof detectorNames)[number];
 
 export const detectorDescriptions: Record<DetectorName, string> = {
@@ -64,6 +65,7 @@ export const detectorDescriptions: Record<DetectorName, string> = {
   seasonal: 'seasonal baseline: unusual for this time of day or week',
   entropy: 'relative entropy: the last 52 points distributed unlike any usual stretch (Wang et al. 2011)',
   context: 'contextual novelty: a run of points tracing paths through the levels seldom met before (after CAD OSE)',
+  changepoint: 'Bayesian online changepoint detection: a point no recent regime explains (Adams and MacKay 2007)',
 };
 
 export const isDetectorName = (name: string): name is DetectorName => (detectorNames as readonly string[]).includes(name);
@@ -92,5 +94,7 @@ export const createDetector = (name: DetectorName, common: Partial<CommonSetting
       return createRelativeEntropyDetector(common, state as RelativeEntropyState | undefined);
     case 'context':
       return createContextNoveltyDetector(common, state as ContextNoveltyState | undefined);
+    case 'changepoint':
+      return createChangepointDetector(common, state as ChangepointState | undefined);
   }
 };
