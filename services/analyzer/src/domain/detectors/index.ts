@@ -52,6 +52,9 @@ const standard = defaultDetector();
 export const createDefaultDetector = (settings?: DefaultDetectorSettings, state?: DefaultDetectorState): Detector<DefaultDetectorState> =>
   (settings ? defaultDetector(settings) : standard)(state);
 
+/** The named detectors the default set combines, in the order of its members. */
+export const defaultMembers: readonly DetectorName[] = ['range', 'ewma', 'cusum', 'volatility', 'seasonal'];
+
 export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy', 'context', 'changepoint'] as const;
 export type DetectorName = (typeof detectorNames)[number];
 
