@@ -9,6 +9,7 @@ import { createRangeDetector, rangeDetector, type RangeSettings, type RangeState
 import { createRelativeEntropyDetector, type RelativeEntropyState } from './relative-entropy.ts';
 import { createRobustDetector, type RobustSettings, type RobustState } from './robust-zscore.ts';
 import { createSeasonalDetector, seasonalDetector, type SeasonalSettings, type SeasonalState } from './seasonal-baseline.ts';
+import { createWindowShapeDetector, type WindowShapeState } from './window-shape.ts';
 import { createVolatilityDetector, volatilityDetector, type VolatilitySettings, type VolatilityState } from './volatility-shift.ts';
 
 export type { Detection, Detector, CommonSettings } from './detector.ts';
@@ -55,7 +56,7 @@ export const createDefaultDetector = (settings?: DefaultDetectorSettings, state?
 /** The named detectors the default set combines, in the order of its members. */
 export const defaultMembers: readonly DetectorName[] = ['range', 'ewma', 'cusum', 'volatility', 'seasonal'];
 
-export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy', 'context', 'changepoint'] as const;
+export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy', 'context', 'changepoint', 'shape'] as const;
 export type DetectorName = (typeof detectorNames)[number];
 
 export const detectorDescriptions: Record<DetectorName, string> = {
@@ -69,6 +70,7 @@ export const detectorDescriptions: Record<DetectorName, string> = {
   entropy: 'relative entropy: the last 52 points distributed unlike any usual stretch (Wang et al. 2011)',
   context: 'contextual novelty: a run of points tracing paths through the levels seldom met before (after CAD OSE)',
   changepoint: 'Bayesian online changepoint detection: a point no recent regime explains (Adams and MacKay 2007)',
+  shape: 'window shape: the last 32 points trace a shape unlike the prototypes met before (after ARTime and KNN-CAD)',
 };
 
 export const isDetectorName = (name: string): name is DetectorName => (detectorNames as readonly string[]).includes(name);
@@ -99,5 +101,7 @@ export const createDetector = (name: DetectorName, common: Partial<CommonSetting
       return createContextNoveltyDetector(common, state as ContextNoveltyState | undefined);
     case 'changepoint':
       return createChangepointDetector(common, state as ChangepointState | undefined);
+    case 'shape':
+      return createWindowShapeDetector(common, state as WindowShapeState | undefined);
   }
 };
