@@ -3,7 +3,7 @@
 // context (a short path through the levels), and the detector counts how often it has met each
 // context. A run of points whose contexts it has rarely or never met is a sequence it does not know,
 // even when every value alone is within the usual range: a new rhythm, a new shape, a new level.
-import { decayOf, defaultCommonSettings, judge, newAlarm, newRecord, scoreOfRatio, stepAlarm, Verdict, type AlarmState, type CommonSettings, type Context, type Detector, type RecordState } from './detector.ts';
+import { binOf, decayOf, defaultCommonSettings, learnEdges, judge, newAlarm, newRecord, scoreOfRatio, stepAlarm, Verdict, type AlarmState, type CommonSettings, type Context, type Detector, type RecordState } from './detector.ts';
 
 export type ContextNoveltySettings = CommonSettings & {
   /** Levels between the low and high edges learned in warm-up (state: levels³ bytes of counts). */
@@ -74,18 +74,8 @@ export const contextNoveltyDetector = (settings: Partial<ContextNoveltySettings>
         const d = value - st.mean;
         st.mean += w * d;
         st.spread += w * (Math.abs(d) - st.spread);
-        if (n < edgePoints) {
-          if (value < st.low) st.low = value;
-          if (value > st.high) st.high = value;
-          if (n === edgePoints - 1) {
-            const margin = st.high > st.low ? 0.1 * (st.high - st.low) : Math.max(1e-9, 0.1 * Math.abs(st.high));
-            st.low -= margin;
-            st.high += margin;
-          }
-          return new Verdict(0, st.alarm.active, value, Number.NaN, 0, st.alarm.run, s);
-        }
-        const x = Math.floor(((value - st.low) / (st.high - st.low)) * l);
-        const level = x < 0 ? 0 : x >= l ? l - 1 : x;
+        if (learnEdges(st, n, value, edgePoints)) return new Verdict(0, st.alarm.active, value, Number.NaN, 0, st.alarm.run, s);
+        const level = binOf(st, value, l);
         let ratio = 0;
         if (n >= edgePoints + 2) {
           const at = (st.beforePrevious * l + st.previous) * l + level;

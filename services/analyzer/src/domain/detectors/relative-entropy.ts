@@ -4,7 +4,7 @@
 // often (hypotheses) and judges how far, in Kullback-Leibler divergence, the window lies from the
 // nearest of them. Catches a change of shape (a new level, a new rhythm, a new spread) that no single
 // point shows.
-import { decayOf, defaultCommonSettings, judge, newAlarm, newRecord, scoreOfRatio, stepAlarm, Verdict, type AlarmState, type CommonSettings, type Context, type Detector, type RecordState } from './detector.ts';
+import { binOf, decayOf, defaultCommonSettings, learnEdges, judge, newAlarm, newRecord, scoreOfRatio, stepAlarm, Verdict, type AlarmState, type CommonSettings, type Context, type Detector, type RecordState } from './detector.ts';
 
 export type RelativeEntropySettings = CommonSettings & {
   /** Points in the window whose distribution is judged. */
@@ -75,10 +75,6 @@ export const relativeEntropyDetector = (settings: Partial<RelativeEntropySetting
       alarm: newAlarm(),
     };
     const { ring, counts, logq, support, centre, spread } = st;
-    const binOf = (value: number): number => {
-      const x = Math.floor(((value - st.low) / (st.high - st.low)) * b);
-      return x < 0 ? 0 : x >= b ? b - 1 : x;
-    };
     /** KL(window || hypothesis k), from the window's counts. */
     const divergence = (k: number): number => {
       let cross = 0;
@@ -129,19 +125,10 @@ export const relativeEntropyDetector = (settings: Partial<RelativeEntropySetting
       update(_timestampMs, value) {
         if (!Number.isFinite(value)) return new Verdict(0, st.alarm.active, value, Number.NaN, 0, st.alarm.run, s);
         const n = st.n++;
-        if (n < edgePoints) {
-          // Learning the edges: the window fills once they are fixed.
-          if (value < st.low) st.low = value;
-          if (value > st.high) st.high = value;
-          if (n === edgePoints - 1) {
-            const margin = st.high > st.low ? 0.1 * (st.high - st.low) : Math.max(1e-9, 0.1 * Math.abs(st.high));
-            st.low -= margin;
-            st.high += margin;
-          }
-          return new Verdict(0, st.alarm.active, value, Number.NaN, 0, st.alarm.run, s);
-        }
+        // The window fills once the edges are fixed.
+        if (learnEdges(st, n, value, edgePoints)) return new Verdict(0, st.alarm.active, value, Number.NaN, 0, st.alarm.run, s);
         const k = n - edgePoints;
-        const bin = binOf(value);
+        const bin = binOf(st, value, b);
         if (k >= w) counts[ring[k % w]!]!--;
         ring[k % w] = bin;
         counts[bin]!++;
