@@ -2,9 +2,9 @@
 // NAB's three profiles at one corpus-wide threshold each, next to the two simplest baselines; then the
 // same scored leave-one-family-out (the threshold chosen without the family it is scored on); then
 // speed and memory per series, and one table of our rows beside the published detectors.
-import { setFlagsFromString } from 'node:v8';
+import { serialize, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createDefaultDetector, createDetector, detectorNames, type DetectorName } from '../../services/analyzer/src/domain/detectors/index.ts';
+import { createDefaultDetector, createDetector, defaultMembers, detectorNames, type DetectorName } from '../../services/analyzer/src/domain/detectors/index.ts';
 import { labelPoints, normalizeScore, profiles, scoreAtThreshold, sweepThreshold, type PointLabels } from '../../services/analyzer/src/domain/detectors/nab-scoring.ts';
 import { defaultNabDir, listFamilies, loadCorpus, type NabSeries } from './corpus.ts';
 import { familiesOf, familyOf, leaveOneFamilyOut, scoreByFamily, summarize, type Candidate, type ScoredFile } from './lofo.ts';
@@ -57,10 +57,11 @@ const rows: Array<[string, ReturnType<typeof evaluate>]> = [
 for (const [name, { results }] of rows) {
   console.log(row(name, [...results.map((r) => r.normalized.toFixed(2)), Number.isFinite(results[0]!.threshold) ? results[0]!.threshold.toFixed(4) : '-']));
 }
-console.log('\nthe default set\'s members alone:');
-for (const name of detectorNames.filter((n) => n !== 'default')) {
+const alone = detectorNames.filter((n) => n !== 'default');
+console.log('\neach detector alone ((set): a member of the default set):');
+for (const name of alone) {
   const { results } = scored.get(name)!;
-  console.log(row(`  ${name}`, [...results.map((r) => r.normalized.toFixed(2)), results[0]!.threshold.toFixed(4)]));
+  console.log(row(`  ${name}${defaultMembers.includes(name) ? ' (set)' : ''}`, [...results.map((r) => r.normalized.toFixed(2)), results[0]!.threshold.toFixed(4)]));
 }
 
 console.log('\nper file family (heph default, each profile at its corpus-wide threshold):');
@@ -110,6 +111,26 @@ families.forEach((family, k) => {
 });
 console.log(row('mean of the families', [...oursLofo.map((r) => figure(r.mean)), '', '', figure(oursInSample[0]!.mean)]));
 console.log(row('pooled (all windows)', [...oursLofo.map((r) => figure(r.pooled)), '', '', figure(oursInSample[0]!.pooled)]));
+// Each detector alone, held out the same way: its threshold chosen on the other families.
+console.log(`\neach detector alone, LOFO (mean of the families, per profile; then the pooled score and each held-out family, standard):`);
+console.log(`${row('detector', [...profiles.map((p) => p.name), 'pooled (std)'])}   ${families.join(' / ')} (std)`);
+for (const name of alone) {
+  const r = lofo([{ name, files: scored.get(name)!.files }]);
+  console.log(`${row(`  ${name}`, [...r.map((x) => figure(x.mean)), figure(r[0]!.pooled)])}   ${r[0]!.folds.map((f) => figure(f.normalized, 1)).join(' / ')}`);
+}
+// The default set with one more member: the combiner's score is the members' maximum, so these are the
+// scores that set would give. A candidate for the set must raise both the in-sample and the LOFO figures.
+console.log('\nthe default set plus one detector (in-sample per profile, then LOFO mean of the families per profile):');
+console.log(row('default +', [...profiles.map((p) => `in ${p.name.replace('reward_', '')}`), ...profiles.map((p) => `LOFO ${p.name.replace('reward_', '')}`)]));
+for (const name of alone.filter((n) => !defaultMembers.includes(n))) {
+  const extra = scored.get(name)!.files;
+  const files = ours.files.map((f, i) => {
+    const scores = Float64Array.from(f.scores, (v, k) => Math.max(v, extra[i]!.scores[k]!));
+    return { ...f, scores };
+  });
+  const inSample = profiles.map((p) => sweepThreshold(files, p).normalized);
+  console.log(row(`  ${name}`, [...inSample.map((x) => figure(x)), ...lofo([{ name, files }]).map((x) => figure(x.mean))]));
+}
 console.log(
   `\nwith the detector chosen too (standard): ${choiceLofo[0]!.folds.map((f) => `${f.family} gets ${f.detector} at ${figure(f.threshold, 4)} (${figure(f.normalized)})`).join(', ')}`,
 );
@@ -149,6 +170,26 @@ gc();
 const perSeries = (process.memoryUsage().heapUsed - before) / count;
 const seasonal = kept[0]!.state.members[4].bins.byteLength;
 console.log(`state: ${Math.round(perSeries).toLocaleString('en-US')} bytes per series on the heap (${count} series, detector objects and closures included; ${seasonal} bytes of them are the seasonal bins)`);
+
+// Each detector alone: speed (best of 3 passes) and the size of its checkpoint (v8-serialized state, as
+// the analyzer persists it) once it has seen the longest series.
+console.log('\neach detector alone: speed on one core (best of 3 passes) and checkpoint size (v8-serialized state after the longest file)');
+for (const name of detectorNames) {
+  let fastest = 0;
+  for (let run = 0; run < 3; run++) {
+    const started = performance.now();
+    let sink = 0;
+    for (const s of corpus) {
+      const d = createDetector(name);
+      for (let i = 0; i < s.values.length; i++) sink += d.update(s.timestampsMs[i]!, s.values[i]!).score;
+    }
+    if (sink < 0) console.log(sink);
+    fastest = Math.max(fastest, (totalPoints / (performance.now() - started)) * 1000);
+  }
+  const d = createDetector(name);
+  for (let i = 0; i < longest.values.length; i++) d.update(longest.timestampsMs[i]!, longest.values[i]!);
+  console.log(`  ${name.padEnd(14)}${pad(Math.round(fastest).toLocaleString('en-US'), 12)} points/s${pad(serialize(d.state).byteLength.toLocaleString('en-US'), 10)} bytes`);
+}
 
 // NAB's published result files on these 31 files, scored as above (../shared/nab/README.md gives the
 // standard profile only). Their thresholds were chosen on NAB's whole 58-file corpus.

@@ -173,7 +173,7 @@ describe('heph detect', () => {
     const { code, stdout } = await run(['--help']);
     expect(code).toBe(0);
     expect(stdout).toContain('usage: heph detect --input series.csv [--detector NAME] [--output scores.csv]');
-    for (const name of ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal']) expect(stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    for (const name of ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy', 'context', 'changepoint', 'shape']) expect(stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
   });
 
   it('refuses bad options with 2 and a missing file with 1', async () => {

@@ -68,6 +68,28 @@ export const judge = (r: RecordState, deviation: number, warmupPoints: number, d
   return ratio;
 };
 
+/** Bin edges for detectors that quantize: the lowest and highest of the first values, widened by a tenth, then fixed. */
+export type Edges = { low: number; high: number };
+
+/** Learns the edges from the n-th value (counting from 0) while n < points; false once they are fixed. */
+export const learnEdges = (e: Edges, n: number, value: number, points: number): boolean => {
+  if (n >= points) return false;
+  if (value < e.low) e.low = value;
+  if (value > e.high) e.high = value;
+  if (n === points - 1) {
+    const margin = e.high > e.low ? 0.1 * (e.high - e.low) : Math.max(1e-9, 0.1 * Math.abs(e.high));
+    e.low -= margin;
+    e.high += margin;
+  }
+  return true;
+};
+
+/** The bin of a value among `bins` equal bins between the edges; values beyond fall in the end bins. */
+export const binOf = (e: Edges, value: number, bins: number): number => {
+  const x = Math.floor(((value - e.low) / (e.high - e.low)) * bins);
+  return x < 0 ? 0 : x >= bins ? bins - 1 : x;
+};
+
 export type AlarmState = { active: boolean; quiet: number; run: number };
 
 export const newAlarm = (): AlarmState => ({ active: false, quiet: 0, run: 0 });

@@ -1,11 +1,15 @@
 // The detectors by name, and the default set the analyzer runs on every signal.
 import { combiner, type CombinedState } from './combined.ts';
+import { createChangepointDetector, type ChangepointState } from './changepoint.ts';
+import { createContextNoveltyDetector, type ContextNoveltyState } from './context-novelty.ts';
 import { createCusumDetector, cusumDetector, type CusumSettings, type CusumState } from './cusum.ts';
 import type { CommonSettings, Detector } from './detector.ts';
 import { createEwmaDetector, ewmaDetector, type EwmaSettings, type EwmaState } from './ewma-zscore.ts';
 import { createRangeDetector, rangeDetector, type RangeSettings, type RangeState } from './range.ts';
+import { createRelativeEntropyDetector, type RelativeEntropyState } from './relative-entropy.ts';
 import { createRobustDetector, type RobustSettings, type RobustState } from './robust-zscore.ts';
 import { createSeasonalDetector, seasonalDetector, type SeasonalSettings, type SeasonalState } from './seasonal-baseline.ts';
+import { createWindowShapeDetector, type WindowShapeState } from './window-shape.ts';
 import { createVolatilityDetector, volatilityDetector, type VolatilitySettings, type VolatilityState } from './volatility-shift.ts';
 
 export type { Detection, Detector, CommonSettings } from './detector.ts';
@@ -49,7 +53,10 @@ const standard = defaultDetector();
 export const createDefaultDetector = (settings?: DefaultDetectorSettings, state?: DefaultDetectorState): Detector<DefaultDetectorState> =>
   (settings ? defaultDetector(settings) : standard)(state);
 
-export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal'] as const;
+/** The named detectors the default set combines, in the order of its members. */
+export const defaultMembers: readonly DetectorName[] = ['range', 'ewma', 'cusum', 'volatility', 'seasonal'];
+
+export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy', 'context', 'changepoint', 'shape'] as const;
 export type DetectorName = (typeof detectorNames)[number];
 
 export const detectorDescriptions: Record<DetectorName, string> = {
@@ -60,6 +67,10 @@ export const detectorDescriptions: Record<DetectorName, string> = {
   cusum: 'CUSUM: a sustained shift of the level',
   volatility: 'a change of spread: the series goes flat or starts to thrash',
   seasonal: 'seasonal baseline: unusual for this time of day or week',
+  entropy: 'relative entropy: the last 52 points distributed unlike any usual stretch (Wang et al. 2011)',
+  context: 'contextual novelty: a run of points tracing paths through the levels seldom met before (after CAD OSE)',
+  changepoint: 'Bayesian online changepoint detection: a point no recent regime explains (Adams and MacKay 2007)',
+  shape: 'window shape: the last 32 points trace a shape unlike the prototypes met before (after ARTime and KNN-CAD)',
 };
 
 export const isDetectorName = (name: string): name is DetectorName => (detectorNames as readonly string[]).includes(name);
@@ -84,5 +95,13 @@ export const createDetector = (name: DetectorName, common: Partial<CommonSetting
       return createVolatilityDetector(common, state as VolatilityState | undefined);
     case 'seasonal':
       return createSeasonalDetector(common, state as SeasonalState | undefined);
+    case 'entropy':
+      return createRelativeEntropyDetector(common, state as RelativeEntropyState | undefined);
+    case 'context':
+      return createContextNoveltyDetector(common, state as ContextNoveltyState | undefined);
+    case 'changepoint':
+      return createChangepointDetector(common, state as ChangepointState | undefined);
+    case 'shape':
+      return createWindowShapeDetector(common, state as WindowShapeState | undefined);
   }
 };
