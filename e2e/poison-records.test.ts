@@ -194,6 +194,10 @@ describe.each(backends)('poison records on %s', (name, prepare) => {
     const counter = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(exposition)?.[1] ?? Number.NaN);
     expect(counter('heph_analyzer_deadletters_total')).toBeGreaterThanOrEqual(3);
     expect(counter('heph_analyzer_strings_repaired_total')).toBeGreaterThanOrEqual(1);
+    // The analyzer's consumer lag, per topic and partition, read from the log when scraped.
+    const lags = [...exposition.matchAll(/^heph_analyzer_consumer_lag_records\{topic="(otel\.\w+)",partition="(\d+)"\} (\S+)$/gm)];
+    expect(new Set(lags.map((m) => m[1]))).toEqual(new Set(['otel.spans', 'otel.metrics', 'otel.logs']));
+    expect(lags.every((m) => Number(m[3]) >= 0)).toBe(true);
 
     const mine = () => deadLetters.filter((r) => r.key?.endsWith(run)).length;
     const before = mine();

@@ -3,7 +3,7 @@
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { topicPartitions } from '@hephaestus/schemas';
 import type { Logger } from './logger.ts';
-import { LogUnavailableError, type BatchHandler, type Log, type LogRecord } from './log.ts';
+import { LogUnavailableError, type BatchHandler, type Log, type LogRecord, type PartitionLag } from './log.ts';
 
 const kafkaLogLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -156,6 +156,23 @@ export const createKafkaLog = (
     };
   };
 
+  // lag: the newest offset of each partition less what the group committed (its oldest kept offset
+  // when it committed nothing: it starts from the beginning).
+  const lag = async (groupId: string, topics: string[]): Promise<PartitionLag[]> => {
+    await admin.connect();
+    const committed = await admin.fetchOffsets({ groupId, topics: topics.map(physical) });
+    const out: PartitionLag[] = [];
+    for (const topic of topics) {
+      const ends = await admin.fetchTopicOffsets(physical(topic));
+      const mine = committed.find((c) => c.topic === physical(topic))?.partitions ?? [];
+      for (const end of ends) {
+        const at = Number(mine.find((p) => p.partition === end.partition)?.offset ?? -1);
+        out.push({ topic, partition: end.partition, lag: Math.max(0, Number(end.high) - (at >= 0 ? at : Number(end.low))) });
+      }
+    }
+    return out;
+  };
+
   const ready = async () => {
     try {
       await admin.connect();
@@ -173,5 +190,5 @@ export const createKafkaLog = (
     await admin.disconnect();
   };
 
-  return { kind: 'kafka', ensureTopics, send, subscribe, ready, close };
+  return { kind: 'kafka', ensureTopics, send, subscribe, ready, lag, close };
 };

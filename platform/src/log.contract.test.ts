@@ -20,11 +20,12 @@ const waitFor = async <T>(probe: () => T | undefined, timeoutMs = 30_000): Promi
   }
 };
 
-const adapters: Array<[string, () => Promise<{ log: Log; cleanup: () => Promise<void> }>]> = [
+/** Each adapter opened fresh; `topicPrefix` gives Kafka topics of their own (the Postgres log has a fresh database each time). */
+const adapters: Array<[string, (topicPrefix?: string) => Promise<{ log: Log; cleanup: () => Promise<void> }>]> = [
   [
     'kafka',
-    async () => {
-      const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'contract-test' }, testLogger());
+    async (topicPrefix?: string) => {
+      const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'contract-test', topicPrefix }, testLogger());
       return { log, cleanup: () => log.close() };
     },
   ],
@@ -51,6 +52,29 @@ describe.each(adapters)('log port on %s', (_name, open) => {
 
   it('answers ready when the log is reachable', async () => {
     expect(await log.ready()).toBe(true);
+  });
+
+  it("tells a group's lag per partition: what was sent and not yet committed", async () => {
+    const run = randomBytes(4).toString('hex');
+    const { log: own, cleanup: close } = await open(`lag-${run}.`);
+    try {
+      await own.ensureTopics();
+      const group = `lag-${run}`;
+      const total = async () => (await own.lag(group, ['heph.deadletter'])).reduce((n, p) => n + p.lag, 0);
+      const partitions = await own.lag(group, ['heph.deadletter']);
+      expect(partitions.length).toBeGreaterThan(0);
+      expect(partitions.every((p) => p.topic === 'heph.deadletter' && p.lag === 0)).toBe(true);
+      await own.send('heph.deadletter', Array.from({ length: 5 }, (_, i) => ({ key: `${run}-${i}`, value: Buffer.from(String(i)), headers: {} })));
+      expect(await total()).toBe(5);
+      let seen = 0;
+      const subscription = await own.subscribe({ groupId: group, topics: ['heph.deadletter'], handle: async ({ records }) => void (seen += records.length) });
+      await waitFor(() => (seen >= 5 ? true : undefined));
+      await subscription.stop();
+      // Committed after each batch: nothing left behind.
+      expect(await total()).toBe(0);
+    } finally {
+      await close();
+    }
   });
 
   it('delivers what was sent, with key and headers, in order per key', async () => {

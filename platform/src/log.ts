@@ -17,8 +17,12 @@ export type Log = {
   send: (topic: string, records: LogRecord[]) => Promise<void>;
   subscribe: (options: { groupId: string; topics: string[]; handle: BatchHandler }) => Promise<Subscription>;
   ready: () => Promise<boolean>;
+  /** How many records of each partition of `topics` the group has yet to commit (its consumer lag). */
+  lag: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
   close: () => Promise<void>;
 };
+
+export type PartitionLag = { topic: string; partition: number; lag: number };
 
 export class LogUnavailableError extends Error {
   readonly code = 'LOG_UNAVAILABLE';

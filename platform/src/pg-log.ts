@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { topicPartitions, type TopicName } from '@hephaestus/schemas';
 import { chunksOf, pgText, type Sql } from './database.ts';
 import type { Logger } from './logger.ts';
-import { LogUnavailableError, type BatchHandler, type ConsumedRecord, type Log, type LogRecord } from './log.ts';
+import { LogUnavailableError, type BatchHandler, type ConsumedRecord, type Log, type LogRecord, type PartitionLag } from './log.ts';
 
 const partitionsOf = (topic: string): number => topicPartitions[topic as TopicName] ?? 1;
 
@@ -257,5 +257,18 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
     await Promise.all([...[...running].map((s) => s.done), retentionLoop.done]);
   };
 
-  return { kind: 'postgres', ensureTopics, send, subscribe, ready, close, prune };
+  // lag: the next offset of each partition less what the group committed (its oldest kept record when
+  // it committed nothing).
+  const lag = async (groupId: string, topics: string[]): Promise<PartitionLag[]> =>
+    (
+      await sql<{ topic: string; partition: number; lag: string }[]>`
+        SELECT p.topic, p.partition,
+               greatest(0, p.next_offset - coalesce(o.committed, (SELECT min("offset") FROM log_records r WHERE r.topic = p.topic AND r.partition = p.partition), p.next_offset))::bigint AS lag
+        FROM log_partitions p
+        LEFT JOIN log_offsets o ON o.group_id = ${groupId} AND o.topic = p.topic AND o.partition = p.partition
+        WHERE p.topic IN ${sql(topics)}
+        ORDER BY p.topic, p.partition`
+    ).map((r) => ({ topic: r.topic, partition: r.partition, lag: Number(r.lag) }));
+
+  return { kind: 'postgres', ensureTopics, send, subscribe, ready, lag, close, prune };
 };

@@ -79,6 +79,24 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     deadletters: new Counter({ name: 'heph_analyzer_deadletters_total', help: 'Records the analyzer could not decode or store, sent to heph.deadletter.', registers: [options.registry] }),
     openIncidents: new Gauge({ name: 'heph_analyzer_open_incidents', help: 'Incidents currently open.', registers: [options.registry] }),
   };
+  // Consumer lag, read from the log when scraped (given up after 2 s: a scrape must not hang on a log that is down).
+  const telemetryTopics = [topics.spans, topics.metrics, topics.logs];
+  new Gauge({
+    name: 'heph_analyzer_consumer_lag_records',
+    help: 'Telemetry records the analyzer has yet to consume and commit, per topic and partition (read from the log when scraped).',
+    labelNames: ['topic', 'partition'],
+    registers: [options.registry],
+    async collect() {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), 2000);
+      });
+      const lags = await Promise.race([options.log.lag(consumerName, telemetryTopics), late]).catch(() => undefined);
+      clearTimeout(timer);
+      this.reset();
+      for (const l of lags ?? []) this.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
+    },
+  });
 
   // consume: decode each fresh record outside any transaction, then apply the batch in one transaction
   // with the offset it reaches. A record that cannot be decoded or stored goes to heph.deadletter with
