@@ -85,7 +85,7 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
     stops.push(() => console_.close());
     if (config.HEPH_CONSOLE_URL === 'http://127.0.0.1:8080') consoleUrl = `http://${config.HEPH_CONSOLE_HOST}:${consolePort}`;
 
-    const publisher = startEventPublisher(sql, runtime.log, logger.child({ name: 'publisher' }));
+    const publisher = startEventPublisher(runtime.db, runtime.log, logger.child({ name: 'publisher' }));
     stops.push(publisher.stop);
 
     const analyzer = await startAnalyzer({

@@ -70,7 +70,7 @@ const startHarness = async () => {
   const sql: Sql = database.sql;
   const log = createPgLog(sql, testLogger(), { pollMs: 50 });
   await log.ensureTopics();
-  const publisher = startEventPublisher(sql, log, testLogger(), { pollMs: 50 });
+  const publisher = startEventPublisher(database, log, testLogger());
   const agent = await startAgent();
   const lines: Array<{ msg: string; [field: string]: unknown }> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
