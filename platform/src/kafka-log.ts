@@ -3,6 +3,7 @@
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { topicPartitions } from '@hephaestus/schemas';
 import type { Logger } from './logger.ts';
+import pRetry, { AbortError } from 'p-retry';
 import { LogUnavailableError, type BatchHandler, type Log, type LogRecord, type PartitionLag } from './log.ts';
 
 const kafkaLogLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -28,6 +29,9 @@ export const groupBySize = (records: LogRecord[], maxBytes: number): LogRecord[]
   }
   return groups;
 };
+
+/** How long a consumer that stopped heartbeating (a killed process) keeps its partitions. */
+export const sessionTimeoutMs = 10_000;
 
 export const createKafkaLog = (
   options: { brokers: string[]; clientId: string; requestTimeoutMs?: number; topicPrefix?: string },
@@ -121,7 +125,9 @@ export const createKafkaLog = (
   };
 
   const subscribe = async ({ groupId, topics, handle }: { groupId: string; topics: string[]; handle: BatchHandler }) => {
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 } });
+    // A member that dies without leaving (kill -9) holds its partitions until its session times out:
+    // 10 s instead of kafkajs' 30 s, with a heartbeat every second, also while a long batch is handled.
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 }, sessionTimeout: sessionTimeoutMs, heartbeatInterval: 1000, rebalanceTimeout: 30_000 });
     await consumer.connect();
     await consumer.subscribe({ topics: topics.map(physical), fromBeginning: true });
     await consumer.run({
@@ -129,18 +135,23 @@ export const createKafkaLog = (
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-        await handle({
-          topic: logical(batch.topic),
-          partition: batch.partition,
-          records: batch.messages.map((m) => ({
+        const beat = setInterval(() => void heartbeat().catch(() => {}), 1000);
+        try {
+          await handle({
             topic: logical(batch.topic),
             partition: batch.partition,
-            offset: BigInt(m.offset),
-            key: m.key ? m.key.toString() : null,
-            value: m.value ?? Buffer.alloc(0),
-            headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v ?? '')])),
-          })),
-        });
+            records: batch.messages.map((m) => ({
+              topic: logical(batch.topic),
+              partition: batch.partition,
+              offset: BigInt(m.offset),
+              key: m.key ? m.key.toString() : null,
+              value: m.value ?? Buffer.alloc(0),
+              headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v ?? '')])),
+            })),
+          });
+        } finally {
+          clearInterval(beat);
+        }
         const last = batch.messages.at(-1)!.offset;
         resolveOffset(last);
         await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
@@ -163,7 +174,17 @@ export const createKafkaLog = (
     const committed = await admin.fetchOffsets({ groupId, topics: topics.map(physical) });
     const out: PartitionLag[] = [];
     for (const topic of topics) {
-      const ends = await admin.fetchTopicOffsets(physical(topic));
+      // A partition just created can answer "not the leader" for a moment: retry what the broker calls retriable.
+      const ends = await pRetry(
+        async () => {
+          try {
+            return await admin.fetchTopicOffsets(physical(topic));
+          } catch (error) {
+            throw (error as { retriable?: boolean }).retriable ? error : new AbortError(error as Error);
+          }
+        },
+        { retries: 5, minTimeout: 100, maxTimeout: 500 },
+      );
       const mine = committed.find((c) => c.topic === physical(topic))?.partitions ?? [];
       for (const end of ends) {
         const at = Number(mine.find((p) => p.partition === end.partition)?.offset ?? -1);
