@@ -274,7 +274,8 @@ const buildOtlp = (r: OtlpRequest) => {
 const routes = [
   '/', '/console', '/healthz', '/readyz', '/metrics', '/api/openapi.json', '/api/incidents', '/api/incidents/:id', '/api/incidents/:id/ack',
   '/api/incidents/:id/resolve', '/api/playbooks', '/api/remediations', '/api/remediations/:id', '/api/remediations/:id/approve',
-  '/api/remediations/:id/reject', '/api/services', '/api/services/:id/series', '/api/silences', '/api/silences/:id', '/api/topology',
+  '/api/remediations/:id/reject', '/api/services', '/api/services/:id/series', '/api/services/:id/operations', '/api/services/:id/forecasts',
+  '/api/incidents/:id/traces', '/api/spend', '/api/silences', '/api/silences/:id', '/api/topology',
   '/api/v2/status', '/api/v2/receivers', '/api/v2/alerts', '/api/v2/silences', '/api/v2/silence/:id', '/github/webhooks', '/nowhere',
 ];
 const percent = (c: string) => [...Buffer.from(c)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');

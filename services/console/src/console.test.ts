@@ -41,7 +41,9 @@ describe('console API', () => {
     await handleIncidentCommand(db.sql, { type: 'RankRootCauses', at, incidentId: 'inc-a', candidates: [{ service: 'checkout', confidence: 0.7, evidence: ['earliest onset'] }] });
     await db.sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p50_ms, p95_ms, p99_ms) VALUES ('checkout', 10, now() - interval '1 minute', 100, 40, '\\x00', 10, 50, 90)`;
     await db.sql`INSERT INTO series (service, operation, signal, resolution_seconds, bucket_start, aggregation, sum, count, min, max) VALUES ('checkout', '', 'gen_ai.cost_usd', 10, now() - interval '1 minute', 'sum', 0.25, 5, 0.05, 0.05),
-      ('checkout', 'POST /pay', 'latency.mean_ms', 10, now() - interval '1 minute', 'mean', 1500, 5, 200, 400)`;
+      ('checkout', 'POST /pay', 'latency.mean_ms', 10, now() - interval '1 minute', 'mean', 1500, 5, 200, 400),
+      ('checkout', 'GET /cart', 'latency.mean_ms', 10, now() - interval '1 minute', 'mean', 400, 8, 40, 60),
+      ('checkout', 'GET /cart', 'latency.mean_ms', 10, now() - interval '2 minutes', 'mean', 600, 12, 40, 90)`;
     await db.sql`INSERT INTO topology_edges (caller, callee, calls, errors, updated_at) VALUES ('web', 'checkout', 200, 20, now())`;
   });
   afterAll(async () => {
@@ -149,6 +151,17 @@ describe('console API', () => {
     expect(pay).toMatchObject({ signal: 'latency.mean_ms', operation: 'POST /pay', points: [expect.objectContaining({ value: 300 })] });
     expect((await app.inject(`/api/services/checkout/series?signal=latency.mean_ms&operation=${encodeURIComponent('POST /pay')}`)).json().points).toHaveLength(1);
     expect((await app.inject('/api/services/checkout/series')).statusCode).toBe(400);
+    // Its operations, busiest first, with their calls, mean and worst interval latency over the window.
+    expect((await app.inject('/api/services/checkout/operations')).json()).toEqual({
+      service: 'checkout',
+      signal: 'latency.mean_ms',
+      operations: [
+        { operation: 'GET /cart', calls: 20, meanMs: 50, worstMs: 90 },
+        { operation: 'POST /pay', calls: 5, meanMs: 300, worstMs: 400 },
+      ],
+    });
+    expect((await app.inject('/api/services/nobody/operations')).json().operations).toEqual([]);
+    expect((await app.inject('/api/services/checkout/operations?from=yesterday')).statusCode).toBe(400);
     const topology = (await app.inject('/api/topology')).json();
     expect(topology).toEqual({ services: ['checkout', 'web'], edges: [expect.objectContaining({ caller: 'web', callee: 'checkout', errorRate: 0.1 })] });
   });

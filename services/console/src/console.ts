@@ -55,6 +55,8 @@ const listQuery = z.object({
   q: z.string().min(1).max(200).optional(),
 });
 const actionBody = z.object({ by: z.string().min(1).max(200).default('api'), reason: z.string().max(1000).optional() }).default({ by: 'api' });
+const windowQuery = z.object({ from: z.iso.datetime().optional(), to: z.iso.datetime().optional() });
+
 const seriesQuery = z.object({
   signal: z.string().min(1),
   from: z.iso.datetime().optional(),
@@ -260,6 +262,23 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
         const calls = Number(r.calls ?? 0);
         return { name: r.service, lastSeen: r.last_seen.toISOString(), callsLast5m: calls, errorRateLast5m: calls > 0 ? Number(r.errors ?? 0) / calls : 0, openIncidents: Number(r.open_incidents) };
       }),
+    };
+  });
+
+  // The operations a service's calls go to (span names, as the analyzer keeps their latency), busiest first.
+  app.get<{ Params: { name: string } }>('/api/services/:name/operations', async (request, reply) => {
+    const query = windowQuery.safeParse(request.query);
+    if (!query.success) return problem(reply, 400, 'Bad Request', `${query.error.issues[0]!.path.join('.')}: ${query.error.issues[0]!.message}`);
+    const to = query.data.to ? new Date(query.data.to) : new Date();
+    const from = query.data.from ? new Date(query.data.from) : new Date(to.getTime() - 3_600_000);
+    const rows = await sql<{ operation: string; calls: number; mean_ms: number; worst_ms: number }[]>`
+      SELECT operation, sum(count) AS calls, sum(sum) / nullif(sum(count), 0) AS mean_ms, max(max) AS worst_ms FROM series
+      WHERE service = ${request.params.name} AND signal = 'latency.mean_ms' AND operation <> '' AND bucket_start >= ${from} AND bucket_start < ${to}
+      GROUP BY operation ORDER BY sum(count) DESC, operation LIMIT 50`;
+    return {
+      service: request.params.name,
+      signal: 'latency.mean_ms',
+      operations: rows.map((r) => ({ operation: r.operation, calls: Number(r.calls), meanMs: Number(r.mean_ms ?? 0), worstMs: Number(r.worst_ms) })),
     };
   });
 

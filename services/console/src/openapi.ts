@@ -116,13 +116,24 @@ export const openApiDocument = {
         },
       },
     },
+    '/api/services/{name}/operations': {
+      get: {
+        summary: "The operations of a service's calls (span names) with their calls, mean and worst interval latency over the window, busiest first (at most 50); plot one with series?signal=latency.mean_ms&operation=NAME",
+        parameters: [
+          { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'from', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: an hour before to' },
+          { name: 'to', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: now' },
+        ],
+        responses: { '200': json({ type: 'object', properties: { service: { type: 'string' }, signal: { type: 'string' }, operations: { type: 'array', items: { type: 'object', properties: { operation: { type: 'string' }, calls: { type: 'number' }, meanMs: { type: 'number' }, worstMs: { type: 'number' } } } } } }), ...errors(400, 401) },
+      },
+    },
     '/api/services/{name}/series': {
       get: {
         summary: "One signal's series for a service",
         parameters: [
           { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
           { name: 'signal', in: 'query', required: true, schema: { type: 'string' }, description: 'calls, errors, error_rate, latency.p50_ms|p95_ms|p99_ms, gen_ai.*, logs.*, or any OTLP metric name' },
-          { name: 'operation', in: 'query', schema: { type: 'string' }, description: 'the model, for gen_ai.* signals' },
+          { name: 'operation', in: 'query', schema: { type: 'string' }, description: 'the model, for gen_ai.* signals; the span name, for latency.mean_ms (or name it in the signal: latency.mean_ms{GET /cart})' },
           { name: 'from', in: 'query', schema: { type: 'string', format: 'date-time' } },
           { name: 'to', in: 'query', schema: { type: 'string', format: 'date-time' } },
         ],

@@ -156,6 +156,21 @@ describe('incident policy', () => {
     expect(count(r, 'OpenIncident')).toBe(1);
   });
 
+  it('reopens a recurrence that pages on another symptom the incident held: the burn rate first this time, the error rate the next', () => {
+    const burn = (service: string, n: number) => obs(service, 'burn_rate.availability', n, 25, 1);
+    const meanings = [...atOnce, { signal: 'burn_rate.*', role: 'symptom' as const, bad: 'up' as const, severity: 'critical' as const, minRelativeChange: 0, confirmIntervals: 1 }];
+    const ctx = { ...context, settings: { ...context.settings, meanings } };
+    // Opened on the fast burn, the error rate joined; both quiet, resolved; the fault comes back and the error rate pages first.
+    const r = run([[0, [burn('coder', 0), errors('coder', 0)]], [1, []], [2, []], [3, []], [4, []], [5, []], [6, [errors('coder', 6)]]], initialPolicyState(), ctx);
+    expect(r.results[0]!.commands[0]).toMatchObject({ type: 'OpenIncident', signal: 'burn_rate.availability' });
+    expect(count(r, 'ResolveIncident')).toBe(1);
+    expect(r.types(6)[0]).toBe('ReopenIncident');
+    expect(count(r, 'OpenIncident')).toBe(1);
+    // Another service's error rate is not that incident's recurrence.
+    const other = run([[0, [burn('coder', 0), errors('coder', 0)]], [1, []], [2, []], [3, []], [4, []], [5, []], [6, [errors('reviewer', 6)]]], initialPolicyState(), ctx);
+    expect(other.types(6)[0]).toBe('OpenIncident');
+  });
+
   it('keeps firing through a dip shorter than the quiet intervals: a developing fault that comes back is the same incident, not a second page', () => {
     const r = run([[0, [errors('coder', 0)]], [1, [errors('coder', 1)]], [2, []], [3, []], [4, []], [5, [errors('coder', 5)]]]);
     expect(count(r, 'ResolveIncident')).toBe(0);

@@ -311,7 +311,12 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     const lead = pagers[0]!;
     const o = lead.m.observation;
     const severity = o.severity ?? lead.m.meaning.severity;
-    const recurrence = resolved.find((r) => r.incident.service === o.service && r.incident.signal === o.signal);
+    // A recurrence: the same service paging on the incident's opening signal, or on a symptom the
+    // incident held (the fast burn of an availability objective and the error rate are one fault,
+    // whichever of them confirms first this time).
+    const recurrence =
+      resolved.find((r) => r.incident.service === o.service && r.incident.signal === o.signal) ??
+      resolved.find((r) => r.incident.service === o.service && r.incident.signals[keyOf(o.service, o.signal)]?.role === 'symptom');
     let incident: PolicyIncident;
     if (recurrence) {
       resolved = resolved.filter((r) => r !== recurrence);

@@ -567,6 +567,7 @@ const pages = {
     view.innerHTML = `<h1 tabindex="-1">${esc(name)}</h1>
       <form class="filters" id="window" aria-label="Time window"><label>Window <select name="minutes">${[15, 30, 60, 360, 1440].map((m) => `<option value="${m}" ${m === minutes ? 'selected' : ''}>last ${m < 60 ? `${m} min` : `${m / 60} h`}</option>`).join('')}</select></label></form>
       <div class="row">${['latency', 'errors', 'throughput', 'tokens', 'cost'].map((k) => `<section class="card" aria-labelledby="t-${k}"><h2 id="t-${k}"></h2><div class="chart" id="c-${k}"></div></section>`).join('')}</div>
+      <section class="card" aria-labelledby="op-title"><h2 id="op-title">Latency per operation</h2><div id="operations"></div></section>
       <section class="card" aria-labelledby="fc-title"><h2 id="fc-title">Forecasts</h2><div id="forecasts"></div></section>
       <section class="card" aria-labelledby="inc-title"><h2 id="inc-title">Incidents</h2><div id="incidents"></div></section>`;
     view.querySelector('#window').addEventListener('input', (event) => {
@@ -577,11 +578,17 @@ const pages = {
       const fromMs = toMs - minutes * 60_000;
       const series = (signal) => api(`/api/services/${enc(name)}/series?signal=${enc(signal)}&from=${iso(fromMs)}&to=${iso(toMs)}`).then((r) => r.points).catch(() => []);
       const horizonMinutes = Math.max(15, Math.min(minutes / 2, 720));
-      const [p50, p95, p99, errorRate, calls, input, output, cost, { incidents }, { forecasts }] = await Promise.all([
+      const [p50, p95, p99, errorRate, calls, input, output, cost, { incidents }, { forecasts }, { operations }] = await Promise.all([
         series('latency.p50_ms'), series('latency.p95_ms'), series('latency.p99_ms'), series('error_rate'), series('calls'),
         series('gen_ai.input_tokens'), series('gen_ai.output_tokens'), series('gen_ai.cost_usd'), api('/api/incidents'),
         api(`/api/services/${enc(name)}/forecasts?from=${iso(fromMs)}&to=${iso(toMs)}&horizonMinutes=${horizonMinutes}`).catch(() => ({ forecasts: [] })),
+        api(`/api/services/${enc(name)}/operations?from=${iso(fromMs)}&to=${iso(toMs)}`).catch(() => ({ operations: [] })),
       ]);
+      // The busiest five operations drawn; every one listed.
+      const drawn = operations.slice(0, 5);
+      const opPoints = await Promise.all(
+        drawn.map((o) => api(`/api/services/${enc(name)}/series?signal=latency.mean_ms&operation=${enc(o.operation)}&from=${iso(fromMs)}&to=${iso(toMs)}`).then((r) => r.points).catch(() => [])),
+      );
       const perSecond = (points) => points.map((p) => ({ ...p, value: p.value / (p.resolutionSeconds || 1) }));
       const charts = {
         latency: { title: 'Latency (ms)', series: [{ label: 'p50', points: p50 }, { label: 'p95', points: p95 }, { label: 'p99', points: p99 }], unit: ' ms' },
@@ -595,6 +602,14 @@ const pages = {
         // The x axis fits the data: a service seen for two minutes fills the chart, not a sliver of it.
         timeChart(view.querySelector(`#c-${key}`), chart);
       }
+      const ops = view.querySelector('#operations');
+      ops.innerHTML = operations.length
+        ? `<p class="dim">The mean latency of the service's calls per span name, each judged on its own by the detectors (in intervals with at least 5 calls).</p>
+           <div class="chart" id="c-operations"></div>
+           <table id="op-table"><caption class="sr-only">Operations of ${esc(name)}</caption><thead><tr><th scope="col">Operation</th><th scope="col">Calls</th><th scope="col">Mean</th><th scope="col">Worst interval</th></tr></thead>
+           <tbody>${operations.map((o) => `<tr><td class="mono">${esc(o.operation)}</td><td>${o.calls}</td><td>${o.meanMs.toFixed(0)} ms</td><td>${o.worstMs.toFixed(0)} ms</td></tr>`).join('')}</tbody></table>`
+        : '<p class="dim">No operation of this service has latency of its own yet (the span names of its calls; the analyzer keeps the first 20).</p>';
+      if (drawn.length) timeChart(view.querySelector('#c-operations'), { title: 'Latency per operation (mean ms)', series: drawn.map((o, n) => ({ label: o.operation, points: opPoints[n] })), unit: ' ms' });
       const box = view.querySelector('#forecasts');
       box.innerHTML = forecasts.length
         ? `<p class="dim">Each gauge with a limit: a least-squares line over its last 15 minutes (since the last restart), ${horizonMinutes} minutes ahead, with the band a new point falls in 95 times in 100.</p>
