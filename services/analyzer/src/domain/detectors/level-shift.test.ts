@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { levelShift, levelShiftSettingsFor } from './level-shift.ts';
+import { levelShift, levelShiftSettingsFor, trendLevel, type LevelShiftSettings } from './level-shift.ts';
 
 /** mulberry32: the same noise every run. */
 const random = (seed: number) => () => {
@@ -19,10 +19,10 @@ const latency = (seed: number, intervals: number, creepFrom = Infinity, noise = 
 };
 
 /** The first interval (after `from`) at which the test says shifted twice in a row, as the policy confirms. */
-const confirmedAt = (values: number[], from: number) => {
+const confirmedAt = (values: number[], from: number, settings: Partial<LevelShiftSettings> = {}) => {
   let run = 0;
   for (let i = from; i < values.length; i++) {
-    run = levelShift(values.slice(0, i + 1), 'up') ? run + 1 : 0;
+    run = levelShift(values.slice(0, i + 1), 'up', settings) ? run + 1 : 0;
     if (run === 2) return i;
   }
   return undefined;
@@ -42,9 +42,29 @@ describe('level shift', () => {
       const shift = levelShift(values.slice(0, at + 1), 'up')!;
       expect(shift.baseline).toBeGreaterThan(0.45);
       expect(shift.baseline).toBeLessThan(0.55);
-      expect(shift.explanation).toMatch(/^median of the last 4 intervals 0\.\d+ is \d+ % above the median 0\.\d+ of 48 intervals ending 12 ago/);
+      expect(shift.explanation).toMatch(/^the line through the last 6 intervals at \d\.\d+ is \d+ % above the median 0\.\d+ of 48 intervals ending 12 ago/);
     }
-    expect(delays.sort((x, y) => x - y)[2]).toBeLessThanOrEqual(16);
+    expect(delays.sort((x, y) => x - y)[2]).toBeLessThanOrEqual(14);
+  });
+
+  it('sees a creep sooner by its line than by the median of its last intervals, which is its level half the window ago', () => {
+    let sooner = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const values = latency(seed, 160, 100);
+      const byLine = confirmedAt(values, 100)!;
+      const byMedian = confirmedAt(values, 100, { followTrend: false })!;
+      expect(byLine, `seed ${seed}`).toBeLessThanOrEqual(byMedian);
+      sooner += byMedian - byLine;
+    }
+    // The median of four lags the newest interval by 1.5 intervals on a straight climb.
+    expect(sooner / 20).toBeGreaterThanOrEqual(1);
+  });
+
+  it('follows a line, but never past the furthest interval it is drawn through', () => {
+    expect(trendLevel([1, 2, 3, 4, 5, 6])).toBe(6);
+    expect(trendLevel([1, 1, 1, 1, 1, 9])).toBe(1);
+    const step = [...Array(60).fill(0.5), 0.5, 0.5, 2, 2, 2, 2];
+    expect(levelShift(step, 'up')).toMatchObject({ level: 2 });
   });
 
   it('stays quiet over 100 healthy hours of the same latency, tested every interval, at 5 s and at 10 s', () => {
@@ -73,7 +93,7 @@ describe('level shift', () => {
   it('ignores a few outliers, a change too small to matter and the other side', () => {
     // 0.5 s within ± 2 %.
     const flat = Array.from({ length: 64 }, (_, i) => 0.5 + Math.sin(i * 1.7) * 0.01);
-    // Three slow intervals among the last four move the median; one does not.
+    // Three slow intervals among the last four move the median; one does not, nor does it bend the line.
     expect(levelShift([...flat.slice(0, 60), 2, 0.5, 2, 2], 'up')).toBeDefined();
     expect(levelShift([...flat.slice(0, 60), 0.5, 0.5, 0.5, 2], 'up')).toBeUndefined();
     // 30 % above, many spreads away: real, but under the 50 % that matters for latency.

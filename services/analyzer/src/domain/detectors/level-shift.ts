@@ -18,6 +18,8 @@ export type LevelShiftSettings = {
   minRelativeChange: number;
   /** And the level must be this many robust standard deviations (1.4826 × MAD) from the baseline. */
   minRobustZ: number;
+  /** A climbing level is where its line is now (`trendLevel`), not the recent median. */
+  followTrend: boolean;
 };
 
 export const defaultLevelShiftSettings: LevelShiftSettings = {
@@ -27,6 +29,7 @@ export const defaultLevelShiftSettings: LevelShiftSettings = {
   minReferencePoints: 12,
   minRelativeChange: 0.5,
   minRobustZ: 4,
+  followTrend: true,
 };
 
 /**
@@ -71,6 +74,20 @@ const median = (sorted: readonly number[]): number => {
 
 const sortedOf = (values: readonly number[]) => [...values].sort((a, b) => a - b);
 
+/**
+ * Where the newest intervals are now along their Theil–Sen line (the median of pairwise slopes, then
+ * the median intercept): a creep's level today, where the median of the same intervals is its level
+ * half the window ago. One outlier among six moves it no more than it moves a median.
+ */
+export const trendLevel = (values: readonly number[]): number => {
+  const n = values.length;
+  const slopes: number[] = [];
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) slopes.push((values[j]! - values[i]!) / (j - i));
+  const slope = median(sortedOf(slopes));
+  const intercept = median(sortedOf(values.map((v, i) => v - slope * i)));
+  return intercept + slope * (n - 1);
+};
+
 /** The baseline stretch: the `referencePoints` values ending `lag` before the newest. */
 const referenceOf = (values: readonly number[], s: LevelShiftSettings) => {
   const lag = Math.max(s.lagPoints, s.recentPoints);
@@ -92,11 +109,20 @@ export const levelShift = (values: readonly number[], bad: 'up' | 'down', settin
   const s = { ...defaultLevelShiftSettings, ...settings };
   const { lag, reference } = referenceOf(values, s);
   if (reference.length < s.minReferencePoints || values.length < s.recentPoints) return undefined;
-  const level = median(sortedOf(values.slice(values.length - s.recentPoints)));
+  const recentLevel = median(sortedOf(values.slice(values.length - s.recentPoints)));
   const ref = sortedOf(reference);
   const baseline = median(ref);
   const spread = 1.4826 * median(sortedOf(ref.map((v) => Math.abs(v - baseline))));
   const sign = bad === 'up' ? 1 : -1;
+  // A creep: the median of the recent intervals already most of the way there (so it is no lone
+  // outlier), and their line higher still. The level is where that line is now, never past the
+  // furthest of those intervals (a step's line overshoots it).
+  const trendPoints = s.recentPoints + 2;
+  const window = values.slice(Math.max(0, values.length - trendPoints));
+  const furthest = sign * Math.max(...window.map((v) => sign * v));
+  const trend = values.length >= trendPoints ? sign * Math.min(sign * trendLevel(window), sign * furthest) : recentLevel;
+  const climbing = s.followTrend && sign * (recentLevel - baseline) >= 0.6 * s.minRelativeChange * Math.abs(baseline) && sign * (trend - recentLevel) > 0;
+  const level = climbing ? trend : recentLevel;
   const change = sign * (level - baseline);
   if (!(change > 0) || change < s.minRelativeChange * Math.abs(baseline)) return undefined;
   const z = spread > 0 ? (level - baseline) / spread : sign * Number.POSITIVE_INFINITY;
@@ -107,6 +133,6 @@ export const levelShift = (values: readonly number[], bad: 'up' | 'down', settin
     baseline,
     spread,
     z,
-    explanation: `median of the last ${s.recentPoints} intervals ${Number(level.toPrecision(3))} is ${percent} % ${bad === 'up' ? 'above' : 'below'} the median ${Number(baseline.toPrecision(3))} of ${reference.length} intervals ending ${lag} ago (${Number(Math.abs(z).toPrecision(3))} robust standard deviations)`,
+    explanation: `${climbing ? `the line through the last ${trendPoints} intervals at` : `median of the last ${s.recentPoints} intervals`} ${Number(level.toPrecision(3))} is ${percent} % ${bad === 'up' ? 'above' : 'below'} the median ${Number(baseline.toPrecision(3))} of ${reference.length} intervals ending ${lag} ago (${Number(Math.abs(z).toPrecision(3))} robust standard deviations)`,
   };
 };
