@@ -7,8 +7,6 @@
 // unfinished remediation whose lease expired, resuming from the recorded steps.
 import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
-import pRetry from 'p-retry';
 import { Counter, type Registry } from 'prom-client';
 import { describeAction, runAction, undoGitHub, type ActionContext, type ActionResult, type GitHubExecutor } from './adapters/actions.ts';
 import { decideRemediation, loadRemediation } from './adapters/remediation-store.ts';
@@ -229,20 +227,8 @@ export const startHealer = async (options: HealerOptions) => {
     }
     const verdict = verifySignal(points, { ...plan.verify, startedAtMs, baseline, nowMs: closedBefore });
     if (!verdict.done) return sleep(pollMs);
-    const { state: next } = await execute(incidentId, { type: 'RecordVerification', ok: verdict.ok, detail: verdict.detail }, { lease });
-    if (next.status === 'validated') {
-      // The analyzer may append to the incident at the same moment (resolving it): try again on a conflict.
-      await pRetry(
-        () => handleIncidentCommand(sql, { type: 'MitigateIncident', at: new Date(now()).toISOString(), incidentId, remediationId: plan.remediationId, detail: verdict.detail }),
-        { retries: 5, minTimeout: 50, maxTimeout: 500 },
-      );
-    } else if (!verdict.ok) {
-      // The fix did not hold: an incident the analyzer resolved in the meantime is not over.
-      await pRetry(
-        () => handleIncidentCommand(sql, { type: 'ReopenIncident', at: new Date(now()).toISOString(), incidentId, reason: `remediation ${plan.playbookId} failed verification: ${verdict.detail}`, withinMs: 24 * 3_600_000 }),
-        { retries: 5, minTimeout: 50, maxTimeout: 500 },
-      );
-    }
+    // Only the remediation's outcome: the analyzer decides what it means for the incident (mitigated, reopened).
+    await execute(incidentId, { type: 'RecordVerification', ok: verdict.ok, detail: verdict.detail }, { lease });
   };
 
   // Drives one remediation from whatever its stream says already happened to a final status; true once final.
