@@ -122,6 +122,8 @@ export const startControlPlane = async (config: UpConfig, logger: Logger): Promi
       graceSeconds: config.HEPH_DETECT_GRACE_SECONDS,
       consumerGroupPrefix: config.HEPH_CONSUMER_GROUP_PREFIX,
       dryRun: config.HEPH_HEALER_DRY_RUN,
+      healerId: config.HEPH_HEALER_ID,
+      leaseSeconds: config.HEPH_HEALER_LEASE_SECONDS,
       github,
     });
     stops.push(healer.stop);

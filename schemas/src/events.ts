@@ -69,7 +69,8 @@ const signalAttached = z.object({
 });
 const incidentAcknowledged = z.object({ incidentId: z.string(), by: z.string() });
 const incidentMitigated = z.object({ incidentId: z.string(), remediationId: z.string(), detail: z.string() });
-const incidentReopened = z.object({ incidentId: z.string(), reason: z.string() });
+/** `remediationId`: reopened because that remediation failed its verification (the fault did not clear). */
+const incidentReopened = z.object({ incidentId: z.string(), reason: z.string(), remediationId: z.string().optional() });
 const severityChanged = z.object({ incidentId: z.string(), from: severity, to: severity, reason: z.string() });
 const rootCauseRanked = z.object({
   incidentId: z.string(),
@@ -166,7 +167,8 @@ const remediationRejected = z.object({ remediationId: z.string(), incidentId: z.
 const remediationRefused = z.object({ remediationId: z.string(), incidentId: z.string(), playbookId: z.string(), service: z.string(), reason: z.string() });
 const remediationVerificationStarted = z.object({ remediationId: z.string(), incidentId: z.string(), verify: verification });
 const remediationValidated = z.object({ remediationId: z.string(), incidentId: z.string(), detail: z.string() });
-const remediationFailed = z.object({ remediationId: z.string(), incidentId: z.string(), reason: z.string() });
+/** `verificationFailed`: the steps ran and the signal was still off afterwards, so the incident is not over. */
+const remediationFailed = z.object({ remediationId: z.string(), incidentId: z.string(), reason: z.string(), verificationFailed: z.boolean().optional() });
 const remediationRolledBack = z.object({ remediationId: z.string(), incidentId: z.string(), reason: z.string() });
 /** Handed to a human: paged through the alerting path. */
 const remediationEscalated = z.object({ remediationId: z.string(), incidentId: z.string(), service: z.string(), reason: z.string() });

@@ -29,6 +29,7 @@ import { callSeries, logSeries, metricSeries, operationAdmission, operationLaten
 import { downsample, loadStreams, mergeSeries, storeStreams } from './adapters/series-store.ts';
 import { createSeriesWatch } from './adapters/series-watch.ts';
 import { createCorrelator } from './adapters/correlator.ts';
+import { startRemediationOutcomes } from './adapters/remediation-outcomes.ts';
 import { pruneIncidentTraces } from './adapters/incident-traces.ts';
 import type { DetectorName } from './domain/detectors/index.ts';
 
@@ -360,6 +361,8 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     await pruneIncidentTraces(sql, t - kept.minuteDays * 86_400_000);
   };
   const subscription = await options.log.subscribe({ groupId: consumerName, topics: [topics.spans, topics.metrics, topics.logs], handle: consume });
+  // A replay judges stored telemetry and acts on nothing: remediations' outcomes are the live control plane's.
+  const outcomes = options.replay ? undefined : await startRemediationOutcomes({ sql, log: options.log, logger, consumerGroupPrefix: options.consumerGroupPrefix });
   const notifier = startAlertDispatcher({
     sql,
     logger: logger.child({ name: 'alerts' }),
@@ -404,6 +407,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     stop: async () => {
       stopped = true;
       await subscription.stop();
+      await outcomes?.stop();
       await detectLoop;
       // The buckets judged since the last checkpoint need no replay at the next start.
       await seriesWatch.checkpoint().catch((error: unknown) => logger.warn({ err: error }, 'detector checkpoint at stop failed'));

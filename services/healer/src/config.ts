@@ -1,4 +1,6 @@
 // The healer's configuration, from the environment.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { baseConfig, env } from '@hephaestus/platform';
 import { z } from 'zod';
 import { githubConfig } from './github/client.ts';
@@ -31,5 +33,12 @@ export const healerConfig = baseConfig.extend({
   HEPH_HEALER_PORT: env.port(4320),
   /** Every playbook records what it would do and does nothing. */
   HEPH_HEALER_DRY_RUN: env.bool(false),
+  /** How long a healer's lease on a remediation lasts unrenewed: another healer takes over a dead one's after it. */
+  HEPH_HEALER_LEASE_SECONDS: env.seconds(15),
+  /** This healer's name in the remediation leases and the takeover logs; unique per healer process. */
+  HEPH_HEALER_ID: z
+    .string()
+    .regex(/^[\w.:-]{1,128}$/, 'letters, digits, dots, colons, dashes and underscores only (at most 128)')
+    .default(() => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`),
 }).extend(githubConfig.shape);
 export type HealerConfig = z.infer<typeof healerConfig>;

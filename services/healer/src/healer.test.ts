@@ -110,7 +110,7 @@ const startHarness = async () => {
     start: async (playbooks: Playbook[]) => {
       healer = await startHealer({
         sql, log, logger, registry: new Registry(), playbooks, allowedHosts: ['127.0.0.1'], resolutionSeconds: 2, graceSeconds: 1,
-        consumerGroupPrefix: `healer-test-${randomUUID()}`, pollMs: 100,
+        consumerGroupPrefix: `healer-test-${randomUUID()}`, pollMs: 100, healerId: 'healer-test', leaseSeconds: 15,
       });
     },
     remediation: (incidentId: string) => sql<StoredEvent[]>`SELECT type, data, position FROM events WHERE stream_id = ${remediationStreamId(incidentId)} ORDER BY version`,

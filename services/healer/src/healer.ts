@@ -2,16 +2,18 @@
 // consumes heph.events; on an incident's settled root-cause ranking it chooses the playbook the
 // evidence on the target fits and starts one remediation (one per incident, enforced by the remediation
 // stream's expected version), then drives it apart from the consumer: records every step before and
-// after it runs, verifies against the analyzer's series and resumes whatever a previous run left open.
+// after it runs, verifies against the analyzer's series. Several healers share the work through leases
+// (adapters/lease-store.ts): one drives a remediation while it holds the lease, and any takes over an
+// unfinished remediation whose lease expired, resuming from the recorded steps.
 import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
-import pRetry from 'p-retry';
 import { Counter, type Registry } from 'prom-client';
 import { describeAction, runAction, undoGitHub, type ActionContext, type ActionResult, type GitHubExecutor } from './adapters/actions.ts';
 import { decideRemediation, loadRemediation } from './adapters/remediation-store.ts';
+import { acquireLease, checkLease, claimableRemediations, LeaseLostError, releaseLease, renewLease } from './adapters/lease-store.ts';
 import { controlUrlOf, fleetServices, incidentFacts, readSignal, recentRemediations, serviceVersionAt } from './adapters/fleet.ts';
 import { guard } from './domain/guard.ts';
+import { renewalIntervalMs, type Lease } from './domain/lease.ts';
 import type { IncidentEvidence } from './domain/evidence.ts';
 import { choosePlaybook } from './domain/match.ts';
 import {
@@ -37,6 +39,10 @@ export type HealerOptions = {
   resolutionSeconds: number;
   graceSeconds: number;
   consumerGroupPrefix: string;
+  /** This healer's name in the remediation leases (HEPH_HEALER_ID). */
+  healerId: string;
+  /** How long a lease lasts unrenewed (HEPH_HEALER_LEASE_SECONDS): a dead healer's remediations wait that long. */
+  leaseSeconds: number;
   /** Every playbook as a dry run (HEPH_HEALER_DRY_RUN). */
   dryRun?: boolean;
   /** Opens and closes fix pull requests; without it GitHub steps fail with a reason. */
@@ -86,9 +92,12 @@ const narrate = (event: StoredEvent, state: Remediation): { level: 'info' | 'war
   }
 };
 
+/** One remediation per incident: its id follows from the incident's. */
+const remediationIdOf = (incidentId: string) => deterministicId('remediation', incidentId);
+
 /** The plan a remediation starts with: the chosen playbook on its target, and why (`targetReason`). */
 const planOf = (book: Playbook, incident: IncidentEvidence, on: { service: string; controlUrl?: string; why: string; dryRun: boolean }): StartedPlan => ({
-  remediationId: deterministicId('remediation', incident.incidentId),
+  remediationId: remediationIdOf(incident.incidentId),
   incidentId: incident.incidentId,
   playbookId: book.id,
   service: on.service,
@@ -115,6 +124,7 @@ export const startHealer = async (options: HealerOptions) => {
   const now = options.now ?? Date.now;
   const pollMs = options.pollMs ?? 500;
   const resolutionMs = options.resolutionSeconds * 1000;
+  const leaseMs = options.leaseSeconds * 1000;
   const running = new Map<string, Promise<void>>();
   let stopped = false;
   const metrics = {
@@ -122,9 +132,14 @@ export const startHealer = async (options: HealerOptions) => {
     steps: new Counter({ name: 'heph_healer_steps_total', help: 'Playbook steps run, by phase and outcome.', labelNames: ['phase', 'outcome'], registers: [options.registry] }),
   };
 
-  /** Decides a command on the remediation stream and keeps the `remediations` projection in the same transaction. */
-  const execute = async (incidentId: string, command: RemediationCommand, beforeStart?: (tx: TransactionSql) => Promise<RemediationCommand>) => {
+  /**
+   * Decides a command on the remediation stream and keeps the `remediations` projection in the same
+   * transaction; fenced by `lease`: nothing is appended unless this healer still holds it.
+   */
+  const execute = async (incidentId: string, command: RemediationCommand, on: { lease?: Lease; beforeStart?: (tx: TransactionSql) => Promise<RemediationCommand> }) => {
+    const { lease, beforeStart } = on;
     const result = await sql.begin(async (tx) => {
+      if (lease) await checkLease(tx, lease, now());
       let decided = command;
       if (beforeStart) {
         // One guard decision at a time over the fleet, so two incidents cannot both pass a limit of one.
@@ -144,11 +159,11 @@ export const startHealer = async (options: HealerOptions) => {
   const load = async (incidentId: string): Promise<Remediation> => (await loadRemediation(sql, incidentId)).state;
 
   // act: one step of the current phase, recorded before and after.
-  const act = async (incidentId: string, state: ActiveRemediation) => {
+  const act = async (incidentId: string, state: ActiveRemediation, lease: Lease) => {
     const { plan } = state;
     const phase = state.phase;
     const stepIndex = state.nextStep;
-    const { events } = await execute(incidentId, { type: 'StartStep', phase, step: stepIndex });
+    const { events } = await execute(incidentId, { type: 'StartStep', phase, step: stepIndex }, { lease });
     if (events.length === 0) throw new Error(`step ${phase}:${stepIndex} could not be started`);
     const step = (phase === 'steps' ? plan.steps : state.rollbackSteps)[stepIndex]!;
     const context: ActionContext = {
@@ -184,21 +199,21 @@ export const startHealer = async (options: HealerOptions) => {
     }
     if (stopped && !result.ok) {
       // Cut short by shutdown, not failed: left started, it runs again on restart with the same idempotency key.
-      logger.info({ incidentId, step: step.name, reason: result.error }, `step interrupted by shutdown: ${step.name}; it resumes on restart`);
+      logger.info({ incidentId, step: step.name, reason: result.error }, `step interrupted by shutdown: ${step.name}; it resumes on restart or in another healer`);
       return;
     }
     metrics.steps.inc({ phase, outcome: result.ok ? 'succeeded' : 'failed' });
     const command: RemediationCommand = result.ok
       ? { type: 'RecordStepResult', phase, step: stepIndex, ok: true, detail: result.detail, dryRun: plan.dryRun }
       : { type: 'RecordStepResult', phase, step: stepIndex, ok: false, error: result.error };
-    await execute(incidentId, command);
+    await execute(incidentId, command, { lease });
   };
 
   // verify: the signal over closed intervals since verification started, against max or the baseline.
-  const verify = async (incidentId: string, state: ActiveRemediation) => {
+  const verify = async (incidentId: string, state: ActiveRemediation, lease: Lease) => {
     const { plan } = state;
     if (!state.verificationStartedAt) {
-      await execute(incidentId, { type: 'StartVerification' });
+      await execute(incidentId, { type: 'StartVerification' }, { lease });
       return;
     }
     const startedAtMs = Date.parse(state.verificationStartedAt);
@@ -212,44 +227,99 @@ export const startHealer = async (options: HealerOptions) => {
     }
     const verdict = verifySignal(points, { ...plan.verify, startedAtMs, baseline, nowMs: closedBefore });
     if (!verdict.done) return sleep(pollMs);
-    const { state: next } = await execute(incidentId, { type: 'RecordVerification', ok: verdict.ok, detail: verdict.detail });
-    if (next.status === 'validated') {
-      // The analyzer may append to the incident at the same moment (resolving it): try again on a conflict.
-      await pRetry(
-        () => handleIncidentCommand(sql, { type: 'MitigateIncident', at: new Date(now()).toISOString(), incidentId, remediationId: plan.remediationId, detail: verdict.detail }),
-        { retries: 5, minTimeout: 50, maxTimeout: 500 },
-      );
-    } else if (!verdict.ok) {
-      // The fix did not hold: an incident the analyzer resolved in the meantime is not over.
-      await pRetry(
-        () => handleIncidentCommand(sql, { type: 'ReopenIncident', at: new Date(now()).toISOString(), incidentId, reason: `remediation ${plan.playbookId} failed verification: ${verdict.detail}`, withinMs: 24 * 3_600_000 }),
-        { retries: 5, minTimeout: 50, maxTimeout: 500 },
-      );
-    }
+    // Only the remediation's outcome: the analyzer decides what it means for the incident (mitigated, reopened).
+    await execute(incidentId, { type: 'RecordVerification', ok: verdict.ok, detail: verdict.detail }, { lease });
   };
 
-  // Drives one remediation from whatever its stream says already happened to a final status.
-  const drive = async (incidentId: string) => {
-    while (!stopped) {
+  // Drives one remediation from whatever its stream says already happened to a final status; true once final.
+  const drive = async (incidentId: string, lease: Lease, held: { lost: boolean }): Promise<boolean> => {
+    while (!stopped && !held.lost) {
       const state = await load(incidentId);
-      if (state.status === 'none' || state.status === 'refused' || !unfinishedStatuses.includes(state.status)) return;
+      if (state.status === 'none' || state.status === 'refused' || !unfinishedStatuses.includes(state.status)) return true;
       if (state.status === 'awaiting_approval') {
         const deadlineMs = Date.parse(state.awaitingSince!) + (state.plan.approvalTimeoutSeconds ?? 900) * 1000;
-        if (now() >= deadlineMs) await execute(incidentId, { type: 'TimeOutApproval' });
+        if (now() >= deadlineMs) await execute(incidentId, { type: 'TimeOutApproval' }, { lease });
         else await sleep(Math.min(pollMs, deadlineMs - now()));
         continue;
       }
-      if (state.status === 'verifying') await verify(incidentId, state);
-      else await act(incidentId, state);
+      if (state.status === 'verifying') await verify(incidentId, state, lease);
+      else await act(incidentId, state, lease);
     }
+    return false;
   };
 
+  /** Renews `lease` every third of its time while the remediation is driven; `lost` once it could not. */
+  const keepLease = (lease: Lease) => {
+    const held = { lost: false };
+    let timer: NodeJS.Timeout | undefined;
+    let stopping = false;
+    const renew = async () => {
+      try {
+        held.lost = !(await renewLease(sql, lease, now(), leaseMs));
+        if (held.lost) logger.warn({ incidentId: lease.incidentId, healerId: options.healerId }, 'lease lost before it could be renewed; another healer takes the remediation over');
+      } catch (error) {
+        logger.error({ err: error, incidentId: lease.incidentId }, 'lease renewal failed; trying again');
+      }
+      if (!held.lost && !stopping) timer = setTimeout(renew, renewalIntervalMs(leaseMs));
+    };
+    timer = setTimeout(renew, renewalIntervalMs(leaseMs));
+    return {
+      held,
+      stop: () => {
+        stopping = true;
+        clearTimeout(timer);
+      },
+    };
+  };
+
+  // Claim → drive → release: only the holder of a remediation's lease drives it. An error leaves the
+  // lease to expire, after which this healer or another takes the remediation over.
   const track = (incidentId: string) => {
-    if (running.has(incidentId)) return;
-    const task = drive(incidentId)
-      .catch((error: unknown) => logger.error({ err: error, incidentId }, 'remediation run failed; it resumes on restart'))
+    if (stopped || running.has(incidentId)) return;
+    const run = async () => {
+      const claim = await acquireLease(sql, { incidentId, owner: options.healerId, nowMs: now(), ttlMs: leaseMs });
+      const remediationId = remediationIdOf(incidentId);
+      if (!claim.ok) {
+        logger.debug({ incidentId, remediationId, heldBy: claim.heldBy.owner }, `remediation ${remediationId} is driven by healer ${claim.heldBy.owner} (lease until ${new Date(claim.heldBy.expiresAtMs).toISOString()})`);
+        return;
+      }
+      const { lease, takenFrom } = claim;
+      if (takenFrom) {
+        logger.warn(
+          { incidentId, remediationId, from: takenFrom.owner, fence: lease.fence },
+          `took over remediation ${remediationId} from healer ${takenFrom.owner} (lease expired at ${new Date(takenFrom.expiresAtMs).toISOString()})`,
+        );
+      }
+      const keeper = keepLease(lease);
+      let final: boolean;
+      try {
+        final = await drive(incidentId, lease, keeper.held);
+      } finally {
+        keeper.stop();
+      }
+      if (!keeper.held.lost) await releaseLease(sql, lease, { final, nowMs: now() });
+    };
+    const task = run()
+      .catch((error: unknown) => {
+        if (error instanceof LeaseLostError) {
+          logger.warn({ incidentId, heldBy: error.current?.owner }, `stopped driving the remediation of incident ${incidentId}: ${error.message}`);
+        } else {
+          logger.error({ err: error, incidentId }, 'remediation run failed; it resumes once its lease expires');
+        }
+      })
       .finally(() => running.delete(incidentId));
     running.set(incidentId, task);
+  };
+
+  // Takes over what a stopped or dead healer left open, approvals included (their timeouts run from the
+  // recorded time): at start, then every third of the lease time.
+  const takeOver = async () => {
+    for (const { incident_id, status } of await claimableRemediations(sql, unfinishedStatuses, options.healerId, now())) {
+      if (stopped) return;
+      if (running.has(incident_id)) continue;
+      logger.info({ incidentId: incident_id, status }, `resuming remediation (${status.replace('_', ' ')})`);
+      track(incident_id);
+    }
   };
 
   // match → target → guard → start, on the incident's settled ranking: the evidence is complete by then
@@ -276,7 +346,7 @@ export const startHealer = async (options: HealerOptions) => {
     const { playbook: book, target } = choice.chosen;
     const controlUrl = target.service === incident.service && incident.controlUrl ? incident.controlUrl : await controlUrlOf(sql, target.service);
     const plan = planOf(book, incident, { service: target.service, controlUrl, why: choice.explanation, dryRun: options.dryRun ?? false });
-    await execute(incidentId, { type: 'StartRemediation', ...plan }, async (tx) => {
+    const beforeStart = async (tx: TransactionSql): Promise<RemediationCommand> => {
       const nowMs = now();
       const verdict = guard(book.guard, {
         playbookId: book.id,
@@ -287,7 +357,8 @@ export const startHealer = async (options: HealerOptions) => {
       });
       if (verdict.allow) return { type: 'StartRemediation', ...plan };
       return { type: 'RefuseRemediation', remediationId: plan.remediationId, incidentId, playbookId: book.id, service: target.service, reason: verdict.reason };
-    });
+    };
+    await execute(incidentId, { type: 'StartRemediation', ...plan }, { beforeStart });
     // act → verify → (rollback) run apart from the consumer: a slow step never delays another incident.
     track(incidentId);
   };
@@ -311,18 +382,28 @@ export const startHealer = async (options: HealerOptions) => {
     }
   };
 
-  // Resume what a previous run left open, approvals included (their timeouts run from the recorded time).
-  const unfinished = await sql<{ incident_id: string; status: string }[]>`SELECT incident_id, status FROM remediations WHERE status IN ${sql(unfinishedStatuses)}`;
-  for (const { incident_id, status } of unfinished) {
-    logger.info({ incidentId: incident_id, status }, `resuming remediation (${status.replace('_', ' ')})`);
-    track(incident_id);
-  }
+  await takeOver();
+  let scan: NodeJS.Timeout | undefined;
+  let scanning = Promise.resolve();
+  const scanLater = () => {
+    scan = setTimeout(() => {
+      scanning = takeOver()
+        .catch((error: unknown) => logger.error({ err: error }, 'looking for remediations to take over failed'))
+        .finally(() => {
+          if (!stopped) scanLater();
+        });
+    }, renewalIntervalMs(leaseMs));
+  };
+  scanLater();
   const subscription = await options.log.subscribe({ groupId: `${options.consumerGroupPrefix}-healer`, topics: [topics.events], handle: consume });
-  logger.info({ playbooks: options.playbooks.map((p) => p.id), dryRun: options.dryRun ?? false }, 'healer consuming heph.events');
+  logger.info({ playbooks: options.playbooks.map((p) => p.id), dryRun: options.dryRun ?? false, healerId: options.healerId, leaseSeconds: options.leaseSeconds }, 'healer consuming heph.events');
 
   return {
+    /** Stops cleanly: steps in flight finish or are left started, and every lease is given up for another healer. */
     stop: async () => {
       stopped = true;
+      clearTimeout(scan);
+      await scanning;
       await subscription.stop();
       await Promise.all(running.values());
     },

@@ -52,6 +52,16 @@ describe('incident decider', () => {
     spec.given([openedEvent, { ...mitigated, occurredAt: at }]).when(mitigate).thenNothingHappens();
   });
 
+  it('takes a remediation\'s outcome once: replayed after a reopen, it neither mitigates nor reopens again', () => {
+    const mitigated = { type: 'incident.mitigated' as const, data: { incidentId: 'inc-1', remediationId: 'rem-1', detail: 'error rate 0 %' }, occurredAt: at };
+    const recurred = { type: 'incident.reopened' as const, data: { incidentId: 'inc-1', reason: 'error rate high again' }, occurredAt: later(60) };
+    spec.given([openedEvent, mitigated, resolvedEvent, recurred]).when({ type: 'MitigateIncident', at: later(70), incidentId: 'inc-1', remediationId: 'rem-1', detail: 'error rate 0 %' }).thenNothingHappens();
+    const failedVerification = (seconds: number): IncidentCommand => ({ type: 'ReopenIncident', at: later(seconds), incidentId: 'inc-1', reason: 'remediation rem-1 failed verification', withinMs: 86_400_000, remediationId: 'rem-1' });
+    const reopened = { type: 'incident.reopened' as const, data: { incidentId: 'inc-1', reason: 'remediation rem-1 failed verification', remediationId: 'rem-1' } };
+    spec.given([openedEvent, resolvedEvent]).when(failedVerification(30)).then([reopened]);
+    spec.given([openedEvent, resolvedEvent, { ...reopened, occurredAt: later(30) }, { ...resolvedEvent, occurredAt: later(90) }]).when(failedVerification(100)).thenNothingHappens();
+  });
+
   it('resolves an open incident once, and ignores one that never opened', () => {
     spec.given([openedEvent]).when(resolve).then([{ type: 'incident.resolved', data: resolveData }]);
     spec.given([openedEvent, resolvedEvent]).when(resolve).thenNothingHappens();

@@ -17,6 +17,8 @@ export type Incident =
       resolvedAt?: string;
       acknowledgedBy?: string;
       mitigatedBy?: string;
+      /** Remediations whose outcome the incident recorded (mitigated by it, or reopened when it failed): a replayed outcome changes nothing. */
+      remediationOutcomes: Set<string>;
       /** `service/signal` of every signal attached, the opening one included. */
       signals: Set<string>;
       rootCauses: Candidates;
@@ -30,7 +32,7 @@ export type IncidentCommand =
   | { type: 'AcknowledgeIncident'; at: string; incidentId: string; by: string }
   | { type: 'MitigateIncident'; at: string; incidentId: string; remediationId: string; detail: string }
   | ({ type: 'ResolveIncident'; at: string } & EventDataOf<'incident.resolved'>)
-  | { type: 'ReopenIncident'; at: string; incidentId: string; reason: string; withinMs: number }
+  | { type: 'ReopenIncident'; at: string; incidentId: string; reason: string; withinMs: number; remediationId?: string }
   | { type: 'ChangeSeverity'; at: string; incidentId: string; to: Severity; reason: string }
   | { type: 'RankRootCauses'; at: string; incidentId: string; candidates: Candidates; settled?: boolean };
 
@@ -55,7 +57,7 @@ export const decide = (command: IncidentCommand, state: Incident): NewEvent[] =>
       return state.status === 'open' && !state.acknowledgedBy ? [{ type: 'incident.acknowledged', data: { incidentId, by: command.by } }] : [];
     case 'MitigateIncident':
       // Recorded even when the incident already resolved: it says what cured it.
-      return !state.mitigatedBy
+      return !state.mitigatedBy && !state.remediationOutcomes.has(command.remediationId)
         ? [{ type: 'incident.mitigated', data: { incidentId, remediationId: command.remediationId, detail: command.detail } }]
         : [];
     case 'ResolveIncident':
@@ -63,7 +65,8 @@ export const decide = (command: IncidentCommand, state: Incident): NewEvent[] =>
     case 'ReopenIncident': {
       if (state.status !== 'resolved' || !state.resolvedAt) return [];
       if (Date.parse(command.at) - Date.parse(state.resolvedAt) > command.withinMs) return [];
-      return [{ type: 'incident.reopened', data: { incidentId, reason: command.reason } }];
+      if (command.remediationId !== undefined && state.remediationOutcomes.has(command.remediationId)) return [];
+      return [{ type: 'incident.reopened', data: { incidentId, reason: command.reason, ...(command.remediationId ? { remediationId: command.remediationId } : {}) } }];
     }
     case 'ChangeSeverity':
       return state.status === 'open' && state.severity !== command.to
@@ -91,6 +94,7 @@ export const evolve = (state: Incident, event: Pick<HephEvent, 'type' | 'data' |
       signals: new Set([signalKey(d.service, d.signal)]),
       rootCauses: [],
       settled: false,
+      remediationOutcomes: new Set(),
     };
   }
   if (state.status === 'none') return state;
@@ -101,12 +105,17 @@ export const evolve = (state: Incident, event: Pick<HephEvent, 'type' | 'data' |
     }
     case 'incident.acknowledged':
       return { ...state, acknowledgedBy: (event.data as EventDataOf<'incident.acknowledged'>).by };
-    case 'incident.mitigated':
-      return { ...state, mitigatedBy: (event.data as EventDataOf<'incident.mitigated'>).remediationId };
+    case 'incident.mitigated': {
+      const { remediationId } = event.data as EventDataOf<'incident.mitigated'>;
+      return { ...state, mitigatedBy: remediationId, remediationOutcomes: new Set([...state.remediationOutcomes, remediationId]) };
+    }
     case 'incident.resolved':
       return { ...state, status: 'resolved', resolvedAt: event.occurredAt };
-    case 'incident.reopened':
-      return { ...state, status: 'open', resolvedAt: undefined, acknowledgedBy: undefined, mitigatedBy: undefined };
+    case 'incident.reopened': {
+      const { remediationId } = event.data as EventDataOf<'incident.reopened'>;
+      const remediationOutcomes = remediationId ? new Set([...state.remediationOutcomes, remediationId]) : state.remediationOutcomes;
+      return { ...state, status: 'open', resolvedAt: undefined, acknowledgedBy: undefined, mitigatedBy: undefined, remediationOutcomes };
+    }
     case 'incident.severity_changed':
       return { ...state, severity: (event.data as EventDataOf<'incident.severity_changed'>).to };
     case 'incident.root_cause_ranked': {

@@ -106,8 +106,8 @@ describe('remediation decider', () => {
     const rb = e({ type: 'remediation.started', data: withRollback });
     const history = [rb, begun(0), done(0), begun(1), done(1), verifying];
     spec.given(history).when({ type: 'RecordVerification', ok: false, detail: 'error rate 40 %' })
-      .then([{ type: 'remediation.failed', data: { remediationId: 'rem-1', incidentId: 'inc-1', reason: 'verification failed: error rate 40 %' } }]);
-    const failed = e({ type: 'remediation.failed', data: { remediationId: 'rem-1', incidentId: 'inc-1', reason: 'verification failed: error rate 40 %' } });
+      .then([{ type: 'remediation.failed', data: { remediationId: 'rem-1', incidentId: 'inc-1', reason: 'verification failed: error rate 40 %', verificationFailed: true } }]);
+    const failed = e({ type: 'remediation.failed', data: { remediationId: 'rem-1', incidentId: 'inc-1', reason: 'verification failed: error rate 40 %', verificationFailed: true } });
     spec.given([...history, failed]).when({ type: 'StartStep', phase: 'rollback', step: 0 })
       .then([{ type: 'remediation.step_started', data: { remediationId: 'rem-1', step: 0, name: 'previous model', phase: 'rollback', attempt: 1 } }]);
     spec.given([...history, failed, begun(0, 1, 'rollback')]).when({ type: 'RecordStepResult', phase: 'rollback', step: 0, ok: true, detail: 'ok' }).then([

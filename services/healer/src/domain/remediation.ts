@@ -85,9 +85,9 @@ export const githubUndo = 'github.undo';
 const stepsOf = (s: ActiveRemediation, phase: Phase) => (phase === 'steps' ? s.plan.steps : s.rollbackSteps);
 
 /** After a failure: the rollback steps run first; without any, escalate right away (when the playbook says so). */
-const afterFailure = (s: ActiveRemediation, reason: string): NewEvent[] => {
+const afterFailure = (s: ActiveRemediation, reason: string, verificationFailed = false): NewEvent[] => {
   const { remediationId, incidentId, service } = s.plan;
-  const failed: NewEvent = { type: 'remediation.failed', data: { remediationId, incidentId, reason } };
+  const failed: NewEvent = { type: 'remediation.failed', data: { remediationId, incidentId, reason, ...(verificationFailed ? { verificationFailed } : {}) } };
   if (rollbackPlan(s).length > 0) return [failed];
   return s.plan.onFailure === 'none' ? [failed] : [failed, { type: 'remediation.escalated', data: { remediationId, incidentId, service, reason } }];
 };
@@ -153,7 +153,7 @@ export const decide = (command: RemediationCommand, state: Remediation): NewEven
     case 'RecordVerification': {
       if (state.status !== 'verifying' || !state.verificationStartedAt) return [];
       if (command.ok) return [{ type: 'remediation.validated', data: { remediationId, incidentId, detail: command.detail } }];
-      return afterFailure(state, `verification failed: ${command.detail}`);
+      return afterFailure(state, `verification failed: ${command.detail}`, true);
     }
   }
 };
