@@ -1,13 +1,16 @@
 // The control plane as four processes: `heph ingest`, `heph analyzer`, `heph healer` and `heph console`
 // spawned as children on Kafka and a fresh PostgreSQL database. Each is ready (database and log), one of
 // the three that append events publishes them, and a demo agent's error burst flows across them:
-// ingest → analyzer (one incident, one page) → healer (one restart, validated) → console.
+// ingest → analyzer (one incident, one page) → healer (one restart, validated) → console. Then the
+// publishing process is killed with SIGKILL and another takes over.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
+import { appendToStream } from '@hephaestus/platform';
 import { freshDatabase } from '@hephaestus/platform/testing';
 import { eventually, startAgent, startWebhookReceiver, testPlaneEnv } from './support.ts';
 
@@ -47,6 +50,10 @@ const startService = (service: ServiceName, env: Record<string, string>) => {
   return {
     service,
     lines,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
     url: () => eventually(`heph ${service} to be up`, () => lines.find((l) => l.msg === 'service up')?.url as string | undefined, 120_000),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -62,7 +69,7 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   });
 
-  it('are each ready, publish events once, and carry an error burst from ingest to a validated restart', async () => {
+  it('are each ready, carry an error burst from ingest to a validated restart, and publish events after the publisher is killed', async () => {
     const db = await freshDatabase();
     cleanups.push(db.drop);
     const dir = await mkdtemp(join(tmpdir(), 'heph-procs-'));
@@ -126,5 +133,21 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     expect(webhook.calls.filter((c) => c.body.status === 'firing' && c.body.incident.service === service)).toHaveLength(1);
     // The healer acted in its own process.
     expect(processes.find((p) => p.service === 'healer')!.lines.some((l) => String(l.msg).startsWith('remediation validated'))).toBe(true);
+
+    // The publishing process is killed: PostgreSQL ends its sessions, another process takes the lock
+    // and publishes what is appended next.
+    const [holder] = publishing();
+    await holder!.kill();
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    cleanups.push(() => sql.end());
+    const [appended] = await sql.begin((tx) =>
+      appendToStream(tx, `silence-${service}`, 0, [{ id: randomUUID(), type: 'silence.expired', occurredAt: new Date(), data: { silenceId: service, by: 'test' } }]),
+    ).then((r) => (r.ok ? r.events : []));
+    await eventually('another process to publish the event appended after the kill', async () => {
+      const [row] = await sql<{ position: string }[]>`SELECT position FROM checkpoints WHERE name = 'publisher:heph.events'`;
+      return BigInt(row?.position ?? 0) >= appended!.position || undefined;
+    }, 60_000);
+    const successors = publishing().filter((p) => p !== holder);
+    expect(successors).toHaveLength(1);
   }, 300_000);
 });
