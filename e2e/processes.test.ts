@@ -12,22 +12,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendToStream } from '@hephaestus/platform';
 import { freshDatabase } from '@hephaestus/platform/testing';
-import { eventually, startAgent, startWebhookReceiver, testPlaneEnv } from './support.ts';
-
-const playbook = `id: restart-on-error-burst
-description: restart an agent whose error rate bursts
-match:
-  service: "procs-*"
-  signal: error_rate
-steps:
-  - name: restart the agent
-    action: agent.restart
-    timeoutSeconds: 5
-verify:
-  signal: error_rate
-  windowSeconds: 4
-  max: 0.05
-`;
+import { eventually, restartPlaybook, startAgent, startWebhookReceiver, testPlaneEnv } from './support.ts';
 
 const serviceNames = ['ingest', 'analyzer', 'healer', 'console'] as const;
 type ServiceName = (typeof serviceNames)[number];
@@ -74,7 +59,7 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     cleanups.push(db.drop);
     const dir = await mkdtemp(join(tmpdir(), 'heph-procs-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    await writeFile(join(dir, 'restart.yaml'), playbook);
+    await writeFile(join(dir, 'restart.yaml'), restartPlaybook('procs-*'));
     const webhook = await startWebhookReceiver();
     cleanups.push(webhook.close);
     const env = {
