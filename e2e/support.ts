@@ -36,6 +36,22 @@ export const testPlaneEnv = (databaseUrl: string, playbooksDir: string, groupPre
  */
 export const ownKafka = (prefix: string) => ({ HEPH_CONSUMER_GROUP_PREFIX: prefix, HEPH_KAFKA_TOPIC_PREFIX: `${prefix}.` });
 
+/** A playbook that restarts an agent of these services when its error rate bursts, verified over 4 s. */
+export const restartPlaybook = (serviceGlob: string) => `id: restart-on-error-burst
+description: restart an agent whose error rate bursts
+match:
+  service: "${serviceGlob}"
+  signal: error_rate
+steps:
+  - name: restart the agent
+    action: agent.restart
+    timeoutSeconds: 5
+verify:
+  signal: error_rate
+  windowSeconds: 4
+  max: 0.05
+`;
+
 /** A control call a test agent received: path, idempotency key and body. */
 export type ControlCall = { path: string; key: string; body: string };
 

@@ -9,22 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@hephaestus/platform';
 import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { startControlPlane, upConfig, type ControlPlane } from '../cli/src/control-plane.ts';
-import { eventually, startAgent, startWebhookReceiver, ownKafka } from './support.ts';
-
-const playbook = `id: restart-on-error-burst
-description: restart an agent whose error rate bursts
-match:
-  service: "e2e-*"
-  signal: error_rate
-steps:
-  - name: restart the agent
-    action: agent.restart
-    timeoutSeconds: 5
-verify:
-  signal: error_rate
-  windowSeconds: 4
-  max: 0.05
-`;
+import { eventually, ownKafka, restartPlaybook, startAgent, startWebhookReceiver } from './support.ts';
 
 type Setup = { env: Record<string, string>; cleanup: () => Promise<void> };
 
@@ -50,7 +35,7 @@ describe.each(backends)('walking skeleton on %s', (_name, prepare) => {
     cleanups.push(backend.cleanup);
     const dir = await mkdtemp(join(tmpdir(), 'heph-e2e-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    await writeFile(join(dir, 'restart.yaml'), playbook);
+    await writeFile(join(dir, 'restart.yaml'), restartPlaybook('e2e-*'));
     const webhook = await startWebhookReceiver();
     cleanups.push(webhook.close);
 

@@ -15,7 +15,8 @@ import { loadRouting } from '../../services/analyzer/src/adapters/alert-dispatch
 import { logKey, schedule, type AlertIncident, type NotificationLogEntry } from '../../services/analyzer/src/domain/routing.ts';
 import { foldEvidence } from '../../services/healer/src/domain/evidence.ts';
 import { choosePlaybook } from '../../services/healer/src/domain/match.ts';
-import { policyOptions, upConfig } from './control-plane.ts';
+import { policyOptions } from '@hephaestus/analyzer';
+import { upConfig } from './control-plane.ts';
 
 export const backtestUsage = `usage: heph backtest [--from TIME] [--to TIME] [--playbooks DIR] [--idle-seconds N] [--json]
 

@@ -3,8 +3,12 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { loadPlaybooks } from '@hephaestus/healer';
-import { ConfigError, createLogger, loadConfig, openDatabase, type Logger } from '@hephaestus/platform';
+import { analyzerConfig, startAnalyzerProcess } from '@hephaestus/analyzer';
+import { consoleConfig, startConsoleProcess } from '@hephaestus/console';
+import { healerConfig, loadPlaybooks, startHealerProcess } from '@hephaestus/healer';
+import { ingestConfig, startIngestProcess } from '@hephaestus/ingest';
+import { ConfigError, createLogger, loadConfig, openDatabase, type BaseConfig, type Logger } from '@hephaestus/platform';
+import type { z } from 'zod';
 import { playbookJsonSchema } from '@hephaestus/schemas';
 import { startControlPlane, upConfig, type ControlPlane } from './control-plane.ts';
 import { runDetect } from './detect.ts';
@@ -20,6 +24,10 @@ Hephaestus: observability and auto-healing for fleets of AI agents.
 
 commands:
   up        run ingest (:4318), analyzer, healer and console (:8080) in one process
+  ingest    run ingest alone (OTLP/HTTP on :4318); with analyzer, healer and console apart, on a shared DATABASE_URL
+  analyzer  run an analyzer alone (/healthz, /readyz, /metrics on :4319); run several to share the telemetry
+  healer    run a healer alone (/healthz, /readyz, /metrics on :4320)
+  console   run the console and its API alone (:8080)
   demo      run 'up' plus a demo agent that serves traffic, then suffers an error burst the healer cures
   detect    stream a timestamp,value CSV through a detector (heph detect --help)
   backtest  replay stored telemetry through the detectors, incident policy and playbooks without acting (heph backtest --help)
@@ -32,6 +40,8 @@ commands:
 Without KAFKA_BROKERS and DATABASE_URL everything runs embedded (PGlite and a Postgres-backed log
 under HEPH_DATA_DIR, default ./.heph). Set both to run on Kafka and PostgreSQL:
   KAFKA_BROKERS=127.0.0.1:9092 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test heph up
+Services run apart share one PostgreSQL database (DATABASE_URL is required); see "Running at scale" in
+the README. heph <service> --help lists the variables a service reads.
 
 options:
   -h, --help   show this help (also: heph <command> --help)
@@ -53,7 +63,46 @@ The demo judges 5-second intervals unless HEPH_RESOLUTION_SECONDS is set; its de
 intervals (HEPH_DETECT_WARMUP_BUCKETS) before they judge, so inject a fault after about 90 s (for
 example --fault-after 90) for the series faults (latency, spend, memory). Ctrl-C stops everything.`;
 
-const commands = ['up', 'demo', 'detect', 'backtest', 'replay', 'playbooks', 'migrate', 'help'];
+/** A service that runs as a process of its own: the variables it reads and how it starts. */
+const service = <C extends BaseConfig>(config: z.ZodObject & z.ZodType<C>, start: (config: C, logger: Logger) => Promise<{ stop: () => Promise<void> }>, what: string) => ({
+  config,
+  what,
+  run: async (env: Record<string, string | undefined>) => {
+    const loaded: C = loadConfig(config, env);
+    const logger = createLogger({ level: loaded.LOG_LEVEL, pretty: process.stdout.isTTY });
+    stopOnSignal(await start(loaded, logger), logger);
+  },
+});
+
+const services = {
+  ingest: service(ingestConfig, startIngestProcess, 'the OTLP/HTTP receiver: writes telemetry to the log (Kafka, or the Postgres-backed log in DATABASE_URL).'),
+  analyzer: service(analyzerConfig, startAnalyzerProcess, 'rollups, detection, the incident policy and alerts; analyzers share the telemetry topics\' partitions (one consumer group).'),
+  healer: service(healerConfig, startHealerProcess, 'playbooks: matches incidents, acts, verifies, rolls back; GitHub webhooks arrive on its port.'),
+  console: service(consoleConfig, startConsoleProcess, 'the on-call console and its API over the projections (stateless).'),
+};
+type ServiceName = keyof typeof services;
+const isService = (name: string): name is ServiceName => Object.hasOwn(services, name);
+
+/** `heph <service> --help`: what it runs and every variable it reads, with its default. */
+const serviceUsage = (name: ServiceName): string => {
+  const schema = services[name].config;
+  const defaults = schema.parse({}) as Record<string, unknown>;
+  const shown = (value: unknown) => (typeof value === 'number' || typeof value === 'boolean' || (typeof value === 'string' && value !== '') ? ` (default ${value})` : '');
+  // HEPH_DATA_DIR is the embedded database's, which a service apart does not use.
+  const variables = Object.keys(schema.shape)
+    .filter((key) => key !== 'HEPH_DATA_DIR')
+    .map((key) => `  ${key}${key === 'DATABASE_URL' ? ' (required: the database every service shares)' : shown(defaults[key])}`);
+  return `usage: heph ${name}
+
+Runs ${name} alone: ${services[name].what}
+It answers /healthz, /readyz (database, log) and /metrics on its port. Without KAFKA_BROKERS the log is
+the Postgres-backed log in DATABASE_URL. SIGINT or SIGTERM stops it.
+
+environment variables it reads:
+${variables.join('\n')}`;
+};
+
+const commands = ['up', 'ingest', 'analyzer', 'healer', 'console', 'demo', 'detect', 'backtest', 'replay', 'playbooks', 'migrate', 'help'];
 
 const main = async () => {
   const { positionals, values } = parseArgs({
@@ -83,6 +132,10 @@ const main = async () => {
   if (command === 'playbooks') {
     process.exitCode = await playbooksCommand(positionals.slice(1));
     return;
+  }
+  if (isService(command)) {
+    if (values.help) return console.log(serviceUsage(command));
+    return services[command].run(process.env);
   }
   if (command === 'help' || (values.help && command !== 'demo')) return console.log(usage);
   if (command === 'demo' && values.help) return console.log(demoUsage);
@@ -162,7 +215,7 @@ const playbooksCommand = async ([sub, dir = './playbooks']: string[]): Promise<n
   return errors.length > 0 ? 1 : 0;
 };
 
-const stopOnSignal = (plane: ControlPlane, logger: Logger, extra: () => Promise<void> = async () => {}) => {
+const stopOnSignal = (plane: Pick<ControlPlane, 'stop'>, logger: Logger, extra: () => Promise<void> = async () => {}) => {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -2,16 +2,66 @@
 // at least once (consumers dedupe by event id); order follows the global position. The publisher reads
 // when appends are announced (LISTEN/NOTIFY on PostgreSQL, in process on embedded PGlite); a read
 // every `safetyMs` (5 s) covers an announcement lost with a connection, and a failed send is retried.
+// Every process that appends events may start one: on PostgreSQL one publishes at a time, holding a
+// session advisory lock; the others wait on the lock and take over when its session ends (a killed
+// process's connection closes, and PostgreSQL releases its locks).
+import postgres from 'postgres';
 import { topics } from '@hephaestus/schemas';
-import type { Database } from './database.ts';
+import type { Database, Sql } from './database.ts';
 import { onEventsAppended } from './event-notifications.ts';
 import { readAll, readCheckpoint, storeCheckpoint } from './event-store.ts';
 import type { Log } from './log.ts';
 import type { Logger } from './logger.ts';
 
-export const startEventPublisher = (database: Pick<Database, 'sql' | 'kind'>, log: Log, logger: Logger, options: { safetyMs?: number; retryMs?: number } = {}) => {
+/** The publisher's advisory lock key (migrations hold 727_001 while they run, appends 727_002). */
+export const publisherLockKey = 727_003;
+
+/** Whether this publisher may publish now: always on PGlite (one process), while it holds the lock on PostgreSQL. */
+type Turn = { holds: () => Promise<boolean>; end: () => Promise<void> };
+
+/**
+ * The publishing turn on PostgreSQL: a connection of its own waits in pg_advisory_lock until no other
+ * session holds the lock. The client reconnects silently after its connection is lost (and the lock
+ * with it), so `holds` asks PostgreSQL whether this session still holds the lock.
+ */
+const publishingLock = (url: string) => {
+  const lockSql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10, connection: { application_name: 'heph-publisher' } });
+  let waiting: postgres.PendingQuery<postgres.Row[]> | undefined;
+  return {
+    take: async (): Promise<Turn> => {
+      // A waiting backend does not notice its client is gone until it writes; this makes a killed
+      // process's waiter leave the queue within 2 s (PostgreSQL 14 and later; older ones ignore it).
+      await lockSql`SELECT set_config('client_connection_check_interval', '2000', false)`.catch(() => {});
+      waiting = lockSql`SELECT pg_advisory_lock(${publisherLockKey})`;
+      try {
+        await waiting;
+      } finally {
+        waiting = undefined;
+      }
+      return {
+        holds: async () => {
+          const [row] = await lockSql<{ held: boolean }[]>`
+            SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+              AND classid = 0 AND objid = ${publisherLockKey} AND objsubid = 1) AS held`;
+          return row!.held;
+        },
+        end: async () => {
+          await lockSql`SELECT pg_advisory_unlock(${publisherLockKey})`.catch(() => {});
+        },
+      };
+    },
+    /** Stops a wait for the lock and ends the session, which releases a held lock. */
+    close: async () => {
+      await waiting?.cancel();
+      await lockSql.end({ timeout: 1 });
+    },
+  };
+};
+
+export const startEventPublisher = (database: Pick<Database, 'sql' | 'kind' | 'url'>, log: Log, logger: Logger, options: { safetyMs?: number; retryMs?: number } = {}) => {
   const { sql } = database;
-  const checkpoint = 'publisher:heph.events';
+  const safetyMs = options.safetyMs ?? 5000;
+  const retryMs = options.retryMs ?? 500;
   let stopped = false;
   let announced = false;
   let wakeUp: (() => void) | undefined;
@@ -31,42 +81,76 @@ export const startEventPublisher = (database: Pick<Database, 'sql' | 'kind'>, lo
       }
       wakeUp = done;
     });
+  const lock = database.kind === 'postgresql' ? publishingLock(database.url) : undefined;
+  const takeTurn = async (): Promise<Turn> => {
+    if (!lock) return { holds: async () => true, end: async () => {} };
+    logger.debug('waiting for the publishing lock');
+    const turn = await lock.take();
+    logger.info('publishing heph.events (this process holds the publishing lock)');
+    return turn;
+  };
   const listening = onEventsAppended(database, wake);
   const loop = async () => {
     const unlisten = await listening.catch((error: unknown) => {
-      logger.warn({ err: error }, `appends are not announced: the publisher reads every ${(options.safetyMs ?? 5000) / 1000} s`);
+      logger.warn({ err: error }, `appends are not announced: the publisher reads every ${safetyMs / 1000} s`);
       return async () => {};
     });
     while (!stopped) {
-      announced = false;
+      let turn: Turn;
       try {
-        const events = await readAll(sql, await readCheckpoint(sql, checkpoint), 500);
-        if (events.length > 0) {
-          await log.send(
-            topics.events,
-            events.map(({ position, ...event }) => ({
-              key: event.streamId,
-              value: Buffer.from(JSON.stringify(event)),
-              headers: { 'content-type': 'application/json', 'heph-event-type': event.type, 'heph-position': position.toString() },
-            })),
-          );
-          await storeCheckpoint(sql, checkpoint, events.at(-1)!.position);
-          continue;
-        }
-        await rest(options.safetyMs ?? 5000);
+        turn = await takeTurn();
       } catch (error) {
         if (stopped) break;
-        logger.error({ err: error }, 'event publishing failed, retrying');
-        await new Promise((r) => setTimeout(r, options.retryMs ?? 500));
+        logger.error({ err: error }, 'waiting for the publishing lock failed, retrying');
+        await new Promise((r) => setTimeout(r, retryMs));
+        continue;
       }
+      await publishWhileHolding(turn);
+      await turn.end();
     }
     await unlisten();
+  };
+  /** Publishes until this process loses its turn or stops. */
+  const publishWhileHolding = async (turn: Turn) => {
+    while (!stopped) {
+      announced = false;
+      try {
+        if (!(await turn.holds())) {
+          logger.warn('the publishing lock was lost with its connection: standing by');
+          return;
+        }
+        if (await publishBatch(sql)) continue;
+        await rest(safetyMs);
+      } catch (error) {
+        if (stopped) return;
+        logger.error({ err: error }, 'event publishing failed, retrying');
+        await new Promise((r) => setTimeout(r, retryMs));
+      }
+    }
+  };
+  /** Sends the next events after the checkpoint and moves it past them; false when there were none. */
+  const publishBatch = async (sql: Sql): Promise<boolean> => {
+    const checkpoint = 'publisher:heph.events';
+    const events = await readAll(sql, await readCheckpoint(sql, checkpoint), 500);
+    if (events.length === 0) return false;
+    await log.send(
+      topics.events,
+      events.map(({ position, ...event }) => ({
+        key: event.streamId,
+        value: Buffer.from(JSON.stringify(event)),
+        headers: { 'content-type': 'application/json', 'heph-event-type': event.type, 'heph-position': position.toString() },
+      })),
+    );
+    await storeCheckpoint(sql, checkpoint, events.at(-1)!.position);
+    return true;
   };
   const done = loop();
   return {
     stop: async () => {
       stopped = true;
       wakeUp?.();
+      // Ending the lock's session stops a wait for the lock, and releases it if held.
+      await lock?.close();
       await done;
     },
   };

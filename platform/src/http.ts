@@ -63,6 +63,27 @@ export const createHttpServer = (options: HttpServerOptions): FastifyInstance =>
   return app;
 };
 
+/** A webhook's handler: the raw body (its signature covers the exact bytes) in, a status and a message out. */
+export type WebhookHandler = (request: { headers: Record<string, string | string[] | undefined>; body: string }) => Promise<{ status: number; message: string }>;
+
+/**
+ * A public POST route for signed webhook deliveries (GitHub's): this route alone keeps its body as the
+ * raw string; a handler that throws means a payload not of the shape its event promises (400).
+ */
+export const registerWebhookRoute = (app: FastifyInstance, path: string, handle: WebhookHandler, logger: Logger): void => {
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    scope.post(path, { config: { public: true, anyHost: true } }, async (request, reply) => {
+      const answer = await handle({ headers: request.headers, body: String(request.body ?? '') }).catch((error: unknown) => {
+        logger.warn({ err: error, event: request.headers['x-github-event'], delivery: request.headers['x-github-delivery'] }, 'webhook payload refused');
+        return { status: 400, message: `payload not understood: ${error instanceof Error ? error.message : String(error)}` };
+      });
+      return reply.code(answer.status).type('text/plain').send(answer.message);
+    });
+  });
+};
+
 export const newRegistry = (): Registry => new Registry();
 
 const listenChecks = new WeakMap<FastifyInstance, (host: string) => void>();

@@ -11,3 +11,4 @@ export * from './kafka-log.ts';
 export * from './http.ts';
 export * from './runtime.ts';
 export * from './event-publisher.ts';
+export * from './service-process.ts';

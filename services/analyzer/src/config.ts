@@ -11,6 +11,8 @@ export const analyzerConfig = baseConfig.extend({
   HEPH_CONSOLE_URL: z.url().default('http://127.0.0.1:8080'),
   /** Alert routing: receivers, routes, grouping, inhibition (see config/routing.yaml). */
   HEPH_ROUTING_FILE: z.string().optional(),
+  /** `heph analyzer`'s own /healthz, /readyz and /metrics (in `heph up` they are served with ingest's and the console's). */
+  HEPH_ANALYZER_HOST: z.string().default('127.0.0.1'),
   HEPH_ANALYZER_PORT: env.port(4319),
   /** LLM prices and spend budgets (YAML). */
   HEPH_COSTS_FILE: z.string().default('./config/costs.yaml'),

@@ -8,3 +8,4 @@ export { handleIncidentCommand, projectIncidentEvent } from './adapters/incident
 export { readIncidentTraces, storeIncidentTraces, type IncidentTrace } from './adapters/incident-traces.ts';
 export { loadObjectives } from './adapters/objectives-loader.ts';
 export { loadSignalMeanings } from './adapters/signals-loader.ts';
+export * from './main.ts';

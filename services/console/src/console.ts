@@ -3,7 +3,7 @@
 // the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { handleIncidentCommand, readIncidentTraces } from '@hephaestus/analyzer';
-import { createHttpServer, type Database, type Logger, type NamedToken, type Sql } from '@hephaestus/platform';
+import { createHttpServer, databaseAnswers, registerWebhookRoute, type Database, type Logger, type NamedToken, type Sql, type WebhookHandler } from '@hephaestus/platform';
 import type { CostBudget } from '@hephaestus/schemas';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -67,19 +67,6 @@ const seriesQuery = z.object({
 export const problem = (reply: FastifyReply, status: number, title: string, detail: string) =>
   reply.code(status).type('application/problem+json').send({ type: 'about:blank', title, status, detail });
 
-/** Whether the database answers a query within `withinMs` (a stalled one must not hang /readyz). */
-const answers = async (sql: Sql, withinMs = 2000): Promise<boolean> => {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), withinMs);
-  });
-  try {
-    return await Promise.race([sql`SELECT 1`.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
-
 export type ConsoleOptions = {
   sql: Sql;
   /** Which database `sql` reaches ('postgresql' unless told): the event stream hears appends by LISTEN, or in process on PGlite. */
@@ -100,7 +87,7 @@ export type ConsoleOptions = {
   playbooks?: RemediationsApiOptions['playbooks'];
   playbookErrors?: RemediationsApiOptions['playbookErrors'];
   /** GitHub's webhook deliveries (checks, statuses, pull requests), verified by their signature, not a token. */
-  githubWebhooks?: (request: { headers: Record<string, string | string[] | undefined>; body: string }) => Promise<{ status: number; message: string }>;
+  githubWebhooks?: WebhookHandler;
   /** LLM spend budgets (`budgets` of the costs file, HEPH_COSTS_FILE), for the spend view's burn and run-out forecast. */
   budgets?: CostBudget[];
   /** Gauge limits (HEPH_LIMITS, signal → limit) beside those services report themselves, for the forecasts on service pages. */
@@ -113,7 +100,7 @@ export type ConsoleOptions = {
 
 export const createConsoleServer = (options: ConsoleOptions): FastifyInstance => {
   const { sql } = options;
-  const app = createHttpServer({ log: options.logger, registry: options.registry, readiness: { database: () => answers(options.sql), ...options.readiness }, requestTimeoutMs: options.requestTimeoutMs });
+  const app = createHttpServer({ log: options.logger, registry: options.registry, readiness: { database: () => databaseAnswers(options.sql), ...options.readiness }, requestTimeoutMs: options.requestTimeoutMs });
   // Every route needs a token (when tokens are set) unless it is marked public; see guard.ts.
   // Refusals are problem+json, but in Alertmanager's `{code, message}` on its API v2 so amtool can read them.
   registerGuard(app, { tokens: options.tokens ?? [], allowedHosts: options.allowedHosts ?? [], consoleUrl: options.consoleUrl }, (reply, error) => {
@@ -137,22 +124,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   registerEventStream(app, { sql, databaseKind: options.databaseKind ?? 'postgresql', logger: options.logger, heartbeatMs: options.eventStreamHeartbeatMs });
   registerSpendApi(app, { sql, problem, budgets: options.budgets });
   registerForecastApi(app, { sql, problem, limits: options.limits ?? {} });
-  const githubWebhooks = options.githubWebhooks;
-  if (githubWebhooks) {
-    // The signature covers the exact bytes, so this route alone keeps its body as the raw string.
-    app.register(async (scope) => {
-      scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
-      scope.post('/github/webhooks', { config: { public: true, anyHost: true } }, async (request, reply) => {
-        // The fixer's handlers only read the verified payload: one that throws is not the shape its event promises.
-        const answer = await githubWebhooks({ headers: request.headers, body: String(request.body ?? '') }).catch((error: unknown) => {
-          options.logger.warn({ err: error, event: request.headers['x-github-event'], delivery: request.headers['x-github-delivery'] }, 'github webhook payload refused');
-          return { status: 400, message: `payload not understood: ${error instanceof Error ? error.message : String(error)}` };
-        });
-        return reply.code(answer.status).type('text/plain').send(answer.message);
-      });
-    });
-  }
+  if (options.githubWebhooks) registerWebhookRoute(app, '/github/webhooks', options.githubWebhooks, options.logger);
   app.get('/api/openapi.json', { config: { public: true } }, async () => openApiDocument);
   registerRemediationsApi(app, { sql, logger: options.logger, problem, principalOf, playbooks: options.playbooks, playbookErrors: options.playbookErrors });
 

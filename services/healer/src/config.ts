@@ -30,7 +30,11 @@ export const healerConfig = baseConfig.extend({
   HEPH_AGENT_CONTROL_TOKEN: z.string().optional(),
   HEPH_RESOLUTION_SECONDS: env.seconds(10),
   HEPH_DETECT_GRACE_SECONDS: env.seconds(2),
+  /** `heph healer`'s own /healthz, /readyz, /metrics and, with GitHub on, POST /github/webhooks. */
+  HEPH_HEALER_HOST: z.string().default('127.0.0.1'),
   HEPH_HEALER_PORT: env.port(4320),
+  /** The console's address, for links in fix pull requests. */
+  HEPH_CONSOLE_URL: z.url().default('http://127.0.0.1:8080'),
   /** Every playbook records what it would do and does nothing. */
   HEPH_HEALER_DRY_RUN: env.bool(false),
   /** How long a healer's lease on a remediation lasts unrenewed: another healer takes over a dead one's after it. */

@@ -1,2 +1,3 @@
 export * from './ingest.ts';
 export * from './config.ts';
+export * from './main.ts';

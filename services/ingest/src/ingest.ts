@@ -28,6 +28,8 @@ export type IngestOptions = {
   limits?: AttributeLimits;
   /** A resource batch encoded larger than this becomes several log records (Kafka's default limit is 1 MiB). */
   maxRecordBytes?: number;
+  /** What /readyz checks, by name (the log it writes to unless told). */
+  readiness?: Record<string, () => Promise<boolean>>;
 };
 
 class IngestError extends Error {
@@ -95,7 +97,7 @@ const ingestMetrics = (registry: Registry) => {
 export const createIngestServer = (options: IngestOptions): FastifyInstance => {
   const { logger } = options;
   const maxInFlight = options.maxInFlightBytes ?? 16 * 1024 * 1024;
-  const app = createHttpServer({ log: logger, registry: options.registry, readiness: { log: options.log.ready }, bodyLimitBytes: options.maxBodyBytes });
+  const app = createHttpServer({ log: logger, registry: options.registry, readiness: options.readiness ?? { log: options.log.ready }, bodyLimitBytes: options.maxBodyBytes });
   const tokens = options.tokens.map((t, i): IngestToken => (typeof t === 'string' ? { name: `token-${i + 1}`, token: t, services: ['*'] } : t));
   const identify = bearerTokenIdentity(tokens.map((t, i) => ({ name: String(i), token: t.token })));
   const bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
