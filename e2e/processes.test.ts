@@ -2,7 +2,9 @@
 // spawned as children on Kafka and a fresh PostgreSQL database. Each is ready (database and log), one of
 // the three that append events publishes them, and a demo agent's error burst flows across them:
 // ingest → analyzer (one incident, one page) → healer (one restart, validated) → console. Then the
-// publishing process is killed with SIGKILL and another takes over.
+// publishing process is killed with SIGKILL and another takes over. And the kill test: two analyzers
+// and two healers; the active analyzer is killed as a fault begins and the healer mid-remediation, and
+// the fault still gives one incident, one page, one restart, validated.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -35,6 +37,7 @@ const startService = (service: ServiceName, env: Record<string, string>) => {
   return {
     service,
     lines,
+    logged: (message: string | RegExp) => lines.some((l) => (typeof message === 'string' ? l.msg === message : message.test(String(l.msg)))),
     kill: async () => {
       child.kill('SIGKILL');
       await exited;
@@ -135,4 +138,80 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     const successors = publishing().filter((p) => p !== holder);
     expect(successors).toHaveLength(1);
   }, 300_000);
+
+  it('keeps one incident, one page and one restart when the active analyzer is killed as a fault begins and the healer mid-remediation', async () => {
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    const dir = await mkdtemp(join(tmpdir(), 'heph-kill-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    // A verification long enough to kill the healer in the middle of it.
+    await writeFile(join(dir, 'restart.yaml'), restartPlaybook('kill-*', 20));
+    const webhook = await startWebhookReceiver();
+    cleanups.push(webhook.close);
+    const env = {
+      ...testPlaneEnv(db.url, dir, `kill-${randomBytes(4).toString('hex')}`),
+      HEPH_ANALYZER_PORT: '0',
+      HEPH_HEALER_PORT: '0',
+      HEPH_HEALER_LEASE_SECONDS: '3',
+      HEPH_ALERT_WEBHOOK_URL: webhook.url,
+    };
+    const started = (['ingest', 'analyzer', 'analyzer', 'healer', 'healer', 'console'] as const).map((service) => startService(service, env));
+    for (const p of started) cleanups.push(p.stop);
+    const urls = await Promise.all(started.map((p) => p.url()));
+    const consoleUrl = urls[5]!;
+    const api = async (path: string) => (await fetch(`${consoleUrl}${path}`)).json() as Promise<any>;
+
+    // One analyzer is active, the other stands by, both ready.
+    const analyzers = started.filter((p) => p.service === 'analyzer');
+    const active = await eventually('one analyzer to be active', () => analyzers.find((p) => p.logged('analyzer active (it holds the analyzer lock)')));
+    const standby = analyzers.find((p) => p !== active)!;
+    await eventually('the other to stand by', () => standby.logged(/^analyzer standing by/) || undefined);
+    const standbyUrl = urls[started.indexOf(standby)]!;
+    expect((await fetch(`${standbyUrl}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${standbyUrl}/metrics`)).text()).toMatch(/^heph_analyzer_active 0$/m);
+
+    const service = `kill-${randomBytes(3).toString('hex')}`;
+    const agent = await startAgent({ service, ingestUrl: urls[0]! });
+    cleanups.push(agent.stop);
+    await eventually('the console to show the service with healthy traffic', async () => {
+      const shown = (await api('/api/services')).services.find((s: any) => s.name === service);
+      return shown && shown.callsLast5m >= 150 ? shown : undefined;
+    });
+
+    // The fault begins and the active analyzer dies with it.
+    await agent.injectFault();
+    const killedAt = Date.now();
+    await active.kill();
+    await eventually('the standby to take over', () => standby.logged('analyzer taking over: the active analyzer stopped or died') || undefined);
+    const lockTakenAfterMs = Number(standby.lines.find((l) => l.msg === 'analyzer taking over: the active analyzer stopped or died')!.time) - killedAt;
+    // Its consumer joins the group once Kafka's session for the dead member ends (10 s).
+    await eventually('the standby to consume telemetry', async () => /^heph_analyzer_records_total\{signal="spans"\} [1-9]/m.test(await (await fetch(`${standbyUrl}/metrics`)).text()) || undefined, 60_000);
+    const consumingAfterMs = Date.now() - killedAt;
+    console.log(`analyzer SIGKILL: the standby held the lock after ${lockTakenAfterMs} ms and consumed telemetry after ${consumingAfterMs} ms`);
+    expect(await (await fetch(`${standbyUrl}/metrics`)).text()).toMatch(/^heph_analyzer_active 1$/m);
+
+    const firing = await eventually('the firing alert', () => webhook.calls.find((c) => c.body.status === 'firing' && c.body.incident.service === service), 120_000);
+    const incidentId: string = firing.body.incident.id;
+
+    // The healer that started the remediation is killed while it verifies; the other takes it over when its lease expires.
+    const healers = started.filter((p) => p.service === 'healer');
+    const acting = await eventually('a healer to verify the restart', () => healers.find((p) => p.logged(/^verifying error_rate on /)), 120_000);
+    await acting.kill();
+    const successor = healers.find((p) => p !== acting)!;
+    await eventually('the other healer to take the remediation over', () => successor.logged(/^took over remediation .* from healer .* \(lease expired at /) || undefined, 60_000);
+    const detail = await eventually('validation and resolution in the console', async () => {
+      const incident = await api(`/api/incidents/${incidentId}`);
+      const types: string[] = incident.timeline.map((e: any) => e.type);
+      return incident.status === 'resolved' && types.includes('remediation.validated') ? incident : undefined;
+    }, 120_000);
+    const types: string[] = detail.timeline.map((e: any) => e.type);
+    // One incident, one page, one restart; no step ran twice; validated once.
+    expect((await api('/api/incidents')).incidents.filter((i: any) => i.service === service)).toHaveLength(1);
+    expect(webhook.calls.filter((c) => c.body.status === 'firing' && c.body.incident.service === service)).toHaveLength(1);
+    expect(agent.lines.filter((l) => l.includes('restart requested by the healer'))).toHaveLength(1);
+    expect(types.filter((t) => t === 'remediation.started')).toHaveLength(1);
+    expect(types.filter((t) => t === 'remediation.step_started')).toHaveLength(1);
+    expect(types.filter((t) => t === 'remediation.validated')).toHaveLength(1);
+    expect(successor.logged(/^remediation validated/)).toBe(true);
+  }, 420_000);
 });

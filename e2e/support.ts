@@ -36,8 +36,8 @@ export const testPlaneEnv = (databaseUrl: string, playbooksDir: string, groupPre
  */
 export const ownKafka = (prefix: string) => ({ HEPH_CONSUMER_GROUP_PREFIX: prefix, HEPH_KAFKA_TOPIC_PREFIX: `${prefix}.` });
 
-/** A playbook that restarts an agent of these services when its error rate bursts, verified over 4 s. */
-export const restartPlaybook = (serviceGlob: string) => `id: restart-on-error-burst
+/** A playbook that restarts an agent of these services when its error rate bursts, verified over `verifySeconds` (4 s). */
+export const restartPlaybook = (serviceGlob: string, verifySeconds = 4) => `id: restart-on-error-burst
 description: restart an agent whose error rate bursts
 match:
   service: "${serviceGlob}"
@@ -48,7 +48,7 @@ steps:
     timeoutSeconds: 5
 verify:
   signal: error_rate
-  windowSeconds: 4
+  windowSeconds: ${verifySeconds}
   max: 0.05
 `;
 

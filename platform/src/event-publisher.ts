@@ -5,58 +5,16 @@
 // Every process that appends events may start one: on PostgreSQL one publishes at a time, holding a
 // session advisory lock; the others wait on the lock and take over when its session ends (a killed
 // process's connection closes, and PostgreSQL releases its locks).
-import postgres from 'postgres';
 import { topics } from '@hephaestus/schemas';
 import type { Database, Sql } from './database.ts';
 import { onEventsAppended } from './event-notifications.ts';
 import { readAll, readCheckpoint, storeCheckpoint } from './event-store.ts';
 import type { Log } from './log.ts';
 import type { Logger } from './logger.ts';
+import { sessionLock, type Turn } from './session-lock.ts';
 
-/** The publisher's advisory lock key (migrations hold 727_001 while they run, appends 727_002). */
+/** The publisher's advisory lock key (migrations hold 727_001 while they run, appends 727_002, the active analyzer 727_004). */
 export const publisherLockKey = 727_003;
-
-/** Whether this publisher may publish now: always on PGlite (one process), while it holds the lock on PostgreSQL. */
-type Turn = { holds: () => Promise<boolean>; end: () => Promise<void> };
-
-/**
- * The publishing turn on PostgreSQL: a connection of its own waits in pg_advisory_lock until no other
- * session holds the lock. The client reconnects silently after its connection is lost (and the lock
- * with it), so `holds` asks PostgreSQL whether this session still holds the lock.
- */
-const publishingLock = (url: string) => {
-  const lockSql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10, connection: { application_name: 'heph-publisher' } });
-  let waiting: postgres.PendingQuery<postgres.Row[]> | undefined;
-  return {
-    take: async (): Promise<Turn> => {
-      // A waiting backend does not notice its client is gone until it writes; this makes a killed
-      // process's waiter leave the queue within 2 s (PostgreSQL 14 and later; older ones ignore it).
-      await lockSql`SELECT set_config('client_connection_check_interval', '2000', false)`.catch(() => {});
-      waiting = lockSql`SELECT pg_advisory_lock(${publisherLockKey})`;
-      try {
-        await waiting;
-      } finally {
-        waiting = undefined;
-      }
-      return {
-        holds: async () => {
-          const [row] = await lockSql<{ held: boolean }[]>`
-            SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-              AND classid = 0 AND objid = ${publisherLockKey} AND objsubid = 1) AS held`;
-          return row!.held;
-        },
-        end: async () => {
-          await lockSql`SELECT pg_advisory_unlock(${publisherLockKey})`.catch(() => {});
-        },
-      };
-    },
-    /** Stops a wait for the lock and ends the session, which releases a held lock. */
-    close: async () => {
-      await waiting?.cancel();
-      await lockSql.end({ timeout: 1 });
-    },
-  };
-};
 
 export const startEventPublisher = (database: Pick<Database, 'sql' | 'kind' | 'url'>, log: Log, logger: Logger, options: { safetyMs?: number; retryMs?: number } = {}) => {
   const { sql } = database;
@@ -81,7 +39,7 @@ export const startEventPublisher = (database: Pick<Database, 'sql' | 'kind' | 'u
       }
       wakeUp = done;
     });
-  const lock = database.kind === 'postgresql' ? publishingLock(database.url) : undefined;
+  const lock = database.kind === 'postgresql' ? sessionLock(database.url, publisherLockKey, 'heph-publisher') : undefined;
   const takeTurn = async (): Promise<Turn> => {
     if (!lock) return { holds: async () => true, end: async () => {} };
     logger.debug('waiting for the publishing lock');

@@ -11,4 +11,6 @@ export * from './kafka-log.ts';
 export * from './http.ts';
 export * from './runtime.ts';
 export * from './event-publisher.ts';
+export * from './active-standby.ts';
+export * from './session-lock.ts';
 export * from './service-process.ts';

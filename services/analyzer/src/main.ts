@@ -1,5 +1,6 @@
 // Wires the analyzer: onto the parts `heph up` shares, or as its own process (`heph analyzer`).
-import { startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
+import { runActiveStandby, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
+import { Gauge } from 'prom-client';
 import { startAnalyzer } from './analyzer.ts';
 import type { AnalyzerConfig } from './config.ts';
 import { loadCosts } from './adapters/costs-loader.ts';
@@ -18,9 +19,23 @@ export const policyOptions = async (config: PolicyConfig) => ({
   },
 });
 
-/** `consoleUrl`: where alerts link to; `heph up` passes the console's address once it listens. */
-export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, logger }: ServiceParts, consoleUrl = config.HEPH_CONSOLE_URL) => {
-  const analyzer = await startAnalyzer({
+/** The active analyzer's advisory lock key (beside the migrations' 727_001, appends' 727_002 and the publisher's 727_003). */
+export const analyzerLockKey = 727_004;
+
+/** A process whose analyzer lost its active turn exits (1) so its supervisor starts it again as a standby. */
+const exitOnLost = () => {
+  process.exitCode = 1;
+  process.kill(process.pid, 'SIGTERM');
+};
+
+/**
+ * `consoleUrl`: where alerts link to; `heph up` passes the console's address once it listens. One
+ * analyzer is active at a time on a shared PostgreSQL database (it holds the analyzer lock); the
+ * others stand by and the first to take the lock goes on from the committed offsets and the stored
+ * detector state when the active one stops or dies.
+ */
+export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, logger }: ServiceParts, consoleUrl = config.HEPH_CONSOLE_URL, onLost = exitOnLost) => {
+  const options = {
     sql: runtime.db.sql,
     log: runtime.log,
     logger,
@@ -38,11 +53,20 @@ export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, 
     retention: { baseHours: config.HEPH_RETENTION_BASE_HOURS, minuteDays: config.HEPH_RETENTION_MINUTE_DAYS, hourDays: config.HEPH_RETENTION_HOUR_DAYS },
     consoleUrl,
     ...(await policyOptions(config)),
+  };
+  const turn = await runActiveStandby({
+    database: runtime.db,
+    lockKey: analyzerLockKey,
+    name: 'analyzer',
+    logger,
+    start: () => startAnalyzer(options),
+    onLost,
   });
-  return { stop: analyzer.stop };
+  new Gauge({ name: 'heph_analyzer_active', help: 'Whether this analyzer is the active one (1) or stands by (0).', registers: [registry], collect() { this.set(turn.active() ? 1 : 0); } });
+  return { stop: turn.stop };
 };
 
-/** `heph analyzer`: several share the telemetry topics' partitions (one consumer group). */
+/** `heph analyzer`: one is active at a time, the others stand by (the analyzer lock). */
 export const startAnalyzerProcess = (config: AnalyzerConfig, logger: Logger) =>
   startServiceProcess({
     service: 'analyzer',
