@@ -72,7 +72,8 @@ const freePort = () =>
   });
 
 /** `heph up` as its own process, so its memory is its own and it can be killed with SIGKILL. */
-const startPlane = async (env: Record<string, string>, ingestUrl: string) => {
+/** `heph up` as a child, once ingest and the console both answer /readyz (ingest listens first). */
+const startPlane = async (env: Record<string, string>, ingestUrl: string, consoleUrl = `http://127.0.0.1:${env.HEPH_CONSOLE_PORT}`) => {
   const lines: string[] = [];
   const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, '../cli/src/main.ts'), 'up'], {
     env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
@@ -87,8 +88,11 @@ const startPlane = async (env: Record<string, string>, ingestUrl: string) => {
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await eventually('the control plane to answer /readyz', async () => {
     if (child.exitCode !== null) throw new Error(`heph up exited with ${child.exitCode}:\n${lines.join('\n')}`);
-    const response = await fetch(`${ingestUrl}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-    return response?.status === 200 || undefined;
+    for (const url of [ingestUrl, consoleUrl]) {
+      const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      if (response?.status !== 200) return undefined;
+    }
+    return true;
   }, 90_000);
   return { child, lines, exited };
 };
