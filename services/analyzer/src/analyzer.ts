@@ -1,5 +1,5 @@
 // The analyzer pipeline: consume → rollup → detect → decide (the incident policy, on event time) → append, then notify.
-import { type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
+import { onEventsAppended, type ConsumedRecord, type Database, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import {
   decodeLogsProtobuf,
   decodeMetricsProtobuf,
@@ -35,6 +35,8 @@ import type { DetectorName } from './domain/detectors/index.ts';
 
 export type AnalyzerOptions = {
   sql: Sql;
+  /** The database `sql` belongs to: with it, alerts go out as their events commit (LISTEN/NOTIFY, or in process on PGlite) instead of at the next look. */
+  database?: Pick<Database, 'sql' | 'kind'>;
   log: Log;
   logger: Logger;
   registry: Registry;
@@ -156,6 +158,10 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   const correlator = createCorrelator({ resolutionSeconds: options.resolutionSeconds });
   /** The newest event time consumed (span end, metric point, log record): how far the telemetry has got. */
   let eventTimeMs = 0;
+  /** The intervals judged: every one that closed before this. */
+  let judgedBefore = 0;
+  /** Cuts the detection loop's wait short. */
+  let wakeDetection = () => {};
   /** A replay's first event time: it judges from there on. */
   let firstEventTimeMs: number | undefined;
   // A timestamp far in the future (a skewed agent clock) must not close intervals early: the clock caps it.
@@ -249,6 +255,8 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       repeated = unapplied.length - fresh.length;
     });
     s.applied?.(items);
+    // The telemetry passed the end of an interval (and its grace): judge it now, not at the next look.
+    if (!options.replay && eventTimeMs > 0 && closedBefore() > judgedBefore) wakeDetection();
     metrics.records.inc({ signal: s.signal }, items.length);
     if (repeated > 0) {
       repeatedRequests.inc(repeated);
@@ -370,6 +378,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     consoleUrl: options.consoleUrl,
     env: options.env ?? {},
     registry: options.registry,
+    onAppended: options.database ? (wake) => onEventsAppended(options.database!, wake) : undefined,
     now,
   });
   let stopped = false;
@@ -378,7 +387,11 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     let lastTopology = 0;
     while (!stopped) {
       try {
-        if (eventTimeMs > 0) await decisions.pass(closedBefore(), firstEventTimeMs);
+        if (eventTimeMs > 0) {
+          const until = closedBefore();
+          await decisions.pass(until, firstEventTimeMs);
+          judgedBefore = Math.max(judgedBefore, until);
+        }
         metrics.openIncidents.set(decisions.openCount());
         if (now() - lastTopology > 10_000) {
           lastTopology = now();
@@ -391,7 +404,17 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       } catch (error) {
         logger.error({ err: error }, 'detection pass failed');
       }
-      await new Promise((r) => setTimeout(r, 500));
+      // Woken when consumed telemetry closes an interval; otherwise it looks again in 500 ms (the clock
+      // closes intervals too, and topology and retention have their own turns).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 500);
+        function done() {
+          clearTimeout(timer);
+          wakeDetection = () => {};
+          resolve();
+        }
+        wakeDetection = done;
+      });
     }
   })();
   logger.info({ resolutionSeconds: options.resolutionSeconds, prices: options.costs.prices.length, budgets: options.costs.budgets.length }, 'analyzer consuming otel.spans, otel.metrics and otel.logs');
@@ -406,6 +429,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     },
     stop: async () => {
       stopped = true;
+      wakeDetection();
       await subscription.stop();
       await outcomes?.stop();
       await detectLoop;

@@ -37,6 +37,7 @@ const exitOnLost = () => {
 export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, logger }: ServiceParts, consoleUrl = config.HEPH_CONSOLE_URL, onLost = exitOnLost) => {
   const options = {
     sql: runtime.db.sql,
+    database: runtime.db,
     log: runtime.log,
     logger,
     registry,

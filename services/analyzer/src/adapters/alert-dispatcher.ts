@@ -143,7 +143,10 @@ export type AlertDispatcherOptions = {
   /** True when the incident is a downstream symptom of an open root cause: it is then muted, like an inhibited one. */
   isDownstreamSymptom?: (incident: AlertedIncident, open: AlertedIncident[]) => boolean | Promise<boolean>;
   registry?: Registry;
+  /** How often it looks at the events when no append wakes it (and no group timer is due sooner). */
   pollMs?: number;
+  /** Subscribes to appends to the event store (platform's onEventsAppended): a page goes out as its event commits. */
+  onAppended?: (wake: () => void) => Promise<() => Promise<void>>;
   /** Per HTTP request. */
   timeoutMs?: number;
   retry?: { retries: number; minTimeoutMs: number; maxTimeoutMs: number };
@@ -472,6 +475,17 @@ export const startAlertDispatcher = (options: AlertDispatcherOptions) => {
 
   const nap = sleeper();
   const loop = async () => {
+    const unlisten = await options.onAppended?.(() => nap.wake()).catch((error: unknown) => {
+      logger.warn({ err: error }, `appends are not announced: alerts are looked for every ${pollMs} ms`);
+      return undefined;
+    });
+    try {
+      await dispatch();
+    } finally {
+      await unlisten?.();
+    }
+  };
+  const dispatch = async () => {
     let started = false;
     while (!stopped) {
       try {
