@@ -6,6 +6,7 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 COPY schemas/package.json schemas/
 COPY platform/package.json platform/
+COPY aggregates/package.json aggregates/
 COPY services/ingest/package.json services/ingest/
 COPY services/analyzer/package.json services/analyzer/
 COPY services/healer/package.json services/healer/
@@ -15,6 +16,7 @@ COPY cli/package.json cli/
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY schemas schemas
 COPY platform platform
+COPY aggregates aggregates
 COPY services services
 COPY sdk sdk
 COPY cli cli

@@ -4,7 +4,7 @@ import LongestFirst from './e2e/sequencer.ts';
 
 export default defineConfig({
   test: {
-    include: ['schemas/src/**/*.test.ts', 'platform/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'cli/src/**/*.test.ts', 'sdk/*/src/**/*.test.ts', 'e2e/**/*.test.ts', 'bench/**/*.test.ts', 'deploy/**/*.test.ts'],
+    include: ['schemas/src/**/*.test.ts', 'platform/src/**/*.test.ts', 'aggregates/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'cli/src/**/*.test.ts', 'sdk/*/src/**/*.test.ts', 'e2e/**/*.test.ts', 'bench/**/*.test.ts', 'deploy/**/*.test.ts'],
     globalSetup: ['./e2e/global-setup.ts'],
     // Failsafes, not expectations: tests wait on events and data, and two files share two busy cores.
     testTimeout: 180_000,

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { handleIncidentCommand } from '@hephaestus/aggregates';
 import { createConsoleServer } from '@hephaestus/console';
 import { listen, loadConfig, newRegistry, openDatabase } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';

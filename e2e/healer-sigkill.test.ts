@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { handleIncidentCommand } from '@hephaestus/aggregates';
 import { freshDatabase } from '@hephaestus/platform/testing';
 import { eventually, testPlaneEnv } from './support.ts';
 

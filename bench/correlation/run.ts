@@ -8,7 +8,7 @@ import { createCorrelator } from '../../services/analyzer/src/adapters/correlato
 import { defaultErrorRateSettings, type Bucket } from '../../services/analyzer/src/domain/error-rate-detector.ts';
 import { errorRateObservation, signatureObservation } from '../../services/analyzer/src/domain/observations.ts';
 import { decidePass, defaultPolicySettings, frozenBaseline, initialPolicyState, type Decision, type Observation, type PolicyState } from '../../services/analyzer/src/domain/incident-policy.ts';
-import type { IncidentCommand } from '../../services/analyzer/src/domain/incident.ts';
+import type { IncidentCommand } from '@hephaestus/aggregates';
 import { maxExemplars, rollupSpans } from '../../services/analyzer/src/domain/rollup.ts';
 import {
   agentFleet,

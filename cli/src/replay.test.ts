@@ -2,9 +2,8 @@
 // projection gone wrong is found by --check (which changes nothing) and mended by a rebuild.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { handleIncidentCommand, handleRemediationCommand } from '@hephaestus/aggregates';
 import { createSilence, expireSilence } from '@hephaestus/console';
-import { handleRemediationCommand } from '@hephaestus/healer';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { rebuildProjections, runReplay } from './replay.ts';

@@ -58,3 +58,34 @@ export const baseConfig = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type BaseConfig = z.infer<typeof baseConfig>;
+
+/** `signal=limit` pairs, e.g. `process.memory.usage=1073741824`, as a signal → limit record. */
+const limitPairs = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    const limits: Record<string, number> = {};
+    for (const pair of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const [signal, limit] = pair.split('=');
+      if (!signal || !limit || !Number.isFinite(Number(limit))) {
+        ctx.addIssue({ code: 'custom', message: `expected signal=number pairs, got '${pair}'` });
+        return z.NEVER;
+      }
+      limits[signal] = Number(limit);
+    }
+    return limits;
+  });
+
+/**
+ * Variables more than one service reads, defined once: run apart, the console reads what it shows beside
+ * the projections from the same files as the analyzer and the healer.
+ */
+export const sharedConfig = {
+  /** The console's address, for links in pages and fix pull requests. */
+  HEPH_CONSOLE_URL: z.url().default('http://127.0.0.1:8080'),
+  /** LLM prices and spend budgets (YAML). */
+  HEPH_COSTS_FILE: z.string().default('./config/costs.yaml'),
+  /** Limits for failure prediction: `signal=limit` pairs, e.g. `process.memory.usage=1073741824`. */
+  HEPH_LIMITS: limitPairs,
+  HEPH_PLAYBOOKS_DIR: z.string().default('./playbooks'),
+};

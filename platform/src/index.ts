@@ -1,4 +1,6 @@
 export * from './config.ts';
+export * from './costs-loader.ts';
+export * from './playbook-loader.ts';
 export * from './logger.ts';
 export * from './ids.ts';
 export * from './database.ts';

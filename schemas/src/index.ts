@@ -9,3 +9,4 @@ export * from './silence.ts';
 export * from './routing.ts';
 export * from './signal-meaning.ts';
 export * from './objectives.ts';
+export * from './forecast-band.ts';

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, type Context, type Span } from '@opentelemetry/api';
+import { loadCosts } from '@hephaestus/platform';
 import { createLlmGuard, startControlServer, startTelemetry, type ControlConfig, type LlmGuard, type Telemetry } from '@hephaestus/agent';
-import { loadCosts } from '@hephaestus/analyzer';
 import { conditionsAt, faults, faultNames, isFaultName, type ActiveFault } from './faults.ts';
 import { startOpenControl } from './open-control.ts';
 import {

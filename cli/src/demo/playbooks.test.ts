@@ -3,7 +3,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadPlaybooks } from '@hephaestus/healer';
+import { loadPlaybooks } from '@hephaestus/platform';
 import { globMatches, playbook, type Playbook } from '@hephaestus/schemas';
 import { faultNames, faults } from './faults.ts';
 import { agentConcurrency, fallbackModel, memoryLimitBytes, primaryModel } from './simulation.ts';

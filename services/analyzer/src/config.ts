@@ -1,5 +1,5 @@
 // The analyzer's configuration, from the environment.
-import { baseConfig, env } from '@hephaestus/platform';
+import { baseConfig, env, sharedConfig } from '@hephaestus/platform';
 import { z } from 'zod';
 import { detectorNames, isDetectorName, type DetectorName } from './domain/detectors/index.ts';
 
@@ -8,30 +8,16 @@ export const analyzerConfig = baseConfig.extend({
   /** How long after a bucket ends before it is judged: late spans (exporter batching) still count. */
   HEPH_DETECT_GRACE_SECONDS: env.seconds(2),
   HEPH_ALERT_WEBHOOK_URL: env.url(),
-  HEPH_CONSOLE_URL: z.url().default('http://127.0.0.1:8080'),
+  HEPH_CONSOLE_URL: sharedConfig.HEPH_CONSOLE_URL,
   /** Alert routing: receivers, routes, grouping, inhibition (see config/routing.yaml). */
   HEPH_ROUTING_FILE: z.string().optional(),
   /** `heph analyzer`'s own /healthz, /readyz and /metrics (in `heph up` they are served with ingest's and the console's). */
   HEPH_ANALYZER_HOST: z.string().default('127.0.0.1'),
   HEPH_ANALYZER_PORT: env.port(4319),
   /** LLM prices and spend budgets (YAML). */
-  HEPH_COSTS_FILE: z.string().default('./config/costs.yaml'),
+  HEPH_COSTS_FILE: sharedConfig.HEPH_COSTS_FILE,
   /** Limits for failure prediction: `signal=limit` pairs, e.g. `process.memory.usage=1073741824`. */
-  HEPH_LIMITS: z
-    .string()
-    .default('')
-    .transform((v, ctx) => {
-      const limits: Record<string, number> = {};
-      for (const pair of v.split(',').map((s) => s.trim()).filter(Boolean)) {
-        const [signal, limit] = pair.split('=');
-        if (!signal || !limit || !Number.isFinite(Number(limit))) {
-          ctx.addIssue({ code: 'custom', message: `expected signal=number pairs, got '${pair}'` });
-          return z.NEVER;
-        }
-        limits[signal] = Number(limit);
-      }
-      return limits;
-    }),
+  HEPH_LIMITS: sharedConfig.HEPH_LIMITS,
   /** Which detector judges which signals: `glob=name` pairs, first match wins; others use `default`. */
   HEPH_DETECTORS: z
     .string()

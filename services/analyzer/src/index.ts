@@ -1,11 +1,7 @@
 export * from './analyzer.ts';
 export * from './config.ts';
-export { readBuckets, readServiceLimits, recordServiceVersions } from './adapters/rollup-store.ts';
-export { forecastBand, type Forecast } from './domain/predictors/forecast-band.ts';
-export { sinceReset } from './domain/predictors/time-to-limit.ts';
-export { loadCosts } from './adapters/costs-loader.ts';
-export { handleIncidentCommand, projectIncidentEvent } from './adapters/incident-store.ts';
-export { readIncidentTraces, storeIncidentTraces, type IncidentTrace } from './adapters/incident-traces.ts';
+export { readBuckets, recordServiceVersions } from './adapters/rollup-store.ts';
+export { storeIncidentTraces } from './adapters/incident-traces.ts';
 export { loadObjectives } from './adapters/objectives-loader.ts';
 export { loadSignalMeanings } from './adapters/signals-loader.ts';
 export * from './main.ts';

@@ -1,9 +1,8 @@
 // Wires the analyzer: onto the parts `heph up` shares, or as its own process (`heph analyzer`).
-import { runActiveStandby, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
+import { loadCosts, runActiveStandby, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
 import { Gauge } from 'prom-client';
 import { startAnalyzer } from './analyzer.ts';
 import type { AnalyzerConfig } from './config.ts';
-import { loadCosts } from './adapters/costs-loader.ts';
 import { loadObjectives } from './adapters/objectives-loader.ts';
 import { loadSignalMeanings } from './adapters/signals-loader.ts';
 

@@ -1,7 +1,5 @@
 // The console's configuration, from the environment.
-import { analyzerConfig } from '@hephaestus/analyzer';
-import { healerConfig } from '@hephaestus/healer';
-import { baseConfig, env, type NamedToken } from '@hephaestus/platform';
+import { baseConfig, env, sharedConfig, type NamedToken } from '@hephaestus/platform';
 import { z } from 'zod';
 
 const tokenName = /^[A-Za-z0-9][\w.@-]*$/;
@@ -30,10 +28,6 @@ export const consoleConfig = baseConfig.extend({
    * unset: localhost, 127.0.0.1, [::1], the listen host and HEPH_CONSOLE_URL's host.
    */
   HEPH_CONSOLE_ALLOWED_HOSTS: env.list(),
-  /** Run apart, the console reads what it shows beside the projections from the same files as the analyzer and the healer. */
-  HEPH_CONSOLE_URL: analyzerConfig.shape.HEPH_CONSOLE_URL,
-  HEPH_COSTS_FILE: analyzerConfig.shape.HEPH_COSTS_FILE,
-  HEPH_LIMITS: analyzerConfig.shape.HEPH_LIMITS,
-  HEPH_PLAYBOOKS_DIR: healerConfig.shape.HEPH_PLAYBOOKS_DIR,
+  ...sharedConfig,
 });
 export type ConsoleConfig = z.infer<typeof consoleConfig>;

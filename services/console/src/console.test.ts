@@ -3,7 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleIncidentCommand, storeIncidentTraces } from '@hephaestus/analyzer';
+import { handleIncidentCommand } from '@hephaestus/aggregates';
+import { storeIncidentTraces } from '@hephaestus/analyzer';
 import type { SpanRecord } from '@hephaestus/schemas';
 import { appendToStream, newRegistry, openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';

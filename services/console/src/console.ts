@@ -2,7 +2,7 @@
 // timelines, evidence and root-cause candidates; acknowledge and resolve; services, their series and
 // the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { handleIncidentCommand, readIncidentTraces } from '@hephaestus/analyzer';
+import { handleIncidentCommand, readIncidentTraces } from '@hephaestus/aggregates';
 import { createHttpServer, databaseAnswers, registerWebhookRoute, type Database, type Logger, type NamedToken, type Sql, type WebhookHandler } from '@hephaestus/platform';
 import type { CostBudget } from '@hephaestus/schemas';
 import type { Registry } from 'prom-client';

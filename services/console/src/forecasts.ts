@@ -3,8 +3,9 @@
 // instance, as failure prediction reads it), the line ahead with its prediction band, and when the
 // line reaches the limit.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { forecastBand, readServiceLimits, sinceReset } from '@hephaestus/analyzer';
+import { readServiceLimits } from '@hephaestus/aggregates';
 import type { Sql } from '@hephaestus/platform';
+import { forecastBand, sinceReset } from '@hephaestus/schemas';
 import { z } from 'zod';
 import { finestFirst } from './spend.ts';
 

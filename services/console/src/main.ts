@@ -1,7 +1,5 @@
 // Wires the console: onto the parts `heph up` shares, or as its own process (`heph console`).
-import { loadCosts } from '@hephaestus/analyzer';
-import { loadPlaybooks } from '@hephaestus/healer';
-import { listen, startServiceProcess, type Logger, type ServiceParts, type WebhookHandler } from '@hephaestus/platform';
+import { listen, loadCosts, loadPlaybooks, startServiceProcess, type Logger, type ServiceParts, type WebhookHandler } from '@hephaestus/platform';
 import type { ConsoleConfig } from './config.ts';
 import { createConsoleServer, type ConsoleOptions } from './console.ts';
 

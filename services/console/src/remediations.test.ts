@@ -2,7 +2,7 @@
 // reject (409 when not waiting, 404 when unknown), the playbooks with their load errors, bearer auth.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleRemediationCommand } from '@hephaestus/healer';
+import { handleRemediationCommand } from '@hephaestus/aggregates';
 import { newRegistry, openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { playbook, type EventDataOf } from '@hephaestus/schemas';

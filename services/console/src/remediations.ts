@@ -2,8 +2,8 @@
 // results, verification, rollback, timeline), approve or reject one waiting for a human, and the
 // playbooks loaded with the files that were refused.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { handleRemediationCommand, loadRemediation, type PlaybookError } from '@hephaestus/healer';
-import type { Logger, Sql } from '@hephaestus/platform';
+import { handleRemediationCommand, loadRemediation } from '@hephaestus/aggregates';
+import type { Logger, PlaybookError, Sql } from '@hephaestus/platform';
 import type { Playbook } from '@hephaestus/schemas';
 import { z } from 'zod';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { handleIncidentCommand } from '@hephaestus/aggregates';
 import { createGitHubClient, createGitHubFixer } from '@hephaestus/healer';
 import { listen, loadConfig, newRegistry, openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';

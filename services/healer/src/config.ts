@@ -1,7 +1,7 @@
 // The healer's configuration, from the environment.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { baseConfig, env } from '@hephaestus/platform';
+import { baseConfig, env, sharedConfig } from '@hephaestus/platform';
 import { z } from 'zod';
 import { githubConfig } from './github/client.ts';
 
@@ -16,7 +16,7 @@ const origin = z.string().transform((text, ctx) => {
 });
 
 export const healerConfig = baseConfig.extend({
-  HEPH_PLAYBOOKS_DIR: z.string().default('./playbooks'),
+  HEPH_PLAYBOOKS_DIR: sharedConfig.HEPH_PLAYBOOKS_DIR,
   /**
    * The origins the healer may call (agents' control URLs, playbook http steps), comma-separated, e.g.
    * `http://127.0.0.1:7001,http://agent.internal:8080`. When set, they alone decide.
@@ -34,7 +34,7 @@ export const healerConfig = baseConfig.extend({
   HEPH_HEALER_HOST: z.string().default('127.0.0.1'),
   HEPH_HEALER_PORT: env.port(4320),
   /** The console's address, for links in fix pull requests. */
-  HEPH_CONSOLE_URL: z.url().default('http://127.0.0.1:8080'),
+  HEPH_CONSOLE_URL: sharedConfig.HEPH_CONSOLE_URL,
   /** Every playbook records what it would do and does nothing. */
   HEPH_HEALER_DRY_RUN: env.bool(false),
   /** How long a healer's lease on a remediation lasts unrenewed: another healer takes over a dead one's after it. */

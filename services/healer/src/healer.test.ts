@@ -7,11 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
 import { createPgLog, openDatabase, startEventPublisher, type Sql } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { playbook, type Playbook, type StoredEvent } from '@hephaestus/schemas';
-import { remediationStreamId } from './domain/remediation.ts';
+import { handleIncidentCommand, remediationStreamId } from '@hephaestus/aggregates';
 import { startHealer } from './healer.ts';
 
 const eventually = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => {

@@ -5,25 +5,26 @@
 // after it runs, verifies against the analyzer's series. Several healers share the work through leases
 // (adapters/lease-store.ts): one drives a remediation while it holds the lease, and any takes over an
 // unfinished remediation whose lease expired, resuming from the recorded steps.
+import {
+  decideRemediation,
+  githubUndo,
+  idempotencyKey,
+  loadRemediation,
+  unfinishedStatuses,
+  type ActiveRemediation,
+  type Remediation,
+  type RemediationCommand,
+} from '@hephaestus/aggregates';
 import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
 import { Counter, type Registry } from 'prom-client';
 import { describeAction, runAction, undoGitHub, type ActionContext, type ActionResult, type GitHubExecutor } from './adapters/actions.ts';
-import { decideRemediation, loadRemediation } from './adapters/remediation-store.ts';
 import { acquireLease, checkLease, claimableRemediations, LeaseLostError, releaseLease, renewLease } from './adapters/lease-store.ts';
 import { controlUrlOf, fleetServices, incidentFacts, readSignal, recentRemediations, serviceVersionAt } from './adapters/fleet.ts';
 import { guard } from './domain/guard.ts';
 import { renewalIntervalMs, type Lease } from './domain/lease.ts';
 import type { IncidentEvidence } from './domain/evidence.ts';
 import { choosePlaybook } from './domain/match.ts';
-import {
-  githubUndo,
-  idempotencyKey,
-  unfinishedStatuses,
-  type ActiveRemediation,
-  type Remediation,
-  type RemediationCommand,
-} from './domain/remediation.ts';
 import { baselineIntervals, baselineOf, verifySignal } from './domain/verify.ts';
 
 export type HealerOptions = {

@@ -1,6 +1,5 @@
 // Wires the healer: onto the parts `heph up` shares, or as its own process (`heph healer`).
-import { registerWebhookRoute, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
-import { loadPlaybooks } from './adapters/playbook-loader.ts';
+import { loadPlaybooks, registerWebhookRoute, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
 import type { HealerConfig } from './config.ts';
 import { githubFixerFromConfig } from './github/from-config.ts';
 import type { GitHubFixer } from './github/fixer.ts';

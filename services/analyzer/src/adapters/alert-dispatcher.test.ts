@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendToStream, openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { resolveRouting, routingFile, type Routing } from '@hephaestus/schemas';
-import { handleIncidentCommand } from './incident-store.ts';
+import { handleIncidentCommand } from '@hephaestus/aggregates';
 import { loadRouting, parseRouting, startAlertDispatcher, type AlertDispatcherOptions } from './alert-dispatcher.ts';
 import { refusingUrl, startLoopbackReceiver } from './receivers/testing.ts';
 

@@ -2,15 +2,14 @@
 // passed its end (plus the grace for late data), never earlier because the clock says so; every
 // detector's output for that interval (error rate, every series, predictions, budgets, error
 // signatures, objectives) goes through the one incident policy, and its commands are appended.
+import { handleIncidentCommand, incidentStreamId, openIncidents, type IncidentCommand } from '@hephaestus/aggregates';
 import { readStream, type Logger, type Sql } from '@hephaestus/platform';
 import type { EventDataOf } from '@hephaestus/schemas';
 import { Counter, type Registry } from 'prom-client';
 import type { ErrorRateSettings } from '../domain/error-rate-detector.ts';
 import { errorRateObservation, signatureObservation } from '../domain/observations.ts';
 import { decidePass, frozenBaseline, initialPolicyState, restoreIncident, type ActiveRemediation, type Decision, type Observation, type PolicySettings, type PolicyState } from '../domain/incident-policy.ts';
-import { incidentStreamId, type IncidentCommand } from '../domain/incident.ts';
 import type { createCorrelator } from './correlator.ts';
-import { handleIncidentCommand, openIncidents } from './incident-store.ts';
 import { storeIncidentTraces } from './incident-traces.ts';
 import { readBuckets, type StoredBucket } from './rollup-store.ts';
 

@@ -1,11 +1,12 @@
 // An incident's exemplar traces on real PostgreSQL: stored span by span and read back as traces, at most
 // `maxTracesPerIncident` per incident however many signals join it, nothing stored twice, and pruned.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readIncidentTraces } from '@hephaestus/aggregates';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import type { Exemplar } from '../domain/correlation/exemplars.ts';
 import { sid, span } from '../domain/correlation/test-spans.ts';
-import { maxTracesPerIncident, pruneIncidentTraces, readIncidentTraces, storeIncidentTraces } from './incident-traces.ts';
+import { maxTracesPerIncident, pruneIncidentTraces, storeIncidentTraces } from './incident-traces.ts';
 
 const trace = (n: number) => n.toString(16).padStart(32, '0');
 

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { appendToStream, createPgLog, openDatabase, startEventPublisher, type Log, type Subscription } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { topics, type EventDataOf } from '@hephaestus/schemas';
-import { handleIncidentCommand } from './incident-store.ts';
+import { handleIncidentCommand } from '@hephaestus/aggregates';
 import { startRemediationOutcomes } from './remediation-outcomes.ts';
 
 const eventually = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {

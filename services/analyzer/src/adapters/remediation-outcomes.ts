@@ -5,7 +5,7 @@ import type { ConsumedRecord, Log, Logger, Sql } from '@hephaestus/platform';
 import { hephEvent, topics, type HephEvent } from '@hephaestus/schemas';
 import pRetry from 'p-retry';
 import { incidentCommandFor } from '../domain/remediation-outcome.ts';
-import { handleIncidentCommand } from './incident-store.ts';
+import { handleIncidentCommand } from '@hephaestus/aggregates';
 
 const parse = (record: ConsumedRecord): HephEvent | undefined => {
   try {

@@ -146,14 +146,6 @@ export const recordServiceLimits = async (tx: TransactionSql, items: Array<{ ser
     WHERE excluded.reported_at >= service_limits.reported_at`;
 };
 
-/** Every service's reported limits: service → signal → limit. */
-export const readServiceLimits = async (sql: Sql | TransactionSql): Promise<Map<string, Record<string, number>>> => {
-  const rows = await sql<{ service: string; signal: string; limit_value: number }[]>`SELECT service, signal, limit_value FROM service_limits`;
-  const out = new Map<string, Record<string, number>>();
-  for (const r of rows) out.set(r.service, { ...out.get(r.service), [r.signal]: Number(r.limit_value) });
-  return out;
-};
-
 /**
  * The `service.version` each service reported in this batch: one upsert for the batch, so the healer
  * sees a deploy go live. Arrays bound through unnest: four parameters whatever the batch's size.

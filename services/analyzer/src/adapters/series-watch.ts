@@ -7,16 +7,16 @@
 // PostgreSQL; at start it resumes from the checkpoint and replays the buckets after it, or, with none,
 // rebuilds the detectors from stored history (either replay raises nothing).
 import { deserialize, serialize } from 'node:v8';
+import { readServiceLimits } from '@hephaestus/aggregates';
 import type { Logger, Sql } from '@hephaestus/platform';
-import { globMatches, meaningOf, type CostBudget, type SignalMeaning } from '@hephaestus/schemas';
+import { globMatches, meaningOf, sinceReset, type CostBudget, type SignalMeaning } from '@hephaestus/schemas';
 import { forecastSpend, periodStart } from '../domain/budget.ts';
 import { createDetector, formatValue, type Detector, type DetectorName } from '../domain/detectors/index.ts';
 import { defaultCommonSettings } from '../domain/detectors/detector.ts';
 import { laggedBaseline, levelShift, levelShiftSettingsFor, onsetOf } from '../domain/detectors/level-shift.ts';
-import { predict, sinceReset } from '../domain/predictors/time-to-limit.ts';
+import { predict } from '../domain/predictors/time-to-limit.ts';
 import type { Observation } from '../domain/incident-policy.ts';
 import { operationLatency } from '../domain/series.ts';
-import { readServiceLimits } from './rollup-store.ts';
 import { readSeries, type SeriesPoint } from './series-store.ts';
 
 export type SeriesWatchOptions = {

@@ -17,7 +17,7 @@ import {
 } from '@hephaestus/schemas';
 import { correlateBatch, defaultGroupingSettings, rankRootCauses, type Group, type GroupingSettings, type Signal } from './correlation/grouping.ts';
 import type { TopologyView } from './correlation/topology.ts';
-import type { IncidentCommand } from './incident.ts';
+import type { IncidentCommand } from '@hephaestus/aggregates';
 
 /** What a detector saw in one closed interval of one series. */
 export type Observation = {

@@ -3,7 +3,7 @@
 // reopened when it resolved in the meantime, since the fault did not clear. A step that failed says
 // nothing about the signal: the incident is left as it is. The incident decider takes each outcome once.
 import type { HephEvent } from '@hephaestus/schemas';
-import type { IncidentCommand } from './incident.ts';
+import type { IncidentCommand } from '@hephaestus/aggregates';
 
 /** A failed verification reopens an incident resolved up to this long before it. */
 export const reopenAfterFailedVerificationMs = 24 * 3_600_000;

@@ -1,6 +1,6 @@
 // What the healer reads of the analyzer's tables, on real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleIncidentCommand } from '@hephaestus/analyzer';
+import { handleIncidentCommand } from '@hephaestus/aggregates';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { controlUrlOf, fleetServices, incidentFacts, readSignal, serviceVersionAt } from './fleet.ts';

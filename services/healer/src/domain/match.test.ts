@@ -1,6 +1,6 @@
 import { playbook, type NewEvent, type Playbook } from '@hephaestus/schemas';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadPlaybooks } from '../adapters/playbook-loader.ts';
+import { loadPlaybooks } from '@hephaestus/platform';
 import { foldEvidence, type IncidentEvidence, type SignalEvidence } from './evidence.ts';
 import { choosePlaybook, fitPlaybook, targetOf } from './match.ts';
 

@@ -2,7 +2,10 @@
 // arrived), so root-cause ranking can read the span trees of the trace ids a signal names; and per
 // service a sample of its recent traces (the failing, the slowest and a normal one of each minute,
 // as Jaeger's and Tempo's exemplars show), from which an incident keeps a few to draw. Bounded.
+import type { ExemplarReason, ExemplarSpan } from '@hephaestus/aggregates';
 import type { AttributeValue, SpanRecord } from '@hephaestus/schemas';
+
+export type { ExemplarReason, ExemplarSpan };
 
 export type ExemplarSettings = {
   /** Traces with a failing span kept; past this the least recently touched goes. */
@@ -32,9 +35,6 @@ export const defaultExemplarSettings: ExemplarSettings = {
 };
 
 type Trace = { spans: SpanRecord[] };
-
-/** Why a trace is an incident's exemplar: it failed, it was among the slowest, or it is a normal one to compare with. */
-export type ExemplarReason = 'failing' | 'slow' | 'normal';
 
 export type Exemplar = { traceId: string; reason: ExemplarReason; spans: SpanRecord[] };
 
@@ -142,21 +142,6 @@ export const createExemplarStore = (options: Partial<ExemplarSettings> = {}): Ex
   };
 
   return { observe, trace: traceOf, exemplars };
-};
-
-/** An exemplar's span as stored and drawn: its place in the trace, timing, status and a few attributes. */
-export type ExemplarSpan = {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  service: string;
-  name: string;
-  kind: string;
-  startTimeMs: number;
-  durationMs: number;
-  status: string;
-  statusMessage?: string;
-  attributes: Record<string, string | number | boolean>;
 };
 
 /** Attributes that say what a span did (OpenTelemetry semantic conventions), shown first. */

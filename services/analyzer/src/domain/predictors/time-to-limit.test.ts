@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { holt, leastSquares } from './linear-fit.ts';
-import { envelope, predict, sinceReset, type Point } from './time-to-limit.ts';
+import { sinceReset } from '@hephaestus/schemas';
+import { envelope, predict, type Point } from './time-to-limit.ts';
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -189,16 +190,6 @@ describe('a recent ramp', () => {
 
 describe('after a restart', () => {
   const leak = (from: number, n: number, start: number): Point[] => Array.from({ length: n }, (_, i) => ({ timestampMs: (from + i) * minute, value: start + i * 10 }));
-
-  it('keeps only the points since the gauge last halved or fell further', () => {
-    const before = leak(0, 60, 200);
-    const after = leak(60, 5, 200);
-    expect(sinceReset([...before, ...after])).toEqual(after);
-    expect(sinceReset(before)).toEqual(before);
-    // A sawtooth's shallow drops are not restarts.
-    const saw = Array.from({ length: 40 }, (_, i) => ({ timestampMs: i * minute, value: 500 + (i % 5) * 40 }));
-    expect(sinceReset(saw)).toHaveLength(40);
-  });
 
   it('predicts nothing for a process just restarted, however steep the ramp before it was', () => {
     const before = leak(0, 60, 200);

@@ -88,18 +88,6 @@ const duration = (ms: number): string => {
 
 const twoSidedConfidence = (t: number): number => Math.max(0, Math.min(1, 2 * cumulativeStdNormalProbability(Math.abs(t)) - 1));
 
-/**
- * The points since the gauge last fell to `ratio` of the point before or less (a restart, a
- * failover): what came before says nothing about the process running now. Points in time order.
- */
-export const sinceReset = <P extends Point>(series: ReadonlyArray<P>, ratio = 0.5): ReadonlyArray<P> => {
-  for (let i = series.length - 1; i > 0; i--) {
-    const before = series[i - 1]!.value;
-    if (before > 0 && series[i]!.value <= before * ratio) return series.slice(i);
-  }
-  return series;
-};
-
 type Trend = { fit: LineFit; t: number };
 
 /** A steady climb towards the limit: slope `minSlopeT` standard errors from flat, the line explaining `minR2`. */

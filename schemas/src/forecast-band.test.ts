@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forecastBand, tQuantile } from './forecast-band.ts';
+import { forecastBand, sinceReset, tQuantile, type Point } from './forecast-band.ts';
 
 const minute = 60_000;
 
@@ -37,5 +37,19 @@ describe('forecast band', () => {
   it('forecasts nothing from too few points or one instant', () => {
     expect(forecastBand([{ timestampMs: 0, value: 1 }, { timestampMs: 1, value: 2 }, { timestampMs: 2, value: 3 }], { horizonMs: 10, stepMs: 1 })).toBeUndefined();
     expect(forecastBand(Array.from({ length: 8 }, () => ({ timestampMs: 5, value: 1 })), { horizonMs: 10, stepMs: 1 })).toBeUndefined();
+  });
+});
+
+describe('since a restart', () => {
+  const leak = (from: number, n: number, start: number): Point[] => Array.from({ length: n }, (_, i) => ({ timestampMs: (from + i) * minute, value: start + i * 10 }));
+
+  it('keeps only the points since the gauge last halved or fell further', () => {
+    const before = leak(0, 60, 200);
+    const after = leak(60, 5, 200);
+    expect(sinceReset([...before, ...after])).toEqual(after);
+    expect(sinceReset(before)).toEqual(before);
+    // A sawtooth's shallow drops are not restarts.
+    const saw = Array.from({ length: 40 }, (_, i) => ({ timestampMs: i * minute, value: 500 + (i % 5) * 40 }));
+    expect(sinceReset(saw)).toHaveLength(40);
   });
 });

@@ -46,7 +46,7 @@ describe('playbook loader', () => {
   });
 
   it('loads the default playbooks shipped in playbooks/', async () => {
-    const { playbooks, errors } = await loadPlaybooks(join(import.meta.dirname, '../../../../playbooks'));
+    const { playbooks, errors } = await loadPlaybooks(join(import.meta.dirname, '../../playbooks'));
     expect(errors).toEqual([]);
     expect(playbooks.map((p) => p.id)).toContain('restart-on-error-burst');
   });

@@ -1,9 +1,24 @@
-// A gauge's forecast with its prediction band, for people to read (the console's service page): a
+// Gauge math shared by failure prediction (the analyzer) and the forecasts the console draws, pure:
+// the points since a restart, and a gauge's forecast with its prediction band, for people to read: a
 // least-squares line through the recent points and, at each step ahead, the interval a new point falls
 // in at the given confidence (the prediction interval of simple linear regression, Student's t with
 // n - 2 degrees of freedom). The time-to-limit predictor decides what pages; this draws what it sees.
 import { linearRegression, probit } from 'simple-statistics';
-import type { Point } from './linear-fit.ts';
+
+/** A gauge's point in time. */
+export type Point = { timestampMs: number; value: number };
+
+/**
+ * The points since the gauge last fell to `ratio` of the point before or less (a restart, a
+ * failover): what came before says nothing about the process running now. Points in time order.
+ */
+export const sinceReset = <P extends Point>(series: ReadonlyArray<P>, ratio = 0.5): ReadonlyArray<P> => {
+  for (let i = series.length - 1; i > 0; i--) {
+    const before = series[i - 1]!.value;
+    if (before > 0 && series[i]!.value <= before * ratio) return series.slice(i);
+  }
+  return series;
+};
 
 export type ForecastPoint = { timestampMs: number; value: number; lower: number; upper: number };
 

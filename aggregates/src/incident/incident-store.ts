@@ -2,7 +2,7 @@
 // projection in one transaction. Event ids derive from the stream and version, so a retry is a no-op.
 import { decideOnStream, type Sql, type TransactionSql } from '@hephaestus/platform';
 import type { EventDataOf, StoredEvent } from '@hephaestus/schemas';
-import { incidentDecider, incidentStreamId, type IncidentCommand } from '../domain/incident.ts';
+import { incidentDecider, incidentStreamId, type IncidentCommand } from './incident.ts';
 
 export type OpenIncidentRow = { id: string; service: string; signal: string; baseline: number; windowStart: Date; openedAt: Date };
 

@@ -2,7 +2,7 @@
 // healer and by the console's approve and reject routes.
 import { decideOnStream, readStream, type Sql, type TransactionSql } from '@hephaestus/platform';
 import type { StoredEvent } from '@hephaestus/schemas';
-import { remediationDecider, remediationStreamId, type Remediation, type RemediationCommand } from '../domain/remediation.ts';
+import { remediationDecider, remediationStreamId, type Remediation, type RemediationCommand } from './remediation.ts';
 
 const remediationStreamPrefix = remediationStreamId('');
 

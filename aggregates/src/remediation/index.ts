@@ -1,0 +1,16 @@
+// The Remediation aggregate: its decider, and the store that appends its events and keeps the
+// `remediations` projection in the same transaction.
+export {
+  githubUndo,
+  idempotencyKey,
+  remediationDecider,
+  remediationStreamId,
+  unfinishedStatuses,
+  type ActiveRemediation,
+  type Phase,
+  type Remediation,
+  type RemediationCommand,
+  type RemediationStatus,
+  type StepRecord,
+} from './remediation.ts';
+export { decideRemediation, handleRemediationCommand, loadRemediation, projectRemediationEvent } from './remediation-store.ts';
