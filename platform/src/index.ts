@@ -15,4 +15,5 @@ export * from './runtime.ts';
 export * from './event-publisher.ts';
 export * from './active-standby.ts';
 export * from './session-lock.ts';
+export * from './sleeper.ts';
 export * from './service-process.ts';

@@ -1,5 +1,5 @@
 // The analyzer pipeline: consume → rollup → detect → decide (the incident policy, on event time) → append, then notify.
-import { onEventsAppended, type ConsumedRecord, type Database, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
+import { onEventsAppended, sleeper, type ConsumedRecord, type Database, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import {
   decodeLogsProtobuf,
   decodeMetricsProtobuf,
@@ -160,8 +160,8 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   let eventTimeMs = 0;
   /** The intervals judged: every one that closed before this. */
   let judgedBefore = 0;
-  /** Cuts the detection loop's wait short. */
-  let wakeDetection = () => {};
+  /** The detection loop's wait, which consumed telemetry that closes an interval cuts short. */
+  const detectionNap = sleeper();
   /** A replay's first event time: it judges from there on. */
   let firstEventTimeMs: number | undefined;
   // A timestamp far in the future (a skewed agent clock) must not close intervals early: the clock caps it.
@@ -256,7 +256,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     });
     s.applied?.(items);
     // The telemetry passed the end of an interval (and its grace): judge it now, not at the next look.
-    if (!options.replay && eventTimeMs > 0 && closedBefore() > judgedBefore) wakeDetection();
+    if (!options.replay && eventTimeMs > 0 && closedBefore() > judgedBefore) detectionNap.wake();
     metrics.records.inc({ signal: s.signal }, items.length);
     if (repeated > 0) {
       repeatedRequests.inc(repeated);
@@ -406,15 +406,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       }
       // Woken when consumed telemetry closes an interval; otherwise it looks again in 500 ms (the clock
       // closes intervals too, and topology and retention have their own turns).
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 500);
-        function done() {
-          clearTimeout(timer);
-          wakeDetection = () => {};
-          resolve();
-        }
-        wakeDetection = done;
-      });
+      await detectionNap.sleep(500);
     }
   })();
   logger.info({ resolutionSeconds: options.resolutionSeconds, prices: options.costs.prices.length, budgets: options.costs.budgets.length }, 'analyzer consuming otel.spans, otel.metrics and otel.logs');
@@ -429,7 +421,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     },
     stop: async () => {
       stopped = true;
-      wakeDetection();
+      detectionNap.wake();
       await subscription.stop();
       await outcomes?.stop();
       await detectLoop;

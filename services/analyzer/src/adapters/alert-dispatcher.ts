@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import pRetry from 'p-retry';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { appendToStream, deterministicId, readAll, readCheckpoint, readStream, storeCheckpoint, type Logger, type Sql } from '@hephaestus/platform';
+import { appendToStream, deterministicId, readAll, readCheckpoint, readStream, sleeper, storeCheckpoint, type Logger, type Sql } from '@hephaestus/platform';
 import {
   defaultRouting,
   integrationsOf,
@@ -112,23 +112,6 @@ const notificationId = (n: Notification<Tracked>) =>
   deterministicId('alert', n.receiver, n.kind, n.groupKey, n.notice, n.previousSentAtMs ?? 'first', ...n.incidents.map((i) => `${i.incident.id}@${i.incident.version}:${i.state}`).sort());
 
 type Breaker = { state: 'closed' | 'open' | 'half-open'; failures: number; openUntilMs: number };
-
-/** A sleep that `wake` cuts short. */
-const sleeper = () => {
-  let cut: (() => void) | undefined;
-  return {
-    sleep: (ms: number) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => cut?.(), Math.max(0, ms));
-        cut = () => {
-          clearTimeout(timer);
-          cut = undefined;
-          resolve();
-        };
-      }),
-    wake: () => cut?.(),
-  };
-};
 
 export type AlertDispatcherOptions = {
   sql: Sql;
