@@ -36,6 +36,7 @@ describe('a service process', () => {
       try {
         // Published: the checkpoint reaches the event (it is stored after the record is written), and the
         // record is in the log once.
+        expect(position).toBeDefined();
         for (;;) {
           const [checkpoint] = await sql<{ position: string }[]>`SELECT position FROM checkpoints WHERE name = 'publisher:heph.events'`;
           if (checkpoint && BigInt(checkpoint.position) >= position!) {
