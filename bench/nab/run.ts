@@ -4,6 +4,7 @@
 // speed and memory per series, and one table of our rows beside the published detectors.
 import { serialize, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { combineDetectors } from '../../services/analyzer/src/domain/detectors/combined.ts';
 import { createDefaultDetector, createDetector, defaultMembers, detectorNames, type DetectorName } from '../../services/analyzer/src/domain/detectors/index.ts';
 import { labelPoints, normalizeScore, profiles, scoreAtThreshold, sweepThreshold, type PointLabels } from '../../services/analyzer/src/domain/detectors/nab-scoring.ts';
 import { defaultNabDir, listFamilies, loadCorpus, type NabSeries } from './corpus.ts';
@@ -29,6 +30,17 @@ const streaming =
     return out;
   };
 
+// The default set as it was before `shape` joined it (2026-12-03): the same members but that one, for
+// the before/after rows and the speed ratio in one run.
+const previousMembers = defaultMembers.filter((n) => n !== 'shape');
+const createPreviousDefault = () => combineDetectors(previousMembers.map((n) => createDetector(n)));
+const previousScorer: Scorer = (s) => {
+  const d = createPreviousDefault();
+  const out = new Float64Array(s.values.length);
+  for (let i = 0; i < out.length; i++) out[i] = d.update(s.timestampsMs[i]!, s.values[i]!).score;
+  return out;
+};
+
 // Every detector runs once per file; every threshold sweep, in-sample or per fold, reuses these scores.
 const evaluate = (scorer: Scorer) => {
   const files = corpus.map((s): ScoredFile & { series: NabSeries } => ({ series: s, family: familyOf(s.family), labels: labels.get(s.name)!, scores: scorer(s) }));
@@ -42,6 +54,7 @@ const figure = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits
 progress(`scoring ${corpus.length} files with ${detectorNames.length} detectors and the windowed Gaussian`);
 const scored = new Map(detectorNames.map((name) => [name, evaluate(streaming(name))]));
 const ours = scored.get('default')!;
+const previous = evaluate(previousScorer);
 const gaussian = evaluate((s) => windowedGaussianScores(s.values));
 const never = evaluate((s) => new Float64Array(s.values.length));
 
@@ -51,6 +64,7 @@ console.log(row('detector', [...profiles.map((p) => p.name), 'threshold (std)'])
 
 const rows: Array<[string, ReturnType<typeof evaluate>]> = [
   ['heph default', ours],
+  ['default before shape', previous],
   ['windowed Gaussian', gaussian],
   ['never fires (null)', never],
 ];
@@ -87,6 +101,7 @@ const folders = (family: string) => listFamilies(corpus).filter((f) => familyOf(
 const lofo = (candidates: Candidate[]) => profiles.map((p) => leaveOneFamilyOut(candidates, p));
 const oursLofo = lofo([{ name: 'default', files: ours.files }]);
 const gaussianLofo = lofo([{ name: 'windowed Gaussian', files: gaussian.files }]);
+const previousLofo = lofo([{ name: 'default before shape', files: previous.files }]);
 // Were the detector chosen as well (among the default set and each member alone), would the default win every fold?
 const choiceLofo = lofo(detectorNames.map((name) => ({ name, files: scored.get(name)!.files })));
 // In-sample per family, so the LOFO mean has an in-sample figure weighted the same way beside it.
@@ -137,19 +152,25 @@ console.log(
 
 // Speed: the default set over the whole corpus, reading only the score (explanations are built when read).
 progress('measuring speed and state per series');
+// The set before `shape` runs in turn with it, pass by pass, so a busy machine slows both alike.
 let best = 0;
-for (let run = 0; run < 5; run++) {
+let bestPrevious = 0;
+const pass = (create: () => { update: (t: number, v: number) => { score: number } }) => {
   const started = performance.now();
   let sink = 0;
   for (const s of corpus) {
-    const d = createDefaultDetector();
+    const d = create();
     for (let i = 0; i < s.values.length; i++) sink += d.update(s.timestampsMs[i]!, s.values[i]!).score;
   }
-  const elapsed = performance.now() - started;
   if (sink < 0) console.log(sink);
-  best = Math.max(best, (totalPoints / elapsed) * 1000);
+  return (totalPoints / (performance.now() - started)) * 1000;
+};
+for (let run = 0; run < 5; run++) {
+  best = Math.max(best, pass(() => createDefaultDetector()));
+  bestPrevious = Math.max(bestPrevious, pass(createPreviousDefault));
 }
 console.log(`\nspeed: ${Math.round(best).toLocaleString('en-US')} points/s on one core (default set, best of 5 passes over the corpus)`);
+console.log(`       ${Math.round(bestPrevious).toLocaleString('en-US')} points/s for the set before shape in the same run: the default set takes ${(bestPrevious / best).toFixed(2)}× its time`);
 
 // Memory: the heap a detector holds once it has seen a series (all bins filled), over many series.
 setFlagsFromString('--expose-gc');
@@ -210,6 +231,9 @@ const summary: Array<[string, number[]]> = [
   ['heph default, in-sample, mean of families', oursInSample.map((r) => r.mean)],
   ['heph default, LOFO, mean of families', oursLofo.map((r) => r.mean)],
   ['heph default, LOFO, pooled', oursLofo.map((r) => r.pooled)],
+  ['default before shape, in-sample', previous.results.map((r) => r.normalized)],
+  ['default before shape, LOFO, mean of families', previousLofo.map((r) => r.mean)],
+  ['default before shape, LOFO, pooled', previousLofo.map((r) => r.pooled)],
   ['heph, detector chosen too, LOFO mean', choiceLofo.map((r) => r.mean)],
   ['windowed Gaussian, in-sample', gaussian.results.map((r) => r.normalized)],
   ['windowed Gaussian, LOFO, mean of families', gaussianLofo.map((r) => r.mean)],

@@ -41,6 +41,8 @@ export type WindowShapeState = {
   /** Per prototype: its segments, then its use (0: unused slot). */
   shapes: Float32Array;
   use: Float32Array;
+  /** The prototype the last shape matched (measured first next time); absent in older checkpoints. */
+  last?: number;
   record: RecordState;
   alarm: AlarmState;
 };
@@ -66,6 +68,23 @@ export const windowShapeDetector = (settings: Partial<WindowShapeSettings> = {})
       alarm: newAlarm(),
     };
     const { ring, shapes, use } = st;
+    // Each prototype's length (kept beside the state, not in it): |‖shape‖ − ‖prototype‖| is a lower bound
+    // of their distance, so a prototype that cannot be the nearest is passed over without measuring it.
+    const norms = new Float64Array(k);
+    const normOf = (p: number) => {
+      let sq = 0;
+      for (let j = 0; j < d; j++) sq += shapes[p * d + j]! * shapes[p * d + j]!;
+      norms[p] = Math.sqrt(sq);
+    };
+    for (let p = 0; p < k; p++) normOf(p);
+    const distanceTo = (p: number) => {
+      let sq = 0;
+      for (let j = 0; j < d; j++) {
+        const e = shape[j]! - shapes[p * d + j]!;
+        sq += e * e;
+      }
+      return sq;
+    };
     return {
       state: st,
       update(_timestampMs, value) {
@@ -80,33 +99,56 @@ export const windowShapeDetector = (settings: Partial<WindowShapeSettings> = {})
         if (n + 1 < w || !(st.spread > 0)) return new Verdict(0, st.alarm.active, value, Number.NaN, 0, st.alarm.run, s);
         // The shape: segment means, oldest first, less the window's mean, in usual spreads.
         let total = 0;
+        let at = (n + 1) % w;
         for (let j = 0; j < d; j++) {
           let sum = 0;
-          for (let i = 0; i < sp; i++) sum += ring[(n + 1 + j * sp + i) % w]!;
+          for (let i = 0; i < sp; i++) {
+            sum += ring[at]!;
+            if (++at === w) at = 0;
+          }
           shape[j] = sum / sp;
           total += sum;
         }
         const windowMean = total / w;
         const scale = 1.25 * st.spread;
-        for (let j = 0; j < d; j++) shape[j] = (shape[j]! - windowMean) / scale;
-        // The nearest prototype, and the least used one (to be replaced by a new shape).
-        let nearest = -1;
-        let nearestDistance = Number.POSITIVE_INFINITY;
+        let shapeSq = 0;
+        for (let j = 0; j < d; j++) {
+          shape[j] = (shape[j]! - windowMean) / scale;
+          shapeSq += shape[j]! * shape[j]!;
+        }
+        const shapeNorm = Math.sqrt(shapeSq);
+        // The nearest prototype (the lowest slot among equals), and the least used one (to be replaced by
+        // a new shape). The last match is measured first: it is usually the nearest again, and a sum
+        // already past the nearest distance stops early.
         let weakest = 0;
         for (let p = 0; p < k; p++) {
           use[p]! *= useDecay;
           if (use[p]! < use[weakest]!) weakest = p;
-          if (use[p]! === 0) continue;
+        }
+        let nearest = -1;
+        let nearestDistance = Number.POSITIVE_INFINITY;
+        const first = st.last ?? -1;
+        if (first >= 0 && use[first]! !== 0) {
+          nearestDistance = distanceTo(first);
+          nearest = first;
+        }
+        for (let p = 0; p < k; p++) {
+          if (p === first || use[p]! === 0) continue;
+          // The margin keeps rounding from passing over one that measures as near (or as near) as the best.
+          const gap = shapeNorm - norms[p]!;
+          if (gap * gap > nearestDistance * 1.000001 + 1e-12) continue;
+          const base = p * d;
           let sq = 0;
-          for (let j = 0; j < d; j++) {
-            const e = shape[j]! - shapes[p * d + j]!;
+          for (let j = 0; j < d && sq <= nearestDistance; j++) {
+            const e = shape[j]! - shapes[base + j]!;
             sq += e * e;
           }
-          if (sq < nearestDistance) {
+          if (sq < nearestDistance || (sq === nearestDistance && p < nearest)) {
             nearestDistance = sq;
             nearest = p;
           }
         }
+        st.last = nearest;
         const distance = Math.sqrt(nearestDistance);
         const ratio = nearest >= 0 ? judge(st.record, distance, s.warmupPoints, decay, s.minDistance) : 0;
         if (nearest >= 0 && distance <= s.vigilance) {
@@ -114,9 +156,11 @@ export const windowShapeDetector = (settings: Partial<WindowShapeSettings> = {})
           const rate = Math.max(s.learningRate, 1 / (1 + use[nearest]!));
           for (let j = 0; j < d; j++) shapes[nearest * d + j]! += rate * (shape[j]! - shapes[nearest * d + j]!);
           use[nearest]! += 1;
+          normOf(nearest);
         } else {
           for (let j = 0; j < d; j++) shapes[weakest * d + j] = shape[j]!;
           use[weakest] = 1;
+          normOf(weakest);
         }
         const score = scoreOfRatio(ratio);
         const anomalous = stepAlarm(st.alarm, score, s);
