@@ -73,6 +73,7 @@ const owners: Record<string, string> = {
   applied_offsets: '@hephaestus/analyzer',
   applied_requests: '@hephaestus/analyzer',
   detector_checkpoints: '@hephaestus/analyzer',
+  correlator_checkpoints: '@hephaestus/analyzer',
   metric_streams: '@hephaestus/analyzer',
   rollups: '@hephaestus/analyzer',
   series: '@hephaestus/analyzer',

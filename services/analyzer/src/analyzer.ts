@@ -28,7 +28,7 @@ import { rollupSpans } from './domain/rollup.ts';
 import { callSeries, logSeries, metricSeries, operationAdmission, operationLatency, spanSeries, streamKey } from './domain/series.ts';
 import { downsample, loadStreams, mergeSeries, storeStreams } from './adapters/series-store.ts';
 import { createSeriesWatch } from './adapters/series-watch.ts';
-import { createCorrelator } from './adapters/correlator.ts';
+import { createCorrelator, resumeCorrelator } from './adapters/correlator.ts';
 import { startRemediationOutcomes } from './adapters/remediation-outcomes.ts';
 import { pruneIncidentTraces } from './adapters/incident-traces.ts';
 import type { DetectorName } from './domain/detectors/index.ts';
@@ -155,7 +155,8 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     if (decoded.repairedStrings) stringsRepaired.inc(decoded.repairedStrings);
     return { ok: true, value: normalize(decoded.value) };
   };
-  const correlator = createCorrelator({ resolutionSeconds: options.resolutionSeconds });
+  // The graph and error signatures as the last analyzer left them (a replay starts from nothing).
+  const correlator = options.replay ? createCorrelator({ resolutionSeconds: options.resolutionSeconds }) : await resumeCorrelator(sql, options.resolutionSeconds, logger);
   /** The newest event time consumed (span end, metric point, log record): how far the telemetry has got. */
   let eventTimeMs = 0;
   /** The intervals judged: every one that closed before this. */
@@ -396,6 +397,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         if (now() - lastTopology > 10_000) {
           lastTopology = now();
           await correlator.persistTopology(sql, now());
+          if (!options.replay) await correlator.checkpoint(sql);
         }
         if (now() - lastRetention > 60_000) {
           lastRetention = now();
@@ -427,6 +429,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       await detectLoop;
       // The buckets judged since the last checkpoint need no replay at the next start.
       await seriesWatch.checkpoint().catch((error: unknown) => logger.warn({ err: error }, 'detector checkpoint at stop failed'));
+      if (!options.replay) await correlator.checkpoint(sql).catch((error: unknown) => logger.warn({ err: error }, 'correlator checkpoint at stop failed'));
       await notifier.stop();
     },
   };

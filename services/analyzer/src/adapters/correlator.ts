@@ -1,22 +1,35 @@
 // correlate: the analyzer's live correlation state — the dependency graph learned from spans, error
 // signatures mined from failing spans' messages and exemplar traces — that the incident policy
 // relates signals and ranks root causes with.
-import type { Sql } from '@hephaestus/platform';
+import { deserialize, serialize } from 'node:v8';
+import type { Logger, Sql } from '@hephaestus/platform';
 import type { SpanRecord } from '@hephaestus/schemas';
 import { createExemplarStore, type ExemplarStore } from '../domain/correlation/exemplars.ts';
-import { createSurgeTracker, createTemplateMiner, type SurgeSignal } from '../domain/correlation/signatures.ts';
-import { createTopology, type TopologyView } from '../domain/correlation/topology.ts';
+import { createSurgeTracker, createTemplateMiner, type MinerSnapshot, type SurgeSignal, type SurgeSnapshot } from '../domain/correlation/signatures.ts';
+import { createTopology, type TopologySnapshot, type TopologyView } from '../domain/correlation/topology.ts';
 
 type SignatureCount = { template: string; count: number; lastMs: number };
 
-export const createCorrelator = (options: { resolutionSeconds?: number } = {}) => {
-  const topology = createTopology();
+/** What survives a restart or a takeover: everything but the exemplar traces (incidents keep their own). */
+export type CorrelatorSnapshot = {
+  format: typeof snapshotFormat;
+  topology: TopologySnapshot;
+  miner: MinerSnapshot;
+  surges: SurgeSnapshot;
+  lastClosed?: number;
+  signatures: Array<[string, Array<[string, SignatureCount]>]>;
+};
+const snapshotFormat = 1;
+
+export const createCorrelator = (options: { resolutionSeconds?: number; snapshot?: CorrelatorSnapshot } = {}) => {
+  const saved = options.snapshot;
+  const topology = createTopology({}, saved?.topology);
   const exemplars = createExemplarStore();
-  const miner = createTemplateMiner();
+  const miner = createTemplateMiner({}, saved?.miner);
   const resolutionMs = (options.resolutionSeconds ?? 10) * 1000;
-  const surges = createSurgeTracker({ resolutionMs });
-  let lastClosed: number | undefined;
-  const signatures = new Map<string, Map<string, SignatureCount>>();
+  const surges = createSurgeTracker({ resolutionMs }, saved?.surges);
+  let lastClosed: number | undefined = saved?.lastClosed;
+  const signatures = new Map<string, Map<string, SignatureCount>>((saved?.signatures ?? []).map(([service, counts]) => [service, new Map(counts.map(([id, c]) => [id, { ...c }]))]));
 
   const observe = (span: SpanRecord) => {
     topology.observe(span);
@@ -75,5 +88,50 @@ export const createCorrelator = (options: { resolutionSeconds?: number } = {}) =
     });
   };
 
-  return { observe, topSignature, templateOf, traces, exemplars: exemplarsOf, topology: topology as TopologyView, closeSignatureBuckets, persistTopology };
+  const snapshot = (): CorrelatorSnapshot => ({
+    format: snapshotFormat,
+    topology: topology.toJSON(),
+    miner: miner.toJSON(),
+    surges: surges.toJSON(),
+    ...(lastClosed === undefined ? {} : { lastClosed }),
+    signatures: [...signatures].map(([service, counts]) => [service, [...counts].map(([id, c]) => [id, { ...c }])]),
+  });
+
+  /** Saves the snapshot for the next analyzer of this resolution (at start, or taking over) to resume from. */
+  const checkpoint = async (sql: Sql) => {
+    const bytes = serialize(snapshot());
+    await sql`
+      INSERT INTO correlator_checkpoints (resolution_seconds, state) VALUES (${resolutionMs / 1000}, ${bytes})
+      ON CONFLICT (resolution_seconds) DO UPDATE SET state = EXCLUDED.state, saved_at = now()`;
+  };
+
+  return { observe, topSignature, templateOf, traces, exemplars: exemplarsOf, topology: topology as TopologyView, closeSignatureBuckets, persistTopology, snapshot, checkpoint };
+};
+
+export type Correlator = ReturnType<typeof createCorrelator>;
+
+/**
+ * The correlator as the last checkpoint of this resolution left it, or a new one (none yet, another
+ * format, or unreadable: then it says why). Exemplar traces start empty either way.
+ */
+export const resumeCorrelator = async (sql: Sql, resolutionSeconds: number, logger?: Logger): Promise<Correlator> => {
+  const [row] = await sql<{ state: Buffer; saved_at: Date }[]>`SELECT state, saved_at FROM correlator_checkpoints WHERE resolution_seconds = ${resolutionSeconds}`;
+  if (!row) return createCorrelator({ resolutionSeconds });
+  const fresh = (reason: string) => {
+    logger?.warn({ savedAt: row.saved_at.toISOString() }, `correlator checkpoint not resumed (${reason}): the dependency graph and error signatures are learned again`);
+    return createCorrelator({ resolutionSeconds });
+  };
+  let snapshot: CorrelatorSnapshot;
+  try {
+    snapshot = deserialize(row.state) as CorrelatorSnapshot;
+  } catch (error) {
+    return fresh(`unreadable: ${(error as Error).message}`);
+  }
+  if (snapshot?.format !== snapshotFormat) return fresh(`format ${String(snapshot?.format)}, this analyzer reads ${snapshotFormat}`);
+  const correlator = createCorrelator({ resolutionSeconds, snapshot });
+  logger?.info(
+    { savedAt: row.saved_at.toISOString(), edges: snapshot.topology.edges.length, signatures: snapshot.miner.clusters.length },
+    `correlator resumed from its checkpoint: ${snapshot.topology.edges.length} dependency edges, ${snapshot.miner.clusters.length} error signatures`,
+  );
+  return correlator;
 };

@@ -1,0 +1,78 @@
+// The correlator's checkpoint on PostgreSQL: an analyzer that starts (or takes over) resumes the
+// dependency graph and the error signatures, so a known error is not new again and a new one is seen
+// at once, without the surge tracker's warm-up.
+import { openDatabase, type Database } from '@hephaestus/platform';
+import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sid, span } from '../domain/correlation/test-spans.ts';
+import { createCorrelator, resumeCorrelator, type Correlator } from './correlator.ts';
+
+const resolutionSeconds = 10;
+const bucketMs = resolutionSeconds * 1000;
+const t0 = Date.UTC(2026, 11, 3, 9);
+
+/** `count` failing server spans of `service` with `message` in bucket `b`, each under a client span of `caller`. */
+const failures = (correlator: Correlator, b: number, count: number, message: string, service = 'coder', caller = 'planner') => {
+  for (let i = 0; i < count; i++) {
+    const at = t0 + b * bucketMs + 100 * i;
+    const n = b * 1000 + 2 * i;
+    correlator.observe(span({ service: caller, spanId: sid(n), kind: 'client', startTimeMs: at, durationMs: 20 }));
+    correlator.observe(span({ service, spanId: sid(n + 1), parentSpanId: sid(n), kind: 'server', startTimeMs: at + 1, durationMs: 10, status: 'error', statusMessage: message }));
+  }
+};
+
+describe('correlator checkpoint', () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    drop = fresh.drop;
+    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+  });
+  afterAll(async () => {
+    await db.close();
+    await drop();
+  });
+
+  it('resumes the graph and the signatures: a known error is not new again, a new one is seen at once', async () => {
+    const { sql } = db;
+    // 35 intervals of a steady error on coder, called by planner: past the surge tracker's 30-interval warm-up.
+    const before = createCorrelator({ resolutionSeconds });
+    for (let b = 0; b < 35; b++) {
+      failures(before, b, 3, `timeout after ${2900 + b} ms calling 10.0.0.${b % 9}`);
+      before.closeSignatureBuckets(t0 + (b + 1) * bucketMs);
+    }
+    const known = before.topSignature('coder', t0);
+    expect(known?.template).toBe('timeout after <DURATION> calling <IP>');
+    await before.checkpoint(sql);
+
+    const resumed = await resumeCorrelator(sql, resolutionSeconds);
+    const fresh = createCorrelator({ resolutionSeconds });
+    expect(resumed.topology.downstreamOf('planner')).toEqual(['coder']);
+    expect(fresh.topology.downstreamOf('planner')).toEqual([]);
+    expect(resumed.topSignature('coder', t0)).toEqual(known);
+    expect(resumed.templateOf('coder', known!.id)).toBe(known!.template);
+
+    // The next interval: the known error as usual, and a new one six times. The resumed correlator calls
+    // the new one new, and only it; a fresh one is still in its warm-up and calls nothing.
+    for (const c of [resumed, fresh]) {
+      failures(c, 35, 3, 'timeout after 2950 ms calling 10.0.0.4');
+      failures(c, 35, 6, 'TypeError: Cannot read properties of undefined (reading plan)');
+    }
+    const seen = resumed.closeSignatureBuckets(t0 + 36 * bucketMs);
+    expect(seen.map((s) => [s.service, s.kind, resumed.templateOf(s.service, s.signatureId)])).toEqual([['coder', 'new', 'TypeError: Cannot read properties of undefined (reading plan)']]);
+    expect(fresh.closeSignatureBuckets(t0 + 36 * bucketMs)).toEqual([]);
+  });
+
+  it('starts afresh, and says why, from a checkpoint it cannot read', async () => {
+    const { sql } = db;
+    await sql`UPDATE correlator_checkpoints SET state = ${Buffer.from('not a checkpoint')} WHERE resolution_seconds = ${resolutionSeconds}`;
+    const warnings: string[] = [];
+    const logger = { warn: (_: unknown, message: string) => warnings.push(message), info: () => {} } as unknown as Parameters<typeof resumeCorrelator>[2];
+    const resumed = await resumeCorrelator(sql, resolutionSeconds, logger);
+    expect(resumed.topology.downstreamOf('planner')).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(/^correlator checkpoint not resumed \(unreadable: .*\): the dependency graph and error signatures are learned again$/)]);
+    // Another resolution has a checkpoint of its own.
+    expect((await resumeCorrelator(sql, 5)).topology.downstreamOf('planner')).toEqual([]);
+  });
+});
