@@ -386,6 +386,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   const detectLoop = (async () => {
     let lastRetention = 0;
     let lastTopology = 0;
+    let lastCorrelatorCheckpoint = now();
     while (!stopped) {
       try {
         if (eventTimeMs > 0) {
@@ -397,7 +398,11 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         if (now() - lastTopology > 10_000) {
           lastTopology = now();
           await correlator.persistTopology(sql, now());
-          if (!options.replay) await correlator.checkpoint(sql);
+        }
+        // Once a minute: its signatures' histories can run to megabytes in a large fleet.
+        if (!options.replay && now() - lastCorrelatorCheckpoint > 60_000) {
+          lastCorrelatorCheckpoint = now();
+          await correlator.checkpoint(sql);
         }
         if (now() - lastRetention > 60_000) {
           lastRetention = now();
