@@ -15,7 +15,7 @@ import {
   type Remediation,
   type RemediationCommand,
 } from '@hephaestus/aggregates';
-import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
+import { deterministicId, hasEvent, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
 import { Counter, type Registry } from 'prom-client';
 import { describeAction, runAction, undoGitHub, type ActionContext, type ActionResult, type GitHubExecutor } from './adapters/actions.ts';
@@ -374,8 +374,7 @@ export const startHealer = async (options: HealerOptions) => {
       const event = parsed.data;
       if (event.type !== 'incident.root_cause_ranked' && event.type !== 'incident.signal_attached') continue;
       // Act only on incidents this control plane recorded: a shared topic may carry another's events.
-      const [known] = await sql`SELECT 1 FROM events WHERE id = ${event.id}`;
-      if (!known) {
+      if (!(await hasEvent(sql, event.id))) {
         logger.warn({ eventId: event.id }, 'incident event not in this event store, ignored');
         continue;
       }
