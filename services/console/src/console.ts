@@ -2,8 +2,8 @@
 // timelines, evidence and root-cause candidates; acknowledge and resolve; services, their series and
 // the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { handleIncidentCommand, readIncidentTraces } from '@hephaestus/aggregates';
-import { createHttpServer, databaseAnswers, registerWebhookRoute, type Database, type Logger, type NamedToken, type Sql, type WebhookHandler } from '@hephaestus/platform';
+import { getIncident, handleIncidentCommand, listIncidents, readIncidentTraces } from '@hephaestus/aggregates';
+import { createHttpServer, databaseAnswers, readStreams, registerWebhookRoute, streamIdsWith, type Database, type Logger, type NamedToken, type Sql, type WebhookHandler } from '@hephaestus/platform';
 import type { CostBudget } from '@hephaestus/schemas';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -16,36 +16,6 @@ import { registerConsoleUi } from './ui.ts';
 import { registerEventStream } from './event-stream.ts';
 import { finestFirst, registerSpendApi } from './spend.ts';
 import { registerForecastApi } from './forecasts.ts';
-
-type IncidentRow = {
-  id: string;
-  service: string;
-  signal: string;
-  status: string;
-  severity: string;
-  summary: string;
-  opened_at: Date;
-  resolved_at: Date | null;
-  acknowledged_at: Date | null;
-  acknowledged_by: string | null;
-  mitigated_at: Date | null;
-  labels: Record<string, string>;
-};
-
-const toIncident = (r: IncidentRow) => ({
-  id: r.id,
-  service: r.service,
-  signal: r.signal,
-  status: r.status,
-  severity: r.severity,
-  summary: r.summary,
-  labels: r.labels,
-  openedAt: r.opened_at.toISOString(),
-  resolvedAt: r.resolved_at?.toISOString() ?? null,
-  acknowledgedAt: r.acknowledged_at?.toISOString() ?? null,
-  acknowledgedBy: r.acknowledged_by,
-  mitigatedAt: r.mitigated_at?.toISOString() ?? null,
-});
 
 const listQuery = z.object({
   status: z.enum(['open', 'resolved']).optional(),
@@ -131,29 +101,17 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   app.get('/api/incidents', async (request, reply) => {
     const query = listQuery.safeParse(request.query);
     if (!query.success) return problem(reply, 400, 'Bad Request', `${query.error.issues[0]!.path.join('.')}: ${query.error.issues[0]!.message}`);
-    const { status, service, severity, q } = query.data;
-    const like = q ? `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : '';
-    const rows = await sql<IncidentRow[]>`
-      SELECT * FROM incidents WHERE true
-        ${status ? sql`AND status = ${status}` : sql``}
-        ${service ? sql`AND service = ${service}` : sql``}
-        ${severity ? sql`AND severity = ${severity}` : sql``}
-        ${q ? sql`AND (summary ILIKE ${like} OR service ILIKE ${like} OR signal ILIKE ${like} OR id ILIKE ${like})` : sql``}
-      ORDER BY opened_at DESC LIMIT 500`;
-    return { incidents: rows.map(toIncident) };
+    return { incidents: await listIncidents(sql, { ...query.data, limit: 500 }) };
   });
 
   const incidentDetail = async (id: string) => {
-    const [row] = await sql<IncidentRow[]>`SELECT * FROM incidents WHERE id = ${id}`;
+    const row = await getIncident(sql, id);
     if (!row) return undefined;
     // The timeline is the incident's own stream plus the alerts, the remediation and the fix pull
     // requests it caused (a fix's stream names its incident in its first event).
-    const timeline = await sql<{ type: string; occurred_at: Date; data: Record<string, unknown> }[]>`
-      SELECT type, occurred_at, data FROM events
-      WHERE stream_id IN (${`incident-${id}`}, ${`alert-${id}`}, ${`remediation-${id}`})
-         OR stream_id IN (SELECT stream_id FROM events WHERE type = 'fix.pr_opened' AND data->>'incidentId' = ${id})
-      ORDER BY position`;
-    const ofType = (type: string) => timeline.filter((e) => e.type === type).map((e) => e.data);
+    const fixes = await streamIdsWith(sql, 'fix.pr_opened', { incidentId: id });
+    const timeline = await readStreams(sql, [`incident-${id}`, `alert-${id}`, `remediation-${id}`, ...fixes]);
+    const ofType = (type: string) => timeline.filter((e) => e.type === type).map((e) => e.data as Record<string, unknown>);
     const opened = ofType('incident.opened')[0] ?? {};
     const attached = ofType('incident.signal_attached');
     const ranked = ofType('incident.root_cause_ranked').at(-1);
@@ -165,7 +123,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
     const started = ofType('remediation.started')[0];
     const traceIds = [...new Set([opened, ...attached].flatMap((d) => (Array.isArray(d.traceIds) ? (d.traceIds as string[]) : [])))];
     return {
-      ...toIncident(row),
+      ...row,
       evidence,
       /** Why it paged: the rule of the incident policy that opened it. */
       pagedBecause: opened.reason,
@@ -173,7 +131,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
       /** Why the healer chose its playbook and target, when it acted. */
       remediationChoice: started?.targetReason,
       exemplarTraceIds: traceIds,
-      timeline: timeline.map((e) => ({ type: e.type, occurredAt: e.occurred_at.toISOString(), data: e.data })),
+      timeline: timeline.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.data })),
     };
   };
 
@@ -184,7 +142,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
 
   // The exemplar traces the analyzer kept with the incident, span by span, for the waterfall.
   app.get<{ Params: { id: string } }>('/api/incidents/:id/traces', async (request, reply) => {
-    const [row] = await sql<{ id: string }[]>`SELECT id FROM incidents WHERE id = ${request.params.id}`;
+    const row = await getIncident(sql, request.params.id);
     if (!row) return problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
     return { incidentId: row.id, traces: await readIncidentTraces(sql, row.id) };
   });
@@ -196,7 +154,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
       // With tokens, who acts is the token's name; a `by` in the body is ignored.
       const by = principalOf(request) ?? parsed.data.by;
       const { reason } = parsed.data;
-      const [row] = await sql<IncidentRow[]>`SELECT * FROM incidents WHERE id = ${request.params.id}`;
+      const row = await getIncident(sql, request.params.id);
       if (!row) return problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
       if (row.status !== 'open') return problem(reply, 409, 'Conflict', `incident ${row.id} is ${row.status}`);
       const at = new Date().toISOString();
