@@ -94,13 +94,10 @@ const knownViolations: string[] = [
   'services/console/src/console.ts: rollups (owned by @hephaestus/analyzer)',
   'services/console/src/console.ts: series (owned by @hephaestus/analyzer)',
   'services/console/src/forecasts.ts: series (owned by @hephaestus/analyzer)',
-  'services/console/src/remediations.ts: remediations (owned by @hephaestus/aggregates)',
   'services/console/src/spend.ts: series (owned by @hephaestus/analyzer)',
   'services/healer/src/adapters/fleet.ts: rollups (owned by @hephaestus/analyzer)',
   'services/healer/src/adapters/fleet.ts: series (owned by @hephaestus/analyzer)',
-  'services/healer/src/adapters/fleet.ts: remediations (owned by @hephaestus/aggregates)',
   'services/healer/src/adapters/fleet.ts: service_versions (owned by @hephaestus/analyzer)',
-  'services/healer/src/adapters/lease-store.ts: remediations (owned by @hephaestus/aggregates)',
   'services/healer/src/github/fixer.ts: service_versions (owned by @hephaestus/analyzer)',
 ];
 

@@ -20,7 +20,7 @@ import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, 
 import { Counter, type Registry } from 'prom-client';
 import { describeAction, runAction, undoGitHub, type ActionContext, type ActionResult, type GitHubExecutor } from './adapters/actions.ts';
 import { acquireLease, checkLease, claimableRemediations, LeaseLostError, releaseLease, renewLease } from './adapters/lease-store.ts';
-import { controlUrlOf, fleetServices, incidentFacts, readSignal, recentRemediations, serviceVersionAt } from './adapters/fleet.ts';
+import { controlUrlOf, fleetServices, guardRemediations, incidentFacts, readSignal, serviceVersionAt } from './adapters/fleet.ts';
 import { guard } from './domain/guard.ts';
 import { renewalIntervalMs, type Lease } from './domain/lease.ts';
 import type { IncidentEvidence } from './domain/evidence.ts';
@@ -315,11 +315,11 @@ export const startHealer = async (options: HealerOptions) => {
   // Takes over what a stopped or dead healer left open, approvals included (their timeouts run from the
   // recorded time): at start, then every third of the lease time.
   const takeOver = async () => {
-    for (const { incident_id, status } of await claimableRemediations(sql, unfinishedStatuses, options.healerId, now())) {
+    for (const { incidentId, status } of await claimableRemediations(sql, unfinishedStatuses, options.healerId, now())) {
       if (stopped) return;
-      if (running.has(incident_id)) continue;
-      logger.info({ incidentId: incident_id, status }, `resuming remediation (${status.replace('_', ' ')})`);
-      track(incident_id);
+      if (running.has(incidentId)) continue;
+      logger.info({ incidentId, status }, `resuming remediation (${status.replace('_', ' ')})`);
+      track(incidentId);
     }
   };
 
@@ -353,7 +353,7 @@ export const startHealer = async (options: HealerOptions) => {
         playbookId: book.id,
         service: target.service,
         nowMs,
-        recent: await recentRemediations(tx, nowMs - Math.max(3_600_000, book.guard.cooldownSeconds * 1000)),
+        recent: await guardRemediations(tx, nowMs - Math.max(3_600_000, book.guard.cooldownSeconds * 1000)),
         fleet: await fleetServices(tx, nowMs),
       });
       if (verdict.allow) return { type: 'StartRemediation', ...plan };

@@ -1,5 +1,6 @@
 // What the healer reads of the analyzer's tables: the signal to verify with, a service's control URL,
 // the fleet seen lately, an incident's evidence, and the recent remediations for the guard.
+import { recentRemediations } from '@hephaestus/aggregates';
 import { readStream, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { foldEvidence, type IncidentEvidence } from '../domain/evidence.ts';
 import type { RecentRemediation } from '../domain/guard.ts';
@@ -53,13 +54,9 @@ export const fleetServices = async (sql: Sql | TransactionSql, nowMs: number): P
   return rows.map((r) => r.service);
 };
 
-/** Remediations that may bear on the guard: unfinished ones and those touched in the last `sinceMs`. */
-export const recentRemediations = async (sql: Sql | TransactionSql, sinceMs: number): Promise<RecentRemediation[]> => {
-  const rows = await sql<{ id: string; playbook_id: string; service: string; status: string; started_at: Date; updated_at: Date }[]>`
-    SELECT id, playbook_id, service, status, started_at, updated_at FROM remediations
-    WHERE updated_at >= ${new Date(sinceMs)} OR status IN ('awaiting_approval', 'running', 'verifying', 'rolling_back')`;
-  return rows.map((r) => ({ id: r.id, playbookId: r.playbook_id, service: r.service, status: r.status, startedAtMs: r.started_at.getTime(), updatedAtMs: r.updated_at.getTime() }));
-};
+/** Remediations that may bear on the guard: unfinished ones and those touched since `sinceMs`. */
+export const guardRemediations = async (sql: Sql | TransactionSql, sinceMs: number): Promise<RecentRemediation[]> =>
+  (await recentRemediations(sql, sinceMs)).map((r) => ({ id: r.id, playbookId: r.playbookId, service: r.service, status: r.status, startedAtMs: Date.parse(r.startedAt), updatedAtMs: Date.parse(r.updatedAt) }));
 
 /**
  * The incident's evidence (signals per service with their side, value, baseline and signature; severity;
