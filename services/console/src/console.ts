@@ -2,7 +2,18 @@
 // timelines, evidence and root-cause candidates; acknowledge and resolve; services, their series and
 // the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { getIncident, handleIncidentCommand, listIncidents, readIncidentTraces } from '@hephaestus/aggregates';
+import {
+  getIncident,
+  handleIncidentCommand,
+  isRequestSignal,
+  listIncidents,
+  readIncidentTraces,
+  readOperationLatencies,
+  readServiceActivity,
+  readSignal,
+  readTopology,
+  type SignalPoint,
+} from '@hephaestus/aggregates';
 import { createHttpServer, databaseAnswers, readStreams, registerWebhookRoute, streamIdsWith, type Database, type Logger, type NamedToken, type Sql, type WebhookHandler } from '@hephaestus/platform';
 import type { CostBudget } from '@hephaestus/schemas';
 import type { Registry } from 'prom-client';
@@ -14,7 +25,7 @@ import { registerRemediationsApi, type RemediationsApiOptions } from './remediat
 import { openApiDocument } from './openapi.ts';
 import { registerConsoleUi } from './ui.ts';
 import { registerEventStream } from './event-stream.ts';
-import { finestFirst, registerSpendApi } from './spend.ts';
+import { registerSpendApi } from './spend.ts';
 import { registerForecastApi } from './forecasts.ts';
 
 const listQuery = z.object({
@@ -171,27 +182,24 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   app.post<{ Params: { id: string } }>('/api/incidents/:id/resolve', act('resolve'));
 
   app.get('/api/topology', async () => {
-    const edges = await sql<{ caller: string; callee: string; calls: number; errors: number; updated_at: Date }[]>`
-      SELECT caller, callee, calls, errors, updated_at FROM topology_edges ORDER BY caller, callee`;
+    const edges = await readTopology(sql);
     const services = [...new Set(edges.flatMap((e) => [e.caller, e.callee]))].sort();
     return {
       services,
-      edges: edges.map((e) => ({ caller: e.caller, callee: e.callee, calls: e.calls, errors: e.errors, errorRate: e.calls > 0 ? e.errors / e.calls : 0, updatedAt: e.updated_at.toISOString() })),
+      edges: edges.map((e) => ({ caller: e.caller, callee: e.callee, calls: e.calls, errors: e.errors, errorRate: e.calls > 0 ? e.errors / e.calls : 0, updatedAt: e.updatedAt.toISOString() })),
     };
   });
 
   app.get('/api/services', async () => {
-    const rows = await sql<{ service: string; last_seen: Date; calls: string; errors: string; open_incidents: string }[]>`
-      SELECT r.service, max(r.bucket_start) AS last_seen,
-             sum(r.calls) FILTER (WHERE r.bucket_start > now() - interval '5 minutes') AS calls,
-             sum(r.errors) FILTER (WHERE r.bucket_start > now() - interval '5 minutes') AS errors,
-             (SELECT count(*) FROM incidents i WHERE i.service = r.service AND i.status = 'open') AS open_incidents
-      FROM rollups r GROUP BY r.service ORDER BY r.service`;
+    const open = await listIncidents(sql, { status: 'open' });
     return {
-      services: rows.map((r) => {
-        const calls = Number(r.calls ?? 0);
-        return { name: r.service, lastSeen: r.last_seen.toISOString(), callsLast5m: calls, errorRateLast5m: calls > 0 ? Number(r.errors ?? 0) / calls : 0, openIncidents: Number(r.open_incidents) };
-      }),
+      services: (await readServiceActivity(sql)).map((s) => ({
+        name: s.service,
+        lastSeen: s.lastSeen.toISOString(),
+        callsLast5m: s.callsLast5m,
+        errorRateLast5m: s.callsLast5m > 0 ? s.errorsLast5m / s.callsLast5m : 0,
+        openIncidents: open.filter((i) => i.service === s.service).length,
+      })),
     };
   });
 
@@ -201,15 +209,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
     if (!query.success) return problem(reply, 400, 'Bad Request', `${query.error.issues[0]!.path.join('.')}: ${query.error.issues[0]!.message}`);
     const to = query.data.to ? new Date(query.data.to) : new Date();
     const from = query.data.from ? new Date(query.data.from) : new Date(to.getTime() - 3_600_000);
-    const rows = await sql<{ operation: string; calls: number; mean_ms: number; worst_ms: number }[]>`
-      SELECT operation, sum(count) AS calls, sum(sum) / nullif(sum(count), 0) AS mean_ms, max(max) AS worst_ms FROM series
-      WHERE service = ${request.params.name} AND signal = 'latency.mean_ms' AND operation <> '' AND bucket_start >= ${from} AND bucket_start < ${to}
-      GROUP BY operation ORDER BY sum(count) DESC, operation LIMIT 50`;
-    return {
-      service: request.params.name,
-      signal: 'latency.mean_ms',
-      operations: rows.map((r) => ({ operation: r.operation, calls: Number(r.calls), meanMs: Number(r.mean_ms ?? 0), worstMs: Number(r.worst_ms) })),
-    };
+    return { service: request.params.name, signal: 'latency.mean_ms', operations: await readOperationLatencies(sql, request.params.name, from.getTime(), to.getTime()) };
   });
 
   app.get<{ Params: { name: string } }>('/api/services/:name/series', async (request, reply) => {
@@ -221,26 +221,11 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
     // `latency.mean_ms{GET /cart}`, as incidents name an operation's series, is that operation's series.
     const named = query.data.operation === '' ? /^(.+)\{(.+)\}$/.exec(query.data.signal) : null;
     const [signal, operation] = named ? [named[1]!, named[2]!] : [query.data.signal, query.data.operation];
-    // Request signals come from the rollups; every other signal from the series table.
-    const requestSignals: Record<string, string> = { calls: 'calls', errors: 'errors', error_rate: 'error_rate', 'latency.p50_ms': 'p50_ms', 'latency.p95_ms': 'p95_ms', 'latency.p99_ms': 'p99_ms' };
-    if (signal in requestSignals) {
-      const rows = await sql<{ bucket_start: Date; resolution_seconds: number; calls: string; errors: string; p50_ms: number; p95_ms: number; p99_ms: number }[]>`
-        SELECT bucket_start, resolution_seconds, calls, errors, p50_ms, p95_ms, p99_ms FROM rollups
-        WHERE service = ${service} AND bucket_start >= ${from} AND bucket_start < ${to} ORDER BY bucket_start`;
-      const value = (r: (typeof rows)[number]) => {
-        if (signal === 'calls') return Number(r.calls);
-        if (signal === 'errors') return Number(r.errors);
-        if (signal === 'error_rate') return Number(r.calls) > 0 ? Number(r.errors) / Number(r.calls) : 0;
-        return r[requestSignals[signal] as 'p50_ms' | 'p95_ms' | 'p99_ms'];
-      };
-      return { service, signal, points: rows.map((r) => ({ time: r.bucket_start.toISOString(), resolutionSeconds: r.resolution_seconds, value: value(r) })) };
-    }
-    const rows = await sql<{ bucket_start: Date; resolution_seconds: number; aggregation: string; sum: number; count: number; min: number; max: number }[]>`
-      SELECT bucket_start, resolution_seconds, aggregation, sum, count, min, max FROM series
-      WHERE service = ${service} AND signal = ${signal} AND operation = ${operation} AND bucket_start >= ${from} AND bucket_start < ${to}
-      ORDER BY resolution_seconds, bucket_start`;
-    const points = finestFirst(rows).map((r) => ({ time: r.bucket_start.toISOString(), resolutionSeconds: r.resolution_seconds, value: r.aggregation === 'sum' ? r.sum : r.count > 0 ? r.sum / r.count : 0, min: r.min, max: r.max }));
-    return { service, signal, operation, points };
+    // Request signals come from the rollups, a service's as a whole; every other signal from the series.
+    const points = await readSignal(sql, { service, signal, operation, fromMs: from.getTime(), toMs: to.getTime() });
+    const time = (p: SignalPoint) => new Date(p.startMs).toISOString();
+    if (isRequestSignal(signal)) return { service, signal, points: points.map((p) => ({ time: time(p), resolutionSeconds: p.resolutionSeconds, value: p.value })) };
+    return { service, signal, operation, points: points.map((p) => ({ time: time(p), resolutionSeconds: p.resolutionSeconds, value: p.value, min: p.min, max: p.max })) };
   });
 
   return app;

@@ -6,10 +6,12 @@
 // (adapters/lease-store.ts): one drives a remediation while it holds the lease, and any takes over an
 // unfinished remediation whose lease expired, resuming from the recorded steps.
 import {
+  controlUrlOf,
   decideRemediation,
   githubUndo,
   idempotencyKey,
   loadRemediation,
+  serviceVersionAt,
   unfinishedStatuses,
   type ActiveRemediation,
   type Remediation,
@@ -20,7 +22,7 @@ import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, 
 import { Counter, type Registry } from 'prom-client';
 import { describeAction, runAction, undoGitHub, type ActionContext, type ActionResult, type GitHubExecutor } from './adapters/actions.ts';
 import { acquireLease, checkLease, claimableRemediations, LeaseLostError, releaseLease, renewLease } from './adapters/lease-store.ts';
-import { controlUrlOf, fleetServices, guardRemediations, incidentFacts, readSignal, serviceVersionAt } from './adapters/fleet.ts';
+import { fleetServices, guardRemediations, incidentFacts, verifyPoints } from './adapters/fleet.ts';
 import { guard } from './domain/guard.ts';
 import { renewalIntervalMs, type Lease } from './domain/lease.ts';
 import type { IncidentEvidence } from './domain/evidence.ts';
@@ -219,11 +221,11 @@ export const startHealer = async (options: HealerOptions) => {
     }
     const startedAtMs = Date.parse(state.verificationStartedAt);
     const closedBefore = Math.floor((now() - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
-    const points = await readSignal(sql, options.resolutionSeconds, plan.service, plan.verify.signal, startedAtMs, closedBefore);
+    const points = await verifyPoints(sql, options.resolutionSeconds, plan.service, plan.verify.signal, startedAtMs, closedBefore);
     let baseline: number | undefined;
     if (plan.verify.baselineFactor !== undefined && plan.incidentWindowStart) {
       const windowStartMs = Date.parse(plan.incidentWindowStart);
-      const before = await readSignal(sql, options.resolutionSeconds, plan.service, plan.verify.signal, windowStartMs - baselineIntervals * resolutionMs, windowStartMs);
+      const before = await verifyPoints(sql, options.resolutionSeconds, plan.service, plan.verify.signal, windowStartMs - baselineIntervals * resolutionMs, windowStartMs);
       baseline = baselineOf(before, windowStartMs, resolutionMs);
     }
     const verdict = verifySignal(points, { ...plan.verify, startedAtMs, baseline, nowMs: closedBefore });
