@@ -17,8 +17,8 @@ export type SignalQuery = {
   service?: string;
   /**
    * Series only (request signals are per service): this operation's series ('' the service-wide one);
-   * 'each' every operation's apart; absent, the service-wide row, or the sum over the operations where
-   * there is none (the analyzer writes LLM series per model and service-wide; another tool may not).
+   * `{ each: true }` every operation's apart; absent, the service-wide row, or the sum over the operations
+   * where there is none (the analyzer writes LLM series per model and service-wide; another tool may not).
    */
   operation?: string | { each: true };
   /** One resolution; every resolution when absent, each moment once at the finest that still covers it. */
