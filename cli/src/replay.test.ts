@@ -2,8 +2,7 @@
 // projection gone wrong is found by --check (which changes nothing) and mended by a rebuild.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleIncidentCommand, handleRemediationCommand } from '@hephaestus/aggregates';
-import { createSilence, expireSilence } from '@hephaestus/console';
+import { createSilence, expireSilence, handleIncidentCommand, handleRemediationCommand } from '@hephaestus/aggregates';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { rebuildProjections, runReplay } from './replay.ts';

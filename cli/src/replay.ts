@@ -2,8 +2,7 @@
 // one transaction, with the same functions that keep them as events are appended, and says what
 // differed from the tables it replaced. `--check` compares and changes nothing.
 import { parseArgs } from 'node:util';
-import { projectIncidentEvent, projectRemediationEvent } from '@hephaestus/aggregates';
-import { projectSilenceEvent } from '@hephaestus/console';
+import { projectIncidentEvent, projectRemediationEvent, projectSilenceEvent } from '@hephaestus/aggregates';
 import { ConfigError, createLogger, loadConfig, openDatabase, readAll, type Sql, type TransactionSql } from '@hephaestus/platform';
 import type { StoredEvent } from '@hephaestus/schemas';
 import { upConfig } from './control-plane.ts';

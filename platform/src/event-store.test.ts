@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from './database.ts';
-import { appendToStream, readAll, readStream, type EventToAppend } from './event-store.ts';
+import { appendToStream, hasEvent, headPosition, readAll, readEventsOfTypes, readStream, readStreams, streamIdsWith, type EventToAppend } from './event-store.ts';
 import { deterministicId, randomId } from './ids.ts';
 import { freshDatabase, testLogger } from './testing.ts';
 
@@ -71,6 +71,37 @@ describe.each(stores)('event store on %s', (_name, open) => {
     expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
     const after = await readAll(db.sql, positions[1]!);
     expect(after[0]!.position).toBe(positions[2]);
+  });
+
+  it('reads several streams in global order, and finds the streams an event of a type names', async () => {
+    const acknowledged = (incidentId: string, at = '2026-01-01T00:00:00Z'): EventToAppend => ({ id: randomId(), type: 'incident.acknowledged', occurredAt: new Date(at), data: { incidentId, by: 'alice' } });
+    await db.sql.begin((tx) => appendToStream(tx, 'fix-e1', 0, [acknowledged('e')]));
+    await db.sql.begin((tx) => appendToStream(tx, 'incident-e', 0, [resolved('e')]));
+    await db.sql.begin((tx) => appendToStream(tx, 'fix-e2', 0, [acknowledged('e'), resolved('e')]));
+    await db.sql.begin((tx) => appendToStream(tx, 'fix-f', 0, [acknowledged('f')]));
+    expect((await streamIdsWith(db.sql, 'incident.acknowledged', { incidentId: 'e' })).sort()).toEqual(['fix-e1', 'fix-e2']);
+    expect(await streamIdsWith(db.sql, 'incident.resolved', { incidentId: 'f' })).toEqual([]);
+    const read = await readStreams(db.sql, ['incident-e', 'fix-e1', 'fix-e2']);
+    expect(read.map((e) => `${e.streamId}/${e.version}`)).toEqual(['fix-e1/1', 'incident-e/1', 'fix-e2/1', 'fix-e2/2']);
+    expect(await readStreams(db.sql, [])).toEqual([]);
+  });
+
+  it('reads the events of some types from a moment on, in global order', async () => {
+    const at = (iso: string): EventToAppend => ({ ...resolved('g'), occurredAt: new Date(iso) });
+    const mitigated: EventToAppend = { id: randomId(), type: 'incident.mitigated', occurredAt: new Date('2026-02-01T00:00:30Z'), data: { incidentId: 'g', remediationId: 'r', detail: 'restarted' } };
+    await db.sql.begin((tx) => appendToStream(tx, 'incident-g', 0, [at('2026-02-01T00:00:00Z'), mitigated, at('2026-02-01T00:01:00Z')]));
+    const since = async (iso: string) => (await readEventsOfTypes(db.sql, ['incident.resolved', 'incident.mitigated'], new Date(iso))).filter((e) => e.streamId === 'incident-g').map((e) => e.version);
+    expect(await since('2026-01-31T00:00:00Z')).toEqual([1, 2, 3]);
+    expect(await since('2026-02-01T00:00:30Z')).toEqual([2, 3]);
+    expect((await readEventsOfTypes(db.sql, ['incident.mitigated'], new Date('2026-01-31T00:00:00Z'))).map((e) => e.version)).toEqual([2]);
+  });
+
+  it('knows the events it holds and the position of the newest', async () => {
+    const id = randomId();
+    expect(await hasEvent(db.sql, id)).toBe(false);
+    const result = await db.sql.begin((tx) => appendToStream(tx, 'incident-h', 0, [resolved('h', id)]));
+    expect(await hasEvent(db.sql, id)).toBe(true);
+    expect(result.ok && result.events[0]!.position).toBe(await headPosition(db.sql));
   });
 
   it('rolls back the events when the transaction that decided them fails', async () => {

@@ -81,6 +81,28 @@ export const readAll = async (sql: Sql | TransactionSql, afterPosition: bigint, 
       SELECT * FROM events WHERE position > ${afterPosition.toString()} ORDER BY position LIMIT ${limit}`
   ).map(toEvent);
 
+/** Events of these streams, in global order. */
+export const readStreams = async (sql: Sql | TransactionSql, streamIds: string[]): Promise<StoredEvent[]> =>
+  streamIds.length === 0 ? [] : (await sql<EventRow[]>`SELECT * FROM events WHERE stream_id IN ${sql(streamIds)} ORDER BY position`).map(toEvent);
+
+/** The streams holding an event of `type` whose data has these fields (a fix's stream names its incident in its first event). */
+export const streamIdsWith = async (sql: Sql | TransactionSql, type: string, data: Record<string, string>): Promise<string[]> =>
+  (await sql<{ stream_id: string }[]>`SELECT DISTINCT stream_id FROM events WHERE type = ${type} AND data @> ${sql.json(data)}`).map((r) => r.stream_id);
+
+/** Events of these types that occurred at or after `since`, in global order. */
+export const readEventsOfTypes = async (sql: Sql | TransactionSql, types: string[], since: Date): Promise<StoredEvent[]> =>
+  (await sql<EventRow[]>`SELECT * FROM events WHERE type IN ${sql(types)} AND occurred_at >= ${since} ORDER BY position`).map(toEvent);
+
+/** Whether this store holds the event: a consumer of a shared topic acts only on its own control plane's events. */
+export const hasEvent = async (sql: Sql | TransactionSql, eventId: string): Promise<boolean> =>
+  (await sql`SELECT 1 FROM events WHERE id = ${eventId}`).length > 0;
+
+/** The position of the newest event, 0n when the store is empty: where a follower that wants only new events starts. */
+export const headPosition = async (sql: Sql | TransactionSql): Promise<bigint> => {
+  const [row] = await sql<{ position: string }[]>`SELECT coalesce(max(position), 0)::text AS position FROM events`;
+  return BigInt(row?.position ?? '0');
+};
+
 export const readCheckpoint = async (sql: Sql, name: string): Promise<bigint> => {
   const rows = await sql<{ position: string }[]>`SELECT position FROM checkpoints WHERE name = ${name}`;
   return rows[0] ? BigInt(rows[0].position) : 0n;

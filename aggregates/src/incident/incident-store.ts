@@ -12,6 +12,80 @@ export const openIncidents = async (sql: Sql): Promise<OpenIncidentRow[]> =>
       SELECT id, service, signal, baseline, window_start, opened_at FROM incidents WHERE status = 'open'`
   ).map((r) => ({ id: r.id, service: r.service, signal: r.signal, baseline: r.baseline, windowStart: r.window_start, openedAt: r.opened_at }));
 
+/** An incident as the projection keeps it (times as ISO strings), for the console and its Alertmanager API. */
+export type IncidentRecord = {
+  id: string;
+  service: string;
+  signal: string;
+  status: string;
+  severity: string;
+  summary: string;
+  labels: Record<string, string>;
+  openedAt: string;
+  resolvedAt: string | null;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  mitigatedAt: string | null;
+};
+
+type IncidentRow = {
+  id: string;
+  service: string;
+  signal: string;
+  status: string;
+  severity: string;
+  summary: string;
+  labels: Record<string, string>;
+  opened_at: Date;
+  resolved_at: Date | null;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+  mitigated_at: Date | null;
+};
+
+const toIncidentRecord = (r: IncidentRow): IncidentRecord => ({
+  id: r.id,
+  service: r.service,
+  signal: r.signal,
+  status: r.status,
+  severity: r.severity,
+  summary: r.summary,
+  labels: r.labels,
+  openedAt: r.opened_at.toISOString(),
+  resolvedAt: r.resolved_at?.toISOString() ?? null,
+  acknowledgedAt: r.acknowledged_at?.toISOString() ?? null,
+  acknowledgedBy: r.acknowledged_by,
+  mitigatedAt: r.mitigated_at?.toISOString() ?? null,
+});
+
+export type IncidentFilter = {
+  status?: 'open' | 'resolved';
+  service?: string;
+  severity?: string;
+  /** Words anywhere in the summary, service, signal or id, case-insensitively. */
+  q?: string;
+  limit?: number;
+};
+
+/** Incidents that pass the filter, newest first. */
+export const listIncidents = async (sql: Sql, filter: IncidentFilter = {}): Promise<IncidentRecord[]> => {
+  const { status, service, severity, q, limit } = filter;
+  const like = q ? `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : '';
+  const rows = await sql<IncidentRow[]>`
+    SELECT * FROM incidents WHERE true
+      ${status ? sql`AND status = ${status}` : sql``}
+      ${service ? sql`AND service = ${service}` : sql``}
+      ${severity ? sql`AND severity = ${severity}` : sql``}
+      ${q ? sql`AND (summary ILIKE ${like} OR service ILIKE ${like} OR signal ILIKE ${like} OR id ILIKE ${like})` : sql``}
+    ORDER BY opened_at DESC ${limit === undefined ? sql`` : sql`LIMIT ${limit}`}`;
+  return rows.map(toIncidentRecord);
+};
+
+export const getIncident = async (sql: Sql, incidentId: string): Promise<IncidentRecord | undefined> => {
+  const [row] = await sql<IncidentRow[]>`SELECT * FROM incidents WHERE id = ${incidentId}`;
+  return row && toIncidentRecord(row);
+};
+
 /** The incidents projection, updated in the transaction that appends the events; `heph replay` runs it over the store. */
 export const projectIncidentEvent = async (tx: TransactionSql, event: StoredEvent) => {
   const id = (event.data as { incidentId: string }).incidentId;

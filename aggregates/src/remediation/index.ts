@@ -13,4 +13,15 @@ export {
   type RemediationStatus,
   type StepRecord,
 } from './remediation.ts';
-export { decideRemediation, handleRemediationCommand, loadRemediation, projectRemediationEvent } from './remediation-store.ts';
+export {
+  decideRemediation,
+  getRemediation,
+  handleRemediationCommand,
+  listRemediations,
+  loadRemediation,
+  projectRemediationEvent,
+  recentRemediations,
+  remediationsWithStatus,
+  type RemediationFilter,
+  type RemediationRecord,
+} from './remediation-store.ts';

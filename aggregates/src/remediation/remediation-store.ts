@@ -1,8 +1,8 @@
 // The remediation stream and its `remediations` projection, written in one transaction: used by the
-// healer and by the console's approve and reject routes.
+// healer and by the console's approve and reject routes; and the projection's reads, for both.
 import { decideOnStream, readStream, type Sql, type TransactionSql } from '@hephaestus/platform';
 import type { StoredEvent } from '@hephaestus/schemas';
-import { remediationDecider, remediationStreamId, type Remediation, type RemediationCommand } from './remediation.ts';
+import { remediationDecider, remediationStreamId, unfinishedStatuses, type Remediation, type RemediationCommand } from './remediation.ts';
 
 const remediationStreamPrefix = remediationStreamId('');
 
@@ -45,3 +45,45 @@ export const loadRemediation = async (sql: Sql, incidentId: string): Promise<{ s
   const events = await readStream(sql, remediationStreamId(incidentId));
   return { state: events.reduce(remediationDecider.evolve, remediationDecider.initialState()), events };
 };
+
+/** A remediation as the projection keeps it (times as ISO strings). */
+export type RemediationRecord = { id: string; incidentId: string; playbookId: string; service: string; status: string; startedAt: string; updatedAt: string };
+
+type RemediationRow = { id: string; incident_id: string; playbook_id: string; service: string; status: string; started_at: Date; updated_at: Date };
+
+const toRemediationRecord = (r: RemediationRow): RemediationRecord => ({
+  id: r.id,
+  incidentId: r.incident_id,
+  playbookId: r.playbook_id,
+  service: r.service,
+  status: r.status,
+  startedAt: r.started_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+});
+
+export type RemediationFilter = { status?: string; service?: string; incidentId?: string; limit?: number };
+
+/** Remediations that pass the filter, newest first. */
+export const listRemediations = async (sql: Sql, filter: RemediationFilter = {}): Promise<RemediationRecord[]> => {
+  const { status, service, incidentId, limit } = filter;
+  const rows = await sql<RemediationRow[]>`
+    SELECT * FROM remediations WHERE true
+      ${status ? sql`AND status = ${status}` : sql``}
+      ${service ? sql`AND service = ${service}` : sql``}
+      ${incidentId ? sql`AND incident_id = ${incidentId}` : sql``}
+    ORDER BY started_at DESC, id ${limit === undefined ? sql`` : sql`LIMIT ${limit}`}`;
+  return rows.map(toRemediationRecord);
+};
+
+export const getRemediation = async (sql: Sql, remediationId: string): Promise<RemediationRecord | undefined> => {
+  const [row] = await sql<RemediationRow[]>`SELECT * FROM remediations WHERE id = ${remediationId}`;
+  return row && toRemediationRecord(row);
+};
+
+/** Remediations that may bear on the healer's guard: the unfinished ones and those changed since `sinceMs`. */
+export const recentRemediations = async (sql: Sql | TransactionSql, sinceMs: number): Promise<RemediationRecord[]> =>
+  (await sql<RemediationRow[]>`SELECT * FROM remediations WHERE updated_at >= ${new Date(sinceMs)} OR status IN ${sql(unfinishedStatuses)}`).map(toRemediationRecord);
+
+/** Remediations in one of `statuses`, the longest started first. */
+export const remediationsWithStatus = async (sql: Sql, statuses: string[]): Promise<RemediationRecord[]> =>
+  (await sql<RemediationRow[]>`SELECT * FROM remediations WHERE status IN ${sql(statuses)} ORDER BY started_at`).map(toRemediationRecord);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, listen, newRegistry, openDatabase, randomId, readStream, type Database, type Sql } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { fingerprint, parseFilterMatcher, registerAlertmanagerApi } from './alertmanager.ts';
-import { activeSilences } from './silence-store.ts';
+import { activeSilences } from '@hephaestus/aggregates';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 const hourMs = 3_600_000;

@@ -1,11 +1,11 @@
 // Alertmanager's API v2 on the console (api/v2/openapi.yaml of prometheus/alertmanager), so amtool,
 // Prometheus and Grafana work against us unchanged; and our own /api/silences over the same store.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { activeSilences, createSilence, expireSilence, getSilence, listIncidents, listSilences, type StoredSilence } from '@hephaestus/aggregates';
 import type { Logger, Sql } from '@hephaestus/platform';
 import { matcherMatches, regexMatches, regexProblem, silencedBy, silenceState, type Labels, type Matcher, type Silence, type SilenceState } from '@hephaestus/schemas';
 import { z } from 'zod';
 import consolePackage from '../package.json' with { type: 'json' };
-import { activeSilences, createSilence, expireSilence, getSilence, listSilences, type StoredSilence } from './silence-store.ts';
 
 export type AlertmanagerApiOptions = {
   sql: Sql;
@@ -283,33 +283,20 @@ const gettableAlert = (a: AlertRecord, silences: Silence[], nowMs: number) => {
 
 // ---- Read: open incidents as alerts, and the alerts clients posted.
 
-type IncidentRow = {
-  id: string;
-  service: string;
-  signal: string;
-  severity: string;
-  summary: string;
-  labels: Record<string, unknown>;
-  opened_at: Date;
-  updated_at: Date;
-};
-
 const incidentAlerts = async (sql: Sql, consoleUrl: string): Promise<AlertRecord[]> => {
-  const rows = await sql<IncidentRow[]>`
-    SELECT id, service, signal, severity, summary, labels, opened_at,
-           GREATEST(opened_at, acknowledged_at, mitigated_at) AS updated_at
-    FROM incidents WHERE status = 'open'`;
+  const open = await listIncidents(sql, { status: 'open' });
   const base = consoleUrl.replace(/\/+$/, '');
-  return rows.map((r) => {
+  return open.map((r) => {
     const stored = Object.fromEntries(Object.entries(r.labels).map(([k, v]) => [k, String(v)]));
     // The same fallback the incident projection writes when an incident came without labels.
     const labels = Object.keys(stored).length > 0 ? stored : { alertname: r.signal, service: r.service, signal: r.signal, severity: r.severity };
     return {
       labels,
       annotations: { summary: r.summary },
-      startsAt: r.opened_at.toISOString(),
+      startsAt: r.openedAt,
       endsAt: zeroTime,
-      updatedAt: r.updated_at.toISOString(),
+      // Its last change: opened, acknowledged or mitigated.
+      updatedAt: new Date(Math.max(...[r.openedAt, r.acknowledgedAt, r.mitigatedAt].map((at) => (at ? Date.parse(at) : 0)))).toISOString(),
       generatorURL: `${base}/api/incidents/${encodeURIComponent(r.id)}`,
     };
   });

@@ -2,8 +2,19 @@
 // timelines, evidence and root-cause candidates; acknowledge and resolve; services, their series and
 // the dependency graph; an OpenAPI description. Errors are application/problem+json (RFC 9457).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { handleIncidentCommand, readIncidentTraces } from '@hephaestus/aggregates';
-import { createHttpServer, databaseAnswers, registerWebhookRoute, type Database, type Logger, type NamedToken, type Sql, type WebhookHandler } from '@hephaestus/platform';
+import {
+  getIncident,
+  handleIncidentCommand,
+  isRequestSignal,
+  listIncidents,
+  readIncidentTraces,
+  readOperationLatencies,
+  readServiceActivity,
+  readSignal,
+  readTopology,
+  type SignalPoint,
+} from '@hephaestus/aggregates';
+import { createHttpServer, databaseAnswers, readStreams, registerWebhookRoute, streamIdsWith, type Database, type Logger, type NamedToken, type Sql, type WebhookHandler } from '@hephaestus/platform';
 import type { CostBudget } from '@hephaestus/schemas';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -14,38 +25,8 @@ import { registerRemediationsApi, type RemediationsApiOptions } from './remediat
 import { openApiDocument } from './openapi.ts';
 import { registerConsoleUi } from './ui.ts';
 import { registerEventStream } from './event-stream.ts';
-import { finestFirst, registerSpendApi } from './spend.ts';
+import { registerSpendApi } from './spend.ts';
 import { registerForecastApi } from './forecasts.ts';
-
-type IncidentRow = {
-  id: string;
-  service: string;
-  signal: string;
-  status: string;
-  severity: string;
-  summary: string;
-  opened_at: Date;
-  resolved_at: Date | null;
-  acknowledged_at: Date | null;
-  acknowledged_by: string | null;
-  mitigated_at: Date | null;
-  labels: Record<string, string>;
-};
-
-const toIncident = (r: IncidentRow) => ({
-  id: r.id,
-  service: r.service,
-  signal: r.signal,
-  status: r.status,
-  severity: r.severity,
-  summary: r.summary,
-  labels: r.labels,
-  openedAt: r.opened_at.toISOString(),
-  resolvedAt: r.resolved_at?.toISOString() ?? null,
-  acknowledgedAt: r.acknowledged_at?.toISOString() ?? null,
-  acknowledgedBy: r.acknowledged_by,
-  mitigatedAt: r.mitigated_at?.toISOString() ?? null,
-});
 
 const listQuery = z.object({
   status: z.enum(['open', 'resolved']).optional(),
@@ -131,29 +112,17 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   app.get('/api/incidents', async (request, reply) => {
     const query = listQuery.safeParse(request.query);
     if (!query.success) return problem(reply, 400, 'Bad Request', `${query.error.issues[0]!.path.join('.')}: ${query.error.issues[0]!.message}`);
-    const { status, service, severity, q } = query.data;
-    const like = q ? `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : '';
-    const rows = await sql<IncidentRow[]>`
-      SELECT * FROM incidents WHERE true
-        ${status ? sql`AND status = ${status}` : sql``}
-        ${service ? sql`AND service = ${service}` : sql``}
-        ${severity ? sql`AND severity = ${severity}` : sql``}
-        ${q ? sql`AND (summary ILIKE ${like} OR service ILIKE ${like} OR signal ILIKE ${like} OR id ILIKE ${like})` : sql``}
-      ORDER BY opened_at DESC LIMIT 500`;
-    return { incidents: rows.map(toIncident) };
+    return { incidents: await listIncidents(sql, { ...query.data, limit: 500 }) };
   });
 
   const incidentDetail = async (id: string) => {
-    const [row] = await sql<IncidentRow[]>`SELECT * FROM incidents WHERE id = ${id}`;
+    const row = await getIncident(sql, id);
     if (!row) return undefined;
     // The timeline is the incident's own stream plus the alerts, the remediation and the fix pull
     // requests it caused (a fix's stream names its incident in its first event).
-    const timeline = await sql<{ type: string; occurred_at: Date; data: Record<string, unknown> }[]>`
-      SELECT type, occurred_at, data FROM events
-      WHERE stream_id IN (${`incident-${id}`}, ${`alert-${id}`}, ${`remediation-${id}`})
-         OR stream_id IN (SELECT stream_id FROM events WHERE type = 'fix.pr_opened' AND data->>'incidentId' = ${id})
-      ORDER BY position`;
-    const ofType = (type: string) => timeline.filter((e) => e.type === type).map((e) => e.data);
+    const fixes = await streamIdsWith(sql, 'fix.pr_opened', { incidentId: id });
+    const timeline = await readStreams(sql, [`incident-${id}`, `alert-${id}`, `remediation-${id}`, ...fixes]);
+    const ofType = (type: string) => timeline.filter((e) => e.type === type).map((e) => e.data as Record<string, unknown>);
     const opened = ofType('incident.opened')[0] ?? {};
     const attached = ofType('incident.signal_attached');
     const ranked = ofType('incident.root_cause_ranked').at(-1);
@@ -165,7 +134,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
     const started = ofType('remediation.started')[0];
     const traceIds = [...new Set([opened, ...attached].flatMap((d) => (Array.isArray(d.traceIds) ? (d.traceIds as string[]) : [])))];
     return {
-      ...toIncident(row),
+      ...row,
       evidence,
       /** Why it paged: the rule of the incident policy that opened it. */
       pagedBecause: opened.reason,
@@ -173,7 +142,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
       /** Why the healer chose its playbook and target, when it acted. */
       remediationChoice: started?.targetReason,
       exemplarTraceIds: traceIds,
-      timeline: timeline.map((e) => ({ type: e.type, occurredAt: e.occurred_at.toISOString(), data: e.data })),
+      timeline: timeline.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.data })),
     };
   };
 
@@ -184,7 +153,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
 
   // The exemplar traces the analyzer kept with the incident, span by span, for the waterfall.
   app.get<{ Params: { id: string } }>('/api/incidents/:id/traces', async (request, reply) => {
-    const [row] = await sql<{ id: string }[]>`SELECT id FROM incidents WHERE id = ${request.params.id}`;
+    const row = await getIncident(sql, request.params.id);
     if (!row) return problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
     return { incidentId: row.id, traces: await readIncidentTraces(sql, row.id) };
   });
@@ -196,7 +165,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
       // With tokens, who acts is the token's name; a `by` in the body is ignored.
       const by = principalOf(request) ?? parsed.data.by;
       const { reason } = parsed.data;
-      const [row] = await sql<IncidentRow[]>`SELECT * FROM incidents WHERE id = ${request.params.id}`;
+      const row = await getIncident(sql, request.params.id);
       if (!row) return problem(reply, 404, 'Not Found', `no incident ${request.params.id}`);
       if (row.status !== 'open') return problem(reply, 409, 'Conflict', `incident ${row.id} is ${row.status}`);
       const at = new Date().toISOString();
@@ -213,27 +182,24 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
   app.post<{ Params: { id: string } }>('/api/incidents/:id/resolve', act('resolve'));
 
   app.get('/api/topology', async () => {
-    const edges = await sql<{ caller: string; callee: string; calls: number; errors: number; updated_at: Date }[]>`
-      SELECT caller, callee, calls, errors, updated_at FROM topology_edges ORDER BY caller, callee`;
+    const edges = await readTopology(sql);
     const services = [...new Set(edges.flatMap((e) => [e.caller, e.callee]))].sort();
     return {
       services,
-      edges: edges.map((e) => ({ caller: e.caller, callee: e.callee, calls: e.calls, errors: e.errors, errorRate: e.calls > 0 ? e.errors / e.calls : 0, updatedAt: e.updated_at.toISOString() })),
+      edges: edges.map((e) => ({ caller: e.caller, callee: e.callee, calls: e.calls, errors: e.errors, errorRate: e.calls > 0 ? e.errors / e.calls : 0, updatedAt: e.updatedAt.toISOString() })),
     };
   });
 
   app.get('/api/services', async () => {
-    const rows = await sql<{ service: string; last_seen: Date; calls: string; errors: string; open_incidents: string }[]>`
-      SELECT r.service, max(r.bucket_start) AS last_seen,
-             sum(r.calls) FILTER (WHERE r.bucket_start > now() - interval '5 minutes') AS calls,
-             sum(r.errors) FILTER (WHERE r.bucket_start > now() - interval '5 minutes') AS errors,
-             (SELECT count(*) FROM incidents i WHERE i.service = r.service AND i.status = 'open') AS open_incidents
-      FROM rollups r GROUP BY r.service ORDER BY r.service`;
+    const open = await listIncidents(sql, { status: 'open' });
     return {
-      services: rows.map((r) => {
-        const calls = Number(r.calls ?? 0);
-        return { name: r.service, lastSeen: r.last_seen.toISOString(), callsLast5m: calls, errorRateLast5m: calls > 0 ? Number(r.errors ?? 0) / calls : 0, openIncidents: Number(r.open_incidents) };
-      }),
+      services: (await readServiceActivity(sql)).map((s) => ({
+        name: s.service,
+        lastSeen: s.lastSeen.toISOString(),
+        callsLast5m: s.callsLast5m,
+        errorRateLast5m: s.callsLast5m > 0 ? s.errorsLast5m / s.callsLast5m : 0,
+        openIncidents: open.filter((i) => i.service === s.service).length,
+      })),
     };
   });
 
@@ -243,15 +209,7 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
     if (!query.success) return problem(reply, 400, 'Bad Request', `${query.error.issues[0]!.path.join('.')}: ${query.error.issues[0]!.message}`);
     const to = query.data.to ? new Date(query.data.to) : new Date();
     const from = query.data.from ? new Date(query.data.from) : new Date(to.getTime() - 3_600_000);
-    const rows = await sql<{ operation: string; calls: number; mean_ms: number; worst_ms: number }[]>`
-      SELECT operation, sum(count) AS calls, sum(sum) / nullif(sum(count), 0) AS mean_ms, max(max) AS worst_ms FROM series
-      WHERE service = ${request.params.name} AND signal = 'latency.mean_ms' AND operation <> '' AND bucket_start >= ${from} AND bucket_start < ${to}
-      GROUP BY operation ORDER BY sum(count) DESC, operation LIMIT 50`;
-    return {
-      service: request.params.name,
-      signal: 'latency.mean_ms',
-      operations: rows.map((r) => ({ operation: r.operation, calls: Number(r.calls), meanMs: Number(r.mean_ms ?? 0), worstMs: Number(r.worst_ms) })),
-    };
+    return { service: request.params.name, signal: 'latency.mean_ms', operations: await readOperationLatencies(sql, request.params.name, from.getTime(), to.getTime()) };
   });
 
   app.get<{ Params: { name: string } }>('/api/services/:name/series', async (request, reply) => {
@@ -263,26 +221,11 @@ export const createConsoleServer = (options: ConsoleOptions): FastifyInstance =>
     // `latency.mean_ms{GET /cart}`, as incidents name an operation's series, is that operation's series.
     const named = query.data.operation === '' ? /^(.+)\{(.+)\}$/.exec(query.data.signal) : null;
     const [signal, operation] = named ? [named[1]!, named[2]!] : [query.data.signal, query.data.operation];
-    // Request signals come from the rollups; every other signal from the series table.
-    const requestSignals: Record<string, string> = { calls: 'calls', errors: 'errors', error_rate: 'error_rate', 'latency.p50_ms': 'p50_ms', 'latency.p95_ms': 'p95_ms', 'latency.p99_ms': 'p99_ms' };
-    if (signal in requestSignals) {
-      const rows = await sql<{ bucket_start: Date; resolution_seconds: number; calls: string; errors: string; p50_ms: number; p95_ms: number; p99_ms: number }[]>`
-        SELECT bucket_start, resolution_seconds, calls, errors, p50_ms, p95_ms, p99_ms FROM rollups
-        WHERE service = ${service} AND bucket_start >= ${from} AND bucket_start < ${to} ORDER BY bucket_start`;
-      const value = (r: (typeof rows)[number]) => {
-        if (signal === 'calls') return Number(r.calls);
-        if (signal === 'errors') return Number(r.errors);
-        if (signal === 'error_rate') return Number(r.calls) > 0 ? Number(r.errors) / Number(r.calls) : 0;
-        return r[requestSignals[signal] as 'p50_ms' | 'p95_ms' | 'p99_ms'];
-      };
-      return { service, signal, points: rows.map((r) => ({ time: r.bucket_start.toISOString(), resolutionSeconds: r.resolution_seconds, value: value(r) })) };
-    }
-    const rows = await sql<{ bucket_start: Date; resolution_seconds: number; aggregation: string; sum: number; count: number; min: number; max: number }[]>`
-      SELECT bucket_start, resolution_seconds, aggregation, sum, count, min, max FROM series
-      WHERE service = ${service} AND signal = ${signal} AND operation = ${operation} AND bucket_start >= ${from} AND bucket_start < ${to}
-      ORDER BY resolution_seconds, bucket_start`;
-    const points = finestFirst(rows).map((r) => ({ time: r.bucket_start.toISOString(), resolutionSeconds: r.resolution_seconds, value: r.aggregation === 'sum' ? r.sum : r.count > 0 ? r.sum / r.count : 0, min: r.min, max: r.max }));
-    return { service, signal, operation, points };
+    // Request signals come from the rollups, a service's as a whole; every other signal from the series.
+    const points = await readSignal(sql, { service, signal, operation, fromMs: from.getTime(), toMs: to.getTime() });
+    const time = (p: SignalPoint) => new Date(p.startMs).toISOString();
+    if (isRequestSignal(signal)) return { service, signal, points: points.map((p) => ({ time: time(p), resolutionSeconds: p.resolutionSeconds, value: p.value })) };
+    return { service, signal, operation, points: points.map((p) => ({ time: time(p), resolutionSeconds: p.resolutionSeconds, value: p.value, min: p.min, max: p.max })) };
   });
 
   return app;

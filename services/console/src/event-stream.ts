@@ -3,7 +3,7 @@
 // pushed too: the events table is read when events were appended (LISTEN/NOTIFY on PostgreSQL, an
 // in-process signal on embedded PGlite), never on a timer.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { onEventsAppended, readAll, type Database, type Logger, type Sql } from '@hephaestus/platform';
+import { headPosition, onEventsAppended, readAll, type Database, type Logger, type Sql } from '@hephaestus/platform';
 import type { StoredEvent } from '@hephaestus/schemas';
 
 export type EventStreamOptions = {
@@ -91,11 +91,6 @@ export const registerEventStream = (app: FastifyInstance, options: EventStreamOp
       });
   };
 
-  const head = async () => {
-    const [row] = await sql<{ position: string }[]>`SELECT coalesce(max(position), 0)::text AS position FROM events`;
-    return BigInt(row?.position ?? '0');
-  };
-
   app.addHook('preClose', async () => {
     closing = true;
     clearTimeout(retry);
@@ -114,7 +109,7 @@ export const registerEventStream = (app: FastifyInstance, options: EventStreamOp
       subscription = undefined;
       throw error;
     }
-    const from = await head();
+    const from = await headPosition(sql);
     reply.hijack();
     reply.raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

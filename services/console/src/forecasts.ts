@@ -3,11 +3,10 @@
 // instance, as failure prediction reads it), the line ahead with its prediction band, and when the
 // line reaches the limit.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { readServiceLimits } from '@hephaestus/aggregates';
+import { readServiceLimits, readSignal } from '@hephaestus/aggregates';
 import type { Sql } from '@hephaestus/platform';
 import { forecastBand, sinceReset } from '@hephaestus/schemas';
 import { z } from 'zod';
-import { finestFirst } from './spend.ts';
 
 type Problem = (reply: FastifyReply, status: number, title: string, detail: string) => FastifyReply;
 
@@ -34,12 +33,8 @@ export const registerForecastApi = (app: FastifyInstance, options: { sql: Sql; p
     const limits = { ...options.limits, ...(await readServiceLimits(sql)).get(service) };
     const forecasts = [];
     for (const [signal, limit] of Object.entries(limits).sort(([a], [b]) => a.localeCompare(b))) {
-      const rows = await sql<{ bucket_start: Date; resolution_seconds: number; max: number }[]>`
-        SELECT bucket_start, resolution_seconds, max FROM series
-        WHERE service = ${service} AND signal = ${signal} AND operation = '' AND bucket_start >= ${new Date(fromMs)} AND bucket_start < ${new Date(toMs)}
-        ORDER BY resolution_seconds, bucket_start`;
-      if (rows.length === 0) continue;
-      const points = finestFirst(rows).map((r) => ({ timestampMs: r.bucket_start.getTime(), value: r.max, resolutionSeconds: r.resolution_seconds }));
+      const points = (await readSignal(sql, { service, signal, operation: '', fromMs, toMs })).flatMap((p) => (p.max === null ? [] : [{ timestampMs: p.startMs, value: p.max, resolutionSeconds: p.resolutionSeconds }]));
+      if (points.length === 0) continue;
       const last = points.at(-1)!;
       // Since the last restart, as the predictor reads it: the course before says nothing of the process now.
       const fitted = sinceReset(points.filter((p) => p.timestampMs > last.timestampMs - fitWindowMs));

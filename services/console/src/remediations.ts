@@ -2,7 +2,7 @@
 // results, verification, rollback, timeline), approve or reject one waiting for a human, and the
 // playbooks loaded with the files that were refused.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { handleRemediationCommand, loadRemediation } from '@hephaestus/aggregates';
+import { getRemediation, handleRemediationCommand, listRemediations, loadRemediation } from '@hephaestus/aggregates';
 import type { Logger, PlaybookError, Sql } from '@hephaestus/platform';
 import type { Playbook } from '@hephaestus/schemas';
 import { z } from 'zod';
@@ -18,18 +18,6 @@ export type RemediationsApiOptions = {
   playbookErrors?: PlaybookError[];
 };
 
-type RemediationRow = { id: string; incident_id: string; playbook_id: string; service: string; status: string; started_at: Date; updated_at: Date };
-
-const toRemediation = (r: RemediationRow) => ({
-  id: r.id,
-  incidentId: r.incident_id,
-  playbookId: r.playbook_id,
-  service: r.service,
-  status: r.status,
-  startedAt: r.started_at.toISOString(),
-  updatedAt: r.updated_at.toISOString(),
-});
-
 const listQuery = z.object({ status: z.string().min(1).optional(), service: z.string().min(1).optional(), incident: z.string().min(1).optional() });
 const decisionBody = z.object({ by: z.string().min(1).max(200).default('api'), reason: z.string().max(1000).optional() }).default({ by: 'api' });
 
@@ -40,28 +28,22 @@ export const registerRemediationsApi = (app: FastifyInstance, options: Remediati
     const query = listQuery.safeParse(request.query);
     if (!query.success) return problem(reply, 400, 'Bad Request', query.error.issues[0]!.message);
     const { status, service, incident } = query.data;
-    const rows = await sql<RemediationRow[]>`
-      SELECT * FROM remediations WHERE true
-        ${status ? sql`AND status = ${status}` : sql``}
-        ${service ? sql`AND service = ${service}` : sql``}
-        ${incident ? sql`AND incident_id = ${incident}` : sql``}
-      ORDER BY started_at DESC, id LIMIT 500`;
-    return { remediations: rows.map(toRemediation) };
+    return { remediations: await listRemediations(sql, { status, service, incidentId: incident, limit: 500 }) };
   });
 
   const detail = async (id: string) => {
-    const [row] = await sql<RemediationRow[]>`SELECT * FROM remediations WHERE id = ${id}`;
+    const row = await getRemediation(sql, id);
     if (!row) return undefined;
-    const { state, events } = await loadRemediation(sql, row.incident_id);
+    const { state, events } = await loadRemediation(sql, row.incidentId);
     const timeline = events.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.data }));
     if (state.status === 'none' || state.status === 'refused') {
-      return { ...toRemediation(row), refusal: state.status === 'refused' ? state.refused.reason : undefined, timeline };
+      return { ...row, refusal: state.status === 'refused' ? state.refused.reason : undefined, timeline };
     }
     const { plan } = state;
     const withKey = <S extends { phase: string; step: number }>(s: S) => ({ ...s, idempotencyKey: `${plan.remediationId}:${s.phase}:${s.step}` });
     const verdict = timeline.find((e) => e.type === 'remediation.validated' || (e.type === 'remediation.failed' && String((e.data as { reason: string }).reason).startsWith('verification failed')));
     return {
-      ...toRemediation(row),
+      ...row,
       plan: {
         playbookId: plan.playbookId,
         target: { service: plan.service, reason: plan.targetReason, controlUrl: plan.controlUrl },
@@ -92,20 +74,20 @@ export const registerRemediationsApi = (app: FastifyInstance, options: Remediati
     async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
       const body = decisionBody.safeParse(request.body ?? undefined);
       if (!body.success) return problem(reply, 400, 'Bad Request', body.error.issues[0]!.message);
-      const [row] = await sql<RemediationRow[]>`SELECT * FROM remediations WHERE id = ${request.params.id}`;
+      const row = await getRemediation(sql, request.params.id);
       if (!row) return problem(reply, 404, 'Not Found', `no remediation ${request.params.id}`);
       const by = options.principalOf(request) ?? body.data.by;
       const { reason } = body.data;
       const { events } = await handleRemediationCommand(
         sql,
-        row.incident_id,
+        row.incidentId,
         decision === 'approve' ? { type: 'ApproveRemediation', by } : { type: 'RejectRemediation', by, reason: reason ?? `rejected by ${by}` },
       );
       if (events.length === 0) {
-        const [now] = await sql<RemediationRow[]>`SELECT * FROM remediations WHERE id = ${row.id}`;
+        const now = await getRemediation(sql, row.id);
         return problem(reply, 409, 'Conflict', `remediation ${row.id} is ${now?.status ?? row.status}, not awaiting approval`);
       }
-      options.logger.info({ remediationId: row.id, incidentId: row.incident_id, by }, decision === 'approve' ? `remediation approved by ${by}` : `remediation rejected by ${by}`);
+      options.logger.info({ remediationId: row.id, incidentId: row.incidentId, by }, decision === 'approve' ? `remediation approved by ${by}` : `remediation rejected by ${by}`);
       return detail(row.id);
     };
   app.post<{ Params: { id: string } }>('/api/remediations/:id/approve', decideOn('approve'));

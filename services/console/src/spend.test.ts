@@ -1,7 +1,7 @@
 // A budget's burn, given/when/then on a fixed clock: spent this period, the forecast at its end, and
-// when it runs out at the last hour's rate; and the finest-first rule that counts each moment once.
+// when it runs out at the last hour's rate.
 import { describe, expect, it } from 'vitest';
-import { budgetBurn, finestFirst } from './spend.ts';
+import { budgetBurn } from './spend.ts';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -20,17 +20,5 @@ describe('budget burn', () => {
   it('is run out now once the spend reached the limit', () => {
     const nowMs = at('2026-03-10T12:00:00Z');
     expect(budgetBurn({ service: '*', period: 'daily', limitUsd: 5 }, { spentUsd: 6, lastHourUsd: 0, nowMs }).runsOutAt).toBe('2026-03-10T12:00:00.000Z');
-  });
-});
-
-describe('finest first', () => {
-  it('keeps the finest buckets and the coarse ones only for older time', () => {
-    const row = (iso: string, resolution_seconds: number) => ({ bucket_start: new Date(iso), resolution_seconds });
-    const kept = finestFirst([row('2026-03-10T12:00:10Z', 10), row('2026-03-10T12:00:20Z', 10), row('2026-03-10T11:59:00Z', 60), row('2026-03-10T12:00:00Z', 60)]);
-    expect(kept.map((r) => [r.bucket_start.toISOString(), r.resolution_seconds])).toEqual([
-      ['2026-03-10T11:59:00.000Z', 60],
-      ['2026-03-10T12:00:10.000Z', 10],
-      ['2026-03-10T12:00:20.000Z', 10],
-    ]);
   });
 });

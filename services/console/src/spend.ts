@@ -2,30 +2,12 @@
 // keeps (`gen_ai.cost_usd`, one series per model in `operation`, and their total under ''), and how
 // fast each budget burns: spent this period, the forecast at its end, and when it runs out.
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { readSignals, type SignalPoint } from '@hephaestus/aggregates';
 import type { Sql } from '@hephaestus/platform';
 import { globMatches, type CostBudget } from '@hephaestus/schemas';
 import { z } from 'zod';
 
 type Problem = (reply: FastifyReply, status: number, title: string, detail: string) => FastifyReply;
-
-/** A series row at one resolution: the series table keeps each bucket at several. */
-export type ResolvedRow = { bucket_start: Date; resolution_seconds: number };
-
-/**
- * The rows of one series with each moment counted once: the finest resolution wins, and coarser
- * buckets fill in only the older time it no longer covers. `rows` sorted by resolution, then time.
- */
-export const finestFirst = <R extends ResolvedRow>(rows: R[]): R[] => {
-  let covered = Number.POSITIVE_INFINITY;
-  let coveredAtResolution = Number.POSITIVE_INFINITY;
-  const kept: R[] = [];
-  for (const r of rows) {
-    if (r.resolution_seconds !== coveredAtResolution && kept.length > 0) covered = Math.min(...kept.map((k) => k.bucket_start.getTime()));
-    coveredAtResolution = r.resolution_seconds;
-    if (r.bucket_start.getTime() + r.resolution_seconds * 1000 <= covered) kept.push(r);
-  }
-  return kept.sort((a, b) => a.bucket_start.getTime() - b.bucket_start.getTime());
-};
 
 // Budget periods are calendar days and months in UTC, as the analyzer's budget signal counts them.
 const periodStart = (nowMs: number, period: CostBudget['period']): number => {
@@ -64,27 +46,19 @@ export const budgetBurn = (budget: CostBudget, input: { spentUsd: number; lastHo
 
 const spendQuery = z.object({ from: z.iso.datetime().optional(), to: z.iso.datetime().optional() });
 
-type CostRow = ResolvedRow & { service: string; operation: string; sum: number };
-
-/** Each service's total spend (all models) per moment, each moment once, from `fromMs` on. */
-const totalsSince = async (sql: Sql, from: Date, to: Date) => {
-  const rows = await sql<CostRow[]>`
-    SELECT service, operation, resolution_seconds, bucket_start, sum FROM series
-    WHERE signal = 'gen_ai.cost_usd' AND operation = '' AND bucket_start >= ${from} AND bucket_start < ${to}
-    ORDER BY service, resolution_seconds, bucket_start`;
-  const byService = new Map<string, CostRow[]>();
-  for (const r of rows) byService.set(r.service, [...(byService.get(r.service) ?? []), r]);
-  return [...byService.entries()].map(([service, group]) => ({ service, rows: finestFirst(group) }));
-};
+/** The cost signal: one series per model in `operation`, their total under ''. */
+const cost = 'gen_ai.cost_usd';
+const costUsd = (points: SignalPoint[]) => points.reduce((total, p) => total + (p.value ?? 0), 0);
 
 const budgetsAt = async (sql: Sql, budgets: CostBudget[], nowMs: number): Promise<BudgetBurn[]> => {
   if (budgets.length === 0) return [];
   const earliest = Math.min(...budgets.map((b) => periodStart(nowMs, b.period)));
-  const totals = await totalsSince(sql, new Date(earliest), new Date(nowMs));
+  // Each service's total spend (all models), each moment once.
+  const totals = await readSignals(sql, { signal: cost, operation: '', fromMs: earliest, toMs: nowMs });
   return budgets.map((budget) => {
     const startMs = periodStart(nowMs, budget.period);
-    const mine = totals.filter((t) => globMatches(budget.service, t.service)).flatMap((t) => t.rows);
-    const sum = (fromMs: number) => mine.filter((r) => r.bucket_start.getTime() >= fromMs).reduce((total, r) => total + r.sum, 0);
+    const mine = totals.filter((t) => globMatches(budget.service, t.service)).flatMap((t) => t.points);
+    const sum = (fromMs: number) => costUsd(mine.filter((p) => p.startMs >= fromMs));
     return budgetBurn(budget, { spentUsd: sum(startMs), lastHourUsd: sum(Math.max(startMs, nowMs - 3_600_000)), nowMs });
   });
 };
@@ -97,24 +71,12 @@ export const registerSpendApi = (app: FastifyInstance, options: { sql: Sql; prob
     const to = query.data.to ? new Date(query.data.to) : new Date();
     const from = query.data.from ? new Date(query.data.from) : new Date(to.getTime() - 3_600_000);
     if (from >= to) return problem(reply, 400, 'Bad Request', 'from must be before to');
-    const rows = await sql<CostRow[]>`
-      SELECT service, operation, resolution_seconds, bucket_start, sum FROM series
-      WHERE signal = 'gen_ai.cost_usd' AND bucket_start >= ${from} AND bucket_start < ${to}
-      ORDER BY service, operation, resolution_seconds, bucket_start`;
-    const bySeries = new Map<string, CostRow[]>();
-    for (const r of rows) {
-      const key = `${r.service}\u0000${r.operation}`;
-      bySeries.set(key, [...(bySeries.get(key) ?? []), r]);
-    }
-    const series = [...bySeries.values()].map((group) => {
-      const kept = finestFirst(group);
-      return {
-        service: group[0]!.service,
-        model: group[0]!.operation,
-        costUsd: kept.reduce((total, r) => total + r.sum, 0),
-        points: kept.map((r) => ({ time: r.bucket_start.toISOString(), resolutionSeconds: r.resolution_seconds, costUsd: r.sum })),
-      };
-    });
+    const series = (await readSignals(sql, { signal: cost, operation: { each: true }, fromMs: from.getTime(), toMs: to.getTime() })).map((s) => ({
+      service: s.service,
+      model: s.operation,
+      costUsd: costUsd(s.points),
+      points: s.points.map((p) => ({ time: new Date(p.startMs).toISOString(), resolutionSeconds: p.resolutionSeconds, costUsd: p.value ?? 0 })),
+    }));
     const totals = series.filter((s) => s.model === '');
     return {
       from: from.toISOString(),

@@ -6,21 +6,23 @@
 // (adapters/lease-store.ts): one drives a remediation while it holds the lease, and any takes over an
 // unfinished remediation whose lease expired, resuming from the recorded steps.
 import {
+  controlUrlOf,
   decideRemediation,
   githubUndo,
   idempotencyKey,
   loadRemediation,
+  serviceVersionAt,
   unfinishedStatuses,
   type ActiveRemediation,
   type Remediation,
   type RemediationCommand,
 } from '@hephaestus/aggregates';
-import { deterministicId, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
+import { deterministicId, hasEvent, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
 import { Counter, type Registry } from 'prom-client';
 import { describeAction, runAction, undoGitHub, type ActionContext, type ActionResult, type GitHubExecutor } from './adapters/actions.ts';
 import { acquireLease, checkLease, claimableRemediations, LeaseLostError, releaseLease, renewLease } from './adapters/lease-store.ts';
-import { controlUrlOf, fleetServices, incidentFacts, readSignal, recentRemediations, serviceVersionAt } from './adapters/fleet.ts';
+import { fleetServices, guardRemediations, incidentFacts, verifyPoints } from './adapters/fleet.ts';
 import { guard } from './domain/guard.ts';
 import { renewalIntervalMs, type Lease } from './domain/lease.ts';
 import type { IncidentEvidence } from './domain/evidence.ts';
@@ -219,11 +221,11 @@ export const startHealer = async (options: HealerOptions) => {
     }
     const startedAtMs = Date.parse(state.verificationStartedAt);
     const closedBefore = Math.floor((now() - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
-    const points = await readSignal(sql, options.resolutionSeconds, plan.service, plan.verify.signal, startedAtMs, closedBefore);
+    const points = await verifyPoints(sql, options.resolutionSeconds, plan.service, plan.verify.signal, startedAtMs, closedBefore);
     let baseline: number | undefined;
     if (plan.verify.baselineFactor !== undefined && plan.incidentWindowStart) {
       const windowStartMs = Date.parse(plan.incidentWindowStart);
-      const before = await readSignal(sql, options.resolutionSeconds, plan.service, plan.verify.signal, windowStartMs - baselineIntervals * resolutionMs, windowStartMs);
+      const before = await verifyPoints(sql, options.resolutionSeconds, plan.service, plan.verify.signal, windowStartMs - baselineIntervals * resolutionMs, windowStartMs);
       baseline = baselineOf(before, windowStartMs, resolutionMs);
     }
     const verdict = verifySignal(points, { ...plan.verify, startedAtMs, baseline, nowMs: closedBefore });
@@ -315,11 +317,11 @@ export const startHealer = async (options: HealerOptions) => {
   // Takes over what a stopped or dead healer left open, approvals included (their timeouts run from the
   // recorded time): at start, then every third of the lease time.
   const takeOver = async () => {
-    for (const { incident_id, status } of await claimableRemediations(sql, unfinishedStatuses, options.healerId, now())) {
+    for (const { incidentId, status } of await claimableRemediations(sql, unfinishedStatuses, options.healerId, now())) {
       if (stopped) return;
-      if (running.has(incident_id)) continue;
-      logger.info({ incidentId: incident_id, status }, `resuming remediation (${status.replace('_', ' ')})`);
-      track(incident_id);
+      if (running.has(incidentId)) continue;
+      logger.info({ incidentId, status }, `resuming remediation (${status.replace('_', ' ')})`);
+      track(incidentId);
     }
   };
 
@@ -353,7 +355,7 @@ export const startHealer = async (options: HealerOptions) => {
         playbookId: book.id,
         service: target.service,
         nowMs,
-        recent: await recentRemediations(tx, nowMs - Math.max(3_600_000, book.guard.cooldownSeconds * 1000)),
+        recent: await guardRemediations(tx, nowMs - Math.max(3_600_000, book.guard.cooldownSeconds * 1000)),
         fleet: await fleetServices(tx, nowMs),
       });
       if (verdict.allow) return { type: 'StartRemediation', ...plan };
@@ -374,8 +376,7 @@ export const startHealer = async (options: HealerOptions) => {
       const event = parsed.data;
       if (event.type !== 'incident.root_cause_ranked' && event.type !== 'incident.signal_attached') continue;
       // Act only on incidents this control plane recorded: a shared topic may carry another's events.
-      const [known] = await sql`SELECT 1 FROM events WHERE id = ${event.id}`;
-      if (!known) {
+      if (!(await hasEvent(sql, event.id))) {
         logger.warn({ eventId: event.id }, 'incident event not in this event store, ignored');
         continue;
       }

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import pRetry from 'p-retry';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { unendedSilences } from '@hephaestus/aggregates';
 import { appendToStream, deterministicId, readAll, readCheckpoint, readStream, sleeper, storeCheckpoint, type Logger, type Sql } from '@hephaestus/platform';
 import {
   defaultRouting,
@@ -229,11 +230,9 @@ export const startAlertDispatcher = (options: AlertDispatcherOptions) => {
 
   const unreadable = new Set<string>();
   const activeSilences = async (nowMs: number): Promise<Silence[]> => {
-    const rows = await sql<{ id: string; matchers: unknown; starts_at: Date; ends_at: Date; created_by: string; comment: string }[]>`
-      SELECT id, matchers, starts_at, ends_at, created_by, comment FROM silences WHERE ends_at > ${new Date(nowMs)}`;
     const out: Silence[] = [];
-    for (const r of rows) {
-      const parsed = silence.safeParse({ id: r.id, matchers: r.matchers, startsAt: r.starts_at.toISOString(), endsAt: r.ends_at.toISOString(), createdBy: r.created_by, comment: r.comment });
+    for (const r of await unendedSilences(sql, nowMs)) {
+      const parsed = silence.safeParse(r);
       if (parsed.success) out.push(parsed.data);
       else if (!unreadable.has(r.id)) {
         unreadable.add(r.id);

@@ -3,7 +3,7 @@
 // detector's output for that interval (error rate, every series, predictions, budgets, error
 // signatures, objectives) goes through the one incident policy, and its commands are appended.
 import { handleIncidentCommand, incidentStreamId, openIncidents, type IncidentCommand } from '@hephaestus/aggregates';
-import { readStream, type Logger, type Sql } from '@hephaestus/platform';
+import { readEventsOfTypes, readStream, type Logger, type Sql } from '@hephaestus/platform';
 import type { EventDataOf } from '@hephaestus/schemas';
 import { Counter, type Registry } from 'prom-client';
 import type { ErrorRateSettings } from '../domain/error-rate-detector.ts';
@@ -111,18 +111,16 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
   // The healer's recent actions, from its events (not its tables): what they cause is not a new fault.
   const ends = ['remediation.validated', 'remediation.failed', 'remediation.rolled_back', 'remediation.escalated'];
   const recentRemediations = async (sinceMs: number): Promise<ActiveRemediation[]> => {
-    const rows = await sql<{ type: string; data: Record<string, unknown>; occurred_at: Date }[]>`
-      SELECT type, data, occurred_at FROM events
-      WHERE type IN ${sql(['remediation.started', ...ends])} AND occurred_at >= ${new Date(sinceMs)} ORDER BY position`;
+    const events = await readEventsOfTypes(sql, ['remediation.started', ...ends], new Date(sinceMs));
     const byId = new Map<string, ActiveRemediation>();
-    for (const row of rows) {
-      const id = String(row.data.remediationId);
-      if (row.type === 'remediation.started') {
-        const d = row.data as EventDataOf<'remediation.started'>;
-        if (!d.dryRun) byId.set(id, { remediationId: id, incidentId: d.incidentId, service: d.service, playbookId: d.playbookId, startedAtMs: row.occurred_at.getTime() });
+    for (const event of events) {
+      const id = String((event.data as { remediationId: string }).remediationId);
+      if (event.type === 'remediation.started') {
+        const d = event.data as EventDataOf<'remediation.started'>;
+        if (!d.dryRun) byId.set(id, { remediationId: id, incidentId: d.incidentId, service: d.service, playbookId: d.playbookId, startedAtMs: Date.parse(event.occurredAt) });
       } else {
         const known = byId.get(id);
-        if (known) known.endedAtMs = Math.max(known.endedAtMs ?? 0, row.occurred_at.getTime());
+        if (known) known.endedAtMs = Math.max(known.endedAtMs ?? 0, Date.parse(event.occurredAt));
       }
     }
     return [...byId.values()];

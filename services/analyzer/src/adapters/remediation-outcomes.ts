@@ -1,7 +1,7 @@
 // consume heph.events → a remediation's outcome → the incident command it calls for → append. The healer
 // records only its own stream; the incident's side (mitigated, reopened) is decided here, idempotently:
 // a replayed event finds its outcome already recorded on the incident.
-import type { ConsumedRecord, Log, Logger, Sql } from '@hephaestus/platform';
+import { hasEvent, type ConsumedRecord, type Log, type Logger, type Sql } from '@hephaestus/platform';
 import { hephEvent, topics, type HephEvent } from '@hephaestus/schemas';
 import pRetry from 'p-retry';
 import { incidentCommandFor } from '../domain/remediation-outcome.ts';
@@ -24,8 +24,7 @@ export const startRemediationOutcomes = (options: { sql: Sql; log: Log; logger: 
       const command = event && incidentCommandFor(event);
       if (!event || !command) continue;
       // Only outcomes this control plane recorded: a shared topic may carry another's events.
-      const [known] = await sql`SELECT 1 FROM events WHERE id = ${event.id}`;
-      if (!known) {
+      if (!(await hasEvent(sql, event.id))) {
         logger.warn({ eventId: event.id, type: event.type }, 'remediation event not in this event store, ignored');
         continue;
       }

@@ -1,9 +1,9 @@
-// What the healer reads of the analyzer's tables, on real PostgreSQL.
+// What the healer reads of the others' records, on real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/aggregates';
 import { openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
-import { controlUrlOf, fleetServices, incidentFacts, readSignal, serviceVersionAt } from './fleet.ts';
+import { fleetServices, incidentFacts, verifyPoints } from './fleet.ts';
 
 const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -33,27 +33,25 @@ describe('fleet reads', () => {
     await drop();
   });
 
-  it('reads the error rate and p99 latency from the rollups, counting calls', async () => {
-    expect(await readSignal(db.sql, 10, 'planner', 'error_rate', t0, t0 + 30_000)).toEqual([
+  it('reads the error rate and p99 latency (as playbooks name it) from the rollups, counting calls', async () => {
+    expect(await verifyPoints(db.sql, 10, 'planner', 'error_rate', t0, t0 + 30_000)).toEqual([
       { startMs: t0, value: 0.25, count: 100 },
       { startMs: t0 + 10_000, value: 0, count: 50 },
       { startMs: t0 + 20_000, value: 0, count: 0 },
     ]);
-    expect((await readSignal(db.sql, 10, 'planner', 'latency_p99', t0, t0 + 30_000)).map((p) => [p.value, p.count])).toEqual([[800, 100], [120, 50], [0, 0]]);
+    expect((await verifyPoints(db.sql, 10, 'planner', 'latency_p99', t0, t0 + 30_000)).map((p) => [p.value, p.count])).toEqual([[800, 100], [120, 50], [0, 0]]);
   });
 
   it('reads any other signal from the series: the service-wide row, else sums over operations; means as means', async () => {
     // As the analyzer writes it (per model and service-wide), and as another tool might (per model only).
-    expect(await readSignal(db.sql, 10, 'planner', 'gen_ai.cost_usd', t0, t0 + 20_000)).toEqual([
+    expect(await verifyPoints(db.sql, 10, 'planner', 'gen_ai.cost_usd', t0, t0 + 20_000)).toEqual([
       { startMs: t0, value: 0.75, count: 10 },
       { startMs: t0 + 10_000, value: 0.75, count: 10 },
     ]);
-    expect(await readSignal(db.sql, 10, 'planner', 'process.memory.usage', t0, t0 + 10_000)).toEqual([{ startMs: t0, value: 1000, count: 3 }]);
+    expect(await verifyPoints(db.sql, 10, 'planner', 'process.memory.usage', t0, t0 + 10_000)).toEqual([{ startMs: t0, value: 1000, count: 3 }]);
   });
 
-  it('finds the newest control URL of a service, and the fleet seen lately', async () => {
-    expect(await controlUrlOf(db.sql, 'planner')).toBe('http://127.0.0.1:1/new');
-    expect(await controlUrlOf(db.sql, 'coder')).toBeUndefined();
+  it('finds the fleet seen lately', async () => {
     expect((await fleetServices(db.sql, t0 + 60_000)).sort()).toEqual(['coder', 'planner']);
     expect(await fleetServices(db.sql, t0 + 3_600_000)).toEqual([]);
   });
@@ -76,13 +74,5 @@ describe('fleet reads', () => {
       { service: 'coder', signal: 'error_signature.new', direction: 'above', value: 4, baseline: undefined, signature: 'TimeoutError: upstream <*>' },
     ]);
     expect((await incidentFacts(db.sql, 'inc-1'))!.signals.map((s) => s.service)).toEqual(['planner', 'coder', 'coder', 'reviewer']);
-  });
-
-  it('finds the service.version live at a time', async () => {
-    await db.sql`INSERT INTO service_versions (service, version, first_seen, last_seen) VALUES
-      ('planner', '1.4.1', ${new Date(t0 - 600_000)}, ${new Date(t0)}), ('planner', '1.4.2', ${new Date(t0 - 60_000)}, ${new Date(t0)})`;
-    expect(await serviceVersionAt(db.sql, 'planner', t0)).toBe('1.4.2');
-    expect(await serviceVersionAt(db.sql, 'planner', t0 - 300_000)).toBe('1.4.1');
-    expect(await serviceVersionAt(db.sql, 'coder', t0)).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 // The `remediation_leases` table: who drives which remediation (the decisions are in domain/lease.ts).
 // Every change to one lease runs under that lease's advisory lock, so two healers claiming, renewing or
 // appending on one remediation go one after the other.
+import { remediationsWithStatus, type RemediationRecord } from '@hephaestus/aggregates';
 import type { Sql, TransactionSql } from '@hephaestus/platform';
 import { claimLease, holdsLease, type Claim, type Lease } from '../domain/lease.ts';
 
@@ -68,9 +69,14 @@ export const releaseLease = (sql: Sql, lease: Lease, how: { final: boolean; nowM
  * Unfinished remediations `owner` may claim at `nowMs`: without a lease, with an expired one, or with
  * its own. Only a shortlist: acquireLease decides.
  */
-export const claimableRemediations = (sql: Sql, statuses: string[], owner: string, nowMs: number) =>
-  sql<{ incident_id: string; status: string }[]>`
-    SELECT r.incident_id, r.status FROM remediations r
-    LEFT JOIN remediation_leases l ON l.incident_id = r.incident_id
-    WHERE r.status IN ${sql(statuses)} AND (l.incident_id IS NULL OR l.expires_at <= ${new Date(nowMs)} OR l.owner = ${owner})
-    ORDER BY r.started_at`;
+export const claimableRemediations = async (sql: Sql, statuses: string[], owner: string, nowMs: number): Promise<RemediationRecord[]> => {
+  const unfinished = await remediationsWithStatus(sql, statuses);
+  if (unfinished.length === 0) return [];
+  const rows = await sql<LeaseRow[]>`
+    SELECT incident_id, owner, expires_at, fence FROM remediation_leases WHERE incident_id IN ${sql(unfinished.map((r) => r.incidentId))}`;
+  const leases = new Map(rows.map((row) => [row.incident_id, toLease(row)!]));
+  return unfinished.filter((r) => {
+    const lease = leases.get(r.incidentId);
+    return !lease || lease.expiresAtMs <= nowMs || lease.owner === owner;
+  });
+};

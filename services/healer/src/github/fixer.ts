@@ -2,6 +2,7 @@
 // signed webhooks with polling as the fallback, waits for the merge and for the new service.version to
 // show up in telemetry, and records every step as a FixPullRequest event in stream `fix-<fixId>`.
 import { createHash } from 'node:crypto';
+import { versionFirstSeenSince, versionLastSeenSince } from '@hephaestus/aggregates';
 import { decideOnStream, readStream, type Logger, type Sql } from '@hephaestus/platform';
 import type { PlaybookStep } from '@hephaestus/schemas';
 import { Webhooks } from '@octokit/webhooks';
@@ -304,19 +305,8 @@ export const createGitHubFixer = (options: GitHubFixerOptions) => {
    * merge); a revert usually brings back one seen before, so for it any version but the reverted one
    * reported after the merge counts.
    */
-  const deployedVersion = async (service: string, since: Date, kind: Kind, replaced?: string): Promise<string | undefined> => {
-    const rows =
-      kind === 'revert' && replaced
-        ? await sql<{ version: string }[]>`
-            SELECT version FROM service_versions
-            WHERE service = ${service} AND last_seen >= ${since} AND version <> ${replaced}
-            ORDER BY last_seen DESC LIMIT 1`
-        : await sql<{ version: string }[]>`
-            SELECT version FROM service_versions
-            WHERE service = ${service} AND first_seen >= ${since} ${replaced ? sql`AND version <> ${replaced}` : sql``}
-            ORDER BY first_seen DESC LIMIT 1`;
-    return rows[0]?.version;
-  };
+  const deployedVersion = (service: string, since: Date, kind: Kind, replaced?: string): Promise<string | undefined> =>
+    kind === 'revert' && replaced ? versionLastSeenSince(sql, service, since, replaced) : versionFirstSeenSince(sql, service, since, replaced || undefined);
 
   // ---- follow: checks, merge, deploy; each observation recorded, each wait bounded by the deadline ----
   const follow = async (context: FixContext, fixId: string, start: FixPullRequest, deadline: number): Promise<ActionResult> => {

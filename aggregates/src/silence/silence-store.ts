@@ -1,5 +1,6 @@
 // Silences as events: silence.created / silence.expired on the stream `silence-<id>`, with the
-// `silences` projection updated in the same transaction; the reads the API and the alert dispatcher use.
+// `silences` projection updated in the same transaction; the reads the console's API and the analyzer's
+// alert dispatcher use. The one module that touches the table.
 import { appendToStream, randomId, readStream, type EventToAppend, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { silenceState, type Matcher, type Silence, type StoredEvent } from '@hephaestus/schemas';
 
@@ -116,12 +117,12 @@ export const listSilences = async (sql: Sql, endedAfterMs: number): Promise<Stor
 export const activeSilences = async (sql: Sql, nowMs: number): Promise<Silence[]> => {
   const now = new Date(nowMs);
   const rows = await sql<SilenceRow[]>`SELECT * FROM silences WHERE starts_at <= ${now} AND ends_at > ${now}`;
-  return rows.map((r) => ({
-    id: r.id,
-    matchers: r.matchers,
-    startsAt: r.starts_at.toISOString(),
-    endsAt: r.ends_at.toISOString(),
-    createdBy: r.created_by,
-    comment: r.comment,
-  }));
+  return rows.map(toSilence).map(({ updatedAt: _, ...s }) => s);
 };
+
+/**
+ * The silences not ended at `nowMs`, pending ones too (the alert dispatcher wakes when one starts), as
+ * stored: the caller checks their matchers.
+ */
+export const unendedSilences = async (sql: Sql, nowMs: number): Promise<StoredSilence[]> =>
+  (await sql<SilenceRow[]>`SELECT * FROM silences WHERE ends_at > ${new Date(nowMs)}`).map(toSilence);
