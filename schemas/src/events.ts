@@ -299,6 +299,9 @@ export const hephEvent = z.discriminatedUnion('type', [
 export type HephEvent = z.infer<typeof hephEvent>;
 export type EventOf<T extends EventType> = Extract<HephEvent, { type: T }>;
 
+/** What a decider's `evolve` reads of a stored event, typed by its type: a switch on `type` narrows `data`, no cast. */
+export type EventFact<T extends EventType = EventType> = { [K in T]: { type: K; data: EventDataOf<K>; occurredAt: string } }[T];
+
 /** An event before the store gives it a stream version: what deciders return. */
 export type NewEvent = { [T in EventType]: { type: T; data: EventDataOf<T> } }[EventType];
 

@@ -1,4 +1,4 @@
-// Silences: their events and the `silences` projection, written by the console's API and read by the
+// Silences: the Silence decider, its events and the `silences` projection, written by the console's API and read by the
 // analyzer's alert dispatcher.
 export {
   activeSilences,
@@ -13,3 +13,4 @@ export {
   type SilenceResult,
   type StoredSilence,
 } from './silence-store.ts';
+export { silenceDecider, type SilenceAggregate, type SilenceCommand, type SilenceEvent } from './silence.ts';

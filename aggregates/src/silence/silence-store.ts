@@ -1,8 +1,9 @@
-// Silences as events: silence.created / silence.expired on the stream `silence-<id>`, with the
-// `silences` projection updated in the same transaction; the reads the console's API and the analyzer's
-// alert dispatcher use. The one module that touches the table.
-import { appendToStream, randomId, readStream, type EventToAppend, type Sql, type TransactionSql } from '@hephaestus/platform';
-import { silenceState, type Matcher, type Silence, type StoredEvent } from '@hephaestus/schemas';
+// Silences as events: the Silence decider's silence.created / silence.expired on the stream
+// `silence-<id>`, with the `silences` projection updated in the same transaction; the reads the
+// console's API and the analyzer's alert dispatcher use. The one module that touches the table.
+import { decideOnStream, randomId, type Sql, type TransactionSql } from '@hephaestus/platform';
+import type { Matcher, Silence, StoredEvent } from '@hephaestus/schemas';
+import { silenceDecider, type SilenceAggregate, type SilenceCommand } from './silence.ts';
 
 /** A silence as stored: the schema's silence plus when it last changed. */
 export type StoredSilence = Silence & { updatedAt: string };
@@ -50,10 +51,17 @@ export const projectSilenceEvent = async (tx: TransactionSql, event: StoredEvent
   }
 };
 
-const append = async (tx: TransactionSql, silenceId: string, expected: number, event: EventToAppend): Promise<void> => {
-  const result = await appendToStream(tx, silenceStreamId(silenceId), expected, [event]);
-  if (!result.ok) throw new Error(`silence ${silenceId}: concurrent change (${result.error.code})`);
-  for (const stored of result.events) await projectSilenceEvent(tx, stored);
+/** The silence decider over whatever a stream holds: another aggregate's event changes nothing. */
+const onStoredEvents = {
+  ...silenceDecider,
+  evolve: (state: SilenceAggregate, event: StoredEvent): SilenceAggregate =>
+    event.type === 'silence.created' || event.type === 'silence.expired' ? silenceDecider.evolve(state, event) : state,
+};
+
+/** Runs a command on the silence's stream and projects what it decided, in the caller's transaction. */
+const handle = async (tx: TransactionSql, silenceId: string, command: SilenceCommand): Promise<void> => {
+  const { events } = await decideOnStream(tx, silenceStreamId(silenceId), onStoredEvents, command, { occurredAt: new Date(command.at) });
+  for (const stored of events) await projectSilenceEvent(tx, stored);
 };
 
 const lockSilence = async (tx: TransactionSql, silenceId: string): Promise<StoredSilence | undefined> => {
@@ -64,16 +72,8 @@ const lockSilence = async (tx: TransactionSql, silenceId: string): Promise<Store
 /** Expires inside the caller's transaction; a silence already expired stays as it is (Alertmanager's rule). */
 const expireIn = async (tx: TransactionSql, silenceId: string, nowMs: number, by: string | undefined): Promise<SilenceResult> => {
   // The row lock orders concurrent expiries of one silence: the second sees it expired and appends nothing.
-  const current = await lockSilence(tx, silenceId);
-  if (!current) return { ok: false, error: { code: 'SILENCE_NOT_FOUND', silenceId } };
-  if (silenceState(current, nowMs) === 'expired') return { ok: true, silence: current };
-  const version = (await readStream(tx, silenceStreamId(silenceId))).length;
-  await append(tx, silenceId, version, {
-    id: randomId(),
-    type: 'silence.expired',
-    occurredAt: new Date(nowMs),
-    data: by === undefined ? { silenceId } : { silenceId, by },
-  });
+  if (!(await lockSilence(tx, silenceId))) return { ok: false, error: { code: 'SILENCE_NOT_FOUND', silenceId } };
+  await handle(tx, silenceId, { type: 'ExpireSilence', at: new Date(nowMs).toISOString(), ...(by === undefined ? {} : { by }) });
   return { ok: true, silence: (await lockSilence(tx, silenceId))! };
 };
 
@@ -94,10 +94,8 @@ export const createSilence = async (
       if (!expired.ok) return expired;
     }
     const silenceId = randomId();
-    // A silence cannot start in the past: it would claim to have muted notifications already sent.
-    const startsAt = new Date(Math.max(Date.parse(input.startsAt), nowMs)).toISOString();
-    const data = { silenceId, matchers: input.matchers, startsAt, endsAt: input.endsAt, createdBy: input.createdBy, comment: input.comment };
-    await append(tx, silenceId, 0, { id: randomId(), type: 'silence.created', occurredAt: new Date(nowMs), data });
+    const { matchers, startsAt, endsAt, createdBy, comment } = input;
+    await handle(tx, silenceId, { type: 'CreateSilence', at: new Date(nowMs).toISOString(), silenceId, matchers, startsAt, endsAt, createdBy, comment });
     return { ok: true, silence: (await lockSilence(tx, silenceId))! };
   });
 
