@@ -24,20 +24,18 @@ describe('label matchers', () => {
     expect(parseMatcher('not a matcher')).toBeUndefined();
   });
 
-  it('parses a long matcher line in linear time, trimming around it', () => {
-    const value = `x${' '.repeat(16_000)}x`;
-    const started = performance.now();
+  // No stopwatch: the inputs are sized so that a quadratic parse (4·10¹⁰ steps) or a backtracking regex
+  // (2⁵⁰ paths) would run for hours and fail on the test's timeout, while a linear one takes milliseconds.
+  it('parses a long matcher line in linear time, trimming around it', { timeout: 30_000 }, () => {
+    const value = `x${' '.repeat(200_000)}x`;
     expect(parseMatcher(`  team="${value}"  `)).toEqual({ name: 'team', value, isRegex: false, isEqual: true });
-    expect(performance.now() - started).toBeLessThan(50);
   });
 
-  it('runs a catastrophic-backtracking regex in linear time (RE2), not for seconds', () => {
+  it('runs a catastrophic-backtracking regex in linear time (RE2), not for seconds', { timeout: 30_000 }, () => {
     // `(a+)+b` against 30 a's took 4 s per request on JavaScript's backtracking engine.
     const m = { name: 'service', value: '(a+)+b', isRegex: true, isEqual: true };
-    const started = performance.now();
-    expect(matcherMatches(m, { service: 'a'.repeat(30) })).toBe(false);
+    expect(matcherMatches(m, { service: 'a'.repeat(50) })).toBe(false);
     expect(matcherMatches(m, { service: `${'a'.repeat(100_000)}c` })).toBe(false);
-    expect(performance.now() - started).toBeLessThan(1000);
     expect(matcherMatches(m, { service: 'aaab' })).toBe(true);
   });
 

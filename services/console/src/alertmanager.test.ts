@@ -174,15 +174,14 @@ describe('Alertmanager API v2', () => {
     }
   });
 
-  it('matches a catastrophic-backtracking silence regex in linear time: the alert list answers at once', async () => {
+  // No stopwatch: against 50 a's a backtracking engine would try 2⁵⁰ paths and fail on the timeout.
+  it('matches a catastrophic-backtracking silence regex in linear time: the alert list answers at once', { timeout: 60_000 }, async () => {
     const created = await c.call('POST', '/api/v2/silences', silenceBody([{ name: 'alertname', value: '(a+)+b', isRegex: true }]));
     expect(created.status).toBe(200);
-    expect((await c.call('POST', '/api/v2/alerts', [{ labels: { alertname: 'a'.repeat(30) } }])).status).toBe(200);
-    const started = performance.now();
+    expect((await c.call('POST', '/api/v2/alerts', [{ labels: { alertname: 'a'.repeat(50) } }])).status).toBe(200);
     const alerts = await c.call('GET', '/api/v2/alerts?filter=alertname%3D~%22(a%2B)%2Bb%22');
     expect(alerts.status).toBe(200);
     expect((await c.call('GET', '/api/v2/alerts')).body).toEqual([expect.objectContaining({ status: expect.objectContaining({ state: 'active' }) })]);
-    expect(performance.now() - started).toBeLessThan(1000);
     await c.call('DELETE', `/api/v2/silence/${created.body.silenceID}`);
   });
 
@@ -232,11 +231,10 @@ describe('Alertmanager API v2', () => {
     expect(parseFilterMatcher('9lives=x').ok).toBe(false);
   });
 
-  it('parses a filter as long as a URL may be in linear time (no backtracking on inner spaces)', () => {
-    const value = `x${' '.repeat(16_000)}x`;
-    const started = performance.now();
+  // No stopwatch: with 200,000 inner spaces a backtracking parse (4·10¹⁰ steps) would fail on the timeout.
+  it('parses a filter far longer than a URL may be in linear time (no backtracking on inner spaces)', { timeout: 30_000 }, () => {
+    const value = `x${' '.repeat(200_000)}x`;
     expect(parseFilterMatcher(`a=${value}   `)).toEqual({ ok: true, value: { name: 'a', value, isRegex: false, isEqual: true } });
-    expect(performance.now() - started).toBeLessThan(50);
   });
 
   it('computes the fingerprints Alertmanager computes for the same labels', () => {
