@@ -1,7 +1,7 @@
 // The Incident aggregate as a decider: pure decide/evolve over its event stream. Its timeline is the
 // stream: opened, signals attached, acknowledged, mitigated (a remediation validated), severity
 // changes, root causes ranked, resolved and reopened when the fault recurs soon after.
-import type { EventDataOf, HephEvent, NewEvent, Severity, SignalName } from '@hephaestus/schemas';
+import type { EventDataOf, EventFact, NewEvent, Severity, SignalName } from '@hephaestus/schemas';
 
 type Candidates = EventDataOf<'incident.root_cause_ranked'>['candidates'];
 
@@ -81,9 +81,9 @@ export const decide = (command: IncidentCommand, state: Incident): NewEvent[] =>
   }
 };
 
-export const evolve = (state: Incident, event: Pick<HephEvent, 'type' | 'data' | 'occurredAt'>): Incident => {
+export const evolve = (state: Incident, event: EventFact): Incident => {
   if (event.type === 'incident.opened') {
-    const d = event.data as EventDataOf<'incident.opened'>;
+    const d = event.data;
     return {
       status: 'open',
       id: d.incidentId,
@@ -100,26 +100,26 @@ export const evolve = (state: Incident, event: Pick<HephEvent, 'type' | 'data' |
   if (state.status === 'none') return state;
   switch (event.type) {
     case 'incident.signal_attached': {
-      const d = event.data as EventDataOf<'incident.signal_attached'>;
+      const d = event.data;
       return { ...state, signals: new Set([...state.signals, signalKey(d.service, d.signal)]) };
     }
     case 'incident.acknowledged':
-      return { ...state, acknowledgedBy: (event.data as EventDataOf<'incident.acknowledged'>).by };
+      return { ...state, acknowledgedBy: event.data.by };
     case 'incident.mitigated': {
-      const { remediationId } = event.data as EventDataOf<'incident.mitigated'>;
+      const { remediationId } = event.data;
       return { ...state, mitigatedBy: remediationId, remediationOutcomes: new Set([...state.remediationOutcomes, remediationId]) };
     }
     case 'incident.resolved':
       return { ...state, status: 'resolved', resolvedAt: event.occurredAt };
     case 'incident.reopened': {
-      const { remediationId } = event.data as EventDataOf<'incident.reopened'>;
+      const { remediationId } = event.data;
       const remediationOutcomes = remediationId ? new Set([...state.remediationOutcomes, remediationId]) : state.remediationOutcomes;
       return { ...state, status: 'open', resolvedAt: undefined, acknowledgedBy: undefined, mitigatedBy: undefined, remediationOutcomes };
     }
     case 'incident.severity_changed':
-      return { ...state, severity: (event.data as EventDataOf<'incident.severity_changed'>).to };
+      return { ...state, severity: event.data.to };
     case 'incident.root_cause_ranked': {
-      const d = event.data as EventDataOf<'incident.root_cause_ranked'>;
+      const d = event.data;
       return { ...state, rootCauses: d.candidates, settled: state.settled || d.settled === true };
     }
     default:

@@ -2,7 +2,7 @@
 // recorded before (step_started) and after (step_succeeded | step_failed) it runs → verification →
 // validated | failed → rollback steps → rolled_back → escalated. A step_started without a result is a
 // step the healer was interrupted in: it runs again (same idempotency key); a finished step never does.
-import type { EventDataOf, HephEvent, NewEvent } from '@hephaestus/schemas';
+import type { EventDataOf, EventFact, NewEvent } from '@hephaestus/schemas';
 
 type Started = EventDataOf<'remediation.started'>;
 type PlanStep = Started['steps'][number];
@@ -174,27 +174,27 @@ const withRecord = (s: ActiveRemediation, phase: Phase, step: number, change: Pa
   return [...s.steps, { phase, step, name: planned?.name ?? `step ${step}`, action: planned?.action ?? '', attempts: 0, ...change }];
 };
 
-export const evolve = (state: Remediation, event: Pick<HephEvent, 'type' | 'data' | 'occurredAt'>): Remediation => {
+export const evolve = (state: Remediation, event: EventFact): Remediation => {
   if (event.type === 'remediation.started') {
-    return { status: 'running', plan: event.data as Started, startedAt: event.occurredAt, phase: 'steps', nextStep: 0, steps: [], rollbackSteps: [] };
+    return { status: 'running', plan: event.data, startedAt: event.occurredAt, phase: 'steps', nextStep: 0, steps: [], rollbackSteps: [] };
   }
-  if (event.type === 'remediation.refused') return { status: 'refused', refused: event.data as EventDataOf<'remediation.refused'>, refusedAt: event.occurredAt };
+  if (event.type === 'remediation.refused') return { status: 'refused', refused: event.data, refusedAt: event.occurredAt };
   if (state.status === 'none' || state.status === 'refused') return state;
   switch (event.type) {
     case 'remediation.awaiting_approval':
       return { ...state, status: 'awaiting_approval', awaitingSince: event.occurredAt };
     case 'remediation.approved':
-      return { ...state, status: 'running', approvedBy: (event.data as EventDataOf<'remediation.approved'>).by };
+      return { ...state, status: 'running', approvedBy: event.data.by };
     case 'remediation.rejected': {
-      const { by, reason } = event.data as EventDataOf<'remediation.rejected'>;
+      const { by, reason } = event.data;
       return { ...state, status: 'rejected', rejected: { by, reason } };
     }
     case 'remediation.step_started': {
-      const d = event.data as EventDataOf<'remediation.step_started'>;
+      const d = event.data;
       return { ...state, inFlight: { phase: d.phase, step: d.step, attempt: d.attempt }, steps: withRecord(state, d.phase, d.step, { attempts: d.attempt, startedAt: event.occurredAt }) };
     }
     case 'remediation.step_succeeded': {
-      const d = event.data as EventDataOf<'remediation.step_succeeded'>;
+      const d = event.data;
       const steps = withRecord(state, d.phase, d.step, { outcome: 'succeeded', finishedAt: event.occurredAt, detail: d.detail, dryRun: d.dryRun });
       const nextStep = d.step + 1;
       const next = { ...state, steps, inFlight: undefined, nextStep, lastActionAt: event.occurredAt };
@@ -202,16 +202,16 @@ export const evolve = (state: Remediation, event: Pick<HephEvent, 'type' | 'data
       return next;
     }
     case 'remediation.step_failed': {
-      const d = event.data as EventDataOf<'remediation.step_failed'>;
+      const d = event.data;
       const steps = withRecord(state, d.phase, d.step, { outcome: 'failed', finishedAt: event.occurredAt, error: d.error });
       return { ...state, steps, inFlight: undefined, ...(d.phase === 'rollback' ? { status: 'failed' as const } : {}) };
     }
     case 'remediation.verification_started':
       return { ...state, verificationStartedAt: event.occurredAt };
     case 'remediation.validated':
-      return { ...state, status: 'validated', outcome: (event.data as EventDataOf<'remediation.validated'>).detail };
+      return { ...state, status: 'validated', outcome: event.data.detail };
     case 'remediation.failed': {
-      const failure = (event.data as EventDataOf<'remediation.failed'>).reason;
+      const failure = event.data.reason;
       const rollbackSteps = rollbackPlan(state);
       if (rollbackSteps.length === 0) return { ...state, status: 'failed', failure };
       return { ...state, status: 'rolling_back', failure, rollbackSteps, phase: 'rollback', nextStep: 0 };
@@ -219,7 +219,7 @@ export const evolve = (state: Remediation, event: Pick<HephEvent, 'type' | 'data
     case 'remediation.rolled_back':
       return { ...state, status: 'rolled_back' };
     case 'remediation.escalated':
-      return { ...state, status: 'escalated', escalation: (event.data as EventDataOf<'remediation.escalated'>).reason };
+      return { ...state, status: 'escalated', escalation: event.data.reason };
     default:
       return state;
   }
