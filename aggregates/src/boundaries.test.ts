@@ -74,6 +74,7 @@ const owners: Record<string, string> = {
   applied_requests: '@hephaestus/analyzer',
   detector_checkpoints: '@hephaestus/analyzer',
   correlator_checkpoints: '@hephaestus/analyzer',
+  posted_alerts: '@hephaestus/console',
   metric_streams: '@hephaestus/analyzer',
   rollups: '@hephaestus/analyzer',
   series: '@hephaestus/analyzer',

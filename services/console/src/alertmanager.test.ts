@@ -310,6 +310,19 @@ describe('Alertmanager API v2', () => {
       expect(body[1].generatorURL).toBeUndefined();
     });
 
+    it('keeps posted alerts in PostgreSQL: another console on the same database lists them', async () => {
+      await c.call('POST', '/api/v2/alerts', [{ labels: { alertname: 'Shared', service: 'search' }, annotations: { summary: 'from prometheus' } }]);
+      const other = createHttpServer({ log: testLogger(), registry: newRegistry(), readiness: {} });
+      registerAlertmanagerApi(other, { sql: c.db.sql, logger: testLogger(), consoleUrl: c.consoleUrl });
+      const port = await listen(other, '127.0.0.1', 0);
+      try {
+        const listed = (await (await fetch(`http://127.0.0.1:${port}/api/v2/alerts?filter=alertname%3DShared`)).json()) as Array<Record<string, unknown>>;
+        expect(listed).toEqual([expect.objectContaining({ labels: { alertname: 'Shared', service: 'search' }, annotations: { summary: 'from prometheus' } })]);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('keeps the first start of an alert sent again while it fires', async () => {
       const now = Date.now();
       await c.call('POST', '/api/v2/alerts', [{ labels: { alertname: 'Repeat' }, startsAt: iso(now - hourMs) }]);

@@ -302,32 +302,41 @@ const incidentAlerts = async (sql: Sql, consoleUrl: string): Promise<AlertRecord
   });
 };
 
-/** Alerts posted to POST /api/v2/alerts, held in memory by fingerprint until they end. */
-const createPostedAlerts = () => {
-  const held = new Map<string, AlertRecord>();
-  const prune = (nowMs: number) => {
-    for (const [key, a] of held) if (Date.parse(a.endsAt) < nowMs) held.delete(key);
-  };
-  return {
-    /** False when the alert is new and the store is full. */
-    put(alert: AlertRecord, nowMs: number): boolean {
+type PostedAlertRow = { labels: Labels; annotations: Labels; starts_at: Date; ends_at: Date; updated_at: Date; generator_url: string | null };
+
+/**
+ * Alerts posted to POST /api/v2/alerts, kept in PostgreSQL (`posted_alerts`) by fingerprint until they
+ * end: every console process lists the same ones, and a restart loses none.
+ */
+const createPostedAlerts = (sql: Sql) => ({
+  /** False when the alert is new and `maxPostedAlerts` others still fire. */
+  put: (alert: AlertRecord, nowMs: number): Promise<boolean> =>
+    sql.begin(async (tx) => {
       const key = fingerprint(alert.labels);
-      const previous = held.get(key);
-      if (!previous && held.size >= maxPostedAlerts) {
-        prune(nowMs);
-        if (held.size >= maxPostedAlerts) return false;
-      }
+      await tx`DELETE FROM posted_alerts WHERE ends_at < ${new Date(nowMs)}`;
+      const [held] = await tx<{ n: number; known: boolean }[]>`
+        SELECT count(*)::int AS n, bool_or(fingerprint = ${key}) AS known FROM posted_alerts`;
+      if (!held!.known && held!.n >= maxPostedAlerts) return false;
       // Sent again while it still fires, an alert keeps its first start (Alertmanager merges overlaps).
-      const overlaps = previous && Date.parse(previous.endsAt) >= Date.parse(alert.startsAt);
-      held.set(key, overlaps && previous.startsAt < alert.startsAt ? { ...alert, startsAt: previous.startsAt } : alert);
+      await tx`
+        INSERT INTO posted_alerts (fingerprint, labels, annotations, starts_at, ends_at, updated_at, generator_url)
+        VALUES (${key}, ${tx.json(alert.labels)}, ${tx.json(alert.annotations)}, ${alert.startsAt}, ${alert.endsAt}, ${alert.updatedAt}, ${alert.generatorURL ?? null})
+        ON CONFLICT (fingerprint) DO UPDATE SET
+          labels = EXCLUDED.labels, annotations = EXCLUDED.annotations, ends_at = EXCLUDED.ends_at,
+          updated_at = EXCLUDED.updated_at, generator_url = EXCLUDED.generator_url,
+          starts_at = CASE WHEN posted_alerts.ends_at >= EXCLUDED.starts_at THEN LEAST(posted_alerts.starts_at, EXCLUDED.starts_at) ELSE EXCLUDED.starts_at END`;
       return true;
-    },
-    current(nowMs: number): AlertRecord[] {
-      prune(nowMs);
-      return [...held.values()];
-    },
-  };
-};
+    }),
+  current: async (nowMs: number): Promise<AlertRecord[]> =>
+    (await sql<PostedAlertRow[]>`SELECT * FROM posted_alerts WHERE ends_at >= ${new Date(nowMs)}`).map((r) => ({
+      labels: r.labels,
+      annotations: r.annotations,
+      startsAt: r.starts_at.toISOString(),
+      endsAt: r.ends_at.toISOString(),
+      updatedAt: r.updated_at.toISOString(),
+      ...(r.generator_url ? { generatorURL: r.generator_url } : {}),
+    })),
+});
 
 // ---- Routes.
 
@@ -335,7 +344,7 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
   const { sql, logger, consoleUrl } = options;
   const log = logger.child({ component: 'alertmanager-api' });
   const startedAt = new Date().toISOString();
-  const posted = createPostedAlerts();
+  const posted = createPostedAlerts(sql);
 
   const listSilencesOp = async (params: unknown, nowMs: number): Promise<Result<GettableSilence[]>> => {
     const query = listParams.safeParse(params);
@@ -389,7 +398,7 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
     const silences = await activeSilences(sql, nowMs);
     // An incident and a posted alert with the same labels are one alert: the incident's.
     const byFingerprint = new Map<string, AlertRecord>();
-    for (const a of [...posted.current(nowMs), ...(await incidentAlerts(sql, consoleUrl))]) byFingerprint.set(fingerprint(a.labels), a);
+    for (const a of [...(await posted.current(nowMs)), ...(await incidentAlerts(sql, consoleUrl))]) byFingerprint.set(fingerprint(a.labels), a);
     const alerts = [...byFingerprint.values()]
       .filter((a) => a.endsAt === zeroTime || Date.parse(a.endsAt) >= nowMs)
       .map((a) => gettableAlert(a, silences, nowMs))
@@ -398,7 +407,7 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
     return { ok: true as const, value: alerts.sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0)) };
   };
 
-  const postAlertsOp = (body: unknown, nowMs: number): Result<number> => {
+  const postAlertsOp = async (body: unknown, nowMs: number): Promise<Result<number>> => {
     const parsed = postableAlerts.safeParse(body);
     if (!parsed.success) return fail(bodyError('alerts', body, parsed.error));
     const now = new Date(nowMs).toISOString();
@@ -418,7 +427,7 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
       };
       const problem = checkAlert(alert);
       if (problem) errors.push(problem);
-      else if (!posted.put(alert, nowMs)) return fail({ code: 'OVERLOADED', message: `more than ${maxPostedAlerts} posted alerts are firing` });
+      else if (!(await posted.put(alert, nowMs))) return fail({ code: 'OVERLOADED', message: `more than ${maxPostedAlerts} posted alerts are firing` });
       else stored += 1;
     }
     if (errors.length > 0) {
@@ -489,7 +498,7 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
     });
 
     v2.post('/api/v2/alerts', async (request, reply) => {
-      const result = postAlertsOp(request.body, Date.now());
+      const result = await postAlertsOp(request.body, Date.now());
       return result.ok ? reply.code(200).send() : sendAlertmanagerError(reply, result.error);
     });
   });
