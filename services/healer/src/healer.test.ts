@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPgLog, openDatabase, startEventPublisher, type Sql } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { playbook, type Playbook, type StoredEvent } from '@hephaestus/schemas';
-import { handleIncidentCommand, remediationStreamId } from '@hephaestus/aggregates';
-import { startHealer } from './healer.ts';
+import { decideRemediation, handleIncidentCommand, remediationStreamId } from '@hephaestus/aggregates';
+import { startHealer, type HealerOptions } from './healer.ts';
 
 const eventually = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
@@ -100,16 +100,17 @@ const startHarness = async () => {
 
   return {
     sql,
+    database,
     agent,
     lines,
     traffic,
     open,
     attach,
     rank,
-    start: async (playbooks: Playbook[]) => {
+    start: async (playbooks: Playbook[], extra: Partial<HealerOptions> = {}) => {
       healer = await startHealer({
         sql, log, logger, registry: new Registry(), playbooks, allowedHosts: ['127.0.0.1'], resolutionSeconds: 2, graceSeconds: 1,
-        consumerGroupPrefix: `healer-test-${randomUUID()}`, pollMs: 100, healerId: 'healer-test', leaseSeconds: 15,
+        consumerGroupPrefix: `healer-test-${randomUUID()}`, pollMs: 100, healerId: 'healer-test', leaseSeconds: 15, ...extra,
       });
     },
     remediation: (incidentId: string) => sql<StoredEvent[]>`SELECT type, data, position FROM events WHERE stream_id = ${remediationStreamId(incidentId)} ORDER BY version`,
@@ -243,6 +244,20 @@ describe('the healer decides on the settled ranking', () => {
       service: 'coder',
       reason: `one remediation at a time per service: coder is still under remediation ${waiting[0]!.data.remediationId} (restart, awaiting approval)`,
     });
+  });
+
+  it('goes on as soon as the approval commits: the append wakes it, it does not look again by the clock', async () => {
+    const h = (harness = await startHarness());
+    await h.traffic('coder');
+    // Looks by the clock once an hour: only the announced append can make it go on before the test's timeout.
+    await h.start([book('restart', { match: { signal: 'error_rate' }, approval: { required: true } })], { database: h.database, pollMs: 3_600_000, safetyMs: 3_600_000 });
+    const incident = await h.open('planner', 'error_rate', 0.4, 0.01);
+    await h.attach(incident, 'coder', 'error_rate', 0.5, { baseline: 0.01 });
+    await h.rank(incident, [['coder', 0.8]]);
+    await h.until(incident, 'remediation.awaiting_approval');
+    await h.sql.begin((tx) => decideRemediation(tx, incident, { type: 'ApproveRemediation', by: 'ana' }, new Date()));
+    const events = await h.until(incident, 'remediation.step_succeeded');
+    expect(events.map((e) => e.type).slice(0, 5)).toEqual(['remediation.started', 'remediation.awaiting_approval', 'remediation.approved', 'remediation.step_started', 'remediation.step_succeeded']);
   });
 
   it('decides on a second incident while the first one’s agent hangs', async () => {

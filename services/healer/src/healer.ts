@@ -17,7 +17,7 @@ import {
   type Remediation,
   type RemediationCommand,
 } from '@hephaestus/aggregates';
-import { deterministicId, hasEvent, type ConsumedRecord, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
+import { deterministicId, hasEvent, onEventsAppended, type ConsumedRecord, type Database, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
 import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
 import { Counter, type Registry } from 'prom-client';
 import { describeAction, runAction, undoGitHub, type ActionContext, type ActionResult, type GitHubExecutor } from './adapters/actions.ts';
@@ -31,6 +31,8 @@ import { baselineIntervals, baselineOf, verifySignal } from './domain/verify.ts'
 
 export type HealerOptions = {
   sql: Sql;
+  /** The database `sql` belongs to: with it, a remediation waiting for approval goes on as the approval commits (LISTEN/NOTIFY, or in process on PGlite) instead of at its next look. */
+  database?: Pick<Database, 'sql' | 'kind'>;
   log: Log;
   logger: Logger;
   registry: Registry;
@@ -50,12 +52,13 @@ export type HealerOptions = {
   dryRun?: boolean;
   /** Opens and closes fix pull requests; without it GitHub steps fail with a reason. */
   github?: GitHubExecutor;
-  /** How often a waiting remediation looks again (approval, verification). */
+  /** How often a remediation waiting for approval looks again when appends are not announced (no `database`). */
   pollMs?: number;
+  /** How often it looks again when they are (an announcement lost with its connection): 5 s. */
+  safetyMs?: number;
   now?: () => number;
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const finalStatuses = new Set(['validated', 'failed', 'rolled_back', 'escalated', 'rejected', 'refused', 'dry_run']);
 type StartedPlan = EventDataOf<'remediation.started'>;
 
@@ -130,6 +133,26 @@ export const startHealer = async (options: HealerOptions) => {
   const leaseMs = options.leaseSeconds * 1000;
   const running = new Map<string, Promise<void>>();
   let stopped = false;
+  // Waits end at their time, at stop, when a lease is lost, or (approvals) when events are appended.
+  const waiting = new Set<() => void>();
+  const waitingForAppends = new Set<() => void>();
+  const wait = (ms: number, until?: 'appended') =>
+    new Promise<void>((resolve) => {
+      if (stopped) return resolve();
+      const timer = setTimeout(done, Math.max(0, ms));
+      function done() {
+        clearTimeout(timer);
+        waiting.delete(done);
+        waitingForAppends.delete(done);
+        resolve();
+      }
+      waiting.add(done);
+      if (until === 'appended') waitingForAppends.add(done);
+    });
+  const wakeAll = () => {
+    for (const done of [...waiting]) done();
+  };
+  let appendsAnnounced = false;
   const metrics = {
     remediations: new Counter({ name: 'heph_healer_remediations_total', help: 'Remediations by outcome.', labelNames: ['outcome'], registers: [options.registry] }),
     steps: new Counter({ name: 'heph_healer_steps_total', help: 'Playbook steps run, by phase and outcome.', labelNames: ['phase', 'outcome'], registers: [options.registry] }),
@@ -229,7 +252,9 @@ export const startHealer = async (options: HealerOptions) => {
       baseline = baselineOf(before, windowStartMs, resolutionMs);
     }
     const verdict = verifySignal(points, { ...plan.verify, startedAtMs, baseline, nowMs: closedBefore });
-    if (!verdict.done) return sleep(pollMs);
+    // Not done before the last interval of the window has closed (and its grace passed): wait for that.
+    const windowEndMs = startedAtMs + plan.verify.windowSeconds * 1000;
+    if (!verdict.done) return wait(Math.ceil(windowEndMs / resolutionMs) * resolutionMs + options.graceSeconds * 1000 - now());
     // Only the remediation's outcome: the analyzer decides what it means for the incident (mitigated, reopened).
     await execute(incidentId, { type: 'RecordVerification', ok: verdict.ok, detail: verdict.detail }, { lease });
   };
@@ -242,7 +267,7 @@ export const startHealer = async (options: HealerOptions) => {
       if (state.status === 'awaiting_approval') {
         const deadlineMs = Date.parse(state.awaitingSince!) + (state.plan.approvalTimeoutSeconds ?? 900) * 1000;
         if (now() >= deadlineMs) await execute(incidentId, { type: 'TimeOutApproval' }, { lease });
-        else await sleep(Math.min(pollMs, deadlineMs - now()));
+        else await wait(Math.min(appendsAnnounced ? (options.safetyMs ?? 5_000) : pollMs, deadlineMs - now()), 'appended');
         continue;
       }
       if (state.status === 'verifying') await verify(incidentId, state, lease);
@@ -259,6 +284,7 @@ export const startHealer = async (options: HealerOptions) => {
     const renew = async () => {
       try {
         held.lost = !(await renewLease(sql, lease, now(), leaseMs));
+        if (held.lost) wakeAll();
         if (held.lost) logger.warn({ incidentId: lease.incidentId, healerId: options.healerId }, 'lease lost before it could be renewed; another healer takes the remediation over');
       } catch (error) {
         logger.error({ err: error, incidentId: lease.incidentId }, 'lease renewal failed; trying again');
@@ -397,6 +423,20 @@ export const startHealer = async (options: HealerOptions) => {
     }, renewalIntervalMs(leaseMs));
   };
   scanLater();
+  // An approval (or a rejection) is an append: a remediation waiting for one looks again at once.
+  const unlisten = options.database
+    ? await onEventsAppended(options.database, () => {
+        for (const done of [...waitingForAppends]) done();
+      })
+        .then((stopListening) => {
+          appendsAnnounced = true;
+          return stopListening;
+        })
+        .catch((error: unknown) => {
+          logger.warn({ err: error }, `appends are not announced: a remediation waiting for approval looks again every ${pollMs} ms`);
+          return undefined;
+        })
+    : undefined;
   const subscription = await options.log.subscribe({ groupId: `${options.consumerGroupPrefix}-healer`, topics: [topics.events], handle: consume });
   logger.info({ playbooks: options.playbooks.map((p) => p.id), dryRun: options.dryRun ?? false, healerId: options.healerId, leaseSeconds: options.leaseSeconds }, 'healer consuming heph.events');
 
@@ -404,10 +444,12 @@ export const startHealer = async (options: HealerOptions) => {
     /** Stops cleanly: steps in flight finish or are left started, and every lease is given up for another healer. */
     stop: async () => {
       stopped = true;
+      wakeAll();
       clearTimeout(scan);
       await scanning;
       await subscription.stop();
       await Promise.all(running.values());
+      await unlisten?.();
     },
   };
 };

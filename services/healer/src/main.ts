@@ -23,6 +23,7 @@ export const wireHealer = async (config: HealerConfig, { runtime, registry, logg
   }
   const healer = await startHealer({
     sql: runtime.db.sql,
+    database: runtime.db,
     log: runtime.log,
     logger,
     registry,
