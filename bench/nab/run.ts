@@ -2,6 +2,7 @@
 // NAB's three profiles at one corpus-wide threshold each, next to the two simplest baselines; then the
 // same scored leave-one-family-out (the threshold chosen without the family it is scored on); then
 // speed and memory per series, and one table of our rows beside the published detectors.
+import { parseArgs } from 'node:util';
 import { serialize, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { combineDetectors } from '../../services/analyzer/src/domain/detectors/combined.ts';
@@ -10,6 +11,26 @@ import { labelPoints, normalizeScore, profiles, scoreAtThreshold, sweepThreshold
 import { defaultNabDir, listFamilies, loadCorpus, type NabSeries } from './corpus.ts';
 import { familiesOf, familyOf, leaveOneFamilyOut, scoreByFamily, summarize, type Candidate, type ScoredFile } from './lofo.ts';
 import { windowedGaussianScores } from './windowed-gaussian.ts';
+
+const usage = `usage: npm run bench:nab [-- --help]
+
+Scores the detectors on the NAB subset in ../shared/nab (or NAB_DIR) with NAB's three profiles:
+in-sample (one corpus-wide threshold) and leave-one-family-out (the threshold chosen on the other
+families), each detector alone and the default set with one more member, the default set before
+'shape' joined it, the windowed Gaussian and null baselines and the published anchors; then speed
+(points/s on one core, the set before 'shape' in the same run) and state per series. About 2 minutes.
+
+  NAB_DIR           the NAB subset to score (default ../shared/nab)
+  -h, --help        show this help`;
+try {
+  if (parseArgs({ options: { help: { type: 'boolean', short: 'h', default: false } } }).values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${usage}`);
+  process.exit(2);
+}
 
 const progress = (message: string) => process.stderr.write(`bench:nab: ${message}\n`);
 
