@@ -78,7 +78,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   const consumerName = `${options.consumerGroupPrefix}-analyzer`;
   const reopenWithinMs = options.reopenWithinMs ?? 10 * 60_000;
   const metrics = {
-    records: new Counter({ name: 'heph_analyzer_records_total', help: 'Records consumed, by signal.', labelNames: ['signal'], registers: [options.registry] }),
+    records: new Counter({ name: 'heph_analyzer_records_total', help: 'Telemetry items consumed and applied, by signal: spans, metric data points, log records (not Kafka records, which carry many).', labelNames: ['signal'], registers: [options.registry] }),
     deadletters: new Counter({ name: 'heph_analyzer_deadletters_total', help: 'Records the analyzer could not decode or store, sent to heph.deadletter.', registers: [options.registry] }),
     openIncidents: new Gauge({ name: 'heph_analyzer_open_incidents', help: 'Incidents currently open.', registers: [options.registry] }),
   };
