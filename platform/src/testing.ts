@@ -3,6 +3,8 @@ import postgres from 'postgres';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import pRetry, { AbortError } from 'p-retry';
+import { afterAll, beforeAll } from 'vitest';
+import { openDatabase, type Database } from './database.ts';
 import { createLogger } from './logger.ts';
 
 export const testLogger = () => createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -28,6 +30,41 @@ export const freshDatabase = async (): Promise<{ url: string; drop: () => Promis
       await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
     },
+  };
+};
+
+/**
+ * A fresh database, migrated, for the test file (or describe block) that calls this: opened before its
+ * tests, closed and dropped after them. Use it inside tests and hooks: it is opened in `beforeAll`, so a
+ * `beforeAll` registered after this call can seed it.
+ */
+export const useFreshDatabase = (): Database => {
+  let opened: Database | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    drop = fresh.drop;
+    opened = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+  });
+  afterAll(async () => {
+    await opened?.close();
+    await drop?.();
+  });
+  const current = () => {
+    if (!opened) throw new Error('useFreshDatabase: the database is opened in beforeAll; use it inside tests and hooks');
+    return opened;
+  };
+  return {
+    get sql() {
+      return current().sql;
+    },
+    get kind() {
+      return current().kind;
+    },
+    get url() {
+      return current().url;
+    },
+    close: () => current().close(),
   };
 };
 

@@ -1,18 +1,13 @@
 // What the rollups say of each service as a whole, on real PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useFreshDatabase } from '@hephaestus/platform/testing';
 import { controlUrlOf, readServiceActivity, servicesSeenSince } from './service-activity.ts';
 
 const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 describe('service activity read model', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
+  const db = useFreshDatabase();
   beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
     await db.sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, control_url) VALUES
       ('planner', 10, ${new Date(t0)}, 100, 25, '\\x00', 'http://127.0.0.1:1/old'),
       ('planner', 10, ${new Date(t0 + 10_000)}, 50, 0, '\\x00', 'http://127.0.0.1:1/new'),
@@ -20,10 +15,6 @@ describe('service activity read model', () => {
       ('coder', 10, ${new Date(t0 + 10_000)}, 10, 0, '\\x00', null)`;
     await db.sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch) VALUES
       ('web', 10, now() - interval '1 minute', 40, 4, '\\x00'), ('web', 10, now() - interval '10 minutes', 1000, 0, '\\x00')`;
-  });
-  afterAll(async () => {
-    await db.close();
-    await drop();
   });
 
   it('finds the newest control URL of a service, and the services seen since a moment', async () => {

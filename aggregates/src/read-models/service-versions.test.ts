@@ -1,26 +1,17 @@
 // The versions each service reported, on real PostgreSQL: live at a moment, released or back since one.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useFreshDatabase } from '@hephaestus/platform/testing';
 import { serviceVersionAt, versionFirstSeenSince, versionLastSeenSince } from './service-versions.ts';
 
 const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 describe('service versions read model', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
+  const db = useFreshDatabase();
   beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
     await db.sql`INSERT INTO service_versions (service, version, first_seen, last_seen) VALUES
       ('planner', '1.4.1', ${new Date(t0 - 600_000)}, ${new Date(t0 + 120_000)}),
       ('planner', '1.4.2', ${new Date(t0 - 60_000)}, ${new Date(t0 + 60_000)}),
       ('planner', '1.4.3', ${new Date(t0 + 30_000)}, ${new Date(t0 + 90_000)})`;
-  });
-  afterAll(async () => {
-    await db.close();
-    await drop();
   });
 
   it('finds the version live at a time', async () => {

@@ -1,8 +1,7 @@
 // The signal read model on real PostgreSQL: request signals from the rollups, every other signal from
 // the series (one operation, each apart, or the service-wide row else the sum), each moment once.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useFreshDatabase } from '@hephaestus/platform/testing';
 import { finestFirst, readOperationLatencies, readSignal, readSignals } from './signals.ts';
 
 const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -20,12 +19,8 @@ describe('finest first', () => {
 });
 
 describe('signal read model', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
+  const db = useFreshDatabase();
   beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
     await db.sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p50_ms, p95_ms, p99_ms) VALUES
       ('planner', 10, ${new Date(t0)}, 100, 25, '\\x00', 300, 600, 800),
       ('planner', 10, ${new Date(t0 + 10_000)}, 50, 0, '\\x00', 90, 110, 120),
@@ -44,10 +39,6 @@ describe('signal read model', () => {
       ('planner', 'GET /plan', 'latency.mean_ms', 10, ${new Date(t0)}, 'mean', 2000, 10, 150, 400),
       ('planner', 'GET /plan', 'latency.mean_ms', 10, ${new Date(t0 + 10_000)}, 'mean', 1000, 10, 50, 300),
       ('planner', 'POST /plan', 'latency.mean_ms', 10, ${new Date(t0)}, 'mean', 5000, 5, 900, 1500)`;
-  });
-  afterAll(async () => {
-    await db.close();
-    await drop();
   });
 
   it('reads request signals from the rollups, counting calls; an interval without latency has none', async () => {

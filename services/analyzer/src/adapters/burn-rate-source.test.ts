@@ -1,9 +1,8 @@
 // The burn-rate source on real PostgreSQL: objective events read from rollups written by the rollup
 // store, latency counted from the merged DDSketch, and a latency objective paging on them.
 import { DDSketch } from '@datadog/sketches-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useFreshDatabase } from '@hephaestus/platform/testing';
 import { objectivesFile, objectivesFor, resolveObjectives } from '@hephaestus/schemas';
 import { evaluateObjective, lookbackMs } from '../domain/burn-rate.ts';
 import { readObjectiveBuckets } from './burn-rate-source.ts';
@@ -24,12 +23,8 @@ const sketchOf = (fast: number, slow: number) => {
 };
 
 describe('burn-rate source', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
+  const db = useFreshDatabase();
   beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
     // checkout: 10 healthy buckets, then 2 where half the calls take over 2 s; each bucket arrives in two batches.
     for (let i = 0; i < 12; i++) {
       const slow = i >= 10 ? 25 : 0;
@@ -44,10 +39,6 @@ describe('burn-rate source', () => {
       }
     }
     await db.sql.begin((tx) => mergeRollups(tx, 60, [{ service: 'checkout', bucketStartMs: t0, calls: 1200, errors: 600, sketch: sketchOf(0, 1200), errorTraceIds: [] }]));
-  });
-  afterAll(async () => {
-    await db.close();
-    await drop();
   });
 
   const read = (toMs: number) => readObjectiveBuckets(db.sql, { resolutionSeconds, fromMs: toMs - lookbackMs(config.alerting, resolutionSeconds), toMs, objectivesOf });

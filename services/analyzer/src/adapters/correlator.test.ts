@@ -1,9 +1,9 @@
 // The correlator's checkpoint on PostgreSQL: an analyzer that starts (or takes over) resumes the
 // dependency graph and the error signatures, so a known error is not new again and a new one is seen
 // at once, without the surge tracker's warm-up.
-import { openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { useFreshDatabase } from '@hephaestus/platform/testing';
+import { describe, expect, it } from 'vitest';
 import { sid, span } from '../domain/correlation/test-spans.ts';
 import { createCorrelator, resumeCorrelator, type Correlator } from './correlator.ts';
 
@@ -22,17 +22,7 @@ const failures = (correlator: Correlator, b: number, count: number, message: str
 };
 
 describe('correlator checkpoint', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
-  });
-  afterAll(async () => {
-    await db.close();
-    await drop();
-  });
+  const db = useFreshDatabase();
 
   it('resumes the graph and the signatures: a known error is not new again, a new one is seen at once', async () => {
     const { sql } = db;

@@ -1,9 +1,8 @@
 // An incident's exemplar traces on real PostgreSQL: stored span by span and read back as traces, at most
 // `maxTracesPerIncident` per incident however many signals join it, nothing stored twice, and pruned.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readIncidentTraces } from '@hephaestus/aggregates';
-import { openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { useFreshDatabase } from '@hephaestus/platform/testing';
 import type { Exemplar } from '../domain/correlation/exemplars.ts';
 import { sid, span } from '../domain/correlation/test-spans.ts';
 import { maxTracesPerIncident, pruneIncidentTraces, storeIncidentTraces } from './incident-traces.ts';
@@ -21,17 +20,7 @@ const exemplar = (n: number, reason: Exemplar['reason'], durationMs = 40): Exemp
 });
 
 describe('incident traces', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
-  });
-  afterAll(async () => {
-    await db.close();
-    await drop();
-  });
+  const db = useFreshDatabase();
 
   it('stores exemplars span by span and reads them back as traces, failing first, then the slowest', async () => {
     expect(await storeIncidentTraces(db.sql, 'inc-1', [exemplar(1, 'normal'), exemplar(2, 'slow', 90), exemplar(3, 'failing')], 5_000)).toBe(3);

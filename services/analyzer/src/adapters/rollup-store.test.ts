@@ -1,9 +1,8 @@
 // The rollup store on real PostgreSQL: merging into stored buckets (also past a sketch it cannot read)
 // and the service.version record the healer reads to tell when a fix is live.
 import { DDSketch } from '@datadog/sketches-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { describe, expect, it } from 'vitest';
+import { useFreshDatabase } from '@hephaestus/platform/testing';
 import { claimRequests, mergeRollups, pruneAppliedRequests, recordServiceVersions } from './rollup-store.ts';
 
 const sketchOf = (...values: number[]) => {
@@ -13,17 +12,7 @@ const sketchOf = (...values: number[]) => {
 };
 
 describe('rollup store', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
-  });
-  afterAll(async () => {
-    await db.close();
-    await drop();
-  });
+  const db = useFreshDatabase();
 
   it('adds counts and merges latency sketches into a stored bucket', async () => {
     const bucketStartMs = Date.parse('2026-11-25T10:00:00Z');

@@ -1,24 +1,13 @@
 // Series storage on real PostgreSQL: merging deltas, batches past the bind-parameter limit, texts PostgreSQL
 // cannot hold, and downsampling that a rerun does not change.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { describe, expect, it } from 'vitest';
+import { useFreshDatabase } from '@hephaestus/platform/testing';
 import { downsample, loadStreams, mergeSeries, readSeries, storeStreams } from './series-store.ts';
 
 const t0 = Date.UTC(2026, 10, 25, 10);
 
 describe('series store', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
-  });
-  afterAll(async () => {
-    await db.close();
-    await drop();
-  });
+  const db = useFreshDatabase();
 
   it('merges deltas into their bucket: sums add, means stay exact, extremes widen', async () => {
     const d = (sum: number, count: number, aggregation: 'sum' | 'mean') => ({ service: 's', operation: '', signal: aggregation, aggregation, bucketStartMs: t0, sum, count, min: sum / count, max: sum / count });

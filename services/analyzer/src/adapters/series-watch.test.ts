@@ -1,9 +1,9 @@
 // The series path on real PostgreSQL: stored buckets → detectors, predictors and budgets → the
 // observations the incident policy judges.
 import { deserialize } from 'node:v8';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '@hephaestus/platform';
+import { freshDatabase, testLogger, useFreshDatabase } from '@hephaestus/platform/testing';
 import type { Observation } from '../domain/incident-policy.ts';
 import type { SeriesDelta } from '../domain/series.ts';
 import { limitsOf, recordServiceLimits } from './rollup-store.ts';
@@ -30,17 +30,7 @@ const delta = (service: string, signal: string, i: number, value: number, aggreg
 });
 
 describe('series watch', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
-  });
-  afterAll(async () => {
-    await db.close();
-    await drop();
-  });
+  const db = useFreshDatabase();
 
   it('observes a learned series jumping, with its baseline and detector, and stops once it settles', async () => {
     // 400 healthy buckets of queue depth around 100, stored before the watch starts.

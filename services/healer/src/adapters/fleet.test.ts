@@ -1,19 +1,14 @@
 // What the healer reads of the others' records, on real PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/aggregates';
-import { openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { useFreshDatabase } from '@hephaestus/platform/testing';
 import { fleetServices, incidentFacts, verifyPoints } from './fleet.ts';
 
 const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 describe('fleet reads', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
+  const db = useFreshDatabase();
   beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
     const sql = db.sql;
     await sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, p99_ms, control_url) VALUES
       ('planner', 10, ${new Date(t0)}, 100, 25, '\\x00', 800, 'http://127.0.0.1:1/old'),
@@ -27,10 +22,6 @@ describe('fleet reads', () => {
       ('planner', 'gpt-4.1', 'gen_ai.cost_usd', 10, ${new Date(t0 + 10_000)}, 'sum', 0.5, 5, 0.1, 0.1),
       ('planner', 'gpt-4.1-mini', 'gen_ai.cost_usd', 10, ${new Date(t0 + 10_000)}, 'sum', 0.25, 5, 0.05, 0.05),
       ('planner', '', 'gen_ai.cost_usd', 10, ${new Date(t0 + 10_000)}, 'sum', 0.75, 10, 0.05, 0.1)`;
-  });
-  afterAll(async () => {
-    await db.close();
-    await drop();
   });
 
   it('reads the error rate and p99 latency (as playbooks name it) from the rollups, counting calls', async () => {
