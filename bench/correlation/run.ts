@@ -4,7 +4,6 @@
 // false pages, and the time from the first bad span to the page. BENCH_SEEDS runs per scenario (30);
 // BENCH_DEBUG=1 prints every page that was false, split or named the wrong cause, with its signals and
 // run seed; BENCH_SEED=<run seed> replays that one run (e.g. BENCH_SEED=8003 BENCH_DEBUG=1).
-import { parseArgs } from 'node:util';
 import { createCorrelator } from '../../services/analyzer/src/adapters/correlator.ts';
 import { defaultErrorRateSettings, type Bucket } from '../../services/analyzer/src/domain/error-rate-detector.ts';
 import { errorRateObservation, signatureObservation } from '../../services/analyzer/src/domain/observations.ts';
@@ -27,6 +26,7 @@ import {
   type Fleet,
   type Random,
 } from './fleet.ts';
+import { helpOrRefuse } from '../usage.ts';
 
 const usage = `usage: npm run bench:correlation [-- --help]
 
@@ -38,15 +38,7 @@ policy, and prints pages per fault, root cause top-1, time to page and false pag
   BENCH_DEBUG=1     print every false, split or mis-ranked page with its signals and run seed
   BENCH_SEED=S      replay the one run with that seed (e.g. BENCH_SEED=8003 BENCH_DEBUG=1)
   -h, --help        show this help`;
-try {
-  if (parseArgs({ options: { help: { type: 'boolean', short: 'h', default: false } } }).values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
-} catch (error) {
-  console.error(`${(error as Error).message}\n\n${usage}`);
-  process.exit(2);
-}
+helpOrRefuse(usage);
 
 const resolutionSeconds = 10;
 const resolutionMs = resolutionSeconds * 1000;

@@ -1,13 +1,13 @@
 // `npm run bench:ingest`: drives one ingest process over loopback with 512-span OTLP requests (protobuf
 // and JSON) against real Kafka (acks all) and prints throughput, latency, CPU per million spans and
 // peak RSS, beside the same process's decode-only ceiling (decode + validate + encode, no write).
-import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { decodeTracesJson, encodeTracesProtobuf } from '@hephaestus/schemas';
 import { signals } from '../../services/ingest/src/signals.ts';
 import { agentSpans } from './requests.ts';
+import { helpOrRefuse } from '../usage.ts';
 
 const usage = `usage: npm run bench:ingest [-- --help]
 
@@ -18,15 +18,7 @@ million spans and peak RSS beside the same process's decode-only ceiling.
   BENCH_SECONDS=N      seconds per run (default 8)
   BENCH_CONCURRENCY=N  requests in flight (default 8)
   -h, --help           show this help`;
-try {
-  if (parseArgs({ options: { help: { type: 'boolean', short: 'h', default: false } } }).values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
-} catch (error) {
-  console.error(`${(error as Error).message}\n\n${usage}`);
-  process.exit(2);
-}
+helpOrRefuse(usage);
 
 const spansPerRequest = 512;
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);

@@ -2,7 +2,6 @@
 // NAB's three profiles at one corpus-wide threshold each, next to the two simplest baselines; then the
 // same scored leave-one-family-out (the threshold chosen without the family it is scored on); then
 // speed and memory per series, and one table of our rows beside the published detectors.
-import { parseArgs } from 'node:util';
 import { serialize, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { combineDetectors } from '../../services/analyzer/src/domain/detectors/combined.ts';
@@ -11,6 +10,7 @@ import { labelPoints, normalizeScore, profiles, scoreAtThreshold, sweepThreshold
 import { defaultNabDir, listFamilies, loadCorpus, type NabSeries } from './corpus.ts';
 import { familiesOf, familyOf, leaveOneFamilyOut, scoreByFamily, summarize, type Candidate, type ScoredFile } from './lofo.ts';
 import { windowedGaussianScores } from './windowed-gaussian.ts';
+import { helpOrRefuse } from '../usage.ts';
 
 const usage = `usage: npm run bench:nab [-- --help]
 
@@ -22,15 +22,7 @@ families), each detector alone and the default set with one more member, the def
 
   NAB_DIR           the NAB subset to score (default ../shared/nab)
   -h, --help        show this help`;
-try {
-  if (parseArgs({ options: { help: { type: 'boolean', short: 'h', default: false } } }).values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
-} catch (error) {
-  console.error(`${(error as Error).message}\n\n${usage}`);
-  process.exit(2);
-}
+helpOrRefuse(usage);
 
 const progress = (message: string) => process.stderr.write(`bench:nab: ${message}\n`);
 
