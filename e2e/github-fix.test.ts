@@ -141,7 +141,8 @@ describe('GitHub fix pull requests end to end', () => {
     const done = await remediationOf(incidentId, 'validated');
     expect((await api(`/api/remediations/${done.id}`)).steps[0]).toMatchObject({ outcome: 'succeeded', detail: expect.stringContaining(`#${pr.number}`) });
     expect(await fixEvents(incidentId)).toEqual(['fix.pr_opened', 'fix.checks_passed', 'fix.merged', 'fix.deployed']);
-    expect((await api(`/api/incidents/${incidentId}`)).mitigatedAt).not.toBeNull();
+    // The analyzer marks the incident mitigated once it consumes the healer's remediation.validated.
+    await eventually(`${incidentId} to be mitigated`, async () => ((await api(`/api/incidents/${incidentId}`)).mitigatedAt ? true : undefined));
     expect(github.deliveries.filter((d) => d.event === 'check_run')).toEqual(expect.arrayContaining([expect.objectContaining({ status: 202 })]));
   }, 90_000);
 
