@@ -34,6 +34,13 @@ export const signalMeaning = z
      * Unset: every move waits for `confirmIntervals`.
      */
     confirmAtOnceChange: z.number().positive().optional(),
+    /**
+     * A lower bar than `minRelativeChange` for a gradual climb that is still climbing (the level-shift
+     * test's creep: it rose over more than two intervals and its line is above its recent median).
+     * Latency that has crept 30 % up and keeps going is a fault on its way, seen about 20 s sooner at
+     * 10 s resolution than at 50 %. Unset: a creep must reach `minRelativeChange` like any move.
+     */
+    creepRelativeChange: z.number().positive().optional(),
   })
   .strict();
 export type SignalMeaning = z.infer<typeof signalMeaning>;
@@ -54,13 +61,13 @@ export const defaultSignalMeanings: SignalMeaning[] = [
   entry({ signal: 'burn_rate.*', role: 'symptom', bad: 'up', severity: 'critical' }),
   entry({ signal: 'failure.predicted', role: 'prediction', bad: 'up', severity: 'critical' }),
   entry({ signal: 'gen_ai.budget', role: 'symptom', bad: 'up', severity: 'warning' }),
-  entry({ signal: 'latency.*', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
+  entry({ signal: 'latency.*', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2, creepRelativeChange: 0.3 }),
   // Means over a whole interval: three times the usual needs no second interval (quantiles below do).
-  entry({ signal: '*.duration', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2, confirmAtOnceChange: 2 }),
+  entry({ signal: '*.duration', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2, confirmAtOnceChange: 2, creepRelativeChange: 0.3 }),
   // A duration histogram's p95 series: the same symptom as its mean, but the p95 of one interval's few
   // dozen calls is noisy (a healthy agent's moved +53 % in the demo's first minutes): it must double.
   entry({ signal: '*.duration.p95', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 1, confirmIntervals: 2 }),
-  entry({ signal: '*_ms', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2 }),
+  entry({ signal: '*_ms', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2, creepRelativeChange: 0.3 }),
   entry({ signal: 'gen_ai.cost_per_success_usd', role: 'symptom', bad: 'up', severity: 'warning', minRelativeChange: 0.5, confirmIntervals: 2, confirmAtOnceChange: 2 }),
   entry({ signal: 'gen_ai.cost_usd', role: 'cause', bad: 'up', minRelativeChange: 0.5 }),
   entry({ signal: 'gen_ai.*tokens', role: 'cause', bad: 'up', minRelativeChange: 0.25 }),

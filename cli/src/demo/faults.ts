@@ -88,7 +88,7 @@ export const faults: Record<FaultName, Fault> = {
   'latency-creep': {
     name: 'latency-creep',
     effect: 'its LLM latency grows slowly: by its usual value every 2 minutes',
-    detection: 'a gradual level shift in gen_ai.client.operation.duration (its own LLM calls; 50 % above the level of a minute before, about 70 s after the onset) and latency.p95_ms of the agent and of its callers',
+    detection: 'a gradual level shift in gen_ai.client.operation.duration (its own LLM calls; 30 % above the level of a minute before and still climbing, about 45 s after the onset) and latency.p95_ms of the agent and of its callers',
     cure: 'restart the agent (agent.restart): restart-on-latency-creep answers a gradual onset; shedding load would only postpone it',
     clearedByRestart: true,
     defaultService: 'reviewer',

@@ -63,7 +63,7 @@ export const signalName = (signal: string, operation: string) => (operation === 
 /** An operation's latency is judged only in intervals with this many calls: the mean of two calls is noise. */
 export const minOperationCalls = 5;
 
-type Shift = { bad: 'up' | 'down'; minRelativeChange: number; testLevel: boolean; values: number[] };
+type Shift = { bad: 'up' | 'down'; minRelativeChange: number; creepRelativeChange?: number; testLevel: boolean; values: number[] };
 
 const unitOf = (signal: string) => (signal.endsWith('_ms') ? 'ms' : signal.includes('memory') || signal.endsWith('.bytes') ? 'bytes' : signal.endsWith('_usd') ? 'USD' : '');
 
@@ -82,7 +82,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const shiftOf = (signal: string): Shift | undefined => {
     const meaning = meaningOf(signal, options.meanings);
     if (meaning.role !== 'symptom' || meaning.bad === 'both' || meaning.minRelativeChange === 0) return undefined;
-    return { bad: meaning.bad, minRelativeChange: meaning.minRelativeChange, testLevel: !isQuantile(signal), values: [] };
+    return { bad: meaning.bad, minRelativeChange: meaning.minRelativeChange, creepRelativeChange: meaning.creepRelativeChange, testLevel: !isQuantile(signal), values: [] };
   };
   let processedUntil: number | undefined;
   /** Per service, the buckets judged so far (from `processedUntil` on, some services lag behind). */
@@ -216,7 +216,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       if (warming) continue;
       // A level shift speaks first: its baseline is the level before the creep, where the detector's has
       // followed it (and the policy would judge the change against a baseline that crept too).
-      const shifted = shift?.testLevel ? levelShift(shift.values, shift.bad, { ...levelSettings, minRelativeChange: shift.minRelativeChange }) : undefined;
+      const shifted = shift?.testLevel ? levelShift(shift.values, shift.bad, { ...levelSettings, minRelativeChange: shift.minRelativeChange, creepRelativeChange: shift.creepRelativeChange }) : undefined;
       if (shift && shifted) {
         out.push({
           service: point.service,

@@ -97,6 +97,20 @@ describe('incident policy', () => {
     expect(count(run([[0, [obs('reviewer', 'gen_ai.client.operation.duration', 0, 1280, 800)]]]), 'OpenIncident')).toBe(0);
   });
 
+  it('pages a latency creep still climbing at its meaning\'s lower bar (+30 %), and nothing else that moved that little', () => {
+    const level = (onset?: 'sudden' | 'gradual') => ({ confirmedOver: 3, explanation: { detector: 'level-shift', baseline: 800, ...(onset ? { onset } : {}) } });
+    // +35 %, the level-shift test's gradual climb: pages, and says it is a creep's level.
+    const creep = run([[0, [obs('reviewer', 'gen_ai.client.operation.duration', 0, 1080, 800, level('gradual'))]]]);
+    expect(creep.types(0)[0]).toBe('OpenIncident');
+    // The same +35 % reached in a step, or from a single-interval detector: under the usual 50 %.
+    expect(count(run([[0, [obs('reviewer', 'gen_ai.client.operation.duration', 0, 1080, 800, level('sudden'))]]]), 'OpenIncident')).toBe(0);
+    expect(count(run([[0, [obs('reviewer', 'gen_ai.client.operation.duration', 0, 1080, 800)]], [1, [obs('reviewer', 'gen_ai.client.operation.duration', 1, 1080, 800)]]]), 'OpenIncident')).toBe(0);
+    // +25 % creeping: under the creep's bar too.
+    expect(count(run([[0, [obs('reviewer', 'gen_ai.client.operation.duration', 0, 1000, 800, level('gradual'))]]]), 'OpenIncident')).toBe(0);
+    // A signal whose meaning has no creep bar (cost per call): a creep must reach the usual 50 %.
+    expect(count(run([[0, [obs('coder', 'gen_ai.cost_per_success_usd', 0, 0.000135, 0.0001, level('gradual'))]]]), 'OpenIncident')).toBe(0);
+  });
+
   it('a latency blip of one interval pages nobody', () => {
     const r = run([[0, [obs('coder', 'latency.p95_ms', 0, 900, 300)]], [1, []], [2, []], [3, [obs('coder', 'latency.p95_ms', 3, 900, 300)]], [4, []]]);
     expect(count(r, 'OpenIncident')).toBe(0);

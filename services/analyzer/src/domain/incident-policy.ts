@@ -208,7 +208,10 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     // A prediction is bad by definition (a limit ahead): its value is below the limit it compares with.
     // Hysteresis: a signal keeps its incident open while it is off the frozen baseline by half what
     // it takes to open one (a creeping latency the detector adapted to stays bad; noise does not).
-    const judged = o.sustainOnly ? { ...meaning, minRelativeChange: meaning.minRelativeChange / 2 } : meaning;
+    // A creep (the level-shift test's gradual climb, still under way) is judged against its own lower bar.
+    const creeping = o.explanation.detector === 'level-shift' && o.explanation.onset === 'gradual' && meaning.creepRelativeChange !== undefined;
+    const bar = creeping ? Math.min(meaning.minRelativeChange, meaning.creepRelativeChange!) : meaning.minRelativeChange;
+    const judged = { ...meaning, minRelativeChange: o.sustainOnly ? bar / 2 : bar };
     if (meaning.role !== 'prediction' && !isBadMove(judged, o.value, o.baseline)) {
       decisions.push({ service: o.service, signal: o.signal, decision: 'ignored', reason: `${directionOf(o)} its baseline, which is not bad for ${o.signal} (bad: ${meaning.bad}${meaning.minRelativeChange ? `, by ${meaning.minRelativeChange * 100} % or more` : ''})` });
       continue;

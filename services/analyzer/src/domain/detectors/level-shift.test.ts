@@ -70,7 +70,8 @@ describe('level shift', () => {
   it('stays quiet over 100 healthy hours of the same latency, tested every interval, at 5 s and at 10 s', () => {
     // A shift pages at once (it is a level over several intervals already): not one may fire.
     for (const seconds of [5, 10]) {
-      const settings = levelShiftSettingsFor(seconds);
+      // With the creep's lower bar (latency's default), as the series watch runs it.
+      const settings = { ...levelShiftSettingsFor(seconds), creepRelativeChange: 0.3 };
       const values = latency(7, (100 * 3600) / seconds);
       let fired = 0;
       for (let i = 12; i < values.length; i++) if (levelShift(values.slice(Math.max(0, i + 1 - settings.lagPoints - settings.referencePoints), i + 1), 'up', settings)) fired++;
@@ -82,12 +83,43 @@ describe('level shift', () => {
     // The level must also be 4 of one interval's spreads off, not 4 standard errors of the median: that
     // looser test (a creep seen 25 s sooner on this noise) fired twice here at 10 s, each a false page.
     for (const seconds of [5, 10]) {
-      const settings = levelShiftSettingsFor(seconds);
+      const settings = { ...levelShiftSettingsFor(seconds), creepRelativeChange: 0.3 };
       const values = latency(11, (100 * 3600) / seconds, Infinity, 0.2, seconds);
       let fired = 0;
       for (let i = 12; i < values.length; i++) if (levelShift(values.slice(Math.max(0, i + 1 - settings.lagPoints - settings.referencePoints), i + 1), 'up', settings)) fired++;
       expect(fired, `${seconds} s`).toBe(0);
     }
+  });
+
+  it('sees a creep that is still climbing at its lower bar (30 %), about two intervals sooner at 10 s than at 50 %', () => {
+    // At 10 s an interval's mean holds about 60 calls: ± 6 % of noise.
+    const settings = levelShiftSettingsFor(10);
+    let sooner = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const values = latency(seed, 160, 100, 0.06, 10);
+      const usual = confirmedAt(values, 100, settings)!;
+      const early = confirmedAt(values, 100, { ...settings, creepRelativeChange: 0.3 })!;
+      expect(early, `seed ${seed}`).toBeLessThanOrEqual(usual);
+      sooner += usual - early;
+      const first = levelShift(values.slice(0, early + 1), 'up', { ...settings, creepRelativeChange: 0.3 })!;
+      expect(first.level / first.baseline - 1).toBeGreaterThanOrEqual(0.3);
+      if (first.level / first.baseline - 1 < 0.5) expect(first).toMatchObject({ creep: true, explanation: expect.stringMatching(/still climbing$/) });
+      // Confirmed (twice in a row) within 80 s of the onset; +50 % alone takes six intervals.
+      expect(early - 100, `seed ${seed}`).toBeLessThanOrEqual(8);
+    }
+    // 40 seeds here: the usual bar 7.9 intervals after the onset on average, the creep's 5.9.
+    expect(sooner / 20).toBeGreaterThanOrEqual(1.5);
+  });
+
+  it('holds a step under the usual bar to it: a sudden 40 % is no creep, nor is a climb that stopped', () => {
+    const flat = Array.from({ length: 64 }, (_, i) => 0.5 + Math.sin(i * 1.7) * 0.01);
+    const creep = { creepRelativeChange: 0.3 };
+    expect(levelShift([...flat.slice(0, 60), ...Array(4).fill(0.7)], 'up', creep)).toBeUndefined();
+    // The same 40 % reached by a climb over six intervals, still going: a creep.
+    expect(levelShift([...flat.slice(0, 58), 0.53, 0.56, 0.6, 0.63, 0.67, 0.7], 'up', creep)).toMatchObject({ creep: true });
+    expect(levelShift([...flat.slice(0, 58), 0.53, 0.56, 0.6, 0.63, 0.67, 0.7], 'up')).toBeUndefined();
+    // Climbed to 40 % and flat since: not climbing any more, so the usual 50 % applies.
+    expect(levelShift([...flat.slice(0, 54), 0.53, 0.56, 0.6, 0.63, 0.67, 0.7, 0.7, 0.7, 0.7, 0.7], 'up', creep)).toBeUndefined();
   });
 
   it('ignores a few outliers, a change too small to matter and the other side', () => {
