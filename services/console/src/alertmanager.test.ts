@@ -17,12 +17,12 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 type Answer = { status: number; type: string; body: any };
 
 /** A console with only these routes, on a fresh database, listening on a free loopback port. */
-const startConsole = async () => {
+const startConsole = async (extra: { maxPostedAlerts?: number } = {}) => {
   const fresh = await freshDatabase();
   const db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
   const app = createHttpServer({ log: testLogger(), registry: newRegistry(), readiness: {} });
   const consoleUrl = 'http://console.test:8080';
-  registerAlertmanagerApi(app, { sql: db.sql, logger: testLogger(), consoleUrl });
+  registerAlertmanagerApi(app, { sql: db.sql, logger: testLogger(), consoleUrl, ...extra });
   const port = await listen(app, '127.0.0.1', 0);
   const url = `http://127.0.0.1:${port}`;
   const call = async (method: string, path: string, body?: unknown): Promise<Answer> => {
@@ -320,6 +320,25 @@ describe('Alertmanager API v2', () => {
         expect(listed).toEqual([expect.objectContaining({ labels: { alertname: 'Shared', service: 'search' }, annotations: { summary: 'from prometheus' } })]);
       } finally {
         await other.close();
+      }
+    });
+
+    it('stores a request\'s alerts together, up to the cap of firing alerts: one sent again is no new one', async () => {
+      const capped = await startConsole({ maxPostedAlerts: 3 });
+      try {
+        const alert = (name: string, summary = name) => ({ labels: { alertname: name }, annotations: { summary } });
+        // The same alert twice in one request is one alert, the later one.
+        expect(await capped.call('POST', '/api/v2/alerts', [alert('A', 'first'), alert('B'), alert('A', 'second')])).toMatchObject({ status: 200 });
+        // A again (firing: no new one), C (the third), D (past the cap): A and C kept, D refused and said so.
+        const over = await capped.call('POST', '/api/v2/alerts', [alert('A', 'third'), alert('C'), alert('D')]);
+        expect(over).toMatchObject({ status: 500, body: 'more than 3 posted alerts are firing: 1 of this request\'s refused, 2 kept' });
+        const listed = (await capped.call('GET', '/api/v2/alerts')).body as Array<{ labels: { alertname: string }; annotations: { summary: string } }>;
+        expect(listed.map((a) => `${a.labels.alertname}:${a.annotations.summary}`).sort()).toEqual(['A:third', 'B:B', 'C:C']);
+        // An alert that ended frees its place.
+        await capped.call('POST', '/api/v2/alerts', [{ ...alert('B'), endsAt: iso(Date.now() - 1000) }]);
+        expect(await capped.call('POST', '/api/v2/alerts', [alert('D')])).toMatchObject({ status: 200 });
+      } finally {
+        await capped.close();
       }
     });
 

@@ -13,6 +13,8 @@ export type AlertmanagerApiOptions = {
   consoleUrl: string;
   /** The token's name when tokens are set: a silence's `createdBy`, whatever the body says. */
   principalOf?: (request: FastifyRequest) => string | undefined;
+  /** Posted alerts firing at once past which new ones are refused (default 10,000). */
+  maxPostedAlerts?: number;
 };
 
 /** Every alert goes to our own dispatcher, which routes it further; Alertmanager clients see one receiver. */
@@ -21,8 +23,8 @@ const receiverName = 'hephaestus';
 const resolveTimeoutMs = 5 * 60_000;
 /** Alertmanager's default --data.retention: expired silences are listed this long. */
 const silenceRetentionMs = 120 * 3_600_000;
-/** Posted alerts are held in memory; past this many firing at once, more are refused. */
-const maxPostedAlerts = 10_000;
+/** Posted alerts firing at once (in PostgreSQL) past which new ones are refused, by default. */
+const defaultMaxPostedAlerts = 10_000;
 /** Go's zero time: how Alertmanager writes "no end known" (an incident is open until it resolves). */
 const zeroTime = '0001-01-01T00:00:00.000Z';
 
@@ -308,24 +310,50 @@ type PostedAlertRow = { labels: Labels; annotations: Labels; starts_at: Date; en
  * Alerts posted to POST /api/v2/alerts, kept in PostgreSQL (`posted_alerts`) by fingerprint until they
  * end: every console process lists the same ones, and a restart loses none.
  */
-const createPostedAlerts = (sql: Sql) => ({
-  /** False when the alert is new and `maxPostedAlerts` others still fire. */
-  put: (alert: AlertRecord, nowMs: number): Promise<boolean> =>
+const createPostedAlerts = (sql: Sql, maxPostedAlerts: number) => ({
+  /**
+   * Stores a request's alerts in one transaction (one sweep of the ended ones, one count): in order,
+   * each alert already firing or new while fewer than `maxPostedAlerts` fire. Answers how many of
+   * them it kept: fewer than given when the rest would pass the cap.
+   */
+  putAll: (alerts: readonly AlertRecord[], nowMs: number): Promise<number> =>
     sql.begin(async (tx) => {
-      const key = fingerprint(alert.labels);
+      if (alerts.length === 0) return 0;
+      const keyed = alerts.map((alert) => ({ key: fingerprint(alert.labels), alert }));
       await tx`DELETE FROM posted_alerts WHERE ends_at < ${new Date(nowMs)}`;
-      const [held] = await tx<{ n: number; known: boolean }[]>`
-        SELECT count(*)::int AS n, bool_or(fingerprint = ${key}) AS known FROM posted_alerts`;
-      if (!held!.known && held!.n >= maxPostedAlerts) return false;
+      const [held] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM posted_alerts`;
+      const known = new Set((await tx<{ fingerprint: string }[]>`SELECT fingerprint FROM posted_alerts WHERE fingerprint IN ${tx(keyed.map((k) => k.key))}`).map((r) => r.fingerprint));
+      let firing = held!.n;
+      let kept = 0;
+      for (const { key } of keyed) {
+        if (!known.has(key)) {
+          if (firing >= maxPostedAlerts) break;
+          known.add(key);
+          firing += 1;
+        }
+        kept += 1;
+      }
+      // The same alert twice in one request: the later one is what is stored (one row per fingerprint).
+      const rows = [...new Map(keyed.slice(0, kept).map(({ key, alert }) => [key, { key, alert }])).values()].map(({ key, alert }) => ({
+        fingerprint: key,
+        labels: alert.labels,
+        annotations: alert.annotations,
+        starts_at: alert.startsAt,
+        ends_at: alert.endsAt,
+        updated_at: alert.updatedAt,
+        generator_url: alert.generatorURL ?? null,
+      }));
       // Sent again while it still fires, an alert keeps its first start (Alertmanager merges overlaps).
       await tx`
         INSERT INTO posted_alerts (fingerprint, labels, annotations, starts_at, ends_at, updated_at, generator_url)
-        VALUES (${key}, ${tx.json(alert.labels)}, ${tx.json(alert.annotations)}, ${alert.startsAt}, ${alert.endsAt}, ${alert.updatedAt}, ${alert.generatorURL ?? null})
+        SELECT fingerprint, labels, annotations, starts_at, ends_at, updated_at, generator_url
+        FROM jsonb_to_recordset(${tx.json(rows)}::jsonb)
+          AS r(fingerprint text, labels jsonb, annotations jsonb, starts_at timestamptz, ends_at timestamptz, updated_at timestamptz, generator_url text)
         ON CONFLICT (fingerprint) DO UPDATE SET
           labels = EXCLUDED.labels, annotations = EXCLUDED.annotations, ends_at = EXCLUDED.ends_at,
           updated_at = EXCLUDED.updated_at, generator_url = EXCLUDED.generator_url,
           starts_at = CASE WHEN posted_alerts.ends_at >= EXCLUDED.starts_at THEN LEAST(posted_alerts.starts_at, EXCLUDED.starts_at) ELSE EXCLUDED.starts_at END`;
-      return true;
+      return kept;
     }),
   current: async (nowMs: number): Promise<AlertRecord[]> =>
     (await sql<PostedAlertRow[]>`SELECT * FROM posted_alerts WHERE ends_at >= ${new Date(nowMs)}`).map((r) => ({
@@ -344,7 +372,8 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
   const { sql, logger, consoleUrl } = options;
   const log = logger.child({ component: 'alertmanager-api' });
   const startedAt = new Date().toISOString();
-  const posted = createPostedAlerts(sql);
+  const maxPostedAlerts = options.maxPostedAlerts ?? defaultMaxPostedAlerts;
+  const posted = createPostedAlerts(sql, maxPostedAlerts);
 
   const listSilencesOp = async (params: unknown, nowMs: number): Promise<Result<GettableSilence[]>> => {
     const query = listParams.safeParse(params);
@@ -412,7 +441,7 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
     if (!parsed.success) return fail(bodyError('alerts', body, parsed.error));
     const now = new Date(nowMs).toISOString();
     const errors: string[] = [];
-    let stored = 0;
+    const valid: AlertRecord[] = [];
     // Best effort, as Alertmanager: the valid alerts are kept even when others in the batch are refused.
     for (const a of parsed.data) {
       const endsAt = a.endsAt ? new Date(a.endsAt).toISOString() : new Date(nowMs + resolveTimeoutMs).toISOString();
@@ -427,8 +456,12 @@ export const registerAlertmanagerApi = (app: FastifyInstance, options: Alertmana
       };
       const problem = checkAlert(alert);
       if (problem) errors.push(problem);
-      else if (!(await posted.put(alert, nowMs))) return fail({ code: 'OVERLOADED', message: `more than ${maxPostedAlerts} posted alerts are firing` });
-      else stored += 1;
+      else valid.push(alert);
+    }
+    const stored = await posted.putAll(valid, nowMs);
+    if (stored < valid.length) {
+      log.warn({ refused: valid.length - stored, stored }, `posted alerts refused: ${maxPostedAlerts} are firing`);
+      return fail({ code: 'OVERLOADED', message: `more than ${maxPostedAlerts} posted alerts are firing: ${valid.length - stored} of this request's refused, ${stored} kept` });
     }
     if (errors.length > 0) {
       log.warn({ refused: errors.length, stored }, 'posted alerts refused');
