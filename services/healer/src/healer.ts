@@ -284,8 +284,10 @@ export const startHealer = async (options: HealerOptions) => {
     const renew = async () => {
       try {
         held.lost = !(await renewLease(sql, lease, now(), leaseMs));
-        if (held.lost) wakeAll();
-        if (held.lost) logger.warn({ incidentId: lease.incidentId, healerId: options.healerId }, 'lease lost before it could be renewed; another healer takes the remediation over');
+        if (held.lost) {
+          logger.warn({ incidentId: lease.incidentId, healerId: options.healerId }, 'lease lost before it could be renewed; another healer takes the remediation over');
+          wakeAll();
+        }
       } catch (error) {
         logger.error({ err: error, incidentId: lease.incidentId }, 'lease renewal failed; trying again');
       }
