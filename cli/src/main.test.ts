@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freshDatabase } from '@hephaestus/platform/testing';
 
 const heph = (...args: string[]) => spawnSync(process.execPath, [join(import.meta.dirname, 'main.ts'), ...args], { encoding: 'utf8', timeout: 60_000 });
 const hephWith = (env: Record<string, string>, ...args: string[]) =>
@@ -46,6 +47,17 @@ describe('heph', () => {
       const run = hephWith({ DATABASE_URL: '', KAFKA_BROKERS: '' }, service);
       expect(run.status).toBe(2);
       expect(run.stderr).toMatch(new RegExp(`^heph: ${service} runs apart from the other services, so they must share a PostgreSQL database: set DATABASE_URL`));
+    }
+  });
+
+  it('says where it looked for the playbooks when they are not there, with exit code 2', async () => {
+    const db = await freshDatabase();
+    try {
+      const run = hephWith({ DATABASE_URL: db.url, KAFKA_BROKERS: '', HEPH_HEALER_PORT: '0', HEPH_PLAYBOOKS_DIR: '/nonexistent/playbooks' }, 'healer');
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain('heph: cannot read the playbooks in /nonexistent/playbooks (ENOENT): set HEPH_PLAYBOOKS_DIR');
+    } finally {
+      await db.drop();
     }
   });
 });

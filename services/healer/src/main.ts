@@ -1,5 +1,6 @@
 // Wires the healer: onto the parts `heph up` shares, or as its own process (`heph healer`).
-import { loadPlaybooks, registerWebhookRoute, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
+import { resolve } from 'node:path';
+import { ConfigError, loadPlaybooks, registerWebhookRoute, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
 import type { HealerConfig } from './config.ts';
 import { githubFixerFromConfig } from './github/from-config.ts';
 import type { GitHubFixer } from './github/fixer.ts';
@@ -11,7 +12,11 @@ import { startHealer } from './healer.ts';
  * them (the console in `heph up`, the healer's own ops server apart).
  */
 export const wireHealer = async (config: HealerConfig, { runtime, registry, logger }: ServiceParts) => {
-  const { playbooks, errors } = await loadPlaybooks(config.HEPH_PLAYBOOKS_DIR);
+  const { playbooks, errors } = await loadPlaybooks(config.HEPH_PLAYBOOKS_DIR).catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigError(
+      `cannot read the playbooks in ${resolve(config.HEPH_PLAYBOOKS_DIR)} (${error.code ?? error.message}): set HEPH_PLAYBOOKS_DIR, or start heph where its playbooks/ folder is (the repository's root)`,
+    );
+  });
   for (const error of errors) logger.error(error, `playbook refused: ${error.file}:${error.line}: ${error.reason}`);
   let github: GitHubFixer | undefined;
   const fromConfig = await githubFixerFromConfig(config, { sql: runtime.db.sql, logger: logger.child({ part: 'github' }), consoleUrl: config.HEPH_CONSOLE_URL });
