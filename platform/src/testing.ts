@@ -100,3 +100,16 @@ export const startGroupAtEnd = async (groupId: string, topicNames: string[], bro
   }
 };
 
+
+/**
+ * Writes `body` one character every `everyMs` into a request whose headers are sent (a slow-body
+ * client): each byte keeps an idle timeout from firing, so only a deadline on the whole body ends it.
+ * `written()` says how much of it went out; `stop()` ends the trickle.
+ */
+export const trickleBody = (request: { write: (chunk: string) => unknown }, body: string, everyMs = 200) => {
+  let written = 0;
+  const timer = setInterval(() => {
+    if (written < body.length) request.write(body[written++]!);
+  }, everyMs);
+  return { written: () => written, stop: () => clearInterval(timer) };
+};

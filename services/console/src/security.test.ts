@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleIncidentCommand } from '@hephaestus/aggregates';
 import { createGitHubClient, createGitHubFixer } from '@hephaestus/healer';
 import { listen, loadConfig, newRegistry, openDatabase, type Database } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { freshDatabase, testLogger, trickleBody } from '@hephaestus/platform/testing';
 import { consoleConfig } from './config.ts';
 import { createConsoleServer, type ConsoleOptions } from './console.ts';
 import { ConsoleExposedError } from './guard.ts';
@@ -269,19 +269,13 @@ describe('console guard', () => {
     });
     request.flushHeaders();
     // A byte every 200 ms: the 1,000-byte body would take 200 s, and each byte keeps an idle timeout from firing.
-    let written = 0;
-    const trickle = setInterval(() => {
-      if (written < 1000) {
-        request.write(' ');
-        written += 1;
-      }
-    }, 200);
+    const trickle = trickleBody(request, ' '.repeat(1000));
     const answered = await answer;
-    clearInterval(trickle);
+    trickle.stop();
     expect(answered).toEqual({ status: 408, closed: true });
     expect(Date.now() - started).toBeGreaterThanOrEqual(700);
     // Cut off by the request's deadline, long before the body was complete.
-    expect(written).toBeLessThan(1000);
+    expect(trickle.written()).toBeLessThan(1000);
     request.destroy();
     await slow.close();
   });

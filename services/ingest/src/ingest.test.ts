@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaLog, listen, loadConfig, newRegistry, type ConsumedRecord, type Log } from '@hephaestus/platform';
-import { kafkaBrokers, startGroupAtEnd, testLogger } from '@hephaestus/platform/testing';
+import { kafkaBrokers, startGroupAtEnd, testLogger, trickleBody } from '@hephaestus/platform/testing';
 import { decodeTracesJson, decodeTracesProtobuf, encodeTracesProtobuf, otlpRoot, toSpanRecords } from '@hephaestus/schemas';
 import { ingestConfig, ingestToken } from './config.ts';
 import { createIngestServer } from './ingest.ts';
@@ -380,19 +380,13 @@ describe('ingest reading bodies off the socket', () => {
     const port = await listen(app, '127.0.0.1', 0);
     const { request, answer } = open(port, { 'content-length': '100' });
     // A byte every 200 ms: the whole body would take 20 s, and each byte keeps an idle timeout from firing.
-    let written = 0;
-    const trickle = setInterval(() => {
-      if (written < 100) {
-        request.write('{');
-        written += 1;
-      }
-    }, 200);
+    const trickle = trickleBody(request, '{'.repeat(100));
     const answered = await answer;
-    clearInterval(trickle);
+    trickle.stop();
     expect(answered).toMatchObject({ status: 408, closed: true });
     expect(answered.ms).toBeGreaterThanOrEqual(500);
     // Cut off by the body's deadline, long before the body was complete.
-    expect(written).toBeLessThan(100);
+    expect(trickle.written()).toBeLessThan(100);
     request.destroy();
     await app.close();
   });

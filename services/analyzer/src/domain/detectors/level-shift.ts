@@ -145,7 +145,8 @@ export const levelShift = (values: readonly number[], bad: 'up' | 'down', settin
       change = creepChange;
     }
   }
-  if (!(change > 0) || change < (creep ? s.creepRelativeChange! : s.minRelativeChange) * Math.abs(baseline)) return undefined;
+  // (A creep has passed its own bar above.)
+  if (!(change > 0) || (!creep && change < s.minRelativeChange * Math.abs(baseline))) return undefined;
   const z = spread > 0 ? (level - baseline) / spread : sign * Number.POSITIVE_INFINITY;
   // A creep's level is where a line through a few noisy intervals ends, not a median: one robust
   // standard deviation more (a random climb through ± 20 % noise reached 4.15 once in 100 hours at 10 s).
