@@ -30,6 +30,8 @@ export const runActiveStandby = async (options: {
   }
   const lock = sessionLock(options.database.url, options.lockKey, `heph-${name}`);
   let service: Service | undefined;
+  /** Holds the lock: active from the moment it takes it, while its service is still starting too. */
+  let holding = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const running = () => service;
@@ -37,11 +39,13 @@ export const runActiveStandby = async (options: {
     if (stopped) return;
     logger.error(`${name} lost its active turn (${reason}): stopping; started again, it stands by`);
     clearInterval(timer);
+    holding = false;
     await service?.stop().catch((error: unknown) => logger.error({ err: error }, `${name} did not stop cleanly`));
     service = undefined;
     options.onLost(reason);
   };
   const activate = async (turn: Turn) => {
+    holding = true;
     service = await options.start();
     if (stopped) return;
     timer = setInterval(() => {
@@ -73,7 +77,7 @@ export const runActiveStandby = async (options: {
     );
   }
   return {
-    active: () => service !== undefined,
+    active: () => holding && !stopped,
     stop: async () => {
       stopped = true;
       clearInterval(timer);

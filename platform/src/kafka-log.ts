@@ -1,10 +1,11 @@
 // The Kafka adapter of the log port (kafkajs): acks from all in-sync replicas, gzip batches, offsets
 // committed by hand after the handler's effects are durable.
+import { randomBytes } from 'node:crypto';
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { topicPartitions } from '@hephaestus/schemas';
 import type { Logger } from './logger.ts';
 import pRetry, { AbortError } from 'p-retry';
-import { LogUnavailableError, type BatchHandler, type Log, type LogRecord, type PartitionLag } from './log.ts';
+import { LogUnavailableError, type Log, type LogRecord, type PartitionLag, type SubscribeOptions } from './log.ts';
 
 const kafkaLogLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -124,12 +125,50 @@ export const createKafkaLog = (
     }
   };
 
-  const subscribe = async ({ groupId, topics, handle }: { groupId: string; topics: string[]; handle: BatchHandler }) => {
-    // A member that dies without leaving (kill -9) holds its partitions until its session times out:
+  /** An exclusive subscription's groups: `<group>.x-<8 hex>`, one per subscription. */
+  const exclusiveGroup = (groupId: string) => `${groupId}.x-${randomBytes(4).toString('hex')}`;
+  const isExclusiveOf = (groupId: string, candidate: string) => candidate.startsWith(`${groupId}.x-`) && /^[0-9a-f]{8}$/.test(candidate.slice(groupId.length + 3));
+
+  /** Deletes the groups earlier exclusive subscriptions left (a killed process cannot); one with a live member stays. */
+  const removeIdleGroups = async (groupId: string) => {
+    try {
+      await admin.connect();
+      const idle = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => isExclusiveOf(groupId, g));
+      if (idle.length === 0) return;
+      const results = await admin.deleteGroups(idle).catch((error: { groups?: Array<{ groupId: string; errorCode: number }> }) => error.groups ?? []);
+      const removed = results.filter((r) => r.errorCode === 0).map((r) => r.groupId);
+      if (removed.length > 0) log.info({ groups: removed }, 'kafka consumer groups of earlier exclusive consumers removed');
+    } catch (error) {
+      log.warn({ err: error, groupId }, 'kafka consumer groups of earlier exclusive consumers not listed or removed');
+    }
+  };
+
+  const subscribe = async ({ groupId: group, topics, handle, exclusive }: SubscribeOptions) => {
+    // An exclusive consumer joins a group of its own: a member of the shared group that died without
+    // leaving (kill -9) would hold its partitions until its session ends. It starts where the caller says.
+    if (exclusive) await removeIdleGroups(group);
+    const groupId = exclusive ? exclusiveGroup(group) : group;
+    // A member that dies without leaving holds its partitions until its session times out:
     // 10 s instead of kafkajs' 30 s, with a heartbeat every second, also while a long batch is handled.
     const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 }, sessionTimeout: sessionTimeoutMs, heartbeatInterval: 1000, rebalanceTimeout: 30_000 });
     await consumer.connect();
     await consumer.subscribe({ topics: topics.map(physical), fromBeginning: true });
+    if (exclusive) {
+      // On the first join (emitted before the first fetch), every partition the caller has a position for starts there.
+      let positioned = false;
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        if (positioned) return;
+        positioned = true;
+        const from = exclusive.from.filter((at) => topics.includes(at.topic) && at.offset > 0n);
+        for (const at of from) consumer.seek({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() });
+        // Committed at once too: the group's lag is right for a partition before anything new arrives there.
+        if (from.length > 0) {
+          consumer
+            .commitOffsets(from.map((at) => ({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() })))
+            .catch((error: unknown) => log.warn({ err: error, groupId }, 'starting offsets of an exclusive consumer not committed'));
+        }
+      });
+    }
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -160,9 +199,11 @@ export const createKafkaLog = (
     });
     consumers.add(consumer);
     return {
+      groupId,
       stop: async () => {
         consumers.delete(consumer);
         await consumer.disconnect();
+        if (exclusive) await admin.deleteGroups([groupId]).catch((error: unknown) => log.warn({ err: error, groupId }, 'kafka consumer group of an exclusive consumer not removed'));
       },
     };
   };

@@ -1,11 +1,13 @@
 // A consumer killed with SIGKILL holds its partitions until its session times out; another member of
 // the group then takes them over and goes on from the committed offsets. Measured and printed (the
 // time is a figure, not an assertion): kafkajs' default session of 30 s left the analyzer blind that
-// long after a kill -9; the log's consumers use 10 s.
+// long after a kill -9; the log's consumers use 10 s. An exclusive consumer (the active analyzer, which
+// holds a lock) joins a group of its own and starts from the positions it keeps: it waits for no session.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createKafkaLog, sessionTimeoutMs } from './kafka-log.ts';
 import { kafkaBrokers, testLogger } from './testing.ts';
@@ -18,19 +20,37 @@ const until = async (what: string, probe: () => boolean, timeoutMs = 120_000) =>
   }
 };
 
-/** A consumer in a child process: prints each record's key as it handles it. */
-const childConsumer = (prefix: string, groupId: string) => {
+/**
+ * A consumer in a child process: prints each record's key, partition and offset as it handles it, and
+ * its group once subscribed (an exclusive one's own).
+ */
+const childConsumer = (prefix: string, groupId: string, exclusive = false, topic = 'heph.deadletter') => {
   const script = `
     import { createKafkaLog } from ${JSON.stringify(join(import.meta.dirname, 'kafka-log.ts'))};
     import { testLogger } from ${JSON.stringify(join(import.meta.dirname, 'testing.ts'))};
     const log = createKafkaLog({ brokers: ${JSON.stringify(kafkaBrokers())}, clientId: 'takeover-child', topicPrefix: ${JSON.stringify(prefix)} }, testLogger());
-    await log.subscribe({ groupId: ${JSON.stringify(groupId)}, topics: ['heph.deadletter'], handle: async ({ records }) => {
-      for (const r of records) process.stdout.write('got ' + r.key + '\\n');
-    } });`;
+    const subscription = await log.subscribe({ groupId: ${JSON.stringify(groupId)}, topics: [${JSON.stringify(topic)}], ${exclusive ? 'exclusive: { from: [] }, ' : ''}handle: async ({ records }) => {
+      for (const r of records) process.stdout.write('got ' + r.key + ' ' + r.partition + ' ' + r.offset + '\\n');
+    } });
+    process.stdout.write('group ' + subscription.groupId + '\\n');`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const got: string[] = [];
-  child.stdout.setEncoding('utf8').on('data', (text: string) => got.push(...text.split('\n').filter((l) => l.startsWith('got ')).map((l) => l.slice(4))));
-  return { child, got };
+  /** The next offset of each partition after what the child handled. */
+  const next = new Map<number, bigint>();
+  let group: string | undefined;
+  let rest = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    const lines = (rest + text).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      const [what, key, partition, offset] = line.split(' ');
+      if (what === 'group') group = key;
+      if (what !== 'got') continue;
+      got.push(key!);
+      next.set(Number(partition), BigInt(offset!) + 1n);
+    }
+  });
+  return { child, got, next, group: () => group };
 };
 
 describe('kafka consumer takeover', () => {
@@ -76,6 +96,75 @@ describe('kafka consumer takeover', () => {
       console.log(`kafka takeover after SIGKILL: first record handled by the survivor ${((firstAfterMs ?? 0) / 1000).toFixed(1)} s after the kill (session timeout ${sessionTimeoutMs / 1000} s, ${partitions} partitions)`);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+      await log.close();
+    }
+  }, 180_000);
+
+  it('lets an exclusive consumer take every partition at once after a SIGKILL, from the positions it gives, and removes the dead one’s group', async () => {
+    const run = randomBytes(4).toString('hex');
+    const prefix = `exclusive-${run}.`;
+    const groupId = `exclusive-${run}`;
+    // Three partitions: each starts at its own position.
+    const topic = 'otel.spans';
+    const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'exclusive-test', topicPrefix: prefix }, testLogger());
+    const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: 'exclusive-test-admin', logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const groups = async () => (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`${groupId}.`));
+    await log.ensureTopics();
+    const partitions = (await log.lag(groupId, [topic])).length;
+    const dead = childConsumer(prefix, groupId, true, topic);
+    try {
+      const warm = Array.from({ length: partitions * 4 }, (_, n) => `${run}-${n}`);
+      await log.send(topic, warm.map((key) => ({ key, value: Buffer.from('warm'), headers: {} })));
+      await until('the child to consume the warm-up records', () => warm.every((k) => dead.got.includes(k)));
+      const deadGroup = dead.group()!;
+      expect(deadGroup).toMatch(new RegExp(`^${groupId}\\.x-[0-9a-f]{8}$`));
+      dead.child.kill('SIGKILL');
+      await new Promise((r) => dead.child.once('exit', r));
+
+      // The survivor keeps its own position (as the analyzer does in PostgreSQL): where the child stopped.
+      const killedAt = Date.now();
+      const after: string[] = [];
+      let firstAfterMs: number | undefined;
+      const subscription = await log.subscribe({
+        groupId,
+        topics: [topic],
+        exclusive: { from: [...dead.next].map(([partition, offset]) => ({ topic, partition, offset })) },
+        handle: async ({ records }) => {
+          for (const r of records) after.push(r.key!);
+          firstAfterMs ??= Date.now() - killedAt;
+        },
+      });
+      // Its own group: the dead member still holds the child's, and is not waited for.
+      expect(subscription.groupId).not.toBe(deadGroup);
+      expect(subscription.groupId.startsWith(`${groupId}.x-`)).toBe(true);
+      const later = Array.from({ length: partitions * 4 }, (_, n) => `${run}-after-${n}`);
+      await log.send(topic, later.map((key) => ({ key, value: Buffer.from('after'), headers: {} })));
+      await until('the survivor to read every partition', () => later.every((k) => after.includes(k)));
+      expect(after.filter((k) => warm.includes(k))).toEqual([]);
+      // Its committed offsets are its lag: nothing behind once it has handled everything.
+      let behind = Number.POSITIVE_INFINITY;
+      while (behind > 0) {
+        behind = (await log.lag(subscription.groupId, [topic])).reduce((n, p) => n + p.lag, 0);
+        if (behind > 0) await sleep(50);
+      }
+      console.log(`exclusive kafka takeover after SIGKILL: first record handled ${((firstAfterMs ?? 0) / 1000).toFixed(1)} s after the kill (the dead member's session: ${sessionTimeoutMs / 1000} s, not waited for; ${partitions} partitions)`);
+
+      // A clean stop removes its own group; the dead child's goes once its session has ended, at the next exclusive start.
+      await subscription.stop();
+      expect(await groups()).not.toContain(subscription.groupId);
+      for (;;) {
+        const [described] = (await admin.describeGroups([deadGroup])).groups;
+        if (described?.state === 'Empty' || described?.state === 'Dead') break;
+        await sleep(200);
+      }
+      const next = await log.subscribe({ groupId, topics: [topic], exclusive: { from: [] }, handle: async () => {} });
+      expect(await groups()).not.toContain(deadGroup);
+      await next.stop();
+    } finally {
+      if (dead.child.exitCode === null) dead.child.kill('SIGKILL');
+      await admin.disconnect();
       await log.close();
     }
   }, 180_000);

@@ -166,6 +166,35 @@ describe.each(adapters)('log port on %s', (_name, open) => {
     expect(seen.filter((v) => v === 'a')).toHaveLength(1);
     expect(later).toEqual(['c']);
   });
+
+  it('starts an exclusive subscriber at the position it gives for each partition, and at the beginning of the others', async () => {
+    const run = randomBytes(4).toString('hex');
+    const { log: own, cleanup: close } = await open(`exclusive-${run}.`);
+    try {
+      await own.ensureTopics();
+      // Records on every partition of otel.spans, then where each partition's third record is.
+      const keys = Array.from({ length: 30 }, (_, n) => `key-${n}`);
+      await own.send('otel.spans', keys.map((key) => ({ key, value: Buffer.from(key), headers: {} })));
+      const all: ConsumedRecord[] = [];
+      const reader = await own.subscribe({ groupId: `all-${run}`, topics: ['otel.spans'], handle: async ({ records }) => void all.push(...records) });
+      await waitFor(() => (all.length === keys.length ? true : undefined));
+      await reader.stop();
+      const partitions = [...new Set(all.map((r) => r.partition))].sort();
+      expect(partitions.length).toBeGreaterThan(1);
+      const [skipped, ...rest] = partitions;
+      const from = rest.map((partition) => ({ topic: 'otel.spans', partition, offset: all.filter((r) => r.partition === partition).map((r) => r.offset).sort()[2]! }));
+      const expected = all.filter((r) => r.partition === skipped || r.offset >= from.find((f) => f.partition === r.partition)!.offset).map((r) => r.key).sort();
+
+      const got: ConsumedRecord[] = [];
+      const exclusive = await own.subscribe({ groupId: `exclusive-${run}`, topics: ['otel.spans'], exclusive: { from }, handle: async ({ records }) => void got.push(...records) });
+      await waitFor(() => (got.length >= expected.length ? true : undefined));
+      await sleep(200);
+      await exclusive.stop();
+      expect(got.map((r) => r.key).sort()).toEqual(expected);
+    } finally {
+      await close();
+    }
+  });
 });
 
 describe('the Postgres-backed log', () => {

@@ -7,7 +7,23 @@ export type ConsumedRecord = LogRecord & { topic: string; partition: number; off
 /** Offsets are committed only after the handler resolves; a throw redelivers the batch. */
 export type BatchHandler = (batch: { topic: string; partition: number; records: ConsumedRecord[] }) => Promise<void>;
 
-export type Subscription = { stop: () => Promise<void> };
+/** `groupId`: the group whose committed offsets say where it is (an exclusive subscription's own). */
+export type Subscription = { groupId: string; stop: () => Promise<void> };
+
+/** Where a consumer goes on reading a partition: the first offset it has not handled. */
+export type PartitionPosition = { topic: string; partition: number; offset: bigint };
+
+export type SubscribeOptions = {
+  groupId: string;
+  topics: string[];
+  handle: BatchHandler;
+  /**
+   * The caller is the group's only consumer (a lock it holds elsewhere says so) and keeps its own
+   * position: it takes every partition at once, without waiting for the session of a member that died
+   * without leaving, and reads each partition from the position given (from the beginning without one).
+   */
+  exclusive?: { from: PartitionPosition[] };
+};
 
 export type Log = {
   kind: 'kafka' | 'postgres';
@@ -15,7 +31,7 @@ export type Log = {
   ensureTopics: () => Promise<void>;
   /** Resolves once the log acknowledged every record durably; rejects with LogUnavailableError. */
   send: (topic: string, records: LogRecord[]) => Promise<void>;
-  subscribe: (options: { groupId: string; topics: string[]; handle: BatchHandler }) => Promise<Subscription>;
+  subscribe: (options: SubscribeOptions) => Promise<Subscription>;
   ready: () => Promise<boolean>;
   /** How many records of each partition of `topics` the group has yet to commit (its consumer lag). */
   lag: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;

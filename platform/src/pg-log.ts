@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { topicPartitions, type TopicName } from '@hephaestus/schemas';
 import { chunksOf, pgText, type Sql } from './database.ts';
 import type { Logger } from './logger.ts';
-import { LogUnavailableError, type BatchHandler, type ConsumedRecord, type Log, type LogRecord, type PartitionLag } from './log.ts';
+import { LogUnavailableError, type ConsumedRecord, type Log, type LogRecord, type PartitionLag, type SubscribeOptions } from './log.ts';
 
 const partitionsOf = (topic: string): number => topicPartitions[topic as TopicName] ?? 1;
 
@@ -88,12 +88,15 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
     }
   };
 
-  const subscribe = async ({ groupId, topics, handle }: { groupId: string; topics: string[]; handle: BatchHandler }) => {
+  // No membership here: every subscriber reads every partition, so an exclusive one has no one to wait
+  // for; it reads each partition from its given position until it has handled a batch there.
+  const subscribe = async ({ groupId, topics, handle, exclusive }: SubscribeOptions) => {
     const state = { stopped: false, done: Promise.resolve() };
+    const given = new Map((exclusive?.from ?? []).map((at) => [`${at.topic}/${at.partition}`, at.offset.toString()]));
     const pollOnce = async (topic: string, partition: number): Promise<number> => {
       const committed = await sql<{ committed: string }[]>`
         SELECT committed FROM log_offsets WHERE group_id = ${groupId} AND topic = ${topic} AND partition = ${partition}`;
-      const from = committed[0] ? committed[0].committed : '0';
+      const from = given.get(`${topic}/${partition}`) ?? (committed[0] ? committed[0].committed : '0');
       const rows = await sql<RecordRow[]>`
         SELECT partition, "offset", key, value, headers FROM log_records
         WHERE topic = ${topic} AND partition = ${partition} AND "offset" >= ${from}
@@ -108,6 +111,7 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
         headers: r.headers,
       }));
       await handle({ topic, partition, records });
+      given.delete(`${topic}/${partition}`);
       const next = (records.at(-1)!.offset + 1n).toString();
       await sql`
         INSERT INTO log_offsets (group_id, topic, partition, committed, committed_at) VALUES (${groupId}, ${topic}, ${partition}, ${next}, now())
@@ -141,6 +145,7 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
     state.done = loop();
     running.add(state);
     return {
+      groupId,
       stop: async () => {
         state.stopped = true;
         await state.done;

@@ -18,7 +18,7 @@ import {
   type SpanRecord,
 } from '@hephaestus/schemas';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { appliedOffset, claimRequests, mergeRollups, pruneAppliedRequests, recordServiceLimits, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
+import { appliedOffset, appliedOffsets, claimRequests, mergeRollups, pruneAppliedRequests, recordServiceLimits, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
 import { createIncidentDecisions } from './adapters/decide-incidents.ts';
 import { loadRouting, startAlertDispatcher } from './adapters/alert-dispatcher.ts';
 import { defaultErrorRateSettings, type ErrorRateSettings } from './domain/error-rate-detector.ts';
@@ -68,6 +68,12 @@ export type AnalyzerOptions = {
   objectives?: ObjectivesConfig;
   /** Where receivers' secret variables are read from. */
   env?: Record<string, string | undefined>;
+  /**
+   * This analyzer is the only one consuming (it holds the analyzer lock): it reads every partition at
+   * once from the offsets it applied, instead of waiting in the shared consumer group for a dead
+   * analyzer's session to end.
+   */
+  exclusive?: boolean;
   now?: () => number;
 };
 
@@ -84,6 +90,8 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   };
   // Consumer lag, read from the log when scraped (given up after 2 s: a scrape must not hang on a log that is down).
   const telemetryTopics = [topics.spans, topics.metrics, topics.logs];
+  /** The consumer group whose committed offsets are the analyzer's (an exclusive consumer's own group). */
+  let lagGroup = consumerName;
   new Gauge({
     name: 'heph_analyzer_consumer_lag_records',
     help: 'Telemetry records the analyzer has yet to consume and commit, per topic and partition (read from the log when scraped).',
@@ -94,7 +102,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       const late = new Promise<undefined>((resolve) => {
         timer = setTimeout(() => resolve(undefined), 2000);
       });
-      const lags = await Promise.race([options.log.lag(consumerName, telemetryTopics), late]).catch(() => undefined);
+      const lags = await Promise.race([options.log.lag(lagGroup, telemetryTopics), late]).catch(() => undefined);
       clearTimeout(timer);
       this.reset();
       for (const l of lags ?? []) this.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
@@ -369,9 +377,15 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     // Incidents' exemplar traces go with the minute buckets their evidence charts draw on.
     await pruneIncidentTraces(sql, t - kept.minuteDays * 86_400_000);
   };
-  const subscription = await options.log.subscribe({ groupId: consumerName, topics: [topics.spans, topics.metrics, topics.logs], handle: consume });
+  const subscription = await options.log.subscribe({
+    groupId: consumerName,
+    topics: telemetryTopics,
+    handle: consume,
+    ...(options.exclusive ? { exclusive: { from: await appliedOffsets(sql, consumerName) } } : {}),
+  });
+  lagGroup = subscription.groupId;
   // A replay judges stored telemetry and acts on nothing: remediations' outcomes are the live control plane's.
-  const outcomes = options.replay ? undefined : await startRemediationOutcomes({ sql, log: options.log, logger, consumerGroupPrefix: options.consumerGroupPrefix });
+  const outcomes = options.replay ? undefined : await startRemediationOutcomes({ sql, log: options.log, logger, consumerGroupPrefix: options.consumerGroupPrefix, exclusive: options.exclusive });
   const notifier = startAlertDispatcher({
     sql,
     logger: logger.child({ name: 'alerts' }),

@@ -52,6 +52,8 @@ export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, 
     detectors: config.HEPH_DETECTORS,
     retention: { baseHours: config.HEPH_RETENTION_BASE_HOURS, minuteDays: config.HEPH_RETENTION_MINUTE_DAYS, hourDays: config.HEPH_RETENTION_HOUR_DAYS },
     consoleUrl,
+    // Only the active analyzer consumes: it takes the partitions at once when it takes over.
+    exclusive: true,
     ...(await policyOptions(config)),
   };
   const turn = await runActiveStandby({

@@ -4,8 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendToStream, createPgLog, openDatabase, startEventPublisher, type Log, type Subscription } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { appendToStream, createKafkaLog, createPgLog, openDatabase, startEventPublisher, type Log, type Logger, type Subscription } from '@hephaestus/platform';
+import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { topics, type EventDataOf } from '@hephaestus/schemas';
 import { handleIncidentCommand } from '@hephaestus/aggregates';
 import { startRemediationOutcomes } from './remediation-outcomes.ts';
@@ -130,5 +132,38 @@ describe('the analyzer takes remediations’ outcomes to their incidents', () =>
     await h.log.send(topics.events, [{ key: foreign.streamId, value: Buffer.from(JSON.stringify(foreign)), headers: {} }]);
     await h.drained();
     expect((await h.incidentEvents(incidentId)).map((e) => e.type)).toEqual(['incident.opened']);
+  });
+
+  it('goes on from the position it stored when it follows the outcomes alone, on a Kafka group of its own each time', async () => {
+    const fresh = await freshDatabase();
+    const database = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+    const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'outcomes-test', topicPrefix: `outcomes-${randomUUID().slice(0, 8)}.` }, testLogger());
+    const ignored: string[] = [];
+    const sink = new Writable({ write: (chunk, _encoding, done) => (ignored.push(...String(chunk).split('\n').filter(Boolean).map((l) => JSON.parse(l).eventId)), done()) });
+    const logger = pino({ level: 'warn' }, sink) as unknown as Logger;
+    const prefix = `outcomes-${randomUUID()}`;
+    const foreign = async () => {
+      const event = { id: randomUUID(), streamId: `remediation-${randomUUID()}`, version: 1, type: 'remediation.validated', occurredAt: new Date().toISOString(), data: { remediationId: randomUUID(), incidentId: randomUUID(), detail: 'fine' }, metadata: {} };
+      await log.send(topics.events, [{ key: event.streamId, value: Buffer.from(JSON.stringify(event)), headers: {} }]);
+      return event.id;
+    };
+    try {
+      await log.ensureTopics();
+      const first = await startRemediationOutcomes({ sql: database.sql, log, logger, consumerGroupPrefix: prefix, exclusive: true });
+      const before = await foreign();
+      await eventually('the first consumer to handle the event', async () => (ignored.includes(before) ? true : undefined));
+      await first.stop();
+      // Its Kafka group went with it: without the stored position the next would read from the beginning.
+      const second = await startRemediationOutcomes({ sql: database.sql, log, logger, consumerGroupPrefix: prefix, exclusive: true });
+      expect(second.groupId).not.toBe(first.groupId);
+      const after = await foreign();
+      await eventually('the second consumer to handle the new event', async () => (ignored.includes(after) ? true : undefined));
+      await second.stop();
+      expect(ignored.filter((id) => id === before)).toHaveLength(1);
+    } finally {
+      await log.close();
+      await database.close();
+      await fresh.drop();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { hephEvent, topics, type HephEvent } from '@hephaestus/schemas';
 import pRetry from 'p-retry';
 import { incidentCommandFor } from '../domain/remediation-outcome.ts';
 import { handleIncidentCommand } from '@hephaestus/aggregates';
+import { appliedOffsets, storeAppliedOffset } from './rollup-store.ts';
 
 const parse = (record: ConsumedRecord): HephEvent | undefined => {
   try {
@@ -16,9 +17,14 @@ const parse = (record: ConsumedRecord): HephEvent | undefined => {
   }
 };
 
-export const startRemediationOutcomes = (options: { sql: Sql; log: Log; logger: Logger; consumerGroupPrefix: string }) => {
+/**
+ * `exclusive`: only this analyzer follows the outcomes (it holds the analyzer lock); it goes on from the
+ * position it stored after its last batch, at once, instead of waiting for a dead analyzer's session.
+ */
+export const startRemediationOutcomes = async (options: { sql: Sql; log: Log; logger: Logger; consumerGroupPrefix: string; exclusive?: boolean }) => {
   const { sql, logger } = options;
-  const handle = async ({ records }: { records: ConsumedRecord[] }) => {
+  const groupId = `${options.consumerGroupPrefix}-analyzer-remediations`;
+  const handle = async ({ topic, partition, records }: { topic: string; partition: number; records: ConsumedRecord[] }) => {
     for (const record of records) {
       const event = parse(record);
       const command = event && incidentCommandFor(event);
@@ -34,6 +40,13 @@ export const startRemediationOutcomes = (options: { sql: Sql; log: Log; logger: 
       const message = command.type === 'MitigateIncident' ? `incident mitigated by remediation ${command.remediationId}: ${command.detail}` : `incident reopened: ${command.reason}`;
       logger.info({ incidentId: command.incidentId, remediationId: command.remediationId }, message);
     }
+    // After the batch's effects: a crash in between redelivers it, and each outcome is recorded once.
+    if (options.exclusive) await sql.begin((tx) => storeAppliedOffset(tx, groupId, topic, partition, records.at(-1)!.offset + 1n));
   };
-  return options.log.subscribe({ groupId: `${options.consumerGroupPrefix}-analyzer-remediations`, topics: [topics.events], handle });
+  return options.log.subscribe({
+    groupId,
+    topics: [topics.events],
+    handle,
+    ...(options.exclusive ? { exclusive: { from: await appliedOffsets(sql, groupId) } } : {}),
+  });
 };

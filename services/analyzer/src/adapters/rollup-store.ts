@@ -14,6 +14,14 @@ export const appliedOffset = async (tx: Sql | TransactionSql, consumer: string, 
   return row ? BigInt(row.next_offset) : 0n;
 };
 
+/** Every partition's applied position of a consumer: where it goes on reading. */
+export const appliedOffsets = async (sql: Sql, consumer: string): Promise<Array<{ topic: string; partition: number; offset: bigint }>> =>
+  (await sql<{ topic: string; partition: number; next_offset: string }[]>`SELECT topic, partition, next_offset FROM applied_offsets WHERE consumer = ${consumer}`).map((r) => ({
+    topic: r.topic,
+    partition: r.partition,
+    offset: BigInt(r.next_offset),
+  }));
+
 export const storeAppliedOffset = async (tx: TransactionSql, consumer: string, topic: string, partition: number, next: bigint) => {
   await tx`
     INSERT INTO applied_offsets (consumer, topic, partition, next_offset)
