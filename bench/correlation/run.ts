@@ -4,6 +4,7 @@
 // false pages, and the time from the first bad span to the page. BENCH_SEEDS runs per scenario (30);
 // BENCH_DEBUG=1 prints every page that was false, split or named the wrong cause, with its signals and
 // run seed; BENCH_SEED=<run seed> replays that one run (e.g. BENCH_SEED=8003 BENCH_DEBUG=1).
+import { serialize } from 'node:v8';
 import { createCorrelator } from '../../services/analyzer/src/adapters/correlator.ts';
 import { defaultErrorRateSettings, type Bucket } from '../../services/analyzer/src/domain/error-rate-detector.ts';
 import { errorRateObservation, signatureObservation } from '../../services/analyzer/src/domain/observations.ts';
@@ -144,7 +145,8 @@ type Page = {
 
 type StoredBucket = Bucket & { errorTraceIds: string[] };
 
-type RunResult = { faults: Fault[]; pages: Page[]; spans: number; intervals: number; pipelineMs: number };
+/** `checkpointBytes`: the correlator's checkpoint at the end of the run, with its exemplar traces and without. */
+type RunResult = { faults: Fault[]; pages: Page[]; spans: number; intervals: number; pipelineMs: number; checkpointBytes: { all: number; withoutExemplars: number } };
 
 const percent = (rate: number) => `${(rate * 100).toFixed(rate < 0.1 ? 1 : 0)} %`;
 
@@ -254,7 +256,9 @@ const runOnce = (scenario: Scenario, seed: number): RunResult => {
     score(result.commands, result.decisions, bucketStartMs, nowMs);
     pipelineMs += performance.now() - pipelineStart;
   }
-  return { faults, pages, spans: spanCount, intervals: scenario.buckets, pipelineMs };
+  const saved = correlator.snapshot();
+  const checkpointBytes = { all: serialize(saved).length, withoutExemplars: serialize({ ...saved, exemplars: undefined }).length };
+  return { faults, pages, spans: spanCount, intervals: scenario.buckets, pipelineMs, checkpointBytes };
 };
 
 /** The faults a page is about: those with a signal of the page from a service they affect, raised while they were on. */
@@ -267,6 +271,7 @@ const quantile = (values: number[], q: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 };
 const pct = (n: number, d: number) => (d === 0 ? '-' : `${((100 * n) / d).toFixed(1)} %`);
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
 const sec = (ms: number) => (Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(1)} s`);
 const at = (ms: number) => ((ms - epochMs) / resolutionMs).toFixed(1);
 const describePage = (p: Page) =>
@@ -298,6 +303,7 @@ for (const [index, scenario] of scenarios.entries()) {
   let faultCount = 0;
   let intervals = 0;
   let runs = 0;
+  const checkpoint = { all: 0, withoutExemplars: 0 };
   for (let seed = 1; seed <= seeds; seed++) {
     if (seed % 10 === 0 || seed === seeds) process.stderr.write(`  ${scenario.name}: run ${seed} of ${seeds}\r`);
     const runSeed = seed * 1_000 + index;
@@ -307,6 +313,8 @@ for (const [index, scenario] of scenarios.entries()) {
     totalSpans += result.spans;
     totalPipelineMs += result.pipelineMs;
     intervals += result.intervals;
+    checkpoint.all = Math.max(checkpoint.all, result.checkpointBytes.all);
+    checkpoint.withoutExemplars = Math.max(checkpoint.withoutExemplars, result.checkpointBytes.withoutExemplars);
     for (const page of result.pages) {
       const about = faultsOf(page, result.faults);
       if (about.length === 0) falsePages++;
@@ -350,6 +358,7 @@ for (const [index, scenario] of scenarios.entries()) {
     console.log(`  root cause top-1 of the settled ranking ${pct(top, faultCount)} (the last ranking: ${pct(topLast, faultCount)})`);
     console.log(`  first bad span → page: p50 ${sec(quantile(delays, 0.5))}, p95 ${sec(quantile(delays, 0.95))}, max ${sec(Math.max(...delays))}`);
   }
+  console.log(`  correlator checkpoint at a run's end: up to ${kib(checkpoint.all)}, of which exemplar traces ${kib(checkpoint.all - checkpoint.withoutExemplars)}`);
   console.log(`  false pages ${falsePages} (${coldStart} in a fleet's first ${coldStartBuckets} intervals, without history) in ${runs} runs (${hours.toFixed(1)} fleet-hours)   [${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
 }
 const pagesPerFault = faultsTotal === 0 ? NaN : pagesForFaults / faultsTotal;

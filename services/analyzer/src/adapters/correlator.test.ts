@@ -1,6 +1,6 @@
 // The correlator's checkpoint on PostgreSQL: an analyzer that starts (or takes over) resumes the
 // dependency graph and the error signatures, so a known error is not new again and a new one is seen
-// at once, without the surge tracker's warm-up.
+// at once, without the surge tracker's warm-up; and the exemplar traces ranking and incidents draw on.
 
 import { useFreshDatabase } from '@hephaestus/platform/testing';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +52,35 @@ describe('correlator checkpoint', () => {
     const seen = resumed.closeSignatureBuckets(t0 + 36 * bucketMs);
     expect(seen.map((s) => [s.service, s.kind, resumed.templateOf(s.service, s.signatureId)])).toEqual([['coder', 'new', 'TypeError: Cannot read properties of undefined (reading plan)']]);
     expect(fresh.closeSignatureBuckets(t0 + 36 * bucketMs)).toEqual([]);
+  });
+
+  it('resumes the exemplar traces: a named failing trace for root-cause ranking, and the recent sample for a new incident', async () => {
+    const { sql } = db;
+    const before = createCorrelator({ resolutionSeconds });
+    const trace = (n: number) => n.toString(16).padStart(32, '0');
+    const request = (i: number, at: number, failing = false) => {
+      before.observe(span({ traceId: trace(i), service: 'planner', spanId: sid(2 * i), kind: 'server', startTimeMs: at, durationMs: 30 + i }));
+      before.observe(span({ traceId: trace(i), service: 'coder', spanId: sid(2 * i + 1), parentSpanId: sid(2 * i), kind: 'server', startTimeMs: at + 1, durationMs: 20, ...(failing ? { status: 'error' as const, statusMessage: 'out of memory' } : {}) }));
+    };
+    // A request ten minutes ago, then ten 5 s apart: planner calls coder; the fourth fails in coder.
+    request(100, t0);
+    for (let i = 0; i < 10; i++) request(i, t0 + 10 * 60_000 + i * 5_000, i === 3);
+    const recent = { fromMs: t0 + 10 * 60_000, toMs: t0 + 11 * 60_000, limit: 5 };
+    const wanted = before.exemplars('coder', { ...recent, traceIds: [trace(3)] }).map((e) => [e.traceId, e.reason, e.spans.length]);
+    expect(wanted[0]).toEqual([trace(3), 'failing', 2]);
+    expect(before.exemplars('planner', { fromMs: t0, toMs: t0 + 60_000, limit: 5 }).map((e) => e.traceId)).toEqual([trace(100)]);
+    await before.checkpoint(sql);
+
+    const infos: string[] = [];
+    const logger = { warn: () => {}, info: (_: unknown, message: string) => infos.push(message) } as unknown as Parameters<typeof resumeCorrelator>[2];
+    const resumed = await resumeCorrelator(sql, resolutionSeconds, logger);
+    expect(resumed.traces([trace(3)]).map((spans) => spans.map((s) => `${s.service} ${s.status}`))).toEqual([['planner unset', 'coder error']]);
+    expect(resumed.exemplars('coder', { ...recent, traceIds: [trace(3)] }).map((e) => [e.traceId, e.reason, e.spans.length])).toEqual(wanted);
+    // The sample of ten minutes ago is not kept: only the last two minutes of each service’s.
+    expect(resumed.exemplars('planner', { fromMs: t0, toMs: t0 + 60_000, limit: 5 })).toEqual([]);
+    expect(infos).toEqual([expect.stringMatching(/, \d+ exemplar traces$/)]);
+    expect(Number(/, (\d+) exemplar traces$/.exec(infos[0]!)![1])).toBeGreaterThanOrEqual(wanted.length);
+    expect(createCorrelator({ resolutionSeconds }).traces([trace(3)])).toEqual([]);
   });
 
   it('starts afresh, and says why, from a checkpoint it cannot read', async () => {

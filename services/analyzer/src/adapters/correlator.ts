@@ -4,13 +4,16 @@
 import { deserialize, serialize } from 'node:v8';
 import type { Logger, Sql } from '@hephaestus/platform';
 import type { SpanRecord } from '@hephaestus/schemas';
-import { createExemplarStore, type ExemplarStore } from '../domain/correlation/exemplars.ts';
+import { createExemplarStore, snapshotTraces, type ExemplarSnapshot, type ExemplarStore } from '../domain/correlation/exemplars.ts';
 import { createSurgeTracker, createTemplateMiner, type MinerSnapshot, type SurgeSignal, type SurgeSnapshot } from '../domain/correlation/signatures.ts';
 import { createTopology, type TopologySnapshot, type TopologyView } from '../domain/correlation/topology.ts';
 
 type SignatureCount = { template: string; count: number; lastMs: number };
 
-/** What survives a restart or a takeover: everything but the exemplar traces (incidents keep their own). */
+/**
+ * What survives a restart or a takeover: the graph, the error signatures, and the exemplar traces root-cause
+ * ranking and new incidents draw on (a checkpoint saved before they were kept has none: they are learned again).
+ */
 export type CorrelatorSnapshot = {
   format: typeof snapshotFormat;
   topology: TopologySnapshot;
@@ -18,13 +21,14 @@ export type CorrelatorSnapshot = {
   surges: SurgeSnapshot;
   lastClosed?: number;
   signatures: Array<[string, Array<[string, SignatureCount]>]>;
+  exemplars?: ExemplarSnapshot;
 };
 const snapshotFormat = 1;
 
 export const createCorrelator = (options: { resolutionSeconds?: number; snapshot?: CorrelatorSnapshot } = {}) => {
   const saved = options.snapshot;
   const topology = createTopology({}, saved?.topology);
-  const exemplars = createExemplarStore();
+  const exemplars = createExemplarStore({}, saved?.exemplars);
   const miner = createTemplateMiner({}, saved?.miner);
   const resolutionMs = (options.resolutionSeconds ?? 10) * 1000;
   const surges = createSurgeTracker({ resolutionMs }, saved?.surges);
@@ -95,6 +99,7 @@ export const createCorrelator = (options: { resolutionSeconds?: number; snapshot
     surges: surges.toJSON(),
     ...(lastClosed === undefined ? {} : { lastClosed }),
     signatures: [...signatures].map(([service, counts]) => [service, [...counts].map(([id, c]) => [id, { ...c }])]),
+    exemplars: exemplars.snapshot(),
   });
 
   /** Saves the snapshot for the next analyzer of this resolution (at start, or taking over) to resume from. */
@@ -112,7 +117,7 @@ export type Correlator = ReturnType<typeof createCorrelator>;
 
 /**
  * The correlator as the last checkpoint of this resolution left it, or a new one (none yet, another
- * format, or unreadable: then it says why). Exemplar traces start empty either way.
+ * format, or unreadable: then it says why).
  */
 export const resumeCorrelator = async (sql: Sql, resolutionSeconds: number, logger?: Logger): Promise<Correlator> => {
   const [row] = await sql<{ state: Buffer; saved_at: Date }[]>`SELECT state, saved_at FROM correlator_checkpoints WHERE resolution_seconds = ${resolutionSeconds}`;
@@ -129,9 +134,10 @@ export const resumeCorrelator = async (sql: Sql, resolutionSeconds: number, logg
   }
   if (snapshot?.format !== snapshotFormat) return fresh(`format ${String(snapshot?.format)}, this analyzer reads ${snapshotFormat}`);
   const correlator = createCorrelator({ resolutionSeconds, snapshot });
+  const traces = snapshot.exemplars ? snapshotTraces(snapshot.exemplars) : 0;
   logger?.info(
-    { savedAt: row.saved_at.toISOString(), edges: snapshot.topology.edges.length, signatures: snapshot.miner.clusters.length },
-    `correlator resumed from its checkpoint: ${snapshot.topology.edges.length} dependency edges, ${snapshot.miner.clusters.length} error signatures`,
+    { savedAt: row.saved_at.toISOString(), edges: snapshot.topology.edges.length, signatures: snapshot.miner.clusters.length, traces },
+    `correlator resumed from its checkpoint: ${snapshot.topology.edges.length} dependency edges, ${snapshot.miner.clusters.length} error signatures, ${traces} exemplar traces`,
   );
   return correlator;
 };

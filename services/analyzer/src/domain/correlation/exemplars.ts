@@ -42,6 +42,20 @@ export type Exemplar = { traceId: string; reason: ExemplarReason; spans: SpanRec
 type Candidate = { traceId: string; durationMs: number; trace: Trace };
 type Window = { failing: Candidate[]; slow: Candidate[]; normal?: Candidate };
 
+/**
+ * What a checkpoint keeps of the store: the newest failing traces and every service's sample windows
+ * (their traces shared, as v8's serializer keeps shared objects). Traces without a failing span that no
+ * sample holds are left out: they are the bulk, and only matter if a failure follows within moments.
+ */
+export type ExemplarSnapshot = { failing: Array<[string, Trace]>; samples: Array<[string, Array<[number, Window]>]> };
+
+/** How many traces a snapshot holds. */
+export const snapshotTraces = (snapshot: ExemplarSnapshot): number =>
+  new Set([
+    ...snapshot.failing.map(([traceId]) => traceId),
+    ...snapshot.samples.flatMap(([, windows]) => windows.flatMap(([, w]) => [...w.failing, ...w.slow, ...(w.normal ? [w.normal] : [])].map((c) => c.traceId))),
+  ]).size;
+
 export type ExemplarStore = {
   observe(span: SpanRecord): void;
   trace(traceId: string): SpanRecord[] | undefined;
@@ -50,17 +64,22 @@ export type ExemplarStore = {
    * first, then failing ones, the slowest, and one normal trace, each trace once.
    */
   exemplars(service: string, options: { fromMs: number; toMs: number; traceIds?: readonly string[]; limit: number }): Exemplar[];
+  /**
+   * The part a checkpoint keeps: the newest `maxFailing` failing traces, and each service's sample
+   * windows of the last `windows` window lengths (an incident opening after a restart draws on the minutes before it).
+   */
+  snapshot(limits?: { maxFailing?: number; windows?: number }): ExemplarSnapshot;
 };
 
 /** Where a request entered the service: a root span, or one the service served for another. */
 const isEntry = (span: SpanRecord) => span.parentSpanId === undefined || span.kind === 'server' || span.kind === 'consumer';
 
-export const createExemplarStore = (options: Partial<ExemplarSettings> = {}): ExemplarStore => {
+export const createExemplarStore = (options: Partial<ExemplarSettings> = {}, saved?: ExemplarSnapshot): ExemplarStore => {
   const settings = { ...defaultExemplarSettings, ...options };
   // Map order is recency in all three: the first entry is the one to drop.
-  const failing = new Map<string, Trace>();
+  const failing = new Map<string, Trace>(saved?.failing);
   const recent = new Map<string, Trace>();
-  const samples = new Map<string, Map<number, Window>>();
+  const samples = new Map<string, Map<number, Window>>((saved?.samples ?? []).map(([service, windows]) => [service, new Map(windows)]));
 
   const keep = <V>(map: Map<string, V>, key: string, value: V, limit: number) => {
     map.delete(key);
@@ -141,7 +160,15 @@ export const createExemplarStore = (options: Partial<ExemplarSettings> = {}): Ex
     return chosen;
   };
 
-  return { observe, trace: traceOf, exemplars };
+  const snapshot = ({ maxFailing = 50, windows = 2 } = {}): ExemplarSnapshot => ({
+    failing: [...failing].slice(-maxFailing),
+    samples: [...samples].map(([service, kept]) => {
+      const newest = Math.max(...kept.keys());
+      return [service, [...kept].filter(([start]) => start > newest - windows * settings.sampleWindowMs)];
+    }),
+  });
+
+  return { observe, trace: traceOf, exemplars, snapshot };
 };
 
 /** Attributes that say what a span did (OpenTelemetry semantic conventions), shown first. */
