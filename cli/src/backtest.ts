@@ -251,6 +251,7 @@ export const runBacktest = async (argv: string[], io: BacktestIo, env: Record<st
       }),
     ready: source.log.ready,
     lag: source.log.lag,
+    committed: source.log.committed,
     close: async () => {},
   };
   // Pages are computed from the routing on the events' own time (pagesOf); the analyzer's own

@@ -12,6 +12,12 @@ type Service = { stop: () => Promise<void> };
 
 export type ActiveStandby = { stop: () => Promise<void>; active: () => boolean };
 
+/** `onLost` for a service process: it exits (1) so that its supervisor starts it again, standing by. */
+export const exitToStandBy = () => {
+  process.exitCode = 1;
+  process.kill(process.pid, 'SIGTERM');
+};
+
 export const runActiveStandby = async (options: {
   database: Pick<Database, 'kind' | 'url'>;
   lockKey: number;

@@ -5,7 +5,7 @@ import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Pr
 import { topicPartitions } from '@hephaestus/schemas';
 import type { Logger } from './logger.ts';
 import pRetry, { AbortError } from 'p-retry';
-import { LogUnavailableError, type Log, type LogRecord, type PartitionLag, type SubscribeOptions } from './log.ts';
+import { LogUnavailableError, type Log, type LogRecord, type PartitionLag, type PartitionPosition, type SubscribeOptions } from './log.ts';
 
 const kafkaLogLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -235,6 +235,14 @@ export const createKafkaLog = (
     return out;
   };
 
+  const committed = async (groupId: string, topics: string[]): Promise<PartitionPosition[]> => {
+    await admin.connect();
+    const offsets = await admin.fetchOffsets({ groupId, topics: topics.map(physical) });
+    return offsets.flatMap(({ topic, partitions }) =>
+      partitions.filter((p) => Number(p.offset) >= 0).map((p) => ({ topic: logical(topic), partition: p.partition, offset: BigInt(p.offset) })),
+    );
+  };
+
   const ready = async () => {
     try {
       await admin.connect();
@@ -252,5 +260,5 @@ export const createKafkaLog = (
     await admin.disconnect();
   };
 
-  return { kind: 'kafka', ensureTopics, send, subscribe, ready, lag, close };
+  return { kind: 'kafka', ensureTopics, send, subscribe, ready, lag, committed, close };
 };

@@ -35,10 +35,22 @@ export type Log = {
   ready: () => Promise<boolean>;
   /** How many records of each partition of `topics` the group has yet to commit (its consumer lag). */
   lag: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
+  /** The offsets the group committed, for the partitions of `topics` it committed any on. */
+  committed: (groupId: string, topics: string[]) => Promise<PartitionPosition[]>;
   close: () => Promise<void>;
 };
 
 export type PartitionLag = { topic: string; partition: number; lag: number };
+
+/**
+ * Where an exclusive consumer starts: the position it stored for a partition, else the offset its shared
+ * group committed there (a consumer that has just become exclusive goes on where the group was).
+ */
+export const startingPositions = (stored: PartitionPosition[], committed: PartitionPosition[]): PartitionPosition[] => {
+  const key = (p: PartitionPosition) => `${p.topic}/${p.partition}`;
+  const own = new Set(stored.map(key));
+  return [...stored, ...committed.filter((p) => !own.has(key(p)))];
+};
 
 export class LogUnavailableError extends Error {
   readonly code = 'LOG_UNAVAILABLE';

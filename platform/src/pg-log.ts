@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { topicPartitions, type TopicName } from '@hephaestus/schemas';
 import { chunksOf, pgText, type Sql } from './database.ts';
 import type { Logger } from './logger.ts';
-import { LogUnavailableError, type ConsumedRecord, type Log, type LogRecord, type PartitionLag, type SubscribeOptions } from './log.ts';
+import { LogUnavailableError, type ConsumedRecord, type Log, type LogRecord, type PartitionLag, type PartitionPosition, type SubscribeOptions } from './log.ts';
 
 const partitionsOf = (topic: string): number => topicPartitions[topic as TopicName] ?? 1;
 
@@ -275,5 +275,11 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
         ORDER BY p.topic, p.partition`
     ).map((r) => ({ topic: r.topic, partition: r.partition, lag: Number(r.lag) }));
 
-  return { kind: 'postgres', ensureTopics, send, subscribe, ready, lag, close, prune };
+  const committed = async (groupId: string, topics: string[]): Promise<PartitionPosition[]> =>
+    (
+      await sql<{ topic: string; partition: number; committed: string }[]>`
+        SELECT topic, partition, committed FROM log_offsets WHERE group_id = ${groupId} AND topic IN ${sql(topics)} ORDER BY topic, partition`
+    ).map((r) => ({ topic: r.topic, partition: r.partition, offset: BigInt(r.committed) }));
+
+  return { kind: 'postgres', ensureTopics, send, subscribe, ready, lag, committed, close, prune };
 };

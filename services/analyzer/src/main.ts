@@ -1,5 +1,5 @@
 // Wires the analyzer: onto the parts `heph up` shares, or as its own process (`heph analyzer`).
-import { loadCosts, runActiveStandby, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
+import { exitToStandBy, loadCosts, runActiveStandby, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
 import { Gauge } from 'prom-client';
 import { startAnalyzer } from './analyzer.ts';
 import type { AnalyzerConfig } from './config.ts';
@@ -21,11 +21,6 @@ export const policyOptions = async (config: PolicyConfig) => ({
 /** The active analyzer's advisory lock key (beside the migrations' 727_001, appends' 727_002 and the publisher's 727_003). */
 export const analyzerLockKey = 727_004;
 
-/** A process whose analyzer lost its active turn exits (1) so its supervisor starts it again as a standby. */
-const exitOnLost = () => {
-  process.exitCode = 1;
-  process.kill(process.pid, 'SIGTERM');
-};
 
 /**
  * `consoleUrl`: where alerts link to; `heph up` passes the console's address once it listens. One
@@ -33,7 +28,7 @@ const exitOnLost = () => {
  * others stand by and the first to take the lock goes on from the committed offsets and the stored
  * detector state when the active one stops or dies.
  */
-export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, logger }: ServiceParts, consoleUrl = config.HEPH_CONSOLE_URL, onLost = exitOnLost) => {
+export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, logger }: ServiceParts, consoleUrl = config.HEPH_CONSOLE_URL, onLost = exitToStandBy) => {
   const options = {
     sql: runtime.db.sql,
     database: runtime.db,

@@ -1,8 +1,9 @@
 // Several healers on one database share the remediations through leases in PostgreSQL. A healer in a
 // child process is killed with SIGKILL while a step of its remediation is in flight: another healer takes
 // the remediation over once the lease expires and resumes it from the recorded steps. Two live healers
-// that both see every incident never drive one remediation at once. The agent is a loopback HTTP server
-// that counts calls per idempotency key and holds the calls the test says.
+// that both see every incident never drive one remediation at once. With the deciding lock one healer
+// follows heph.events at a time and a standby takes that over the moment it dies. The agent is a
+// loopback HTTP server that counts calls per idempotency key and holds the calls the test says.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
@@ -77,11 +78,14 @@ const threeSteps = (agentUrl: string): Playbook =>
     verify: { signal: 'error_rate', windowSeconds: 2, max: 0.05 },
   });
 
-const healerOptions = (playbooks: Playbook[], healerId: string) => ({
+/** `group`: a consumer group prefix the healers share; by default a group per healer, so each sees every incident (as after a rebalance) and only the lease keeps them apart. */
+const healerOptions = (playbooks: Playbook[], healerId: string, group?: string) => ({
   playbooks, allowedHosts: ['127.0.0.1'], resolutionSeconds: 2, graceSeconds: 1, pollMs: 100, healerId, leaseSeconds,
-  // A group per healer: each sees every incident, as after a rebalance, and only the lease keeps them apart.
-  consumerGroupPrefix: `lease-test-${healerId}-${randomUUID()}`,
+  consumerGroupPrefix: group ?? `lease-test-${healerId}-${randomUUID()}`,
 });
+
+/** Healers that take the deciding turn in turn, in one consumer group. */
+type Deciding = { group: string };
 
 type Line = { msg: string; level: number; incidentId?: string };
 
@@ -97,11 +101,14 @@ const startHarness = async () => {
   const stops: Array<() => Promise<unknown>> = [];
 
   /** A healer in this process, logging at debug level into `lines`. */
-  const healer = async (healerId: string) => {
+  const healer = async (healerId: string, deciding?: Deciding) => {
     const lines: Line[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
     const healerLog = createPgLog(sql, testLogger(), { pollMs: 50 });
-    const started = await startHealer({ sql, log: healerLog, logger, registry: new Registry(), ...healerOptions(playbooks, healerId) });
+    const started = await startHealer({
+      sql, log: healerLog, logger, registry: new Registry(), ...healerOptions(playbooks, healerId, deciding?.group),
+      ...(deciding ? { decidingLock: { database: { kind: 'postgresql' as const, url: fresh.url }, onLost: () => {} } } : {}),
+    });
     stops.push(async () => {
       await started.stop();
       await healerLog.close();
@@ -110,7 +117,8 @@ const startHarness = async () => {
   };
 
   /** A healer in a child process of its own, on its own connections, to be killed with SIGKILL. */
-  const childHealer = async (healerId: string) => {
+  const childHealer = async (healerId: string, deciding?: Deciding) => {
+    const lock = deciding ? `decidingLock: { database: { kind: 'postgresql', url: ${JSON.stringify(fresh.url)} }, onLost: () => process.exit(1) },` : '';
     const script = `
       import { Registry } from 'prom-client';
       import { createLogger, createPgLog, openDatabase } from ${JSON.stringify(join(import.meta.dirname, '../../../platform/src/index.ts'))};
@@ -118,7 +126,7 @@ const startHarness = async () => {
       const logger = createLogger({ level: 'info' });
       const database = await openDatabase({ url: ${JSON.stringify(fresh.url)}, dataDir: '', log: logger });
       const log = createPgLog(database.sql, logger, { pollMs: 50 });
-      await startHealer({ sql: database.sql, log, logger, registry: new Registry(), ...${JSON.stringify(healerOptions(playbooks, healerId))} });`;
+      await startHealer({ sql: database.sql, log, logger, registry: new Registry(), ${lock} ...${JSON.stringify(healerOptions(playbooks, healerId, deciding?.group))} });`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise((r) => child.once('exit', r));
     const lines: Line[] = [];
@@ -260,5 +268,32 @@ describe('healers sharing remediations through leases', () => {
       await eventually(`the lease of ${incidentId} to be released`, async () => ((await h.lease(incidentId)) === undefined ? true : undefined));
     }
     for (const x of Object.values(healers)) expect(x.lines.filter((l) => l.msg.startsWith('took over'))).toEqual([]);
+  });
+
+  it('lets one healer decide at a time: a standby takes the deciding turn the moment the deciding one is killed, and decides the next incident', async () => {
+    const h = (harness = await startHarness());
+    const deciding = { group: `deciding-${randomUUID()}` };
+    await h.traffic('coder');
+    await h.traffic('planner');
+    const a = await h.childHealer('healer-a', deciding);
+    const b = await h.healer('healer-b', deciding);
+    await eventually('healer-b to stand by', () => b.lines.find((l) => l.msg.startsWith('deciding healer standing by')));
+    // A decides the first incident; B, standing by, does not follow heph.events at all.
+    const first = await h.incident('coder');
+    await h.validated(first);
+    expect(a.lines.some((l) => l.incidentId === first)).toBe(true);
+    expect(b.lines.some((l) => l.msg === 'healer consuming heph.events')).toBe(false);
+
+    await a.kill();
+    const killedAt = Date.now();
+    await eventually('healer-b to take the deciding turn', () => b.lines.find((l) => l.msg === 'healer consuming heph.events'), 30_000);
+    console.log(`deciding healer SIGKILL: the standby followed heph.events ${Date.now() - killedAt} ms after the kill`);
+    const second = await h.incident('planner');
+    await h.validated(second);
+    const started = (await h.stream(second)).filter((e) => e.type === 'remediation.started');
+    expect(started).toHaveLength(1);
+    expect(b.lines.some((l) => l.incidentId === second)).toBe(true);
+    // The first incident keeps its one remediation.
+    expect((await h.stream(first)).filter((e) => e.type === 'remediation.started')).toHaveLength(1);
   });
 });

@@ -17,9 +17,9 @@ import {
   type Remediation,
   type RemediationCommand,
 } from '@hephaestus/aggregates';
-import { deterministicId, hasEvent, onEventsAppended, type ConsumedRecord, type Database, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
-import { hephEvent, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
-import { Counter, type Registry } from 'prom-client';
+import { deterministicId, hasEvent, onEventsAppended, readCheckpoint, runActiveStandby, startingPositions, storeCheckpoint, type ConsumedRecord, type Database, type Log, type Logger, type Sql, type TransactionSql } from '@hephaestus/platform';
+import { hephEvent, topicPartitions, topics, type EventDataOf, type Playbook, type PlaybookStep, type StoredEvent } from '@hephaestus/schemas';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { describeAction, runAction, undoGitHub, type ActionContext, type ActionResult, type GitHubExecutor } from './adapters/actions.ts';
 import { acquireLease, checkLease, claimableRemediations, LeaseLostError, releaseLease, renewLease } from './adapters/lease-store.ts';
 import { fleetServices, guardRemediations, incidentFacts, verifyPoints } from './adapters/fleet.ts';
@@ -28,6 +28,9 @@ import { renewalIntervalMs, type Lease } from './domain/lease.ts';
 import type { IncidentEvidence } from './domain/evidence.ts';
 import { choosePlaybook } from './domain/match.ts';
 import { baselineIntervals, baselineOf, verifySignal } from './domain/verify.ts';
+
+/** The deciding healer's advisory lock key (beside the migrations' 727_001, appends' 727_002, the publisher's 727_003 and the analyzer's 727_004). */
+export const decidingLockKey = 727_005;
 
 export type HealerOptions = {
   sql: Sql;
@@ -48,6 +51,13 @@ export type HealerOptions = {
   healerId: string;
   /** How long a lease lasts unrenewed (HEPH_HEALER_LEASE_SECONDS): a dead healer's remediations wait that long. */
   leaseSeconds: number;
+  /**
+   * Several healers on one PostgreSQL database: one at a time follows heph.events and decides on new
+   * incidents (it holds the deciding lock and reads as an exclusive consumer from the position it
+   * stored); the others stand by and take over at once when it dies. Every healer drives and takes over
+   * remediations by their leases either way. Without it, the healers' consumer group shares the topic.
+   */
+  decidingLock?: { database: Pick<Database, 'kind' | 'url'>; onLost: (reason: string) => void };
   /** Every playbook as a dry run (HEPH_HEALER_DRY_RUN). */
   dryRun?: boolean;
   /** Opens and closes fix pull requests; without it GitHub steps fail with a reason. */
@@ -439,8 +449,30 @@ export const startHealer = async (options: HealerOptions) => {
           return undefined;
         })
     : undefined;
-  const subscription = await options.log.subscribe({ groupId: `${options.consumerGroupPrefix}-healer`, topics: [topics.events], handle: consume });
-  logger.info({ playbooks: options.playbooks.map((p) => p.id), dryRun: options.dryRun ?? false, healerId: options.healerId, leaseSeconds: options.leaseSeconds }, 'healer consuming heph.events');
+  const groupId = `${options.consumerGroupPrefix}-healer`;
+  /** The deciding healer's position in a partition of heph.events, stored after each batch. */
+  const positionName = (partition: number) => `${groupId}:${topics.events}:${partition}`;
+  const follow = async () => {
+    const exclusive = options.decidingLock !== undefined;
+    const stored = await Promise.all(
+      Array.from({ length: topicPartitions[topics.events] }, async (_, partition) => ({ topic: topics.events, partition, offset: await readCheckpoint(sql, positionName(partition)) })),
+    );
+    const subscription = await options.log.subscribe({
+      groupId,
+      topics: [topics.events],
+      handle: async (batch) => {
+        await consume(batch);
+        if (exclusive) await storeCheckpoint(sql, positionName(batch.partition), batch.records.at(-1)!.offset + 1n);
+      },
+      ...(exclusive ? { exclusive: { from: startingPositions(stored.filter((p) => p.offset > 0n), await options.log.committed(groupId, [topics.events])) } } : {}),
+    });
+    logger.info({ playbooks: options.playbooks.map((p) => p.id), dryRun: options.dryRun ?? false, healerId: options.healerId, leaseSeconds: options.leaseSeconds }, 'healer consuming heph.events');
+    return subscription;
+  };
+  const deciding = options.decidingLock
+    ? await runActiveStandby({ database: options.decidingLock.database, lockKey: decidingLockKey, name: 'deciding healer', logger, start: follow, onLost: options.decidingLock.onLost })
+    : { ...(await follow()), active: () => true };
+  new Gauge({ name: 'heph_healer_deciding', help: 'Whether this healer follows heph.events and decides on new incidents (1) or stands by for that (0); every healer drives remediations.', registers: [options.registry], collect() { this.set(deciding.active() ? 1 : 0); } });
 
   return {
     /** Stops cleanly: steps in flight finish or are left started, and every lease is given up for another healer. */
@@ -449,7 +481,7 @@ export const startHealer = async (options: HealerOptions) => {
       wakeAll();
       clearTimeout(scan);
       await scanning;
-      await subscription.stop();
+      await deciding.stop();
       await Promise.all(running.values());
       await unlisten?.();
     },

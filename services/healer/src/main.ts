@@ -1,6 +1,6 @@
 // Wires the healer: onto the parts `heph up` shares, or as its own process (`heph healer`).
 import { resolve } from 'node:path';
-import { ConfigError, loadPlaybooks, registerWebhookRoute, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
+import { ConfigError, exitToStandBy, loadPlaybooks, registerWebhookRoute, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
 import type { HealerConfig } from './config.ts';
 import { githubFixerFromConfig } from './github/from-config.ts';
 import type { GitHubFixer } from './github/fixer.ts';
@@ -43,6 +43,8 @@ export const wireHealer = async (config: HealerConfig, { runtime, registry, logg
     healerId: config.HEPH_HEALER_ID,
     leaseSeconds: config.HEPH_HEALER_LEASE_SECONDS,
     github,
+    // A healer whose deciding turn went with its lock connection exits (1): its supervisor starts it again, standing by.
+    decidingLock: { database: runtime.db, onLost: exitToStandBy },
   }).catch(async (error: unknown) => {
     await github?.stop();
     throw error;

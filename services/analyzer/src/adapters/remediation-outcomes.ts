@@ -1,7 +1,7 @@
 // consume heph.events → a remediation's outcome → the incident command it calls for → append. The healer
 // records only its own stream; the incident's side (mitigated, reopened) is decided here, idempotently:
 // a replayed event finds its outcome already recorded on the incident.
-import { hasEvent, type ConsumedRecord, type Log, type Logger, type Sql } from '@hephaestus/platform';
+import { hasEvent, startingPositions, type ConsumedRecord, type Log, type Logger, type Sql } from '@hephaestus/platform';
 import { hephEvent, topics, type HephEvent } from '@hephaestus/schemas';
 import pRetry from 'p-retry';
 import { incidentCommandFor } from '../domain/remediation-outcome.ts';
@@ -19,7 +19,8 @@ const parse = (record: ConsumedRecord): HephEvent | undefined => {
 
 /**
  * `exclusive`: only this analyzer follows the outcomes (it holds the analyzer lock); it goes on from the
- * position it stored after its last batch, at once, instead of waiting for a dead analyzer's session.
+ * position it stored after its last batch (or where the shared group was), at once, instead of waiting
+ * for a dead analyzer's session.
  */
 export const startRemediationOutcomes = async (options: { sql: Sql; log: Log; logger: Logger; consumerGroupPrefix: string; exclusive?: boolean }) => {
   const { sql, logger } = options;
@@ -47,6 +48,6 @@ export const startRemediationOutcomes = async (options: { sql: Sql; log: Log; lo
     groupId,
     topics: [topics.events],
     handle,
-    ...(options.exclusive ? { exclusive: { from: await appliedOffsets(sql, groupId) } } : {}),
+    ...(options.exclusive ? { exclusive: { from: startingPositions(await appliedOffsets(sql, groupId), await options.log.committed(groupId, [topics.events])) } } : {}),
   });
 };
