@@ -77,12 +77,15 @@ const startHarness = async () => {
   const at = () => new Date().toISOString();
   const nowMs = Date.now();
 
-  /** Healthy calls for a service around now, with its control URL (under /hang/ for a hanging agent). */
-  const traffic = async (service: string, options: { hang?: boolean } = {}) => {
+  /**
+   * Healthy calls for a service around now, with its control URL (under /hang/ for a hanging agent);
+   * `untilMs`: none from then on (as an analyzer behind has not stored them yet).
+   */
+  const traffic = async (service: string, options: { hang?: boolean; fromMs?: number; untilMs?: number } = {}) => {
     const controlUrl = `${agent.url}${options.hang ? '/hang' : ''}/${service}/control`;
-    for (let t = Math.floor(nowMs / 2000) * 2000 - 60_000; t < nowMs + 120_000; t += 2000) {
+    for (let t = Math.floor((options.fromMs ?? nowMs - 60_000) / 2000) * 2000; t < (options.untilMs ?? nowMs + 120_000); t += 2000) {
       await sql`INSERT INTO rollups (service, resolution_seconds, bucket_start, calls, errors, sketch, control_url)
-                VALUES (${service}, 2, ${new Date(t)}, 100, 0, ${Buffer.alloc(0)}, ${controlUrl})`;
+                VALUES (${service}, 2, ${new Date(t)}, 100, 0, ${Buffer.alloc(0)}, ${controlUrl}) ON CONFLICT DO NOTHING`;
     }
   };
   const open = async (service: string, signal: string, value: number, baseline: number) => {
@@ -276,5 +279,33 @@ describe('the healer decides on the settled ranking', () => {
     await h.until(second, 'remediation.step_succeeded');
     // The first one's step is still in flight: nothing waited for it.
     expect((await h.remediation(first)).map((e) => e.type)).toEqual(['remediation.started', 'remediation.step_started']);
+  });
+
+  it('judges the verification window only once the signal’s data has moved past it, as an analyzer behind stores it late', async () => {
+    const h = (harness = await startHarness());
+    // Stored up to now: the intervals after the action are not there yet.
+    await h.traffic('coder', { untilMs: Date.now() });
+    await h.start([restart]);
+    const incidentId = await h.open('coder', 'error_rate', 0.4, 0.01);
+    await h.rank(incidentId, [['coder', 0.9]]);
+    const waiting = await h.logged('verification waits for error_rate of coder to move past its window');
+    expect(waiting).toMatchObject({ incidentId, service: 'coder' });
+    expect((await h.remediation(incidentId)).map((e) => e.type)).not.toContain('remediation.failed');
+    // The analyzer catches up: the window and the interval after it arrive, healthy.
+    await h.traffic('coder', { fromMs: Date.now() - 10_000, untilMs: Date.now() + 10_000 });
+    const events = await h.until(incidentId, 'remediation.validated');
+    expect(events.find((e) => e.type === 'remediation.validated')!.data.detail).toMatch(/^error_rate 0\.0 % over \d+ intervals/);
+  });
+
+  it('judges an agent that sends nothing after its action four intervals after the window, and says there was no data', async () => {
+    const h = (harness = await startHarness());
+    await h.traffic('coder', { untilMs: Date.now() });
+    await h.start([restart]);
+    const incidentId = await h.open('coder', 'error_rate', 0.4, 0.01);
+    await h.rank(incidentId, [['coder', 0.9]]);
+    const events = await h.until(incidentId, 'remediation.failed');
+    expect(events.find((e) => e.type === 'remediation.failed')!.data).toMatchObject({ reason: 'verification failed: no error_rate data in the 2 s after the action to verify with', verificationFailed: true });
+    // It waited for the data first.
+    expect(h.lines.some((l) => l.incidentId === incidentId && l.msg.startsWith('verification waits for error_rate of coder'))).toBe(true);
   });
 });

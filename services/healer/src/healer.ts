@@ -245,6 +245,8 @@ export const startHealer = async (options: HealerOptions) => {
     await execute(incidentId, command, { lease });
   };
 
+  /** Remediations whose verification said it waits for data (said once each). */
+  const awaitingData = new Set<string>();
   // verify: the signal over closed intervals since verification started, against max or the baseline.
   const verify = async (incidentId: string, state: ActiveRemediation, lease: Lease) => {
     const { plan } = state;
@@ -264,7 +266,20 @@ export const startHealer = async (options: HealerOptions) => {
     const verdict = verifySignal(points, { ...plan.verify, startedAtMs, baseline, nowMs: closedBefore });
     // Not done before the last interval of the window has closed (and its grace passed): wait for that.
     const windowEndMs = startedAtMs + plan.verify.windowSeconds * 1000;
-    if (!verdict.done) return wait(Math.ceil(windowEndMs / resolutionMs) * resolutionMs + options.graceSeconds * 1000 - now());
+    const afterWindowMs = Math.ceil(windowEndMs / resolutionMs) * resolutionMs;
+    if (!verdict.done) return wait(afterWindowMs + options.graceSeconds * 1000 - now());
+    // Nor before the signal's own data has moved past the window: an analyzer behind on a busy machine
+    // has not stored the window's last intervals yet. An agent that sends nothing after the window is
+    // judged anyway, four intervals later.
+    const settledByMs = afterWindowMs + options.graceSeconds * 1000 + 4 * resolutionMs;
+    if (now() < settledByMs && (await verifyPoints(sql, options.resolutionSeconds, plan.service, plan.verify.signal, afterWindowMs, now() + resolutionMs)).length === 0) {
+      if (!awaitingData.has(incidentId)) {
+        awaitingData.add(incidentId);
+        logger.info({ incidentId, service: plan.service, signal: plan.verify.signal }, `verification waits for ${plan.verify.signal} of ${plan.service} to move past its window (the analyzer has not stored it yet)`);
+      }
+      return wait(Math.min(500, settledByMs - now()));
+    }
+    awaitingData.delete(incidentId);
     // Only the remediation's outcome: the analyzer decides what it means for the incident (mitigated, reopened).
     await execute(incidentId, { type: 'RecordVerification', ok: verdict.ok, detail: verdict.detail }, { lease });
   };

@@ -36,4 +36,19 @@ describe('verification of a remediation', () => {
     expect(verifySignal([p(100_000, 300), p(110_000, 300)], { ...latency, nowMs: 121_000 })).toMatchObject({ done: true, ok: false, detail: 'latency_p99 300 ms over 2 intervals (80 samples, worst 300 ms) in the 20 s after the action, expected under 300 ms (baseline 200 ms × 1.5)' });
     expect(verifySignal([p(100_000, 1)], { ...latency, baseline: undefined, nowMs: 121_000 })).toMatchObject({ done: true, ok: false, detail: expect.stringContaining('baseline') });
   });
+
+  it('lets the first of three or more intervals settle: calls in flight at the action end there', () => {
+    // At 5 s: four intervals in the window. The pool drains slow calls from before the action into the first.
+    const latency = { signal: 'gen_ai.client.operation.duration', startedAtMs: 100_000, windowSeconds: 20, baselineFactor: 2, baseline: 0.5 };
+    const drained = [p(105_000, 0.6), p(100_000, 2.2), p(110_000, 0.55), p(115_000, 0.5)];
+    expect(verifySignal(drained, { ...latency, nowMs: 121_000 })).toEqual({
+      done: true,
+      ok: true,
+      detail: 'gen_ai.client.operation.duration 0.55 over 3 intervals (120 samples, worst 0.6, the first of 4 (2.2) settling) in the 20 s after the action, expected under 1 (baseline 0.5 × 2)',
+    });
+    // Still slow after it: the fix did not work.
+    expect(verifySignal([p(100_000, 2.2), p(105_000, 1.9), p(110_000, 1.2), p(115_000, 1.1)], { ...latency, nowMs: 121_000 })).toMatchObject({ done: true, ok: false });
+    // Two intervals: both judged, the first too.
+    expect(verifySignal([p(100_000, 2.2), p(110_000, 0.5)], { ...latency, nowMs: 121_000 })).toMatchObject({ done: true, ok: false });
+  });
 });

@@ -1,6 +1,7 @@
 // Whether a remediation worked: over the closed intervals from the start of verification to the end of
-// its window (weighted by their samples), the signal is at or under the playbook's ceiling (`max`) and
-// under the pre-incident baseline times `baselineFactor`. Pure: the intervals and the time are arguments.
+// its window (weighted by their samples; with three or more, after the first, where calls in flight at
+// the action end), the signal is at or under the playbook's ceiling (`max`) and under the pre-incident
+// baseline times `baselineFactor`. Pure: the intervals and the time are arguments.
 export type VerifyPoint = { startMs: number; value: number; count: number };
 export type Verification = { done: false } | { done: true; ok: boolean; detail: string };
 
@@ -28,7 +29,11 @@ export const verifySignal = (
   const limit = [input.max !== undefined ? `at most ${fmt(input.max)}` : '', ceiling !== undefined ? `under ${fmt(ceiling)} (baseline ${fmt(input.baseline!)} × ${input.baselineFactor})` : '']
     .filter(Boolean)
     .join(' and ');
-  const after = points.filter((p) => p.startMs >= input.startedAtMs && p.startMs < input.startedAtMs + input.windowSeconds * 1000 && p.count > 0);
+  const window = points.filter((p) => p.startMs >= input.startedAtMs && p.startMs < input.startedAtMs + input.windowSeconds * 1000 && p.count > 0).sort((a, b) => a.startMs - b.startMs);
+  // Calls in flight when the action ran end in the first interval after it (slow ones from a saturated
+  // pool, failing ones a restart cut): with three intervals or more, that one settles and is not judged.
+  const settling = window.length >= 3;
+  const after = settling ? window.slice(1) : window;
   // The window is judged as a whole, each interval weighted by its samples (an error rate is errors over
   // calls): one interval of a few calls with two stragglers from before the action must not fail a fix.
   if (input.nowMs < input.startedAtMs + input.windowSeconds * 1000) return { done: false };
@@ -37,6 +42,7 @@ export const verifySignal = (
   const mean = after.reduce((n, p) => n + p.value * p.count, 0) / count;
   const worst = Math.max(...after.map((p) => p.value));
   const over = (input.max !== undefined && mean > input.max) || (ceiling !== undefined && mean >= ceiling);
-  const detail = `${input.signal} ${fmt(mean)} over ${after.length} intervals (${count} samples, worst ${fmt(worst)}) in the ${input.windowSeconds} s after the action, expected ${limit}`;
+  const settled = settling ? `, the first of ${window.length} (${fmt(window[0]!.value)}) settling` : '';
+  const detail = `${input.signal} ${fmt(mean)} over ${after.length} intervals (${count} samples, worst ${fmt(worst)}${settled}) in the ${input.windowSeconds} s after the action, expected ${limit}`;
   return { done: true, ok: !over, detail };
 };
