@@ -275,7 +275,7 @@ export const startHealer = async (options: HealerOptions) => {
     if (now() < settledByMs && (await verifyPoints(sql, options.resolutionSeconds, plan.service, plan.verify.signal, afterWindowMs, now() + resolutionMs)).length === 0) {
       if (!awaitingData.has(incidentId)) {
         awaitingData.add(incidentId);
-        logger.info({ incidentId, service: plan.service, signal: plan.verify.signal }, `verification waits for ${plan.verify.signal} of ${plan.service} to move past its window (the analyzer has not stored it yet)`);
+        logger.info({ incidentId, service: plan.service, signal: plan.verify.signal }, `verification waits for ${plan.verify.signal} of ${plan.service} to move past its window (not stored yet: the analyzer is behind, or the agent sends nothing)`);
       }
       return wait(Math.min(500, settledByMs - now()));
     }

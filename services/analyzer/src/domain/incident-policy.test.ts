@@ -211,6 +211,19 @@ describe('incident policy', () => {
     expect(near.results[0]!.decisions[0]!.reason).toMatch(/limit predicted in 300 s/);
   });
 
+  it('keeps a prediction short of the bar out of an incident opened later on its service: no OOM playbook for memory noise', () => {
+    // Given a healthy agent's memory noise fitted as a far, unsure ramp, then that agent's latency paging.
+    const unsure = obs('coder', 'failure.predicted', 0, 9e8, 1e9, { etaSeconds: 1500, confidence: 0.6 });
+    const latency = (n: number) => obs('coder', 'latency.mean_ms', n, 900, 400);
+    // When the policy judges them.
+    const r = run([[0, [unsure, latency(0)]], [1, [latency(1)]], [2, [latency(2)]]]);
+    // Then the incident holds the latency alone; the forecast was ignored, and says why.
+    expect(r.types(2).includes('OpenIncident') || r.types(1).includes('OpenIncident')).toBe(true);
+    const attached = r.commands.filter((c) => c.type === 'OpenIncident' || c.type === 'AttachSignal').map((c) => ('signal' in c ? c.signal : ''));
+    expect(attached).not.toContain('failure.predicted');
+    expect(r.results[0]!.decisions.find((d) => d.signal === 'failure.predicted')).toMatchObject({ decision: 'ignored', reason: 'prediction confidence 0.60 under 0.9: a forecast, not a fault' });
+  });
+
   it('lets config override a meaning: a team that pages on a gauge says so', () => {
     const settings = { ...defaultPolicySettings(res), meanings: [{ signal: 'queue.depth', role: 'symptom' as const, bad: 'up' as const, severity: 'critical' as const, minRelativeChange: 1, confirmIntervals: 1 }] };
     const r = run([[0, [obs('worker', 'queue.depth', 0, 400, 100)]]], initialPolicyState(), { ...context, settings });

@@ -236,6 +236,16 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
       decisions.push({ service: o.service, signal: o.signal, decision: 'refreshed', incidentId: holder.id, reason: 'already part of the incident' });
       continue;
     }
+    // A prediction short of the paging bar (the limit too far off, or too unsure) is a forecast, not a
+    // fault: it joins no incident, neither now nor later as evidence (a healthy agent's memory noise
+    // would pull the root cause and the healer's playbook towards it). One an incident holds stays.
+    if (meaning.role === 'prediction') {
+      const short = pageable(o, meaning, 0, settings);
+      if (!short.page) {
+        decisions.push({ service: o.service, signal: o.signal, decision: 'ignored', reason: short.why.replace(/: evidence only$/, ': a forecast, not a fault') });
+        continue;
+      }
+    }
     const previous = pending[key];
     const counted = !previous ? 1 : previous.lastBucketMs === o.bucketStartMs ? previous.count : previous.lastBucketMs >= o.bucketStartMs - 2 * settings.resolutionMs ? previous.count + 1 : 1;
     pending[key] = { count: counted, lastBucketMs: o.bucketStartMs };
