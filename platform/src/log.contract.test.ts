@@ -178,7 +178,8 @@ describe.each(adapters)('log port on %s', (_name, open) => {
       // By partition and offset: a batch delivered again (a rebalance under load) counts once.
       const read = new Map<string, ConsumedRecord>();
       const reader = await own.subscribe({ groupId: `all-${run}`, topics: ['otel.spans'], handle: async ({ records }) => void records.forEach((r) => read.set(`${r.partition}/${r.offset}`, r)) });
-      await waitFor(() => (read.size === keys.length ? true : undefined));
+      // A group's first join on a broker busy with a whole test run can take longer than the usual 30 s.
+      await waitFor(() => (read.size === keys.length ? true : undefined), 120_000);
       await reader.stop();
       const all = [...read.values()];
       const partitions = [...new Set(all.map((r) => r.partition))].sort();
@@ -189,7 +190,7 @@ describe.each(adapters)('log port on %s', (_name, open) => {
 
       const got = new Map<string, ConsumedRecord>();
       const exclusive = await own.subscribe({ groupId: `exclusive-${run}`, topics: ['otel.spans'], exclusive: { from }, handle: async ({ records }) => void records.forEach((r) => got.set(`${r.partition}/${r.offset}`, r)) });
-      await waitFor(() => (got.size >= expected.length ? true : undefined));
+      await waitFor(() => (got.size >= expected.length ? true : undefined), 120_000);
       await sleep(200);
       await exclusive.stop();
       expect([...got.values()].map((r) => r.key).sort()).toEqual(expected);
