@@ -231,7 +231,9 @@ export const runBacktest = async (argv: string[], io: BacktestIo, env: Record<st
   const scratchDir = await mkdtemp(join(tmpdir(), 'heph-backtest-'));
   const scratch = await openDatabase({ dataDir: scratchDir, log: logger });
   const counts = { records: 0, deadLetters: 0, firstMs: undefined as number | undefined, lastMs: undefined as number | undefined };
+  /** When the log last delivered or the analyzer last finished a batch, and how many batches are in hand: idle means neither for --idle-seconds. */
   let lastDeliveryMs = Date.now();
+  let handling = 0;
   // The analyzer reads the source log through a group of its own; what it would dead-letter is counted, not written.
   const replayLog: Log = {
     kind: source.log.kind,
@@ -246,7 +248,13 @@ export const runBacktest = async (argv: string[], io: BacktestIo, env: Record<st
         handle: async (batch) => {
           counts.records += batch.records.length;
           lastDeliveryMs = Date.now();
-          await options.handle(batch);
+          handling++;
+          try {
+            await options.handle(batch);
+          } finally {
+            handling--;
+            lastDeliveryMs = Date.now();
+          }
         },
       }),
     ready: source.log.ready,
@@ -296,7 +304,8 @@ export const runBacktest = async (argv: string[], io: BacktestIo, env: Record<st
         say(`${counts.records.toLocaleString('en-US')} records, telemetry up to ${eventTime > 0 ? new Date(eventTime).toISOString() : '–'}`);
       }
       if (eventTime > toMs + graceMs + 2 * resolutionMs) break;
-      if (Date.now() - lastDeliveryMs >= idleMs) break;
+      // A batch the analyzer is still applying is not idleness (a slow machine, a large batch).
+      if (handling === 0 && Date.now() - lastDeliveryMs >= idleMs) break;
     }
     // Judge the last intervals, then give the alert routing its moment to page.
     const end = analyzer.eventTimeMs();

@@ -136,6 +136,8 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
     apply: (tx: TransactionSql, items: T[]) => Promise<void>;
     /** In-memory effects, once the items are stored. */
     applied?: (items: T[]) => void;
+    /** An item's event time: how far the telemetry has got. */
+    timeOf: (item: T) => number;
   };
   const deadLetter = async (dead: Dead[]) => {
     if (dead.length === 0) return;
@@ -173,10 +175,19 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   const detectionNap = sleeper();
   /** A replay's first event time: it judges from there on. */
   let firstEventTimeMs: number | undefined;
+  /**
+   * A replay's newest event time per topic and partition: it judges up to the slowest of them, since the
+   * log hands out each partition at its own pace (a partition of metrics minutes ahead of the spans'
+   * would otherwise close intervals whose spans are still unread).
+   */
+  const replayedUpTo = new Map<string, number>();
   // A timestamp far in the future (a skewed agent clock) must not close intervals early: the clock caps it.
-  const advance = (timeMs: number) => {
+  const advance = (timeMs: number, partition: string) => {
     if (!Number.isFinite(timeMs)) return;
-    if (options.replay && (firstEventTimeMs === undefined || timeMs < firstEventTimeMs)) firstEventTimeMs = timeMs;
+    if (options.replay) {
+      if (firstEventTimeMs === undefined || timeMs < firstEventTimeMs) firstEventTimeMs = timeMs;
+      if (timeMs > (replayedUpTo.get(partition) ?? Number.NEGATIVE_INFINITY)) replayedUpTo.set(partition, timeMs);
+    }
     if (timeMs > eventTimeMs) eventTimeMs = options.replay ? timeMs : Math.min(timeMs, now() + 60_000);
   };
   const resolution = options.resolutionSeconds;
@@ -209,11 +220,9 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         }
       },
       applied: (spans) => {
-        for (const span of spans) {
-          correlator.observe(span);
-          advance(span.startTimeMs + span.durationMs);
-        }
+        for (const span of spans) correlator.observe(span);
       },
+      timeOf: (span) => span.startTimeMs + span.durationMs,
     })],
     [topics.metrics, stage<MetricPoint>({
       signal: 'metrics',
@@ -224,17 +233,13 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
         await storeStreams(tx, streams);
         await recordServiceLimits(tx, points);
       },
-      applied: (points) => {
-        for (const point of points) advance(point.timeMs);
-      },
+      timeOf: (point) => point.timeMs,
     })],
     [topics.logs, stage<LogRecordNormalized>({
       signal: 'logs',
       read: mapped(decodeLogsProtobuf, toLogRecords),
       apply: (tx, logs) => mergeSeries(tx, resolution, logSeries(logs, resolution)),
-      applied: (logs) => {
-        for (const record of logs) advance(record.timeMs);
-      },
+      timeOf: (record) => record.timeMs,
     })],
   ]);
 
@@ -264,6 +269,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       repeated = unapplied.length - fresh.length;
     });
     s.applied?.(items);
+    for (const item of items) advance(s.timeOf(item), `${topic}/${partition}`);
     // The telemetry passed the end of an interval (and its grace): judge it now, not at the next look.
     if (!options.replay && eventTimeMs > 0 && closedBefore() > judgedBefore) detectionNap.wake();
     metrics.records.inc({ signal: s.signal }, items.length);
@@ -363,7 +369,7 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
   // instead of half-filled ones on time.
   const closedBefore = () => {
     const resolutionMs = options.resolutionSeconds * 1000;
-    const watermark = options.replay ? eventTimeMs : Math.min(now(), eventTimeMs);
+    const watermark = options.replay ? Math.min(...replayedUpTo.values()) : Math.min(now(), eventTimeMs);
     return Math.floor((watermark - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
   };
   // Downsampling: base buckets roll into 1 min after 5 min, 1 min into 1 h after 2 h; each level is
