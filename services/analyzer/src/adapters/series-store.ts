@@ -55,7 +55,7 @@ export const storeStreams = async (tx: TransactionSql, streams: Map<string, Stre
   }
 };
 
-export type SeriesPoint = { service: string; operation: string; signal: string; startMs: number; value: number; max: number; count: number };
+export type SeriesPoint = { service: string; operation: string; signal: string; startMs: number; value: number; max: number; count: number; aggregation: 'sum' | 'mean' };
 
 /** Closed buckets with start in [fromMs, toMs), oldest first, as the values they stand for. */
 export const readSeries = async (sql: Sql, resolutionSeconds: number, fromMs: number, toMs: number): Promise<SeriesPoint[]> => {
@@ -71,6 +71,7 @@ export const readSeries = async (sql: Sql, resolutionSeconds: number, fromMs: nu
     value: bucketValue(r),
     max: r.max,
     count: r.count,
+    aggregation: r.aggregation,
   }));
 };
 

@@ -8,7 +8,7 @@ import type { Observation } from '../domain/incident-policy.ts';
 import type { SeriesDelta } from '../domain/series.ts';
 import { limitsOf, recordServiceLimits } from './rollup-store.ts';
 import { mergeSeries } from './series-store.ts';
-import { createSeriesWatch } from './series-watch.ts';
+import { createSeriesWatch, levelOf } from './series-watch.ts';
 
 const resolution = 10;
 const t0 = Date.UTC(2026, 10, 25, 10);
@@ -202,6 +202,44 @@ describe('series watch', () => {
       await own.close();
       await dropOwn();
     }
+  });
+
+  it('takes no lone slow call for a level shift, where a slowdown of every call is one', async () => {
+    // A vector store's GET /search: 12 calls an interval of about 12 ms. From interval 80 on, two
+    // intervals in three hold one call ten times slower (the mean up by 75 %: healthy services have
+    // tails); from 100 on every call takes five times as long.
+    const calls = 12;
+    const at = (i: number): SeriesDelta => {
+      const usual = 12 + wiggle(i) * 0.3;
+      const slowOne = i >= 80 && i < 100 && i % 3 !== 0;
+      const each = i >= 100 ? usual * 5 : usual;
+      const slowest = slowOne ? 120 : each + 1;
+      return { service: 'vector-db', operation: 'GET /search', signal: 'latency.mean_ms', aggregation: 'mean', bucketStartMs: bucket(60_000 + i), sum: each * (calls - 1) + slowest, count: calls, min: each - 1, max: slowest };
+    };
+    await db.sql.begin((tx) => mergeSeries(tx, resolution, Array.from({ length: 70 }, (_, i) => at(i))));
+    const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 70, limits: {}, budgets: [], checkpointSeconds: 0 });
+    await watch.observe(bucket(60_070));
+    const shifts: number[] = [];
+    for (let i = 70; i < 106; i++) {
+      await db.sql.begin((tx) => mergeSeries(tx, resolution, [at(i)]));
+      for (const o of await watch.observe(bucket(60_000 + i + 1))) {
+        if (o.service === 'vector-db' && o.explanation?.detector === 'level-shift') {
+          shifts.push((o.bucketStartMs - bucket(60_000)) / (resolution * 1000));
+          expect(o.explanation.evidence).toMatch(/; each interval's mean without its largest value$/);
+        }
+      }
+    }
+    // Judged on the plain means, the median of the last three was a slow call's (+75 %): a shift at interval 82.
+    expect(shifts.length).toBeGreaterThan(0);
+    expect(Math.min(...shifts)).toBeGreaterThanOrEqual(100);
+    expect(Math.min(...shifts)).toBeLessThanOrEqual(102);
+  });
+
+  it('reads a mean without its largest value for the level, and any other value as it is', () => {
+    expect(levelOf({ value: 21, max: 120, count: 12, aggregation: 'mean' }, 'up')).toBeCloseTo(12, 6);
+    expect(levelOf({ value: 21, max: 120, count: 12, aggregation: 'mean' }, 'down')).toBe(21);
+    expect(levelOf({ value: 21, max: 120, count: 2, aggregation: 'mean' }, 'up')).toBe(21);
+    expect(levelOf({ value: 21, max: 120, count: 12, aggregation: 'sum' }, 'up')).toBe(21);
   });
 
   it("judges each operation's latency on its own, in the intervals with enough calls to mean something", async () => {

@@ -63,6 +63,19 @@ export const signalName = (signal: string, operation: string) => (operation === 
 /** An operation's latency is judged only in intervals with this many calls: the mean of two calls is noise. */
 export const minOperationCalls = 5;
 
+/**
+ * What the level-shift test reads of an interval: a mean without its largest value when the bad side is
+ * up and the interval holds three values or more (calls, points); any other value as it is. One slow call among a dozen raises an
+ * interval's mean latency by half, and two such intervals of three looked like a shift (bench:healthy:
+ * 2 false pages a day on a healthy vector-db at 10 s); a real shift moves every call, so the mean of the
+ * others moves with it.
+ */
+export const levelOf = (point: Pick<SeriesPoint, 'value' | 'max' | 'count' | 'aggregation'>, bad: 'up' | 'down'): number =>
+  trimsLargest(point, bad) ? (point.value * point.count - point.max) / (point.count - 1) : point.value;
+
+const trimsLargest = (point: Pick<SeriesPoint, 'value' | 'max' | 'count' | 'aggregation'>, bad: 'up' | 'down'): boolean =>
+  point.aggregation === 'mean' && bad === 'up' && point.count >= 3 && Number.isFinite(point.max) && point.max >= point.value;
+
 type Shift = { bad: 'up' | 'down'; minRelativeChange: number; creepRelativeChange?: number; testLevel: boolean; values: number[] };
 
 const unitOf = (signal: string) => (signal.endsWith('_ms') ? 'ms' : signal.includes('memory') || signal.endsWith('.bytes') ? 'bytes' : signal.endsWith('_usd') ? 'USD' : '');
@@ -162,8 +175,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       WHERE resolution_seconds = ${options.resolutionSeconds} AND bucket_start >= ${new Date(fromMs)} AND bucket_start < ${new Date(toMs)}`;
     for (const r of rollups) {
       const startMs = r.bucket_start.getTime();
-      series.push({ service: r.service, operation: '', signal: 'calls', startMs, value: Number(r.calls), max: Number(r.calls), count: 1 });
-      if (r.p95_ms !== null) series.push({ service: r.service, operation: '', signal: 'latency.p95_ms', startMs, value: r.p95_ms, max: r.p95_ms, count: 1 });
+      series.push({ service: r.service, operation: '', signal: 'calls', startMs, value: Number(r.calls), max: Number(r.calls), count: 1, aggregation: 'sum' });
+      if (r.p95_ms !== null) series.push({ service: r.service, operation: '', signal: 'latency.p95_ms', startMs, value: r.p95_ms, max: r.p95_ms, count: 1, aggregation: 'mean' });
     }
     return series.sort((a, b) => a.startMs - b.startMs);
   };
@@ -210,7 +223,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       const verdict = entry.detector.update(point.startMs, point.value);
       const shift = entry.shift;
       if (shift) {
-        shift.values.push(point.value);
+        shift.values.push(levelOf(point, shift.bad));
         if (shift.values.length > shiftHistory) shift.values.shift();
       }
       if (warming) continue;
@@ -233,7 +246,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
             baseline: shifted.baseline,
             threshold: shifted.spread > 0 ? shifted.spread : undefined,
             windowSeconds: options.resolutionSeconds * levelSettings.recentPoints,
-            evidence: shifted.explanation,
+            evidence: trimsLargest(point, shift.bad) ? `${shifted.explanation}; each interval's mean without its largest value` : shifted.explanation,
             onset: onsetOf(shift.values, shifted.level, shifted.baseline, shift.bad),
           },
         });
