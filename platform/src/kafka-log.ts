@@ -89,13 +89,22 @@ export const createKafkaLog = (
     log.info({ topics: names }, 'kafka topics created');
   };
 
-  /** Waits until every partition of these topics has a leader (metadata reaches brokers a moment after creation). */
+  /**
+   * Waits until every partition of these topics has a leader that serves it. Metadata names the leader
+   * before that broker has created the partition's log: a first send then failed on one partition with
+   * 'not the leader', and kafkajs sent the whole request again, writing the other partitions twice.
+   * Their offsets answer once the leader serves them.
+   */
   const untilLeaders = async (names: string[], timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
         const { topics } = await admin.fetchTopicMetadata({ topics: names });
-        if (topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+        if (topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+          // One topic at a time: kafkajs logs each 'not the leader' answer as an error.
+          for (const name of names) await admin.fetchTopicOffsets(name);
+          return;
+        }
       } catch (error) {
         if (Date.now() > deadline) throw error;
       }

@@ -178,10 +178,11 @@ describe.each(adapters)('log port on %s', (_name, open) => {
       // By partition and offset: a batch delivered again (a rebalance under load) counts once.
       const read = new Map<string, ConsumedRecord>();
       const reader = await own.subscribe({ groupId: `all-${run}`, topics: ['otel.spans'], handle: async ({ records }) => void records.forEach((r) => read.set(`${r.partition}/${r.offset}`, r)) });
-      // A group's first join on a broker busy with a whole test run can take longer than the usual 30 s.
-      await waitFor(() => (read.size === keys.length ? true : undefined), 120_000);
+      await waitFor(() => (read.size >= keys.length ? true : undefined));
       await reader.stop();
       const all = [...read.values()];
+      // Each record stored once: a send retried after a partial failure wrote some partitions twice.
+      expect(all.map((r) => r.key).sort()).toEqual([...keys].sort());
       const partitions = [...new Set(all.map((r) => r.partition))].sort();
       expect(partitions.length).toBeGreaterThan(1);
       const [skipped, ...rest] = partitions;
@@ -190,7 +191,7 @@ describe.each(adapters)('log port on %s', (_name, open) => {
 
       const got = new Map<string, ConsumedRecord>();
       const exclusive = await own.subscribe({ groupId: `exclusive-${run}`, topics: ['otel.spans'], exclusive: { from }, handle: async ({ records }) => void records.forEach((r) => got.set(`${r.partition}/${r.offset}`, r)) });
-      await waitFor(() => (got.size >= expected.length ? true : undefined), 120_000);
+      await waitFor(() => (got.size >= expected.length ? true : undefined));
       await sleep(200);
       await exclusive.stop();
       expect([...got.values()].map((r) => r.key).sort()).toEqual(expected);
