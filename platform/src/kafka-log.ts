@@ -34,6 +34,9 @@ export const groupBySize = (records: LogRecord[], maxBytes: number): LogRecord[]
 /** How long a consumer that stopped heartbeating (a killed process) keeps its partitions. */
 export const sessionTimeoutMs = 10_000;
 
+/** The longest a broker holds a consumer's fetch when nothing new has arrived (kafkajs' default: 5 s). */
+const fetchWaitMs = 500;
+
 export const createKafkaLog = (
   options: { brokers: string[]; clientId: string; requestTimeoutMs?: number; topicPrefix?: string },
   log: Logger,
@@ -159,7 +162,9 @@ export const createKafkaLog = (
     const groupId = exclusive ? exclusiveGroup(group) : group;
     // A member that dies without leaving holds its partitions until its session times out:
     // 10 s instead of kafkajs' 30 s, with a heartbeat every second, also while a long batch is handled.
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 }, sessionTimeout: sessionTimeoutMs, heartbeatInterval: 1000, rebalanceTimeout: 30_000 });
+    // The broker holds an idle fetch up to maxWaitTimeInMs (it answers as soon as a record arrives), and
+    // disconnect waits for the fetch in flight: 500 ms instead of kafkajs' 5 s, so a stop takes well under a second.
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 }, sessionTimeout: sessionTimeoutMs, heartbeatInterval: 1000, rebalanceTimeout: 30_000, maxWaitTimeInMs: fetchWaitMs });
     await consumer.connect();
     await consumer.subscribe({ topics: topics.map(physical), fromBeginning: true });
     if (exclusive) {
