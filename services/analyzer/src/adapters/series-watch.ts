@@ -272,6 +272,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
         signal,
         bucketStartMs: point.startMs,
         value: point.value,
+        ...(shift && trimsLargest(point, shift.bad) ? { level: levelOf(point, shift.bad) } : {}),
         baseline: verdict.usual,
         summary: verdict.explanation,
         explanation: {

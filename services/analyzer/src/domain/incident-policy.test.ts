@@ -211,6 +211,20 @@ describe('incident policy', () => {
     expect(near.results[0]!.decisions[0]!.reason).toMatch(/limit predicted in 300 s/);
   });
 
+  it("pages no latency raised by one slow call: the change is judged on the others' mean, where the detector's level says so", () => {
+    // Given a healthy vector store whose interval means jump by 75 % when one of a dozen calls is slow.
+    const tail = (n: number) => obs('vector-db', 'latency.mean_ms{GET /search}', n, 21, 12, { level: 12.2 });
+    const slowdown = (n: number) => obs('vector-db', 'latency.mean_ms{GET /search}', n, 60, 12, { level: 59 });
+    // When two intervals in three carry a slow call, then every call gets five times slower.
+    const r = run([[0, [tail(0)]], [1, [tail(1)]], [2, []], [3, [tail(3)]], [4, [slowdown(4)]], [5, [slowdown(5)]]], initialPolicyState(), defaults);
+    // Then only the slowdown pages, and the tail's decisions say why not.
+    expect(r.types(0)).toEqual([]);
+    expect(r.types(3)).toEqual([]);
+    expect(count(r, 'OpenIncident')).toBe(1);
+    expect(r.types(5)[0]).toBe('OpenIncident');
+    expect(r.results[1]!.decisions[0]).toMatchObject({ decision: 'ignored', reason: "its largest value alone moved it: the others' mean 12.2 is not 50 % off its baseline 12" });
+  });
+
   it('keeps a prediction short of the bar out of an incident opened later on its service: no OOM playbook for memory noise', () => {
     // Given a healthy agent's memory noise fitted as a far, unsure ramp, then that agent's latency paging.
     const unsure = obs('coder', 'failure.predicted', 0, 9e8, 1e9, { etaSeconds: 1500, confidence: 0.6 });

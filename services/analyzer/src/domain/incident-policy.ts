@@ -46,6 +46,11 @@ export type Observation = {
   sustainOnly?: boolean;
   /** The detector's verdict already spans this many intervals (a level-shift's median): it confirms itself. */
   confirmedOver?: number;
+  /**
+   * What the change is judged on when it differs from `value`: an interval's mean latency without its
+   * slowest call (one slow call among a dozen raises the mean by half; a slowdown moves them all).
+   */
+  level?: number;
 };
 
 export type PolicySettings = {
@@ -214,6 +219,10 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     const judged = { ...meaning, minRelativeChange: o.sustainOnly ? bar / 2 : bar };
     if (meaning.role !== 'prediction' && !isBadMove(judged, o.value, o.baseline)) {
       decisions.push({ service: o.service, signal: o.signal, decision: 'ignored', reason: `${directionOf(o)} its baseline, which is not bad for ${o.signal} (bad: ${meaning.bad}${meaning.minRelativeChange ? `, by ${meaning.minRelativeChange * 100} % or more` : ''})` });
+      continue;
+    }
+    if (o.level !== undefined && meaning.role !== 'prediction' && !isBadMove(judged, o.level, o.baseline)) {
+      decisions.push({ service: o.service, signal: o.signal, decision: 'ignored', reason: `its largest value alone moved it: the others' mean ${Number(o.level.toPrecision(3))} is not ${meaning.minRelativeChange ? `${meaning.minRelativeChange * 100} % ` : ''}off its baseline ${Number(o.baseline.toPrecision(3))}` });
       continue;
     }
     // Keep alive the incidents that hold this signal.
