@@ -5,9 +5,9 @@
 // Postgres-backed log of a fresh database, replays it with `heph backtest` (the detectors, incident
 // policy, routing and playbook matching on the telemetry's own time, acting on nothing) and prints
 // every incident it would open: each is a false page.
-import { parseArgs } from 'node:util';
 import { Writable } from 'node:stream';
 import { createPgLog, openDatabase } from '@hephaestus/platform';
+import { parseOrRefuse } from '../usage.ts';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { decodeMetricsJson, decodeTracesJson, encodeMetricsProtobuf, encodeTracesProtobuf, topics } from '@hephaestus/schemas';
 import { runBacktest, type BacktestReport } from '../../cli/src/backtest.ts';
@@ -28,19 +28,12 @@ prints the incidents it would open and the pages it would send: on a healthy fle
                     look as good as one that sees well)
   -h, --help        show this help`;
 
-const { values } = parseArgs({
-  options: {
+const values = parseOrRefuse(usage, {
     days: { type: 'string', default: '3' },
     resolution: { type: 'string', default: '10' },
     seed: { type: 'string', default: '1' },
     fault: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
 });
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
 const days = Number(values.days);
 const resolutionSeconds = Number(values.resolution);
 if (!(days > 0) || !(resolutionSeconds > 0)) {
@@ -123,6 +116,7 @@ const memoryAt = (t: number) => {
   return Math.round((400 + 300 * load(t) + 20 * memoryNoise) * 2 ** 20);
 };
 
+process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/test';
 const fresh = await freshDatabase();
 const db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
 const log = createPgLog(db.sql, testLogger());

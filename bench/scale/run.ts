@@ -10,8 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import postgres from 'postgres';
+import { parseOrRefuse } from '../usage.ts';
 import { freshDatabase, kafkaBrokers } from '@hephaestus/platform/testing';
 import { decodeTracesJson, encodeTracesProtobuf } from '@hephaestus/schemas';
 
@@ -26,18 +26,11 @@ throughput on a backlog and the ingest → incident lag of pages under a steady 
   --backlog N       spans written while the analyzers are stopped (default 300000)
   -h, --help        show this help`;
 
-const { values } = parseArgs({
-  options: {
+const values = parseOrRefuse(usage, {
     services: { type: 'string', default: '40' },
     victims: { type: 'string', default: '20' },
     backlog: { type: 'string', default: '300000' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
 });
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
 const serviceCount = Number(values.services);
 const victimCount = Math.min(Number(values.victims), serviceCount);
 const backlogSpans = Number(values.backlog);
