@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgLog, openDatabase, type Database } from '@hephaestus/platform';
 import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
-import { decodeTracesJson, encodeTracesProtobuf, topics } from '@hephaestus/schemas';
+import { decodeMetricsJson, decodeTracesJson, encodeMetricsProtobuf, encodeTracesProtobuf, topics } from '@hephaestus/schemas';
 import { runBacktest, type BacktestReport } from './backtest.ts';
 
 const resolutionSeconds = 2;
@@ -112,5 +112,56 @@ describe('heph backtest', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--from 'yesterday' is not a time/);
     expect(bad.stderr).toContain('usage: heph backtest');
+  });
+});
+
+describe('heph backtest on a log whose partitions the replay reads at different paces', () => {
+  it('judges up to the slowest partition: a fault in spans read after the metrics ran ahead is still seen', async () => {
+    const fresh = await freshDatabase();
+    const db = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+    try {
+      const log = createPgLog(db.sql, testLogger());
+      await log.ensureTopics();
+      // 100 intervals of payments' server spans, 20 an interval, each in a record of its own (2,000
+      // records: four polls of the log, which returns 500 at a time), payments failing 60 % of its calls
+      // for 20 s from interval 60; and a memory gauge of the same 100 intervals in 2 records, which the
+      // replay reads to the end in its first poll.
+      const random = seeded(11);
+      let n = 0;
+      for (let bucket = 0; bucket < 100; bucket++) {
+        const start = t0 + bucket * resolutionSeconds * 1000;
+        const burst = bucket >= 60 && bucket < 70;
+        const records = Array.from({ length: 20 }, (_, i) => {
+          const decoded = decodeTracesJson(JSON.stringify({ resourceSpans: [request(n++, start + i * 90, random() < (burst ? 0.6 : 0.005))[1]!] }));
+          if (!decoded.ok) throw new Error(decoded.error.message);
+          return { key: 'payments', value: Buffer.from(encodeTracesProtobuf(decoded.value)), headers: { 'content-type': 'application/x-protobuf' } };
+        });
+        await log.send(topics.spans, records);
+      }
+      for (let chunk = 0; chunk < 2; chunk++) {
+        const dataPoints = Array.from({ length: 50 }, (_, i) => ({ timeUnixNano: nanos(t0 + (chunk * 50 + i) * resolutionSeconds * 1000), asInt: String(300_000_000 + ((chunk * 50 + i) % 7) * 1000) }));
+        const metrics = decodeMetricsJson(JSON.stringify({ resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'payments' } }] }, scopeMetrics: [{ metrics: [{ name: 'process.memory.usage', unit: 'By', gauge: { dataPoints } }] }] }] }));
+        if (!metrics.ok) throw new Error(metrics.error.message);
+        await log.send(topics.metrics, [{ key: 'payments', value: Buffer.from(encodeMetricsProtobuf(metrics.value)), headers: { 'content-type': 'application/x-protobuf' } }]);
+      }
+      const [out, err] = [sink(), sink()];
+      const code = await runBacktest(['--json', '--idle-seconds', '2'], { stdout: out.stream, stderr: err.stream }, {
+        DATABASE_URL: fresh.url,
+        HEPH_RESOLUTION_SECONDS: String(resolutionSeconds),
+        HEPH_DETECT_GRACE_SECONDS: '1',
+        HEPH_DETECT_WARMUP_BUCKETS: '20',
+        HEPH_PLAYBOOKS_DIR: 'playbooks',
+        LOG_LEVEL: process.env.BT_LOG ?? 'silent',
+      });
+      expect(code, err.text()).toBe(0);
+      const report = JSON.parse(out.text()) as BacktestReport;
+      expect(report.records).toBe(2002);
+      // Judged on the newest event time of any partition, the burst's intervals closed before its spans were read: no incident.
+      expect(report.incidents.map((i) => `${i.service} ${i.signal}`)).toEqual(['payments error_rate']);
+      expect(Date.parse(report.incidents[0]!.openedAt) - (t0 + 60 * resolutionSeconds * 1000)).toBeLessThanOrEqual(3 * resolutionSeconds * 1000);
+    } finally {
+      await db.close();
+      await fresh.drop();
+    }
   });
 });
