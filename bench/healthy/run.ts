@@ -23,6 +23,8 @@ prints the incidents it would open and the pages it would send: on a healthy fle
   --days N          simulated days (default 3)
   --resolution S    the analyzer's resolution in seconds (default 10)
   --seed N          the random seed (default 1)
+  --strong-cycle    latency rises with the load much more: the LLM calls 0.84x at night to 1.4x at the
+                    peak, vector-db 0.88x to 1.3x (by default 0.94x to 1.15x and 0.96x to 1.1x)
   --fault           the control: vector-db answers 5 times slower from 15:00 to 15:20 on the last
                     day, which must open one incident (without it, a bench that sees nothing would
                     look as good as one that sees well)
@@ -33,6 +35,7 @@ const values = parseOrRefuse(usage, {
     resolution: { type: 'string', default: '10' },
     seed: { type: 'string', default: '1' },
     fault: { type: 'boolean', default: false },
+    'strong-cycle': { type: 'boolean', default: false },
 });
 const days = Number(values.days);
 const resolutionSeconds = Number(values.resolution);
@@ -72,6 +75,7 @@ const load = (tMs: number) => 0.65 - 0.35 * Math.cos((2 * Math.PI * (((tMs - sta
 const resource = (service: string) => ({ attributes: [{ key: 'service.name', value: { stringValue: service } }] });
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0').slice(-width);
 
+const strong = values['strong-cycle'];
 /** The control fault's start: 15:00 on the last day. */
 const faultFromMs = startMs + (days - 1) * dayMs + 15 * 3_600_000;
 
@@ -81,8 +85,8 @@ const request = (n: number, t: number) => {
   const id = (salt: number) => hex(n * 40_503 + salt * 7 + 1, 16);
   // Latency: lognormal noise, a little slower at peak load; one call in 500 is ten times slower.
   const slow = (random() < 0.002 ? 10 : 1) * (values.fault && t >= faultFromMs && t < faultFromMs + 20 * 60_000 ? 5 : 1);
-  const dbMs = Math.exp(Math.log(12) + 0.25 * gaussian()) * (0.9 + 0.2 * load(t)) * slow;
-  const llmMs = Math.exp(Math.log(900) + 0.3 * gaussian()) * (0.85 + 0.3 * load(t));
+  const dbMs = Math.exp(Math.log(12) + 0.25 * gaussian()) * (strong ? 0.7 + 0.6 * load(t) : 0.9 + 0.2 * load(t)) * slow;
+  const llmMs = Math.exp(Math.log(900) + 0.3 * gaussian()) * (strong ? 0.6 + 0.8 * load(t) : 0.85 + 0.3 * load(t));
   const plannerMs = llmMs + dbMs + 5 + 3 * random();
   const webMs = plannerMs + 8 + 4 * random();
   // One request in 1,000 fails (an upstream hiccup), as healthy services do.
