@@ -31,6 +31,8 @@ export type Bench = {
   agents: Map<string, string>;
   /** Lines from the demo GitHub (CI passed, deploys), for the progress log. */
   githubLines: string[];
+  /** The control plane's last 600 log lines (info and above, JSON) when it is otherwise silent. */
+  recentLog: string[];
   stop(): Promise<void>;
 };
 
@@ -116,7 +118,13 @@ export const startBench = async (options: BenchOptions): Promise<Bench> => {
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
     ...github?.env,
   });
-  const logger = createLogger({ level: config.LOG_LEVEL });
+  // Silent by default, but the control plane's last info lines are kept: a story that times out prints
+  // what the control plane was saying meanwhile (a run under load that stalls says why).
+  const recentLog: string[] = [];
+  const logger =
+    config.LOG_LEVEL === 'silent'
+      ? createLogger({ level: 'info', destination: { write: (line: string) => void (recentLog.push(line.trimEnd()) > 600 && recentLog.splice(0, recentLog.length - 600)) } })
+      : createLogger({ level: config.LOG_LEVEL });
   const plane = await startControlPlane(config, logger);
   github?.deliverTo(plane.consoleUrl);
   return {
@@ -128,6 +136,7 @@ export const startBench = async (options: BenchOptions): Promise<Bench> => {
     playbookNotes,
     agents,
     githubLines,
+    recentLog,
     stop: async () => {
       await plane.stop();
       await github?.close();
@@ -258,6 +267,9 @@ export const runWave = async (bench: Bench, plan: WavePlan): Promise<ScenarioTim
         // A human's fix, so the phase after is healthy again.
         await post(`${agent.controlUrl}/clear`, {});
         plan.say(`${fault}: ${over ? 'not cured by the healer' : `no story within ${Math.round(timeoutMs / 1000)} s`}; fault cleared by hand`);
+        // What the control plane said meanwhile: its warnings and errors, and its lines about this fleet.
+        const said = bench.recentLog.filter((line) => line.includes(prefix) || /"level":(40|50|60)/.test(line)).slice(-40);
+        plan.say(`${fault}: the control plane's last ${said.length} lines about ${prefix}* or at warn and above:\n${said.map((l) => `  ${l.slice(0, 400)}`).join('\n')}`);
       } else plan.say(`${fault}: cured and validated after ${Math.round((storyEndAtMs - onsetAtMs) / 1000)} s`);
       await sleep(plan.healthyAfterMs);
       return {

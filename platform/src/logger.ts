@@ -3,7 +3,8 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export const createLogger = (options: { level?: string; name?: string; pretty?: boolean } = {}): Logger =>
+/** `destination`: where the JSON lines go instead of stdout (a test keeping them in memory). */
+export const createLogger = (options: { level?: string; name?: string; pretty?: boolean; destination?: { write(line: string): void } } = {}): Logger =>
   pino({
     level: options.level ?? 'info',
     name: options.name,
@@ -11,4 +12,4 @@ export const createLogger = (options: { level?: string; name?: string; pretty?: 
     transport: options.pretty
       ? { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', singleLine: true } }
       : undefined,
-  });
+  }, options.destination);
