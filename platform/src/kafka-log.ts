@@ -164,59 +164,85 @@ export const createKafkaLog = (
     // 10 s instead of kafkajs' 30 s, with a heartbeat every second, also while a long batch is handled.
     // The broker holds an idle fetch up to maxWaitTimeInMs (it answers as soon as a record arrives), and
     // disconnect waits for the fetch in flight: 500 ms instead of kafkajs' 5 s, so a stop takes well under a second.
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 }, sessionTimeout: sessionTimeoutMs, heartbeatInterval: 1000, rebalanceTimeout: 30_000, maxWaitTimeInMs: fetchWaitMs });
-    await consumer.connect();
-    await consumer.subscribe({ topics: topics.map(physical), fromBeginning: true });
-    if (exclusive) {
-      // On the first join (emitted before the first fetch), every partition the caller has a position for starts there.
-      let positioned = false;
-      consumer.on(consumer.events.GROUP_JOIN, () => {
-        if (positioned) return;
-        positioned = true;
-        const from = exclusive.from.filter((at) => topics.includes(at.topic) && at.offset > 0n);
-        for (const at of from) consumer.seek({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() });
-        // Committed at once too: the group's lag is right for a partition before anything new arrives there.
-        if (from.length > 0) {
-          consumer
-            .commitOffsets(from.map((at) => ({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() })))
-            .catch((error: unknown) => log.warn({ err: error, groupId }, 'starting offsets of an exclusive consumer not committed'));
-        }
+    // On the first join of an exclusive consumer (emitted before the first fetch), every partition the
+    // caller has a position for starts there; a consumer started again later goes on from its commits.
+    let positioned = !exclusive;
+    let stopping = false;
+    const launch = async (): Promise<Consumer> => {
+      const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 }, sessionTimeout: sessionTimeoutMs, heartbeatInterval: 1000, rebalanceTimeout: 30_000, maxWaitTimeInMs: fetchWaitMs });
+      await consumer.connect();
+      await consumer.subscribe({ topics: topics.map(physical), fromBeginning: true });
+      if (exclusive) {
+        consumer.on(consumer.events.GROUP_JOIN, () => {
+          if (positioned) return;
+          positioned = true;
+          const from = exclusive.from.filter((at) => topics.includes(at.topic) && at.offset > 0n);
+          for (const at of from) consumer.seek({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() });
+          // Committed at once too: the group's lag is right for a partition before anything new arrives there.
+          if (from.length > 0) {
+            consumer
+              .commitOffsets(from.map((at) => ({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() })))
+              .catch((error: unknown) => log.warn({ err: error, groupId }, 'starting offsets of an exclusive consumer not committed'));
+          }
+        });
+      }
+      // kafkajs gives up on an error it deems final (a member the group no longer knows, after its session
+      // ran out while its process was starved) and leaves the consumer stopped: nothing would be consumed
+      // again and nothing would say so. A new member takes over from the committed offsets instead.
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (payload.restart || stopping) return;
+        log.error({ err: payload.error, groupId }, 'kafka consumer stopped by an error kafkajs does not retry: starting a new one from the committed offsets');
+        setTimeout(() => {
+          if (stopping) return;
+          consumers.delete(current);
+          launch()
+            .then((next) => {
+              if (stopping) return void next.disconnect();
+              current = next;
+              consumers.add(next);
+              log.info({ groupId }, 'kafka consumer started again after its crash');
+            })
+            .catch((error: unknown) => log.error({ err: error, groupId }, 'kafka consumer not started again after its crash'));
+        }, 1000);
       });
-    }
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-        const beat = setInterval(() => void heartbeat().catch(() => {}), 1000);
-        try {
-          await handle({
-            topic: logical(batch.topic),
-            partition: batch.partition,
-            records: batch.messages.map((m) => ({
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+          const beat = setInterval(() => void heartbeat().catch(() => {}), 1000);
+          try {
+            await handle({
               topic: logical(batch.topic),
               partition: batch.partition,
-              offset: BigInt(m.offset),
-              key: m.key ? m.key.toString() : null,
-              value: m.value ?? Buffer.alloc(0),
-              headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v ?? '')])),
-            })),
-          });
-        } finally {
-          clearInterval(beat);
-        }
-        const last = batch.messages.at(-1)!.offset;
-        resolveOffset(last);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-        await heartbeat();
-      },
-    });
-    consumers.add(consumer);
+              records: batch.messages.map((m) => ({
+                topic: logical(batch.topic),
+                partition: batch.partition,
+                offset: BigInt(m.offset),
+                key: m.key ? m.key.toString() : null,
+                value: m.value ?? Buffer.alloc(0),
+                headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v ?? '')])),
+              })),
+            });
+          } finally {
+            clearInterval(beat);
+          }
+          const last = batch.messages.at(-1)!.offset;
+          resolveOffset(last);
+          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+          await heartbeat();
+        },
+      });
+      return consumer;
+    };
+    let current = await launch();
+    consumers.add(current);
     return {
       groupId,
       stop: async () => {
-        consumers.delete(consumer);
-        await consumer.disconnect();
+        stopping = true;
+        consumers.delete(current);
+        await current.disconnect();
         if (exclusive) await admin.deleteGroups([groupId]).catch((error: unknown) => log.warn({ err: error, groupId }, 'kafka consumer group of an exclusive consumer not removed'));
       },
     };

@@ -168,4 +168,42 @@ describe('kafka consumer takeover', () => {
       await log.close();
     }
   }, 180_000);
+
+  it('starts a consumer again when kafkajs gives it up: a member its group forgot while its process was blocked goes on from the commits', async () => {
+    const run = randomBytes(4).toString('hex');
+    const prefix = `crash-${run}.`;
+    const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'crash-test', topicPrefix: prefix }, testLogger());
+    await log.ensureTopics();
+    const got: string[] = [];
+    let blocked = false;
+    try {
+      const subscription = await log.subscribe({
+        groupId: `crash-${run}`,
+        topics: ['heph.deadletter'],
+        exclusive: { from: [] },
+        handle: async ({ records }) => {
+          // The first batch blocks the event loop past the session: no heartbeat goes out, the group
+          // forgets the member, and the commit after the batch fails with an error kafkajs does not retry.
+          if (!blocked) {
+            blocked = true;
+            const until = Date.now() + sessionTimeoutMs + 2_000;
+            while (Date.now() < until) {
+              // busy: a starved or blocked process
+            }
+          }
+          for (const r of records) got.push(r.key!);
+        },
+      });
+      await log.send('heph.deadletter', [{ key: 'first', value: Buffer.from('1'), headers: {} }]);
+      await until('the first record', () => got.includes('first'));
+      await log.send('heph.deadletter', [{ key: 'after', value: Buffer.from('2'), headers: {} }]);
+      // Without the new member nothing more is consumed; with it, the record after the crash arrives
+      // (and the first again: its commit had failed, so it is delivered once more).
+      await until('the record after the crash', () => got.includes('after'), 60_000);
+      expect(got.filter((k) => k === 'after')).toHaveLength(1);
+      await subscription.stop();
+    } finally {
+      await log.close();
+    }
+  }, 120_000);
 });
