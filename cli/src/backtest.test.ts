@@ -35,6 +35,20 @@ const sink = () => {
   return { stream: new Writable({ write: (chunk, _enc, done) => ((text += chunk.toString()), done()) }), text: () => text };
 };
 
+/** `heph backtest` on the log in the database at `url`, at this file's resolution. */
+const backtestOn = async (url: string, args: string[]) => {
+  const [out, err] = [sink(), sink()];
+  const code = await runBacktest(args, { stdout: out.stream, stderr: err.stream }, {
+    DATABASE_URL: url,
+    HEPH_RESOLUTION_SECONDS: String(resolutionSeconds),
+    HEPH_DETECT_GRACE_SECONDS: '1',
+    HEPH_DETECT_WARMUP_BUCKETS: '20',
+    HEPH_PLAYBOOKS_DIR: 'playbooks',
+    LOG_LEVEL: process.env.BT_LOG ?? 'silent',
+  });
+  return { code, stdout: out.text(), stderr: err.text() };
+};
+
 describe('heph backtest', () => {
   let db: Database;
   let drop: () => Promise<void>;
@@ -63,18 +77,7 @@ describe('heph backtest', () => {
     await drop();
   });
 
-  const backtest = async (args: string[]) => {
-    const [out, err] = [sink(), sink()];
-    const code = await runBacktest(args, { stdout: out.stream, stderr: err.stream }, {
-      DATABASE_URL: url,
-      HEPH_RESOLUTION_SECONDS: String(resolutionSeconds),
-      HEPH_DETECT_GRACE_SECONDS: '1',
-      HEPH_DETECT_WARMUP_BUCKETS: '20',
-      HEPH_PLAYBOOKS_DIR: 'playbooks',
-      LOG_LEVEL: process.env.BT_LOG ?? 'silent',
-    });
-    return { code, stdout: out.text(), stderr: err.text() };
-  };
+  const backtest = (args: string[]) => backtestOn(url, args);
 
   it('replays stored telemetry into one incident, one page and the would-be restart of the dependency, the same every time', async () => {
     const first = await backtest(['--json', '--idle-seconds', '2']);
@@ -144,17 +147,9 @@ describe('heph backtest on a log whose partitions the replay reads at different 
         if (!metrics.ok) throw new Error(metrics.error.message);
         await log.send(topics.metrics, [{ key: 'payments', value: Buffer.from(encodeMetricsProtobuf(metrics.value)), headers: { 'content-type': 'application/x-protobuf' } }]);
       }
-      const [out, err] = [sink(), sink()];
-      const code = await runBacktest(['--json', '--idle-seconds', '2'], { stdout: out.stream, stderr: err.stream }, {
-        DATABASE_URL: fresh.url,
-        HEPH_RESOLUTION_SECONDS: String(resolutionSeconds),
-        HEPH_DETECT_GRACE_SECONDS: '1',
-        HEPH_DETECT_WARMUP_BUCKETS: '20',
-        HEPH_PLAYBOOKS_DIR: 'playbooks',
-        LOG_LEVEL: process.env.BT_LOG ?? 'silent',
-      });
-      expect(code, err.text()).toBe(0);
-      const report = JSON.parse(out.text()) as BacktestReport;
+      const replayed = await backtestOn(fresh.url, ['--json', '--idle-seconds', '2']);
+      expect(replayed.code, replayed.stderr).toBe(0);
+      const report = JSON.parse(replayed.stdout) as BacktestReport;
       expect(report.records).toBe(2002);
       // Judged on the newest event time of any partition, the burst's intervals closed before its spans were read: no incident.
       expect(report.incidents.map((i) => `${i.service} ${i.signal}`)).toEqual(['payments error_rate']);

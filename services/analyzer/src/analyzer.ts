@@ -269,7 +269,8 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
       repeated = unapplied.length - fresh.length;
     });
     s.applied?.(items);
-    for (const item of items) advance(s.timeOf(item), `${topic}/${partition}`);
+    const at = `${topic}/${partition}`;
+    for (const item of items) advance(s.timeOf(item), at);
     // The telemetry passed the end of an interval (and its grace): judge it now, not at the next look.
     if (!options.replay && eventTimeMs > 0 && closedBefore() > judgedBefore) detectionNap.wake();
     metrics.records.inc({ signal: s.signal }, items.length);
