@@ -2,7 +2,7 @@
 // committed by hand after the handler's effects are durable.
 import { randomBytes } from 'node:crypto';
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
-import { topicPartitions } from '@hephaestus/schemas';
+import { topicConfigs, topicPartitions, type TopicName } from '@hephaestus/schemas';
 import type { Logger } from './logger.ts';
 import pRetry, { AbortError } from 'p-retry';
 import { LogUnavailableError, type Log, type LogRecord, type PartitionLag, type PartitionPosition, type SubscribeOptions } from './log.ts';
@@ -79,14 +79,14 @@ export const createKafkaLog = (
     await admin.connect();
     const existing = new Set(await admin.listTopics());
     const missing = Object.entries(topicPartitions)
-      .map(([topic, partitions]) => [physical(topic), partitions] as const)
+      .map(([topic, partitions]) => [physical(topic), partitions, topicConfigs[topic as TopicName] ?? {}] as const)
       .filter(([topic]) => !existing.has(topic));
     if (missing.length === 0) return;
     const names = missing.map(([t]) => t);
     await admin.createTopics({
       // kafkajs' own wait gives up when a KRaft broker does not know a topic it just created yet.
       waitForLeaders: false,
-      topics: missing.map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: -1 })),
+      topics: missing.map(([topic, numPartitions, configs]) => ({ topic, numPartitions, replicationFactor: -1, configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) })),
     });
     await untilLeaders(names);
     log.info({ topics: names }, 'kafka topics created');

@@ -41,6 +41,18 @@ export const spanRecordSchema = z.object({
 
 export type SpanRecord = z.infer<typeof spanRecordSchema>;
 
+/**
+ * One applied batch of a telemetry partition as the analyzer's collectors hand it to its judge on
+ * heph.signals (JSON, when analyzers run apart): its source (`<topic>/<partition>`), the oldest and
+ * newest event time of its items, and the spans the correlator learns from, without their resource.
+ */
+export const signalBatchSchema = z.object({
+  source: z.string(),
+  firstMs: z.number().optional(),
+  lastMs: z.number().optional(),
+  spans: z.array(spanRecordSchema.omit({ resource: true })),
+});
+
 const scopeSchema = z.object({ name: z.string(), version: z.string().optional() });
 const countSchema = z.number().int().nonnegative();
 

@@ -6,6 +6,8 @@ export const topics = {
   logs: 'otel.logs',
   events: 'heph.events',
   deadletter: 'heph.deadletter',
+  /** What the analyzer's collectors hand its judge (analyzers run apart on Kafka): see SignalBatch. */
+  signals: 'heph.signals',
 } as const;
 
 export type TopicName = (typeof topics)[keyof typeof topics];
@@ -16,6 +18,13 @@ export const topicPartitions: Record<TopicName, number> = {
   'otel.logs': 3,
   'heph.events': 1,
   'heph.deadletter': 1,
+  // One partition: the judge reads the collectors' batches in the order they were written.
+  'heph.signals': 1,
+};
+
+/** Topic settings other than the broker's defaults: heph.signals is read within moments, or from a checkpoint a minute old. */
+export const topicConfigs: Partial<Record<TopicName, Record<string, string>>> = {
+  'heph.signals': { 'retention.ms': String(6 * 3_600_000) },
 };
 
 /** Headers every telemetry message carries (DESIGN.md, Topics). */

@@ -1,7 +1,7 @@
 // Wires the analyzer: onto the parts `heph up` shares, or as its own process (`heph analyzer`).
 import { exitToStandBy, loadCosts, runActiveStandby, startServiceProcess, type Logger, type ServiceParts } from '@hephaestus/platform';
 import { Gauge } from 'prom-client';
-import { startAnalyzer } from './analyzer.ts';
+import { startAnalyzer, startSignalCollector, startSignalJudge } from './analyzer.ts';
 import type { AnalyzerConfig } from './config.ts';
 import { loadObjectives } from './adapters/objectives-loader.ts';
 import { loadSignalMeanings } from './adapters/signals-loader.ts';
@@ -24,11 +24,13 @@ export const analyzerLockKey = 727_004;
 
 /**
  * `consoleUrl`: where alerts link to; `heph up` passes the console's address once it listens. One
- * analyzer is active at a time on a shared PostgreSQL database (it holds the analyzer lock); the
- * others stand by and the first to take the lock goes on from the committed offsets and the stored
- * detector state when the active one stops or dies.
+ * analyzer judges at a time on a shared PostgreSQL database (it holds the analyzer lock); the others
+ * stand by and the first to take the lock goes on from the stored detector and correlator state when
+ * the active one stops or dies. `apart` (analyzer processes on Kafka): every analyzer also collects, as
+ * a member of one consumer group over the telemetry topics, and hands its batches to the judge through
+ * heph.signals; otherwise the one holding the lock collects too, reading every partition itself.
  */
-export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, logger }: ServiceParts, consoleUrl = config.HEPH_CONSOLE_URL, onLost = exitToStandBy) => {
+export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, logger }: ServiceParts, consoleUrl = config.HEPH_CONSOLE_URL, onLost = exitToStandBy, apart = false) => {
   const options = {
     sql: runtime.db.sql,
     database: runtime.db,
@@ -51,16 +53,22 @@ export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, 
     exclusive: true,
     ...(await policyOptions(config)),
   };
+  const collector = apart ? await startSignalCollector(options) : undefined;
   const turn = await runActiveStandby({
     database: runtime.db,
     lockKey: analyzerLockKey,
     name: 'analyzer',
     logger,
-    start: () => startAnalyzer(options),
+    start: () => (apart ? startSignalJudge(options) : startAnalyzer(options)),
     onLost,
   });
-  new Gauge({ name: 'heph_analyzer_active', help: 'Whether this analyzer is the active one (1) or stands by (0).', registers: [registry], collect() { this.set(turn.active() ? 1 : 0); } });
-  return { stop: turn.stop };
+  new Gauge({ name: 'heph_analyzer_active', help: 'Whether this analyzer is the judging one (1) or stands by (0); apart, every analyzer collects.', registers: [registry], collect() { this.set(turn.active() ? 1 : 0); } });
+  return {
+    stop: async () => {
+      await collector?.stop();
+      await turn.stop();
+    },
+  };
 };
 
 /** `heph analyzer`: one is active at a time, the others stand by (the analyzer lock). */
@@ -71,5 +79,7 @@ export const startAnalyzerProcess = (config: AnalyzerConfig, logger: Logger) =>
     logger,
     publishes: true,
     ops: { host: config.HEPH_ANALYZER_HOST, port: config.HEPH_ANALYZER_PORT },
-    wire: (parts) => wireAnalyzer(config, parts),
+    // Apart on Kafka the analyzers share the telemetry partitions; the Postgres-backed log has no group
+    // membership (every subscriber reads every partition), so there one analyzer collects and judges.
+    wire: (parts) => wireAnalyzer(config, parts, config.HEPH_CONSOLE_URL, exitToStandBy, parts.runtime.log.kind === 'kafka'),
   });

@@ -2,7 +2,7 @@
 // signatures mined from failing spans' messages and exemplar traces — that the incident policy
 // relates signals and ranks root causes with.
 import { deserialize, serialize } from 'node:v8';
-import type { Logger, Sql } from '@hephaestus/platform';
+import type { Logger, Sql, TransactionSql } from '@hephaestus/platform';
 import type { SpanRecord } from '@hephaestus/schemas';
 import { createExemplarStore, snapshotTraces, type ExemplarSnapshot, type ExemplarStore } from '../domain/correlation/exemplars.ts';
 import { createSurgeTracker, createTemplateMiner, type MinerSnapshot, type SurgeSignal, type SurgeSnapshot } from '../domain/correlation/signatures.ts';
@@ -102,12 +102,20 @@ export const createCorrelator = (options: { resolutionSeconds?: number; snapshot
     exemplars: exemplars.snapshot(),
   });
 
-  /** Saves the snapshot for the next analyzer of this resolution (at start, or taking over) to resume from. */
-  const checkpoint = async (sql: Sql) => {
+  /**
+   * Saves the snapshot for the next analyzer of this resolution (at start, or taking over) to resume from.
+   * `alongside` is asked at the moment of the snapshot for what else to write in the same transaction
+   * (the position of the batches the snapshot has learned).
+   */
+  const checkpoint = async (sql: Sql, alongside?: () => (tx: TransactionSql) => Promise<unknown>) => {
     const bytes = serialize(snapshot());
-    await sql`
-      INSERT INTO correlator_checkpoints (resolution_seconds, state) VALUES (${resolutionMs / 1000}, ${bytes})
-      ON CONFLICT (resolution_seconds) DO UPDATE SET state = EXCLUDED.state, saved_at = now()`;
+    const also = alongside?.();
+    await sql.begin(async (tx) => {
+      await tx`
+        INSERT INTO correlator_checkpoints (resolution_seconds, state) VALUES (${resolutionMs / 1000}, ${bytes})
+        ON CONFLICT (resolution_seconds) DO UPDATE SET state = EXCLUDED.state, saved_at = now()`;
+      await also?.(tx);
+    });
   };
 
   return { observe, topSignature, templateOf, traces, exemplars: exemplarsOf, topology: topology as TopologyView, closeSignatureBuckets, persistTopology, snapshot, checkpoint };

@@ -1,0 +1,218 @@
+// The analyzer's second stage: correlate → detect → decide (the incident policy, on event time) →
+// append, then notify. It learns from the batches the collectors hand on (how far the telemetry has got,
+// and the spans the correlator reads), judges each closed interval from the rollups and series the
+// collectors stored, and runs one at a time (the analyzer lock).
+import { onEventsAppended, sleeper, type Database, type Log, type Logger, type Sql } from '@hephaestus/platform';
+import { defaultObjectives, type CostsConfig, type ObjectivesConfig, type Routing } from '@hephaestus/schemas';
+import { Gauge, type Registry } from 'prom-client';
+import { createIncidentDecisions } from './adapters/decide-incidents.ts';
+import { loadRouting, startAlertDispatcher } from './adapters/alert-dispatcher.ts';
+import { defaultErrorRateSettings, type ErrorRateSettings } from './domain/error-rate-detector.ts';
+import { defaultPolicySettings, type PolicySettings } from './domain/incident-policy.ts';
+import { createObjectiveWatch } from './adapters/objective-watch.ts';
+import { downsample } from './adapters/series-store.ts';
+import { createSeriesWatch } from './adapters/series-watch.ts';
+import { createCorrelator, resumeCorrelator, type Correlator } from './adapters/correlator.ts';
+import { startRemediationOutcomes } from './adapters/remediation-outcomes.ts';
+import { pruneIncidentTraces } from './adapters/incident-traces.ts';
+import type { DetectorName } from './domain/detectors/index.ts';
+import type { SignalBatch } from './collector.ts';
+
+export type JudgeOptions = {
+  sql: Sql;
+  /** The database `sql` belongs to: with it, alerts go out as their events commit (LISTEN/NOTIFY, or in process on PGlite) instead of at the next look. */
+  database?: Pick<Database, 'sql' | 'kind'>;
+  log: Log;
+  logger: Logger;
+  registry: Registry;
+  resolutionSeconds: number;
+  graceSeconds: number;
+  webhookUrl?: string;
+  consoleUrl: string;
+  settings?: ErrorRateSettings;
+  consumerGroupPrefix: string;
+  costs: CostsConfig;
+  limits: Record<string, number>;
+  warmupBuckets: number;
+  detectors?: Array<{ glob: string; detector: DetectorName }>;
+  retention?: { baseHours: number; minuteDays: number; hourDays: number };
+  /** A fault recurring within this long after its incident resolved reopens it. */
+  reopenWithinMs?: number;
+  /** Alert routing, already loaded (a backtest's, whose receivers only log); wins over routingFile. */
+  routing?: Routing;
+  /** Alert routing (YAML); unset: one webhook receiver from webhookUrl, or the log. */
+  routingFile?: string;
+  /** Incident policy settings (signal meanings, prediction horizon, quiet intervals). */
+  policy?: Partial<PolicySettings>;
+  /**
+   * Replaying stored telemetry (`heph backtest`): time is the telemetry's own, not capped by the clock,
+   * and the caller's `now` reads `eventTimeMs()`.
+   */
+  replay?: boolean;
+  /** Service-level objectives judged by burn rate (HEPH_OBJECTIVES_FILE); unset: the defaults. */
+  objectives?: ObjectivesConfig;
+  /** Where receivers' secret variables are read from. */
+  env?: Record<string, string | undefined>;
+  /** The only judge (the analyzer lock says so): the remediation outcomes it follows are read as an exclusive consumer. */
+  exclusive?: boolean;
+  /** The correlator to go on with (one resumed with the position of the batches it has learned); unset: resumed from its checkpoint. */
+  correlator?: Correlator;
+  /** Called after each correlator checkpoint is written, in the same transaction (the position of the batches it holds). */
+  onCheckpoint?: Parameters<Correlator['checkpoint']>[1];
+  now?: () => number;
+};
+
+export const startJudge = async (options: JudgeOptions) => {
+  const { sql, logger } = options;
+  const now = options.now ?? Date.now;
+  const settings = options.settings ?? defaultErrorRateSettings;
+  const reopenWithinMs = options.reopenWithinMs ?? 10 * 60_000;
+  const openIncidents = new Gauge({ name: 'heph_analyzer_open_incidents', help: 'Incidents currently open.', registers: [options.registry] });
+  // The graph and error signatures as the last analyzer left them (a replay starts from nothing).
+  const correlator = options.correlator ?? (options.replay ? createCorrelator({ resolutionSeconds: options.resolutionSeconds }) : await resumeCorrelator(sql, options.resolutionSeconds, logger));
+  /** The newest event time consumed (span end, metric point, log record): how far the telemetry has got. */
+  let eventTimeMs = 0;
+  /** The intervals judged: every one that closed before this. */
+  let judgedBefore = 0;
+  /** The detection loop's wait, which consumed telemetry that closes an interval cuts short. */
+  const detectionNap = sleeper();
+  /** A replay's first event time: it judges from there on. */
+  let firstEventTimeMs: number | undefined;
+  /**
+   * A replay's newest event time per topic and partition: it judges up to the slowest of them, since the
+   * log hands out each partition at its own pace (a partition of metrics minutes ahead of the spans'
+   * would otherwise close intervals whose spans are still unread).
+   */
+  const replayedUpTo = new Map<string, number>();
+  // A timestamp far in the future (a skewed agent clock) must not close intervals early: the clock caps it.
+  const advance = ({ source, firstMs, lastMs }: SignalBatch) => {
+    if (lastMs === undefined || firstMs === undefined) return;
+    if (options.replay) {
+      if (firstEventTimeMs === undefined || firstMs < firstEventTimeMs) firstEventTimeMs = firstMs;
+      if (lastMs > (replayedUpTo.get(source) ?? Number.NEGATIVE_INFINITY)) replayedUpTo.set(source, lastMs);
+    }
+    if (lastMs > eventTimeMs) eventTimeMs = options.replay ? lastMs : Math.min(lastMs, now() + 60_000);
+  };
+
+  const seriesWatch = createSeriesWatch({
+    sql,
+    resolutionSeconds: options.resolutionSeconds,
+    warmupBuckets: options.warmupBuckets,
+    limits: options.limits,
+    budgets: options.costs.budgets,
+    detectors: options.detectors,
+    meanings: options.policy?.meanings,
+    logger: logger.child({ name: 'detectors' }),
+  });
+  const decisions = createIncidentDecisions({
+    sql,
+    logger,
+    registry: options.registry,
+    resolutionSeconds: options.resolutionSeconds,
+    errorRate: settings,
+    policy: { ...defaultPolicySettings(options.resolutionSeconds * 1000), reopenWithinMs, ...options.policy },
+    correlator,
+    observeSeries: seriesWatch.observe,
+    observeObjectives: createObjectiveWatch({ sql, resolutionSeconds: options.resolutionSeconds, objectives: options.objectives ?? defaultObjectives }).observe,
+    maxCatchUpIntervals: options.replay ? Number.POSITIVE_INFINITY : undefined,
+  });
+  // Event time: an interval is judged once the telemetry consumed has passed its end plus the grace
+  // (and never ahead of the clock), so a busy machine judges the same complete intervals later
+  // instead of half-filled ones on time.
+  const closedBefore = () => {
+    const resolutionMs = options.resolutionSeconds * 1000;
+    const watermark = options.replay ? Math.min(...replayedUpTo.values()) : Math.min(now(), eventTimeMs);
+    return Math.floor((watermark - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
+  };
+
+  /** One applied batch of telemetry: the correlator learns its spans, and time moves on. */
+  const accept = async (batch: SignalBatch) => {
+    for (const span of batch.spans) correlator.observe(span);
+    advance(batch);
+    if (eventTimeMs === 0) return;
+    // A replay judges as it consumes, so detection keeps pace with the telemetry however fast it is read.
+    if (options.replay) await decisions.pass(closedBefore(), firstEventTimeMs);
+    // The telemetry passed the end of an interval (and its grace): judge it now, not at the next look.
+    else if (closedBefore() > judgedBefore) detectionNap.wake();
+  };
+
+  // Downsampling: base buckets roll into 1 min after 5 min, 1 min into 1 h after 2 h; each level is
+  // kept as long as its retention says (default 1 day, 14 days, 400 days).
+  const kept = options.retention ?? { baseHours: 24, minuteDays: 14, hourDays: 400 };
+  const retention = async () => {
+    const t = now();
+    await downsample(sql, options.resolutionSeconds, 60, t - 5 * 60_000, kept.baseHours * 3_600_000, t);
+    await downsample(sql, 60, 3600, t - 2 * 3_600_000, kept.minuteDays * 86_400_000, t);
+    await sql`DELETE FROM series WHERE resolution_seconds = 3600 AND bucket_start < ${new Date(t - kept.hourDays * 86_400_000)}`;
+    // Incidents' exemplar traces go with the minute buckets their evidence charts draw on.
+    await pruneIncidentTraces(sql, t - kept.minuteDays * 86_400_000);
+  };
+  // A replay judges stored telemetry and acts on nothing: remediations' outcomes are the live control plane's.
+  const outcomes = options.replay ? undefined : await startRemediationOutcomes({ sql, log: options.log, logger, consumerGroupPrefix: options.consumerGroupPrefix, exclusive: options.exclusive });
+  const notifier = startAlertDispatcher({
+    sql,
+    logger: logger.child({ name: 'alerts' }),
+    routing: options.routing ?? (await loadRouting(options.routingFile, { webhookUrl: options.webhookUrl })),
+    consoleUrl: options.consoleUrl,
+    env: options.env ?? {},
+    registry: options.registry,
+    onAppended: options.database ? (wake) => onEventsAppended(options.database!, wake) : undefined,
+    now,
+  });
+  let stopped = false;
+  const detectLoop = (async () => {
+    let lastRetention = 0;
+    let lastTopology = 0;
+    let lastCorrelatorCheckpoint = now();
+    while (!stopped) {
+      try {
+        if (eventTimeMs > 0) {
+          const until = closedBefore();
+          await decisions.pass(until, firstEventTimeMs);
+          judgedBefore = Math.max(judgedBefore, until);
+        }
+        openIncidents.set(decisions.openCount());
+        if (now() - lastTopology > 10_000) {
+          lastTopology = now();
+          await correlator.persistTopology(sql, now());
+        }
+        // Once a minute: its signatures' histories can run to megabytes in a large fleet.
+        if (!options.replay && now() - lastCorrelatorCheckpoint > 60_000) {
+          lastCorrelatorCheckpoint = now();
+          await correlator.checkpoint(sql, options.onCheckpoint);
+        }
+        if (now() - lastRetention > 60_000) {
+          lastRetention = now();
+          await retention();
+        }
+      } catch (error) {
+        logger.error({ err: error }, 'detection pass failed');
+      }
+      // Woken when consumed telemetry closes an interval; otherwise it looks again in 500 ms (the clock
+      // closes intervals too, and topology and retention have their own turns).
+      await detectionNap.sleep(500);
+    }
+  })();
+
+  return {
+    accept,
+    /** The newest event time consumed. */
+    eventTimeMs: () => eventTimeMs,
+    /** Judges every interval that ended before `untilMs` now (the end of a replay). */
+    judgeUntil: async (untilMs: number) => {
+      const resolutionMs = options.resolutionSeconds * 1000;
+      await decisions.pass(Math.floor(untilMs / resolutionMs) * resolutionMs);
+    },
+    /** Once no more batches come: the last checkpoints, then the alerts still due. */
+    stop: async () => {
+      stopped = true;
+      detectionNap.wake();
+      await outcomes?.stop();
+      await detectLoop;
+      // The buckets judged since the last checkpoint need no replay at the next start.
+      await seriesWatch.checkpoint().catch((error: unknown) => logger.warn({ err: error }, 'detector checkpoint at stop failed'));
+      if (!options.replay) await correlator.checkpoint(sql, options.onCheckpoint).catch((error: unknown) => logger.warn({ err: error }, 'correlator checkpoint at stop failed'));
+      await notifier.stop();
+    },
+  };
+};
