@@ -172,6 +172,14 @@ export const createKafkaLog = (
       const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 }, sessionTimeout: sessionTimeoutMs, heartbeatInterval: 1000, rebalanceTimeout: 30_000, maxWaitTimeInMs: fetchWaitMs });
       await consumer.connect();
       await consumer.subscribe({ topics: topics.map(physical), fromBeginning: true });
+      // Which partitions a member of a shared group holds, after every rebalance: where a takeover shows.
+      if (!exclusive) {
+        consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+          const held = Object.entries(payload.memberAssignment).map(([topic, partitions]) => `${logical(topic)} ${[...partitions].sort((a, b) => a - b).join(',')}`);
+          const count = Object.values(payload.memberAssignment).reduce((n, partitions) => n + partitions.length, 0);
+          log.info({ groupId, partitions: count, assignment: Object.fromEntries(Object.entries(payload.memberAssignment).map(([t, p]) => [logical(t), p])) }, `kafka consumer group ${groupId} joined: holding ${count} partitions (${held.join('; ') || 'none'})`);
+        });
+      }
       if (exclusive) {
         consumer.on(consumer.events.GROUP_JOIN, () => {
           if (positioned) return;

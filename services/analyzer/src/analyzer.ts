@@ -49,7 +49,7 @@ export const decodeSignalBatch = (bytes: Buffer): { ok: true; value: SignalBatch
   return { ok: true, value: { ...parsed.data, spans: parsed.data.spans.map((span) => ({ ...span, resource: {} })) } };
 };
 
-type ApartOptions = Pick<AnalyzerOptions, 'sql' | 'log' | 'logger' | 'registry' | 'resolutionSeconds' | 'consumerGroupPrefix' | 'costs' | 'now'>;
+type ApartOptions = Pick<AnalyzerOptions, 'sql' | 'log' | 'logger' | 'registry' | 'resolutionSeconds' | 'consumerGroupPrefix' | 'costs' | 'now'> & { exclusive?: boolean };
 
 /**
  * Stage 1 of analyzers running apart: a member of the collectors' consumer group (the telemetry topics'
@@ -58,6 +58,7 @@ type ApartOptions = Pick<AnalyzerOptions, 'sql' | 'log' | 'logger' | 'registry' 
 export const startSignalCollector = (options: ApartOptions) =>
   startCollector({
     ...options,
+    exclusive: false,
     emit: async (batch) => {
       if (batch.lastMs === undefined && batch.spans.length === 0) return;
       await options.log.send(topics.signals, [{ key: batch.source, value: encodeSignalBatch(batch), headers: { 'content-type': 'application/json' } }]);
