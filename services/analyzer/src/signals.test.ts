@@ -1,0 +1,102 @@
+// heph.signals: what the analyzers' collectors hand the judging analyzer when they run apart on Kafka.
+// The batch format (JSON, spans without their resource), and the judge on real Kafka and PostgreSQL: it
+// learns each batch once, sends a record that is not a batch to heph.deadletter and goes on, and after
+// a stop (or a takeover) goes on from the position saved with its correlator checkpoint.
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createKafkaLog, openDatabase, type ConsumedRecord } from '@hephaestus/platform';
+import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
+import { topics } from '@hephaestus/schemas';
+import { Registry } from 'prom-client';
+import { decodeSignalBatch, encodeSignalBatch, startSignalJudge, type SignalBatch } from './analyzer.ts';
+import { resumeCorrelator } from './adapters/correlator.ts';
+import { sid, span } from './domain/correlation/test-spans.ts';
+
+const eventually = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+};
+
+/** web calls db: a client span and the server span it parents, ending at `endMs`. */
+const call = (endMs: number): SignalBatch['spans'] => [
+  span({ service: 'web', spanId: sid(1), kind: 'client', startTimeMs: endMs - 20, durationMs: 20 }),
+  span({ service: 'db', spanId: sid(2), parentSpanId: sid(1), kind: 'server', startTimeMs: endMs - 15, durationMs: 10 }),
+];
+
+describe('heph.signals batches', () => {
+  it('carry the source, the event times and the spans without their resource', () => {
+    const batch: SignalBatch = { source: 'otel.spans/2', firstMs: 1_000, lastMs: 2_000, spans: call(2_000) };
+    const decoded = decodeSignalBatch(encodeSignalBatch(batch));
+    expect(decoded).toEqual({ ok: true, value: { ...batch, spans: batch.spans.map((s) => ({ ...s, resource: {} })) } });
+    expect(encodeSignalBatch(batch).toString()).not.toContain('"resource"');
+  });
+
+  it('refuse what is not a batch and say why', () => {
+    expect(decodeSignalBatch(Buffer.from('{"source":'))).toMatchObject({ ok: false, reason: expect.stringMatching(/^not JSON: /) });
+    const noSpans = decodeSignalBatch(Buffer.from(JSON.stringify({ source: 'otel.spans/0', lastMs: 'soon' })));
+    expect(noSpans).toMatchObject({ ok: false, reason: expect.stringMatching(/^not a signal batch: .*lastMs: .*spans: /) });
+  });
+});
+
+describe('the judge following heph.signals (Kafka, PostgreSQL)', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  });
+
+  it('learns each batch once, dead-letters a record that is not one, and goes on from its checkpoint after a stop', async () => {
+    const fresh = await freshDatabase();
+    cleanups.push(fresh.drop);
+    const database = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+    cleanups.push(() => database.close());
+    const run = randomBytes(4).toString('hex');
+    const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'signals-test', topicPrefix: `signals-${run}.` }, testLogger());
+    cleanups.push(() => log.close());
+    await log.ensureTopics();
+    const deadLetters: ConsumedRecord[] = [];
+    const watch = await log.subscribe({ groupId: `signals-${run}-watch`, topics: [topics.deadletter], handle: async ({ records }) => void deadLetters.push(...records) });
+    cleanups.push(() => watch.stop());
+
+    const judge = () =>
+      startSignalJudge({
+        sql: database.sql,
+        log,
+        logger: testLogger(),
+        registry: new Registry(),
+        resolutionSeconds: 10,
+        graceSeconds: 2,
+        consoleUrl: 'http://127.0.0.1:8080',
+        consumerGroupPrefix: `signals-${run}`,
+        costs: { prices: [], budgets: [] },
+        limits: {},
+        warmupBuckets: 0,
+      });
+    const t = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    const send = (value: Buffer) => log.send(topics.signals, [{ key: 'otel.spans/0', value, headers: {} }]);
+
+    const first = await judge();
+    await send(Buffer.from('not a batch'));
+    await send(encodeSignalBatch({ source: 'otel.spans/0', firstMs: t - 20, lastMs: t, spans: call(t) }));
+    await eventually('the batch to move event time', () => (first.eventTimeMs() === t ? true : undefined));
+    const dead = await eventually('the record that is not a batch in heph.deadletter', () => deadLetters.find((r) => r.value.toString() === 'not a batch'));
+    expect(dead.headers['heph-reason']).toMatch(/^not JSON: /);
+    expect(dead.headers['heph-source']).toBe(`${topics.signals}/0/0`);
+    await first.stop();
+    // The correlator learned the call from the batch, and its checkpoint holds it.
+    expect((await resumeCorrelator(database.sql, 10)).topology.downstreamOf('web')).toEqual(['db']);
+
+    // Started again, it reads on after the two records: had it read the first batch again, event time would be t.
+    const second = await judge();
+    cleanups.push(() => second.stop());
+    await send(encodeSignalBatch({ source: 'otel.spans/0', firstMs: t - 10_020, lastMs: t - 10_000, spans: [] }));
+    await eventually('the newer record to move event time', () => (second.eventTimeMs() > 0 ? true : undefined));
+    expect(second.eventTimeMs()).toBe(t - 10_000);
+    expect(deadLetters.filter((r) => r.value.toString() === 'not a batch')).toHaveLength(1);
+  }, 120_000);
+});
