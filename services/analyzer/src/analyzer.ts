@@ -5,8 +5,8 @@
 // analyzer lock.
 import { readCheckpoint, type ConsumedRecord, type TransactionSql } from '@hephaestus/platform';
 import { signalBatchSchema, topics } from '@hephaestus/schemas';
-import { Counter } from 'prom-client';
-import { startCollector, type SignalBatch } from './collector.ts';
+import { Counter, Gauge } from 'prom-client';
+import { lagWithin, startCollector, type SignalBatch } from './collector.ts';
 import { startJudge, type JudgeOptions } from './judge.ts';
 import { resumeCorrelator } from './adapters/correlator.ts';
 
@@ -103,6 +103,15 @@ export const startSignalJudge = async (options: AnalyzerOptions) => {
         else await deadLetter(record, decoded.reason);
         position = record.offset + 1n;
       }
+    },
+  });
+  new Gauge({
+    name: 'heph_analyzer_signals_lag_records',
+    help: 'Batches in heph.signals the judging analyzer has yet to read (read from the log when scraped).',
+    registers: [options.registry],
+    async collect() {
+      const lags = await lagWithin(options.log, subscription.groupId, [topics.signals]);
+      if (lags) this.set(lags.reduce((sum, l) => sum + l.lag, 0));
     },
   });
   logger.info({ from: position.toString() }, 'analyzer judging: following heph.signals');

@@ -3,7 +3,7 @@
 // the second stage (the judge: correlation, detection, the incident policy) needs of it: how far the
 // telemetry has got, and the spans the correlator learns from. Several collectors may share the topics'
 // partitions (a Kafka consumer group); each partition's effects are applied once, in offset order.
-import type { ConsumedRecord, Log, Logger, Sql, TransactionSql } from '@hephaestus/platform';
+import type { ConsumedRecord, Log, Logger, PartitionLag, Sql, TransactionSql } from '@hephaestus/platform';
 import {
   decodeLogsProtobuf,
   decodeMetricsProtobuf,
@@ -49,6 +49,17 @@ export type CollectorOptions = {
   now?: () => number;
 };
 
+/** A group's consumer lag, read from the log for a scrape; undefined after 2 s (a scrape must not hang on a log that is down). */
+export const lagWithin = async (log: Log, groupId: string, topicNames: string[]): Promise<PartitionLag[] | undefined> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), 2000);
+  });
+  const lags = await Promise.race([log.lag(groupId, topicNames), late]).catch(() => undefined);
+  clearTimeout(timer);
+  return lags;
+};
+
 /** The telemetry topics the collector reads. */
 export const telemetryTopics = [topics.spans, topics.metrics, topics.logs];
 
@@ -60,7 +71,7 @@ export const startCollector = async (options: CollectorOptions) => {
     records: new Counter({ name: 'heph_analyzer_records_total', help: 'Telemetry items consumed and applied, by signal: spans, metric data points, log records (not Kafka records, which carry many).', labelNames: ['signal'], registers: [options.registry] }),
     deadletters: new Counter({ name: 'heph_analyzer_deadletters_total', help: 'Records the analyzer could not decode or store, sent to heph.deadletter.', registers: [options.registry] }),
   };
-  // Consumer lag, read from the log when scraped (given up after 2 s: a scrape must not hang on a log that is down).
+  // Consumer lag, read from the log when scraped.
   /** The consumer group whose committed offsets are the collector's (an exclusive consumer's own group). */
   let lagGroup = consumerName;
   new Gauge({
@@ -69,12 +80,7 @@ export const startCollector = async (options: CollectorOptions) => {
     labelNames: ['topic', 'partition'],
     registers: [options.registry],
     async collect() {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), 2000);
-      });
-      const lags = await Promise.race([options.log.lag(lagGroup, telemetryTopics), late]).catch(() => undefined);
-      clearTimeout(timer);
+      const lags = await lagWithin(options.log, lagGroup, telemetryTopics);
       this.reset();
       for (const l of lags ?? []) this.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
     },

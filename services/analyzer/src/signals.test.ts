@@ -63,12 +63,13 @@ describe('the judge following heph.signals (Kafka, PostgreSQL)', () => {
     const watch = await log.subscribe({ groupId: `signals-${run}-watch`, topics: [topics.deadletter], handle: async ({ records }) => void deadLetters.push(...records) });
     cleanups.push(() => watch.stop());
 
+    let registry = new Registry();
     const judge = () =>
       startSignalJudge({
         sql: database.sql,
         log,
         logger: testLogger(),
-        registry: new Registry(),
+        registry: (registry = new Registry()),
         resolutionSeconds: 10,
         graceSeconds: 2,
         consoleUrl: 'http://127.0.0.1:8080',
@@ -87,6 +88,8 @@ describe('the judge following heph.signals (Kafka, PostgreSQL)', () => {
     const dead = await eventually('the record that is not a batch in heph.deadletter', () => deadLetters.find((r) => r.value.toString() === 'not a batch'));
     expect(dead.headers['heph-reason']).toMatch(/^not JSON: /);
     expect(dead.headers['heph-source']).toBe(`${topics.signals}/0/0`);
+    // Its lag on heph.signals is in /metrics: both records read.
+    await eventually('no batch left to read', async () => (/^heph_analyzer_signals_lag_records 0$/m.test(await registry.metrics()) ? true : undefined));
     await first.stop();
     // The correlator learned the call from the batch, and its checkpoint holds it.
     expect((await resumeCorrelator(database.sql, 10)).topology.downstreamOf('web')).toEqual(['db']);
