@@ -3,17 +3,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kafkaBrokers } from '@hephaestus/platform/testing';
+import { eventually as pollUntil, kafkaBrokers } from '@hephaestus/platform/testing';
 
-export const eventually = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
-};
+/** `eventually` of the platform's test helpers, asking every 200 ms (other processes do the work). */
+export const eventually = <T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> => pollUntil(what, probe, timeoutMs, 200);
 
 /**
  * The environment of a control plane for end-to-end tests: Kafka and the given database, ports chosen

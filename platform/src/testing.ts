@@ -9,6 +9,20 @@ import { createLogger } from './logger.ts';
 
 export const testLogger = () => createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
+/**
+ * Waits for data, not for time: asks `probe` every `everyMs` until it gives a value (undefined and false
+ * mean not yet), and fails after `timeoutMs` saying what it waited for.
+ */
+export const eventually = async <T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 50): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+};
+
 export const postgresUrl = (): string => {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set: run the tests through `npm test` (its global setup starts PostgreSQL)');

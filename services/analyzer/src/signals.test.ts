@@ -3,25 +3,15 @@
 // learns each batch once, sends a record that is not a batch to heph.deadletter and goes on, and after
 // a stop (or a takeover) goes on from the position saved with its correlator checkpoint.
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKafkaLog, openDatabase, type ConsumedRecord } from '@hephaestus/platform';
-import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
+import { eventually, freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { topics } from '@hephaestus/schemas';
 import { Registry } from 'prom-client';
 import { decodeSignalBatch, encodeSignalBatch, startSignalJudge, type SignalBatch } from './analyzer.ts';
 import { resumeCorrelator } from './adapters/correlator.ts';
 import { sid, span } from './domain/correlation/test-spans.ts';
 
-const eventually = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-};
 
 /** web calls db: a client span and the server span it parents, ending at `endMs`. */
 const call = (endMs: number): SignalBatch['spans'] => [

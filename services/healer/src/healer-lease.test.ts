@@ -8,27 +8,17 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPgLog, openDatabase, startEventPublisher } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { eventually, freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { playbook, type Playbook } from '@hephaestus/schemas';
 import { handleIncidentCommand, remediationStreamId } from '@hephaestus/aggregates';
 import { startHealer } from './healer.ts';
 
 const leaseSeconds = 2;
 
-const eventually = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-};
 
 type Call = { path: string; key: string };
 

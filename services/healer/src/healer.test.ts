@@ -3,25 +3,16 @@
 // that records control calls (or holds them open). The healer decides on the settled ranking alone.
 import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPgLog, openDatabase, startEventPublisher, type Sql } from '@hephaestus/platform';
-import { freshDatabase, testLogger } from '@hephaestus/platform/testing';
+import { eventually as waitFor, freshDatabase, testLogger } from '@hephaestus/platform/testing';
 import { playbook, type Playbook, type StoredEvent } from '@hephaestus/schemas';
 import { decideRemediation, handleIncidentCommand, remediationStreamId } from '@hephaestus/aggregates';
 import { startHealer, type HealerOptions } from './healer.ts';
 
-const eventually = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-};
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000) => waitFor(what, probe, timeoutMs);
 
 const book = (id: string, fields: Record<string, unknown>): Playbook =>
   playbook.parse({ id, description: id, verify: { signal: 'error_rate', windowSeconds: 2, max: 0.05 }, steps: [{ name: 'restart', action: 'agent.restart', retries: 0, timeoutSeconds: 60 }], ...fields });

@@ -2,25 +2,16 @@
 // remediation events are appended to the event store as the healer appends them, published to heph.events,
 // and the analyzer's consumer mitigates or reopens the incident, once however often an event arrives.
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { appendToStream, createKafkaLog, createPgLog, openDatabase, startEventPublisher, type Log, type Logger, type Subscription } from '@hephaestus/platform';
-import { freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
+import { eventually as waitFor, freshDatabase, kafkaBrokers, testLogger } from '@hephaestus/platform/testing';
 import { topics, type EventDataOf } from '@hephaestus/schemas';
 import { handleIncidentCommand } from '@hephaestus/aggregates';
 import { startRemediationOutcomes } from './remediation-outcomes.ts';
 
-const eventually = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-};
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) => waitFor(what, probe, timeoutMs);
 
 const startHarness = async () => {
   const fresh = await freshDatabase();
