@@ -161,7 +161,7 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     const consoleUrl = urls[5]!;
     const api = async (path: string) => (await fetch(`${consoleUrl}${path}`)).json() as Promise<any>;
 
-    // One analyzer judges, the other stands by, both ready; both collect, sharing the telemetry topics' 9 partitions.
+    // One analyzer judges, the other stands by, both ready; both collect, sharing the telemetry topics' 9 partitions through leases.
     const analyzers = started.filter((p) => p.service === 'analyzer');
     const active = await eventually('one analyzer to be active', () => analyzers.find((p) => p.logged('analyzer active (it holds the analyzer lock)')));
     const standby = analyzers.find((p) => p !== active)!;
@@ -170,7 +170,7 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     expect((await fetch(`${standbyUrl}/readyz`)).status).toBe(200);
     expect(await (await fetch(`${standbyUrl}/metrics`)).text()).toMatch(/^heph_analyzer_active 0$/m);
     /** The partitions of the collectors' group an analyzer held after its last rebalance, and when. */
-    const held = (p: (typeof analyzers)[number], afterMs = 0) => p.lines.findLast((l) => typeof l.groupId === 'string' && l.groupId.endsWith('-analyzer') && typeof l.partitions === 'number' && Number(l.time) >= afterMs);
+    const held = (p: (typeof analyzers)[number], afterMs = 0) => p.lines.findLast((l) => typeof l.pool === 'string' && l.pool.endsWith('-analyzer') && typeof l.partitions === 'number' && Number(l.time) >= afterMs);
     const spread = await eventually('the two analyzers to share the 9 partitions', () => {
       const counts = analyzers.map((p) => Number(held(p)?.partitions ?? 0));
       return counts.every((n) => n > 0) && counts[0]! + counts[1]! === 9 ? counts : undefined;
@@ -190,7 +190,7 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     await active.kill();
     await eventually('the standby to take over', () => standby.logged('analyzer taking over: the active analyzer stopped or died') || undefined);
     const lockTakenAfterMs = Number(standby.lines.find((l) => l.msg === 'analyzer taking over: the active analyzer stopped or died')!.time) - killedAt;
-    // The dead member's partitions move to the other once its Kafka session ends; it goes on from the offsets applied.
+    // The dead member's partition leases went with its database session: the other takes them and goes on from the offsets applied.
     const joined = await eventually('the other analyzer to hold all 9 partitions', () => (held(standby, killedAt)?.partitions === 9 ? held(standby, killedAt) : undefined), 60_000);
     const partitionsMovedAfterMs = Number(joined!.time) - killedAt;
     await eventually('the standby to consume telemetry', async () => /^heph_analyzer_records_total\{signal="spans"\} [1-9]/m.test(await (await fetch(`${standbyUrl}/metrics`)).text()) || undefined, 60_000);

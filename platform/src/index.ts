@@ -15,5 +15,6 @@ export * from './runtime.ts';
 export * from './event-publisher.ts';
 export * from './active-standby.ts';
 export * from './session-lock.ts';
+export * from './partition-leases.ts';
 export * from './sleeper.ts';
 export * from './service-process.ts';

@@ -166,12 +166,43 @@ export const createKafkaLog = (
     // disconnect waits for the fetch in flight: 500 ms instead of kafkajs' 5 s, so a stop takes well under a second.
     // On the first join of an exclusive consumer (emitted before the first fetch), every partition the
     // caller has a position for starts there; a consumer started again later goes on from its commits.
-    let positioned = !exclusive;
+    let positioned = !exclusive || exclusive.leased === true;
     let stopping = false;
+    // Leased: the partitions assigned and where each is (the next offset to read), the batches in hand.
+    const leased = exclusive?.leased === true;
+    const partitionKey = (topic: string, partition: number) => `${topic}/${partition}`;
+    const assigned = new Map<string, PartitionPosition>();
+    const inHand = new Map<string, Promise<void>>();
+    let joined: Consumer | undefined;
+    /** Pauses every partition not assigned and seeks and resumes the assigned ones (each join, each assignment). */
+    const applyAssignment = async (consumer: Consumer, seek: Iterable<PartitionPosition>) => {
+      const all = (await lag(groupId, topics)).map((l) => ({ topic: l.topic, partition: l.partition }));
+      const byTopic = (refs: Array<{ topic: string; partition: number }>) =>
+        [...new Set(refs.map((r) => r.topic))].map((topic) => ({ topic: physical(topic), partitions: refs.filter((r) => r.topic === topic).map((r) => r.partition) }));
+      const off = all.filter((p) => !assigned.has(partitionKey(p.topic, p.partition)));
+      if (off.length > 0) consumer.pause(byTopic(off));
+      const sought = [...seek].filter((at) => at.offset > 0n);
+      for (const at of sought) consumer.seek({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() });
+      // Committed at once too: the group's lag is right for a partition before anything new arrives there.
+      if (sought.length > 0) {
+        consumer
+          .commitOffsets(sought.map((at) => ({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() })))
+          .catch((error: unknown) => log.warn({ err: error, groupId }, 'positions of a leased consumer not committed'));
+      }
+      const on = [...assigned.values()];
+      if (on.length > 0) consumer.resume(byTopic(on));
+    };
     const launch = async (): Promise<Consumer> => {
       const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10 }, sessionTimeout: sessionTimeoutMs, heartbeatInterval: 1000, rebalanceTimeout: 30_000, maxWaitTimeInMs: fetchWaitMs });
       await consumer.connect();
       await consumer.subscribe({ topics: topics.map(physical), fromBeginning: true });
+      if (leased) {
+        // Every join (the first, or a new consumer's after a crash): read only what is assigned, from where it is.
+        consumer.on(consumer.events.GROUP_JOIN, () => {
+          joined = consumer;
+          applyAssignment(consumer, assigned.values()).catch((error: unknown) => log.error({ err: error, groupId }, 'kafka partitions of a leased consumer not paused or resumed'));
+        });
+      }
       // Which partitions a member of a shared group holds, after every rebalance: where a takeover shows.
       if (!exclusive) {
         consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -218,7 +249,12 @@ export const createKafkaLog = (
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+          const at = partitionKey(logical(batch.topic), batch.partition);
+          // A batch fetched before its partition was let go is left unread (and uncommitted).
+          if (leased && !assigned.has(at)) return;
           const beat = setInterval(() => void heartbeat().catch(() => {}), 1000);
+          let done = () => {};
+          if (leased) inHand.set(at, new Promise<void>((resolve) => (done = resolve)));
           try {
             await handle({
               topic: logical(batch.topic),
@@ -234,8 +270,12 @@ export const createKafkaLog = (
             });
           } finally {
             clearInterval(beat);
+            inHand.delete(at);
+            done();
           }
           const last = batch.messages.at(-1)!.offset;
+          const held = assigned.get(at);
+          if (held) held.offset = BigInt(last) + 1n;
           resolveOffset(last);
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
           await heartbeat();
@@ -245,8 +285,18 @@ export const createKafkaLog = (
     };
     let current = await launch();
     consumers.add(current);
+    const assign = async (partitions: PartitionPosition[]) => {
+      const next = new Map(partitions.map((p) => [partitionKey(p.topic, p.partition), { ...p }]));
+      const gone = [...assigned.keys()].filter((k) => !next.has(k));
+      const fresh = [...next].filter(([k]) => !assigned.has(k)).map(([, p]) => p);
+      for (const k of gone) assigned.delete(k);
+      for (const p of fresh) assigned.set(partitionKey(p.topic, p.partition), p);
+      if (joined === current) await applyAssignment(current, fresh);
+      await Promise.all(gone.map((k) => inHand.get(k)));
+    };
     return {
       groupId,
+      ...(leased ? { assign } : {}),
       stop: async () => {
         stopping = true;
         consumers.delete(current);

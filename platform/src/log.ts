@@ -7,8 +7,12 @@ export type ConsumedRecord = LogRecord & { topic: string; partition: number; off
 /** Offsets are committed only after the handler resolves; a throw redelivers the batch. */
 export type BatchHandler = (batch: { topic: string; partition: number; records: ConsumedRecord[] }) => Promise<void>;
 
-/** `groupId`: the group whose committed offsets say where it is (an exclusive subscription's own). */
-export type Subscription = { groupId: string; stop: () => Promise<void> };
+/**
+ * `groupId`: the group whose committed offsets say where it is (an exclusive subscription's own).
+ * `assign` (a leased subscription, Kafka only): reads only these partitions from now on, each one new to
+ * it from the position given; resolves once no batch of a partition it no longer reads is in hand.
+ */
+export type Subscription = { groupId: string; stop: () => Promise<void>; assign?: (partitions: PartitionPosition[]) => Promise<void> };
 
 /** Where a consumer goes on reading a partition: the first offset it has not handled. */
 export type PartitionPosition = { topic: string; partition: number; offset: bigint };
@@ -22,7 +26,14 @@ export type SubscribeOptions = {
    * position: it takes every partition at once, without waiting for the session of a member that died
    * without leaving, and reads each partition from the position given (from the beginning without one).
    */
-  exclusive?: { from: PartitionPosition[] };
+  exclusive?: {
+    from: PartitionPosition[];
+    /**
+     * The caller holds leases on some partitions only (partition leases in PostgreSQL) and says which
+     * through the subscription's `assign`: until then it reads none (Kafka only).
+     */
+    leased?: boolean;
+  };
 };
 
 export type Log = {

@@ -49,16 +49,21 @@ export const decodeSignalBatch = (bytes: Buffer): { ok: true; value: SignalBatch
   return { ok: true, value: { ...parsed.data, spans: parsed.data.spans.map((span) => ({ ...span, resource: {} })) } };
 };
 
-type ApartOptions = Pick<AnalyzerOptions, 'sql' | 'log' | 'logger' | 'registry' | 'resolutionSeconds' | 'consumerGroupPrefix' | 'costs' | 'now'> & { exclusive?: boolean };
+type ApartOptions = Pick<AnalyzerOptions, 'sql' | 'log' | 'logger' | 'registry' | 'resolutionSeconds' | 'consumerGroupPrefix' | 'costs' | 'now'> & {
+  exclusive?: boolean;
+  /** The database the partition leases are held in (the analyzers' shared one). */
+  databaseUrl: string;
+};
 
 /**
- * Stage 1 of analyzers running apart: a member of the collectors' consumer group (the telemetry topics'
- * partitions spread over the analyzers); each applied batch goes to heph.signals, once stored.
+ * Stage 1 of analyzers running apart: the telemetry topics' partitions spread over the analyzers through
+ * partition leases in PostgreSQL; each applied batch goes to heph.signals, once stored.
  */
 export const startSignalCollector = (options: ApartOptions) =>
   startCollector({
     ...options,
     exclusive: false,
+    leases: { databaseUrl: options.databaseUrl },
     emit: async (batch) => {
       if (batch.lastMs === undefined && batch.spans.length === 0) return;
       await options.log.send(topics.signals, [{ key: batch.source, value: encodeSignalBatch(batch), headers: { 'content-type': 'application/json' } }]);

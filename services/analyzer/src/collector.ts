@@ -3,7 +3,7 @@
 // the second stage (the judge: correlation, detection, the incident policy) needs of it: how far the
 // telemetry has got, and the spans the correlator learns from. Several collectors may share the topics'
 // partitions (a Kafka consumer group); each partition's effects are applied once, in offset order.
-import type { ConsumedRecord, Log, Logger, PartitionLag, Sql, TransactionSql } from '@hephaestus/platform';
+import { startPartitionLeases, type ConsumedRecord, type Log, type Logger, type PartitionLag, type Sql, type TransactionSql } from '@hephaestus/platform';
 import {
   decodeLogsProtobuf,
   decodeMetricsProtobuf,
@@ -44,6 +44,12 @@ export type CollectorOptions = {
    * the offsets it applied. Without it, collectors share the partitions as a consumer group.
    */
   exclusive?: boolean;
+  /**
+   * Collectors apart share the partitions through leases in this database (partition leases: a member
+   * that dies frees its partitions at once); without it (and not exclusive) they share them as a Kafka
+   * consumer group.
+   */
+  leases?: { databaseUrl: string; everyMs?: number };
   /** Receives each applied batch, in order per partition; a throw redelivers the batch (whose effects are kept). */
   emit: (batch: SignalBatch) => Promise<void>;
   now?: () => number;
@@ -74,6 +80,8 @@ export const startCollector = async (options: CollectorOptions) => {
   // Consumer lag, read from the log when scraped.
   /** The consumer group whose committed offsets are the collector's (an exclusive consumer's own group). */
   let lagGroup = consumerName;
+  /** Leased: the partitions held now. */
+  let heldNow: (() => Array<{ topic: string; partition: number }>) | undefined;
   new Gauge({
     name: 'heph_analyzer_consumer_lag_records',
     help: 'Telemetry records the analyzer has yet to consume and commit, per topic and partition (read from the log when scraped).',
@@ -81,8 +89,10 @@ export const startCollector = async (options: CollectorOptions) => {
     registers: [options.registry],
     async collect() {
       const lags = await lagWithin(options.log, lagGroup, telemetryTopics);
+      // Leased, a collector answers for the partitions it holds (its own group commits only those).
+      const held = heldNow ? new Set(heldNow().map((p) => `${p.topic}/${p.partition}`)) : undefined;
       this.reset();
-      for (const l of lags ?? []) this.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
+      for (const l of (lags ?? []).filter((l) => !held || held.has(`${l.topic}/${l.partition}`))) this.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
     },
   });
 
@@ -306,15 +316,39 @@ export const startCollector = async (options: CollectorOptions) => {
     return joined(`${topic}/${partition}`, parts);
   };
 
+  const leased = options.leases !== undefined;
   const subscription = await options.log.subscribe({
     groupId: consumerName,
     topics: telemetryTopics,
     handle: async (batch) => {
       await stages.get(batch.topic)?.(batch);
     },
-    ...(options.exclusive ? { exclusive: { from: await appliedOffsets(sql, consumerName) } } : {}),
+    ...(leased ? { exclusive: { from: [], leased: true } } : options.exclusive ? { exclusive: { from: await appliedOffsets(sql, consumerName) } } : {}),
   });
   lagGroup = subscription.groupId;
-  logger.info({ resolutionSeconds: options.resolutionSeconds, exclusive: options.exclusive === true, prices: options.costs.prices.length }, `analyzer consuming ${telemetryTopics.join(', ')}${options.exclusive ? '' : ' as a member of its consumer group'}`);
-  return { stop: () => subscription.stop() };
+  // Leased: each partition this collector takes is read from the offset applied in PostgreSQL.
+  const leases = options.leases
+    ? await startPartitionLeases({
+        url: options.leases.databaseUrl,
+        pool: consumerName,
+        partitions: ((await options.log.lag(subscription.groupId, telemetryTopics)) ?? []).map(({ topic, partition }) => ({ topic, partition })),
+        logger,
+        everyMs: options.leases.everyMs,
+        onChange: async ({ held }) => {
+          const applied = new Map((await appliedOffsets(sql, consumerName)).map((a) => [`${a.topic}/${a.partition}`, a.offset]));
+          await subscription.assign!(held.map((p) => ({ ...p, offset: applied.get(`${p.topic}/${p.partition}`) ?? 0n })));
+        },
+      })
+    : undefined;
+  heldNow = leases?.held;
+  logger.info(
+    { resolutionSeconds: options.resolutionSeconds, exclusive: options.exclusive === true, leased, prices: options.costs.prices.length },
+    `analyzer consuming ${telemetryTopics.join(', ')}${leased ? ': the partitions it holds leases on' : options.exclusive ? '' : ' as a member of its consumer group'}`,
+  );
+  return {
+    stop: async () => {
+      await leases?.stop();
+      await subscription.stop();
+    },
+  };
 };

@@ -53,7 +53,7 @@ export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, 
     exclusive: true,
     ...(await policyOptions(config)),
   };
-  const collector = apart ? await startSignalCollector(options) : undefined;
+  const collector = apart ? await startSignalCollector({ ...options, databaseUrl: runtime.db.url }) : undefined;
   const turn = await runActiveStandby({
     database: runtime.db,
     lockKey: analyzerLockKey,
