@@ -1,12 +1,14 @@
 // `npm run bench:scale`: the services as processes (`heph ingest`, `heph analyzer`) on real Kafka and
 // PostgreSQL. For 1 and then 2 analyzer processes (same run, a fresh database and topics each) it prints
-// - telemetry throughput: spans written to Kafka while the analyzers are stopped, then the time the
-//   analyzers take to consume and store that backlog (consumer lag back to 0);
+// - telemetry throughput: spans written to Kafka while the analyzers are stopped, then the rate at which
+//   the analyzers consume and store that backlog (consumer lag back to 0), timed from the moment each
+//   holds its share of the partitions;
 // - ingest → incident lag under load: a fleet of services exporting spans steadily, then victims that
 //   start failing one after another; for each page, the time from the incident's decision point in
 //   event time (the end of the interval that confirmed it) to the webhook receiving the page, i.e. the
 //   lag beyond the detection window, p50 and p99 (goal: p99 < 0.5 s).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import os from 'node:os';
@@ -24,17 +26,20 @@ throughput on a backlog and the ingest → incident lag of pages under a steady 
 
   --services N      services exporting steadily (default 40)
   --victims N       of them, how many start failing, one every 4 s (default 20)
-  --backlog N       spans written while the analyzers are stopped (default 300000)
+  --backlog N       spans written while the analyzers are stopped (default 600000)
+  --partitions N    partitions of each telemetry topic (HEPH_KAFKA_TELEMETRY_PARTITIONS; default 12)
   -h, --help        show this help`;
 
 const values = parseOrRefuse(usage, {
     services: { type: 'string', default: '40' },
     victims: { type: 'string', default: '20' },
-    backlog: { type: 'string', default: '300000' },
+    backlog: { type: 'string', default: '600000' },
+    partitions: { type: 'string', default: '12' },
 });
 const serviceCount = Number(values.services);
 const victimCount = Math.min(Number(values.victims), serviceCount);
 const backlogSpans = Number(values.backlog);
+const telemetryPartitions = Number(values.partitions);
 const resolutionSeconds = 2;
 const graceSeconds = 1;
 const t0 = performance.now();
@@ -94,7 +99,10 @@ const startService = (service: 'ingest' | 'analyzer', env: Record<string, string
   child.stdout!.on('data', (chunk: Buffer) => {
     const parts = (partial + chunk.toString()).split('\n');
     partial = parts.pop()!;
-    for (const line of parts.filter(Boolean)) lines.push(JSON.parse(line));
+    for (const line of parts.filter(Boolean)) {
+      lines.push(JSON.parse(line));
+      if (process.env.BENCH_SCALE_LOG) appendFileSync(process.env.BENCH_SCALE_LOG, `${service}[${child.pid}] ${line}\n`);
+    }
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return {
@@ -145,6 +153,7 @@ const part = async (analyzerCount: number): Promise<Part> => {
     DATABASE_URL: db.url,
     HEPH_CONSUMER_GROUP_PREFIX: prefix,
     HEPH_KAFKA_TOPIC_PREFIX: `${prefix}.`,
+    HEPH_KAFKA_TELEMETRY_PARTITIONS: String(telemetryPartitions),
     HEPH_INGEST_PORT: '0',
     HEPH_ANALYZER_PORT: '0',
     HEPH_RESOLUTION_SECONDS: String(resolutionSeconds),
@@ -173,20 +182,26 @@ const part = async (analyzerCount: number): Promise<Part> => {
     say(`backlog written; starting ${analyzerCount} analyzer${analyzerCount > 1 ? 's' : ''}`);
     for (let i = 0; i < analyzerCount; i++) analyzers.push(startService('analyzer', env));
     const urls = await Promise.all(analyzers.map((a) => a.url()));
-    // From the processes being up: their start (Node, migrations) is not the analyzer's throughput.
+    const consumedNow = async () => (await Promise.all(urls.map((u) => metric(u, 'heph_analyzer_records_total{signal="spans"}')))).reduce((a, b) => a + b, 0);
+    // Timed from the moment every analyzer holds its share of the 9 partitions (their leases logged):
+    // the throughput of the analyzers at work, not of their start (Node, migrations, the first hand-over).
+    const share = (a: (typeof analyzers)[number]) => Number(a.lines.findLast((l) => typeof l.pool === 'string' && typeof l.partitions === 'number')?.partitions ?? 0);
+    const all = telemetryPartitions * 3;
+    while (!(analyzers.every((a) => share(a) >= Math.floor(all / analyzerCount)) && analyzers.reduce((n, a) => n + share(a), 0) === all)) await sleep(20);
     const started = performance.now();
-    // Drained: every backlog span counted by the analyzers and the group's lag back to 0.
+    const consumedAtStart = await consumedNow();
+    // Drained: every backlog span counted by the analyzers and the lag back to 0.
     for (;;) {
       // The counter counts spans (the items of the records).
-      const consumed = (await Promise.all(urls.map((u) => metric(u, 'heph_analyzer_records_total{signal="spans"}')))).reduce((a, b) => a + b, 0);
+      const consumed = await consumedNow();
       const lag = (await Promise.all(urls.map((u) => metric(u, 'heph_analyzer_consumer_lag_records')))).reduce((a, b) => a + b, 0);
       if (consumed >= requests * perRequest && lag === 0) break;
       await sleep(100);
     }
     const backlogSeconds = (performance.now() - started) / 1000;
     const activeAnalyzers = (await Promise.all(urls.map((u) => metric(u, 'heph_analyzer_active')))).reduce((a, b) => a + b, 0);
-    const spansPerSecond = (requests * perRequest) / backlogSeconds;
-    say(`backlog consumed in ${backlogSeconds.toFixed(1)} s: ${Math.round(spansPerSecond).toLocaleString('en-US')} spans/s (analyzers active: ${activeAnalyzers} of ${analyzerCount})`);
+    const spansPerSecond = (requests * perRequest - consumedAtStart) / backlogSeconds;
+    say(`backlog consumed: ${(requests * perRequest - consumedAtStart).toLocaleString('en-US')} spans in ${backlogSeconds.toFixed(1)} s once the partitions were shared out (${consumedAtStart.toLocaleString('en-US')} before): ${Math.round(spansPerSecond).toLocaleString('en-US')} spans/s (analyzers active: ${activeAnalyzers} of ${analyzerCount})`);
 
     // Steady load: each service a request of 20 spans every 250 ms; after the detectors' warm-up, one
     // victim every 4 s fails every span.
@@ -242,7 +257,7 @@ const part = async (analyzerCount: number): Promise<Part> => {
 const results: Part[] = [];
 for (const n of [1, 2]) results.push(await part(n));
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
-console.log(`\nscale (${serviceCount} services, resolution ${resolutionSeconds} s, grace ${graceSeconds} s; the lag is beyond the detection window)\n`);
+console.log(`\nscale (${serviceCount} services, ${telemetryPartitions} partitions per telemetry topic, resolution ${resolutionSeconds} s, grace ${graceSeconds} s; the lag is beyond the detection window)\n`);
 console.log('analyzers  judging  backlog spans/s   lag p50 s  lag p99 s  failure → page p50 s  pages');
 for (const r of results) {
   console.log(

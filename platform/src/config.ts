@@ -49,6 +49,11 @@ export const baseConfig = z.object({
   HEPH_CONSUMER_GROUP_PREFIX: z.string().regex(/^[\w.-]+$/).default('heph'),
   /** Prefix of the Kafka topic names (`<prefix>otel.spans`…), so two control planes can share one cluster without reading each other's data. */
   HEPH_KAFKA_TOPIC_PREFIX: z.string().regex(/^[\w.-]*$/, 'letters, digits, dots, dashes and underscores only').default(''),
+  /**
+   * Partitions of otel.spans, otel.metrics and otel.logs when the control plane creates them in Kafka:
+   * the unit the analyzers' collecting spreads by (existing topics keep theirs).
+   */
+  HEPH_KAFKA_TELEMETRY_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
   /** The embedded (Postgres-backed) log deletes records consumed by every group after this many hours. */
   HEPH_LOG_RETENTION_HOURS: z.coerce.number().positive().default(24),
   /** …and keeps at most this many bytes per topic, dropping the oldest, consumed or not. */

@@ -38,7 +38,14 @@ export const sessionTimeoutMs = 10_000;
 const fetchWaitMs = 500;
 
 export const createKafkaLog = (
-  options: { brokers: string[]; clientId: string; requestTimeoutMs?: number; topicPrefix?: string },
+  options: {
+    brokers: string[];
+    clientId: string;
+    requestTimeoutMs?: number;
+    topicPrefix?: string;
+    /** Partitions of the telemetry topics (otel.*) this log creates; unset: schemas' topicPartitions. */
+    telemetryPartitions?: number;
+  },
   log: Logger,
 ): Log => {
   // Topic names in Kafka carry the prefix; the rest of the code only sees the names in schemas/topics.ts.
@@ -79,7 +86,7 @@ export const createKafkaLog = (
     await admin.connect();
     const existing = new Set(await admin.listTopics());
     const missing = Object.entries(topicPartitions)
-      .map(([topic, partitions]) => [physical(topic), partitions, topicConfigs[topic as TopicName] ?? {}] as const)
+      .map(([topic, partitions]) => [physical(topic), topic.startsWith('otel.') ? (options.telemetryPartitions ?? partitions) : partitions, topicConfigs[topic as TopicName] ?? {}] as const)
       .filter(([topic]) => !existing.has(topic));
     if (missing.length === 0) return;
     const names = missing.map(([t]) => t);

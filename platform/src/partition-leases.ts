@@ -2,8 +2,9 @@
 // by one member at a time as a session advisory lock on a connection of the member's own. A member that
 // dies (kill -9) loses its session and PostgreSQL frees its partitions at once, so the others take them
 // within one look (`everyMs`), not after a Kafka session timeout; a starved member keeps its partitions
-// as long as its connection lives. Each member aims at its share, ceil(partitions / members): one with
-// more lets the extra go (after `onChange` has stopped reading them), one with fewer takes free ones.
+// as long as its connection lives. With M members, the member of rank k (by backend pid) reads every
+// M-th partition from the k-th: it lets others go (after `onChange` has stopped reading them) and takes
+// its own as they come free.
 import postgres from 'postgres';
 import type { Logger } from './logger.ts';
 
@@ -44,19 +45,30 @@ export const startPartitionLeases = async (options: PartitionLeasesOptions) => {
   const { logger, partitions } = options;
   const pool = keyOf(options.pool);
   const everyMs = options.everyMs ?? 500;
-  const sql = postgres(options.url, { max: 1, onnotice: () => {}, connect_timeout: 10, connection: { application_name: `heph-leases-${options.pool}`.slice(0, 63) } });
+  // The server probes an idle connection after 10 s: a member whose machine vanished without closing its
+  // connection loses its partitions within about 25 s, not after the system's default two hours.
+  const sql = postgres(options.url, {
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: 10,
+    connection: { application_name: `heph-leases-${options.pool}`.slice(0, 63), tcp_keepalives_idle: 10, tcp_keepalives_interval: 5, tcp_keepalives_count: 3 },
+  });
   /** Indexes into `partitions` this member holds (as far as it knows: each look checks with PostgreSQL). */
   const held = new Set<number>();
   const refs = (indexes: Iterable<number>) => [...indexes].sort((a, b) => a - b).map((i) => partitions[i]!);
   let stopped = false;
 
   const look = async () => {
-    // What PostgreSQL says: every partition lock of the pool, whose it is, and how many members there are.
-    await sql`SELECT pg_try_advisory_lock_shared(${pool}, ${membersKey})`;
-    const locks = await sql<{ index: number; mine: boolean; members: boolean }[]>`
-      SELECT objid::int AS index, pid = pg_backend_pid() AS mine, objid::int = ${membersKey} AS members
+    // What PostgreSQL says: every lock of the pool (partitions, and the members' shared one) and whose it is.
+    const read = () => sql<{ index: number; pid: number; mine: boolean; members: boolean }[]>`
+      SELECT objid::int AS index, pid, pid = pg_backend_pid() AS mine, objid::int = ${membersKey} AS members
       FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ${pool} AND objsubid = 2`;
-    const members = Math.max(1, locks.filter((l) => l.members).length);
+    let locks = await read();
+    // Membership: a shared lock of the pool's, taken again when the session was lost with it.
+    if (!locks.some((l) => l.mine && l.members)) {
+      await sql`SELECT pg_try_advisory_lock_shared(${pool}, ${membersKey})`;
+      locks = await read();
+    }
     const mine = new Set(locks.filter((l) => l.mine && !l.members).map((l) => l.index));
     const taken = new Set(locks.filter((l) => !l.members).map((l) => l.index));
     // Locks gone with a lost connection: stop reading those partitions first.
@@ -66,35 +78,36 @@ export const startPartitionLeases = async (options: PartitionLeasesOptions) => {
       for (const i of lost) held.delete(i);
       await options.onChange({ held: refs(held), gained: [], released: refs(lost) });
     }
-    const share = Math.ceil(partitions.length / members);
-    if (held.size > share) {
-      const extra = [...held].sort((a, b) => b - a).slice(0, held.size - share);
-      const keep = [...held].filter((i) => !extra.includes(i));
-      await options.onChange({ held: refs(keep), gained: [], released: refs(extra) });
-      for (const i of extra) {
-        await sql`SELECT pg_advisory_unlock(${pool}, ${i})`;
-        held.delete(i);
-      }
-      logger.info({ pool: options.pool, members, partitions: held.size, released: describePartitions(refs(extra)) }, `partitions handed on: holding ${held.size} of ${partitions.length} (${describePartitions(refs(held))}) among ${members} members`);
-      return;
+    // Locks this member holds but does not read (a change that failed half way) go.
+    for (const i of [...mine].filter((i) => !held.has(i))) await sql`SELECT pg_advisory_unlock(${pool}, ${i})`;
+    // Each member's partitions: every members-th one from its rank (members ordered by backend pid), so
+    // the partitions of each topic spread over the members as the caller orders them.
+    const pids = [...new Set(locks.filter((l) => l.members).map((l) => l.pid))].sort((a, b) => a - b);
+    const members = Math.max(1, pids.length);
+    const rank = Math.max(0, pids.indexOf(locks.find((l) => l.mine && l.members)?.pid ?? -1));
+    const mineToRead = (i: number) => i % members === rank;
+    const extra = [...held].filter((i) => !mineToRead(i));
+    if (extra.length > 0) {
+      for (const i of extra) held.delete(i);
+      await options.onChange({ held: refs(held), gained: [], released: refs(extra) });
+      for (const i of extra) await sql`SELECT pg_advisory_unlock(${pool}, ${i})`;
+      logger.info({ pool: options.pool, members, partitions: held.size, of: partitions.length, released: describePartitions(refs(extra)) }, `partitions handed on: holding ${held.size} of ${partitions.length} (${describePartitions(refs(held))}) among ${members} members`);
     }
-    if (held.size < share) {
-      const gained: number[] = [];
-      for (let i = 0; i < partitions.length && held.size + gained.length < share; i++) {
-        if (taken.has(i)) continue;
-        const [row] = await sql<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${pool}, ${i}) AS ok`;
-        if (row!.ok) gained.push(i);
-      }
-      if (gained.length === 0) return;
-      try {
-        await options.onChange({ held: refs([...held, ...gained]), gained: refs(gained), released: [] });
-      } catch (error) {
-        for (const i of gained) await sql`SELECT pg_advisory_unlock(${pool}, ${i})`;
-        throw error;
-      }
-      for (const i of gained) held.add(i);
-      logger.info({ pool: options.pool, members, partitions: held.size, gained: describePartitions(refs(gained)) }, `partitions taken: holding ${held.size} of ${partitions.length} (${describePartitions(refs(held))}) among ${members} members`);
+    const gained: number[] = [];
+    for (let i = 0; i < partitions.length; i++) {
+      if (!mineToRead(i) || held.has(i) || taken.has(i)) continue;
+      const [row] = await sql<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${pool}, ${i}) AS ok`;
+      if (row!.ok) gained.push(i);
     }
+    if (gained.length === 0) return;
+    try {
+      await options.onChange({ held: refs([...held, ...gained]), gained: refs(gained), released: [] });
+    } catch (error) {
+      for (const i of gained) await sql`SELECT pg_advisory_unlock(${pool}, ${i})`;
+      throw error;
+    }
+    for (const i of gained) held.add(i);
+    logger.info({ pool: options.pool, members, partitions: held.size, of: partitions.length, gained: describePartitions(refs(gained)) }, `partitions taken: holding ${held.size} of ${partitions.length} (${describePartitions(refs(held))}) among ${members} members`);
   };
 
   let wake: (() => void) | undefined;

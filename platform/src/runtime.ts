@@ -13,7 +13,7 @@ export const openRuntime = async (config: BaseConfig, logger: Logger, clientId: 
   const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.HEPH_DATA_DIR, log: logger });
   const log =
     config.KAFKA_BROKERS.length > 0
-      ? createKafkaLog({ brokers: config.KAFKA_BROKERS, clientId, topicPrefix: config.HEPH_KAFKA_TOPIC_PREFIX }, logger)
+      ? createKafkaLog({ brokers: config.KAFKA_BROKERS, clientId, topicPrefix: config.HEPH_KAFKA_TOPIC_PREFIX, telemetryPartitions: config.HEPH_KAFKA_TELEMETRY_PARTITIONS }, logger)
       : createPgLog(db.sql, logger, {
           retention: { maxAgeMs: config.HEPH_LOG_RETENTION_HOURS * 3_600_000, maxBytesPerTopic: config.HEPH_LOG_RETENTION_BYTES, intervalMs: config.HEPH_LOG_RETENTION_CHECK_SECONDS * 1000 },
         });

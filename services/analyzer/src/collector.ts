@@ -331,7 +331,10 @@ export const startCollector = async (options: CollectorOptions) => {
     ? await startPartitionLeases({
         url: options.leases.databaseUrl,
         pool: consumerName,
-        partitions: ((await options.log.lag(subscription.groupId, telemetryTopics)) ?? []).map(({ topic, partition }) => ({ topic, partition })),
+        // Interleaved (spans 0, metrics 0, logs 0, spans 1, …): each topic's partitions spread over the collectors.
+        partitions: (await options.log.lag(subscription.groupId, telemetryTopics))
+          .map(({ topic, partition }) => ({ topic, partition }))
+          .sort((x, y) => x.partition - y.partition || telemetryTopics.indexOf(x.topic as (typeof telemetryTopics)[number]) - telemetryTopics.indexOf(y.topic as (typeof telemetryTopics)[number])),
         logger,
         everyMs: options.leases.everyMs,
         onChange: async ({ held }) => {
