@@ -108,7 +108,7 @@ export const readCheckpoint = async (sql: Sql, name: string): Promise<bigint> =>
   return rows[0] ? BigInt(rows[0].position) : 0n;
 };
 
-export const storeCheckpoint = async (sql: Sql, name: string, position: bigint): Promise<void> => {
+export const storeCheckpoint = async (sql: Sql | TransactionSql, name: string, position: bigint): Promise<void> => {
   await sql`
     INSERT INTO checkpoints (name, position) VALUES (${name}, ${position.toString()})
     ON CONFLICT (name) DO UPDATE SET position = GREATEST(checkpoints.position, excluded.position)`;

@@ -3,7 +3,7 @@
 // its batches to the judge directly; analyzers running apart on Kafka share the telemetry partitions
 // as a consumer group and hand their batches on through heph.signals to the one judge holding the
 // analyzer lock.
-import { readCheckpoint, type ConsumedRecord, type TransactionSql } from '@hephaestus/platform';
+import { readCheckpoint, storeCheckpoint, type ConsumedRecord, type TransactionSql } from '@hephaestus/platform';
 import { signalBatchSchema, topics } from '@hephaestus/schemas';
 import { Counter, Gauge } from 'prom-client';
 import { lagWithin, startCollector, type SignalBatch } from './collector.ts';
@@ -86,9 +86,7 @@ export const startSignalJudge = async (options: AnalyzerOptions) => {
     correlator: await resumeCorrelator(sql, options.resolutionSeconds, logger),
     onCheckpoint: () => {
       const at = position;
-      return (tx: TransactionSql) => tx`
-        INSERT INTO checkpoints (name, position) VALUES (${positionName}, ${at.toString()})
-        ON CONFLICT (name) DO UPDATE SET position = excluded.position`;
+      return (tx: TransactionSql) => storeCheckpoint(tx, positionName, at);
     },
   });
   const deadLetter = async (record: ConsumedRecord, reason: string) => {
