@@ -196,6 +196,7 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     await eventually('the standby to consume telemetry', async () => /^heph_analyzer_records_total\{signal="spans"\} [1-9]/m.test(await (await fetch(`${standbyUrl}/metrics`)).text()) || undefined, 60_000);
     console.log(`analyzer SIGKILL: partitions before ${spread.join(' + ')}; the standby held the lock after ${lockTakenAfterMs} ms and all 9 partitions after ${partitionsMovedAfterMs} ms`);
     expect(await (await fetch(`${standbyUrl}/metrics`)).text()).toMatch(/^heph_analyzer_active 1$/m);
+    expect(await (await fetch(`${standbyUrl}/metrics`)).text()).toMatch(/^heph_analyzer_partitions_held 9$/m);
 
     const firing = await eventually('the firing alert', () => webhook.calls.find((c) => c.body.status === 'firing' && c.body.incident.service === service), 120_000);
     const incidentId: string = firing.body.incident.id;

@@ -344,6 +344,16 @@ export const startCollector = async (options: CollectorOptions) => {
       })
     : undefined;
   heldNow = leases?.held;
+  if (leases) {
+    new Gauge({
+      name: 'heph_analyzer_partitions_held',
+      help: 'Telemetry partitions this analyzer collects now (its partition leases).',
+      registers: [options.registry],
+      collect() {
+        this.set(leases.held().length);
+      },
+    });
+  }
   logger.info(
     { resolutionSeconds: options.resolutionSeconds, exclusive: options.exclusive === true, leased, prices: options.costs.prices.length },
     `analyzer consuming ${telemetryTopics.join(', ')}${leased ? ': the partitions it holds leases on' : options.exclusive ? '' : ' as a member of its consumer group'}`,
