@@ -146,10 +146,28 @@ export const startBench = async (options: BenchOptions): Promise<Bench> => {
   };
 };
 
-/** Every event of the run, oldest first. */
+/** The events read so far from each database, and where the next read starts. */
+const eventsRead = new WeakMap<Sql, { events: BenchEvent[]; after: string; reading: Promise<void> }>();
+
+/**
+ * Every event of the run, oldest first. Each call reads only the events appended since the last (appends
+ * commit in position order): the stories poll every 2 s beside the control plane they watch, in its
+ * process, and reading the whole store each time took CPU from it on a loaded machine.
+ */
 export const readEvents = async (sql: Sql): Promise<BenchEvent[]> => {
-  const rows = await sql<{ type: string; occurred_at: Date; data: Record<string, any> }[]>`SELECT type, occurred_at, data FROM events ORDER BY position`;
-  return rows.map((r) => ({ type: r.type, occurredAtMs: r.occurred_at.getTime(), data: r.data }));
+  let read = eventsRead.get(sql);
+  if (!read) eventsRead.set(sql, (read = { events: [], after: '0', reading: Promise.resolve() }));
+  const state = read;
+  const next = state.reading.then(async () => {
+    const rows = await sql<{ position: string; type: string; occurred_at: Date; data: Record<string, any> }[]>`
+      SELECT position::text AS position, type, occurred_at, data FROM events WHERE position > ${state.after} ORDER BY position`;
+    for (const r of rows) state.events.push({ type: r.type, occurredAtMs: r.occurred_at.getTime(), data: r.data });
+    if (rows.length > 0) state.after = rows.at(-1)!.position;
+  });
+  // One read at a time, each after the last; a failed read leaves the next to try again.
+  state.reading = next.catch(() => {});
+  await next;
+  return state.events.slice();
 };
 
 export type WavePlan = {
@@ -272,6 +290,14 @@ export const runWave = async (bench: Bench, plan: WavePlan): Promise<ScenarioTim
         plan.say(`${fault}: the control plane's last ${said.length} lines about ${prefix}* or at warn and above:\n${said.map((l) => `  ${l.slice(0, 400)}`).join('\n')}`);
       } else plan.say(`${fault}: cured and validated after ${Math.round((storyEndAtMs - onsetAtMs) / 1000)} s`);
       await sleep(plan.healthyAfterMs);
+      // What the control plane decided about this fleet once the story was over: should be nothing new.
+      const after = await readEvents(bench.sql);
+      const afterOurs = new Map(after.filter((e) => (e.type === 'incident.opened' || e.type === 'remediation.started') && String(e.data.service).startsWith(prefix)).map((e) => [e.data.incidentId ?? e.data.remediationId, e.data.service] as const));
+      for (const e of after.filter((e) => e.occurredAtMs > storyEndAtMs && /^(incident\.(opened|signal_attached|root_cause_ranked|reopened)|remediation\.started)$/.test(e.type))) {
+        const service = e.data.service ?? afterOurs.get(e.data.incidentId) ?? afterOurs.get(e.data.remediationId);
+        if (!String(service ?? '').startsWith(prefix)) continue;
+        plan.say(`${fault}: after the story, +${Math.round((e.occurredAtMs - onsetAtMs) / 1000)} s ${e.type} ${service}${e.data.signal ? ` ${e.data.signal}` : ''}${e.data.playbookId ? ` ${e.data.playbookId}` : ''}${e.data.reason ? `: ${e.data.reason}` : ''}${e.type === 'incident.root_cause_ranked' ? `: ${JSON.stringify(e.data.candidates?.slice(0, 2))}` : ''}`);
+      }
       return {
         fault,
         prefix,
