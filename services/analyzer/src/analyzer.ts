@@ -1,8 +1,8 @@
 // The analyzer in two stages: collectors (consume → rollup, per partition of the telemetry topics) and
 // one judge (correlate → detect → decide → append, then notify). In one process the collector hands
 // its batches to the judge directly; analyzers running apart on Kafka share the telemetry partitions
-// as a consumer group and hand their batches on through heph.signals to the one judge holding the
-// analyzer lock.
+// through partition leases in PostgreSQL and hand their batches on through heph.signals to the one
+// judge holding the analyzer lock.
 import { readCheckpoint, storeCheckpoint, type ConsumedRecord, type TransactionSql } from '@hephaestus/platform';
 import { signalBatchSchema, topics } from '@hephaestus/schemas';
 import { Counter, Gauge } from 'prom-client';

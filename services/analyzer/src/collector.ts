@@ -2,7 +2,7 @@
 // stores every batch's rollups and series in PostgreSQL with the offset it reaches, and hands on what
 // the second stage (the judge: correlation, detection, the incident policy) needs of it: how far the
 // telemetry has got, and the spans the correlator learns from. Several collectors may share the topics'
-// partitions (a Kafka consumer group); each partition's effects are applied once, in offset order.
+// partitions (partition leases in PostgreSQL); each partition's effects are applied once, in offset order.
 import { startPartitionLeases, type ConsumedRecord, type Log, type Logger, type PartitionLag, type Sql, type TransactionSql } from '@hephaestus/platform';
 import {
   decodeLogsProtobuf,

@@ -26,9 +26,9 @@ export const analyzerLockKey = 727_004;
  * `consoleUrl`: where alerts link to; `heph up` passes the console's address once it listens. One
  * analyzer judges at a time on a shared PostgreSQL database (it holds the analyzer lock); the others
  * stand by and the first to take the lock goes on from the stored detector and correlator state when
- * the active one stops or dies. `apart` (analyzer processes on Kafka): every analyzer also collects, as
- * a member of one consumer group over the telemetry topics, and hands its batches to the judge through
- * heph.signals; otherwise the one holding the lock collects too, reading every partition itself.
+ * the active one stops or dies. `apart` (analyzer processes on Kafka): every analyzer also collects the
+ * telemetry partitions it holds leases on (partition leases in PostgreSQL) and hands its batches to the
+ * judge through heph.signals; otherwise the one holding the lock collects too, reading every partition.
  */
 export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, logger }: ServiceParts, consoleUrl = config.HEPH_CONSOLE_URL, onLost = exitToStandBy, apart = false) => {
   const options = {
@@ -71,7 +71,7 @@ export const wireAnalyzer = async (config: AnalyzerConfig, { runtime, registry, 
   };
 };
 
-/** `heph analyzer`: one is active at a time, the others stand by (the analyzer lock). */
+/** `heph analyzer`: on Kafka every one collects a share of the partitions; one judges at a time, the others stand by (the analyzer lock). */
 export const startAnalyzerProcess = (config: AnalyzerConfig, logger: Logger) =>
   startServiceProcess({
     service: 'analyzer',
@@ -79,7 +79,7 @@ export const startAnalyzerProcess = (config: AnalyzerConfig, logger: Logger) =>
     logger,
     publishes: true,
     ops: { host: config.HEPH_ANALYZER_HOST, port: config.HEPH_ANALYZER_PORT },
-    // Apart on Kafka the analyzers share the telemetry partitions; the Postgres-backed log has no group
-    // membership (every subscriber reads every partition), so there one analyzer collects and judges.
+    // Apart on Kafka the analyzers share the telemetry partitions; the Postgres-backed log cannot read a
+    // share of them (every subscriber reads every partition), so there one analyzer collects and judges.
     wire: (parts) => wireAnalyzer(config, parts, config.HEPH_CONSOLE_URL, exitToStandBy, parts.runtime.log.kind === 'kafka'),
   });
