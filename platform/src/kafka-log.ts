@@ -181,21 +181,32 @@ export const createKafkaLog = (
     const assigned = new Map<string, PartitionPosition>();
     const inHand = new Map<string, Promise<void>>();
     let joined: Consumer | undefined;
+    /**
+     * Starts these partitions at their positions (those past the start), and commits the positions at once
+     * too: the group's lag is right for a partition before anything new arrives there.
+     */
+    const seekTo = (consumer: Consumer, positions: Iterable<PartitionPosition>) => {
+      const sought = [...positions].filter((at) => topics.includes(at.topic) && at.offset > 0n);
+      for (const at of sought) consumer.seek({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() });
+      if (sought.length === 0) return;
+      consumer
+        .commitOffsets(sought.map((at) => ({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() })))
+        .catch((error: unknown) => log.warn({ err: error, groupId }, 'starting offsets of an exclusive consumer not committed'));
+    };
+    /** Every partition of the topics, asked of Kafka once. */
+    let everyPartition: Promise<Array<{ topic: string; partition: number }>> | undefined;
     /** Pauses every partition not assigned and seeks and resumes the assigned ones (each join, each assignment). */
     const applyAssignment = async (consumer: Consumer, seek: Iterable<PartitionPosition>) => {
-      const all = (await lag(groupId, topics)).map((l) => ({ topic: l.topic, partition: l.partition }));
+      everyPartition ??= lag(groupId, topics).then((lags) => lags.map((l) => ({ topic: l.topic, partition: l.partition })));
+      const all = await everyPartition.catch((error: unknown) => {
+        everyPartition = undefined;
+        throw error;
+      });
       const byTopic = (refs: Array<{ topic: string; partition: number }>) =>
         [...new Set(refs.map((r) => r.topic))].map((topic) => ({ topic: physical(topic), partitions: refs.filter((r) => r.topic === topic).map((r) => r.partition) }));
       const off = all.filter((p) => !assigned.has(partitionKey(p.topic, p.partition)));
       if (off.length > 0) consumer.pause(byTopic(off));
-      const sought = [...seek].filter((at) => at.offset > 0n);
-      for (const at of sought) consumer.seek({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() });
-      // Committed at once too: the group's lag is right for a partition before anything new arrives there.
-      if (sought.length > 0) {
-        consumer
-          .commitOffsets(sought.map((at) => ({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() })))
-          .catch((error: unknown) => log.warn({ err: error, groupId }, 'positions of a leased consumer not committed'));
-      }
+      seekTo(consumer, seek);
       const on = [...assigned.values()];
       if (on.length > 0) consumer.resume(byTopic(on));
     };
@@ -222,14 +233,7 @@ export const createKafkaLog = (
         consumer.on(consumer.events.GROUP_JOIN, () => {
           if (positioned) return;
           positioned = true;
-          const from = exclusive.from.filter((at) => topics.includes(at.topic) && at.offset > 0n);
-          for (const at of from) consumer.seek({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() });
-          // Committed at once too: the group's lag is right for a partition before anything new arrives there.
-          if (from.length > 0) {
-            consumer
-              .commitOffsets(from.map((at) => ({ topic: physical(at.topic), partition: at.partition, offset: at.offset.toString() })))
-              .catch((error: unknown) => log.warn({ err: error, groupId }, 'starting offsets of an exclusive consumer not committed'));
-          }
+          seekTo(consumer, exclusive.from);
         });
       }
       // kafkajs gives up on an error it deems final (a member the group no longer knows, after its session
