@@ -42,10 +42,11 @@ export const runActiveStandby = async (options: {
   let timer: NodeJS.Timeout | undefined;
   const running = () => service;
   const lose = async (reason: string) => {
-    if (stopped) return;
+    // Once: a check still in flight when the first one lost the turn must not lose it again.
+    if (stopped || !holding) return;
+    holding = false;
     logger.error(`${name} lost its active turn (${reason}): stopping; started again, it stands by`);
     clearInterval(timer);
-    holding = false;
     await service?.stop().catch((error: unknown) => logger.error({ err: error }, `${name} did not stop cleanly`));
     service = undefined;
     options.onLost(reason);
