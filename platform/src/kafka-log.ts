@@ -270,6 +270,7 @@ export const createKafkaLog = (
             await handle({
               topic: logical(batch.topic),
               partition: batch.partition,
+              highWatermark: BigInt(batch.highWatermark),
               records: batch.messages.map((m) => ({
                 topic: logical(batch.topic),
                 partition: batch.partition,

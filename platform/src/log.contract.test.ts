@@ -131,6 +131,31 @@ describe.each(adapters)('log port on %s', (_name, open) => {
     expect(count).toBe(12_000);
   });
 
+  it("tells with each batch the partition's high watermark: whether records are still to come after it", async () => {
+    const run = randomBytes(4).toString('hex');
+    const key = `hw-${run}`;
+    // 3 MB of random bytes (gzip leaves them as large) in 3 sends of 1,000 records: more than one batch on
+    // either log (500 records, or about 1 MB per partition, per fetch).
+    for (let send = 0; send < 3; send++) await log.send('heph.deadletter', Array.from({ length: 1_000 }, (_, i) => ({ key, value: randomBytes(1_000), headers: { n: String(i) } })));
+    const batches: Array<{ last: bigint; highWatermark?: bigint; mine: number }> = [];
+    let mine = 0;
+    const subscription = await log.subscribe({
+      groupId: `hw-${run}`,
+      topics: ['heph.deadletter'],
+      handle: async ({ records, highWatermark }) => {
+        const count = records.filter((r) => r.key === key).length;
+        mine += count;
+        batches.push({ last: records.at(-1)!.offset, highWatermark, mine: count });
+      },
+    });
+    await waitFor(() => (mine >= 3_000 ? true : undefined), 60_000);
+    await subscription.stop();
+    for (const b of batches) expect(b.highWatermark, `batch ending at ${b.last}`).toBeGreaterThan(b.last);
+    // Before the last of them was read, a batch knew more was behind it.
+    const lastOfMine = batches.findLastIndex((b) => b.mine > 0);
+    expect(batches.slice(0, lastOfMine).some((b) => b.highWatermark! > b.last + 1n)).toBe(true);
+  });
+
   it('resumes a consumer group after the last committed batch, redelivering a batch whose handler failed', async () => {
     const run = randomBytes(4).toString('hex');
     const groupId = `resume-${run}`;

@@ -4,8 +4,12 @@
 export type LogRecord = { key: string | null; value: Buffer; headers: Record<string, string> };
 export type ConsumedRecord = LogRecord & { topic: string; partition: number; offset: bigint };
 
-/** Offsets are committed only after the handler resolves; a throw redelivers the batch. */
-export type BatchHandler = (batch: { topic: string; partition: number; records: ConsumedRecord[] }) => Promise<void>;
+/**
+ * Offsets are committed only after the handler resolves; a throw redelivers the batch. `highWatermark`:
+ * the offset after the partition's newest record when the batch was read (records past the batch's last
+ * one are still to come), where the log knows it.
+ */
+export type BatchHandler = (batch: { topic: string; partition: number; records: ConsumedRecord[]; highWatermark?: bigint }) => Promise<void>;
 
 /**
  * `groupId`: the group whose committed offsets say where it is (an exclusive subscription's own).

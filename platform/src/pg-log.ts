@@ -110,9 +110,15 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
         value: r.value,
         headers: r.headers,
       }));
-      await handle({ topic, partition, records });
+      // A full batch may have more behind it: the partition's end says how far it goes.
+      const last = records.at(-1)!.offset;
+      const end =
+        rows.length < batchSize
+          ? last + 1n
+          : BigInt((await sql<{ end: string }[]>`SELECT (max("offset") + 1)::text AS end FROM log_records WHERE topic = ${topic} AND partition = ${partition}`)[0]!.end);
+      await handle({ topic, partition, records, highWatermark: end });
       given.delete(`${topic}/${partition}`);
-      const next = (records.at(-1)!.offset + 1n).toString();
+      const next = (last + 1n).toString();
       await sql`
         INSERT INTO log_offsets (group_id, topic, partition, committed, committed_at) VALUES (${groupId}, ${topic}, ${partition}, ${next}, now())
         ON CONFLICT (group_id, topic, partition) DO UPDATE SET committed = excluded.committed, committed_at = excluded.committed_at`;

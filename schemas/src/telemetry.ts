@@ -51,6 +51,7 @@ export const signalBatchSchema = z.object({
   firstMs: z.number().optional(),
   lastMs: z.number().optional(),
   spans: z.array(spanRecordSchema.omit({ resource: true })),
+  behind: z.boolean().optional(),
 });
 
 const scopeSchema = z.object({ name: z.string(), version: z.string().optional() });

@@ -27,9 +27,10 @@ import { loadStreams, mergeSeries, storeStreams } from './adapters/series-store.
 /**
  * What one applied batch of a telemetry partition hands to the judge, once its effects are stored:
  * `source` is `<topic>/<partition>`; `firstMs` and `lastMs` the oldest and newest event time of its
- * items (absent when it had none); `spans` the spans applied, for the correlator.
+ * items (absent when it had none); `spans` the spans applied, for the correlator; `behind` set when the
+ * partition held records past the batch as it was read (its collector has more of it to apply).
  */
-export type SignalBatch = { source: string; firstMs?: number; lastMs?: number; spans: SpanRecord[] };
+export type SignalBatch = { source: string; firstMs?: number; lastMs?: number; spans: SpanRecord[]; behind?: boolean };
 
 export type CollectorOptions = {
   sql: Sql;
@@ -161,7 +162,7 @@ export const startCollector = async (options: CollectorOptions) => {
       SELECT DISTINCT service, operation FROM series
       WHERE resolution_seconds = ${resolution} AND bucket_start >= ${new Date(now() - 86_400_000)} AND signal = ${operationLatency} AND operation <> ''`,
   );
-  type Batch = { topic: string; partition: number; records: ConsumedRecord[] };
+  type Batch = { topic: string; partition: number; records: ConsumedRecord[]; highWatermark?: bigint };
   const stage = <T>(s: Stage<T>) => (batch: Batch) => consumeWith(s, batch);
   const stages = new Map<string, (batch: Batch) => Promise<void>>([
     [topics.spans, stage<SpanRecord>({
@@ -272,7 +273,7 @@ export const startCollector = async (options: CollectorOptions) => {
     spans: parts.flatMap((p) => p.spans),
   });
 
-  const consumeWith = async <T>(s: Stage<T>, { topic, partition, records }: Batch) => {
+  const consumeWith = async <T>(s: Stage<T>, { topic, partition, records, highWatermark }: Batch) => {
     const from = await appliedOffset(sql, consumerName, topic, partition);
     const fresh = records.filter((r) => r.offset >= from);
     if (fresh.length === 0) return;
@@ -292,7 +293,8 @@ export const startCollector = async (options: CollectorOptions) => {
     const next = fresh.at(-1)!.offset + 1n;
     // Handed on once stored: a hand-off that fails redelivers the batch, whose effects are not applied
     // twice (its spans are then lost to the correlator, which learns from the next ones).
-    await options.emit(await applyBatch(s, topic, partition, decoded, next));
+    const applied = await applyBatch(s, topic, partition, decoded, next);
+    await options.emit(highWatermark !== undefined && next < highWatermark ? { ...applied, behind: true } : applied);
   };
 
   const applyBatch = async <T>(s: Stage<T>, topic: string, partition: number, decoded: Decoded<T>[], next: bigint): Promise<SignalBatch> => {

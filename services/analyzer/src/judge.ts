@@ -16,6 +16,7 @@ import { createCorrelator, resumeCorrelator, type Correlator } from './adapters/
 import { startRemediationOutcomes } from './adapters/remediation-outcomes.ts';
 import { pruneIncidentTraces } from './adapters/incident-traces.ts';
 import type { DetectorName } from './domain/detectors/index.ts';
+import { createWatermark } from './domain/watermark.ts';
 import type { SignalBatch } from './collector.ts';
 
 export type JudgeOptions = {
@@ -84,14 +85,30 @@ export const startJudge = async (options: JudgeOptions) => {
    * would otherwise close intervals whose spans are still unread).
    */
   const replayedUpTo = new Map<string, number>();
+  /** Live: the newest event time, held back by any partition whose collector is still behind it. */
+  const watermark = createWatermark({ staleMs: 30_000 });
   // A timestamp far in the future (a skewed agent clock) must not close intervals early: the clock caps it.
-  const advance = ({ source, firstMs, lastMs }: SignalBatch) => {
-    if (lastMs === undefined || firstMs === undefined) return;
+  const advance = (batch: SignalBatch) => {
+    const { source, firstMs, lastMs } = batch;
+    if (lastMs === undefined || firstMs === undefined) {
+      if (!options.replay) watermark.advance(batch, now());
+      return;
+    }
     if (options.replay) {
       if (firstEventTimeMs === undefined || firstMs < firstEventTimeMs) firstEventTimeMs = firstMs;
       if (lastMs > (replayedUpTo.get(source) ?? Number.NEGATIVE_INFINITY)) replayedUpTo.set(source, lastMs);
+    } else {
+      watermark.advance(batch, now(), now() + 60_000);
     }
     if (lastMs > eventTimeMs) eventTimeMs = options.replay ? lastMs : Math.min(lastMs, now() + 60_000);
+  };
+  /** Live: how far every partition's telemetry has got (the partitions still being caught up hold it back). */
+  const liveWatermark = () => {
+    const { ms, wentStale } = watermark.at(now());
+    for (const source of wentStale) {
+      logger.warn({ source }, `partition ${source} was behind and has not been heard of for 30 s: intervals close without waiting for it`);
+    }
+    return ms;
   };
 
   const seriesWatch = createSeriesWatch({
@@ -121,8 +138,8 @@ export const startJudge = async (options: JudgeOptions) => {
   // instead of half-filled ones on time.
   const closedBefore = () => {
     const resolutionMs = options.resolutionSeconds * 1000;
-    const watermark = options.replay ? Math.min(...replayedUpTo.values()) : Math.min(now(), eventTimeMs);
-    return Math.floor((watermark - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
+    const upTo = options.replay ? Math.min(...replayedUpTo.values()) : Math.min(now(), liveWatermark());
+    return Math.floor((upTo - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
   };
 
   /** One applied batch of telemetry: the correlator learns its spans, and time moves on. */
