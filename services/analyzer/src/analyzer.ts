@@ -120,6 +120,7 @@ export const startSignalJudge = async (options: AnalyzerOptions) => {
   logger.info({ from: position.toString() }, 'analyzer judging: following heph.signals');
   return {
     eventTimeMs: judge.eventTimeMs,
+    watermarkMs: judge.watermarkMs,
     stop: async () => {
       await subscription.stop();
       await judge.stop();

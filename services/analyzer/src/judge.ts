@@ -102,6 +102,14 @@ export const startJudge = async (options: JudgeOptions) => {
     }
     if (lastMs > eventTimeMs) eventTimeMs = options.replay ? lastMs : Math.min(lastMs, now() + 60_000);
   };
+  new Gauge({
+    name: 'heph_analyzer_watermark_held_back_seconds',
+    help: 'How far the event time intervals close at is behind the newest consumed: a collector still catching up on a partition holds it back.',
+    registers: [options.registry],
+    collect() {
+      if (!options.replay) this.set(Math.max(0, watermark.newestMs() - watermark.at(now()).ms) / 1000);
+    },
+  });
   /** Live: how far every partition's telemetry has got (the partitions still being caught up hold it back). */
   const liveWatermark = () => {
     const { ms, wentStale } = watermark.at(now());
@@ -215,6 +223,8 @@ export const startJudge = async (options: JudgeOptions) => {
     accept,
     /** The newest event time consumed. */
     eventTimeMs: () => eventTimeMs,
+    /** Live: the event time intervals close at (before the grace): the newest, held back by partitions still behind. */
+    watermarkMs: () => watermark.at(now()).ms,
     /** Judges every interval that ended before `untilMs` now (the end of a replay). */
     judgeUntil: async (untilMs: number) => {
       const resolutionMs = options.resolutionSeconds * 1000;

@@ -78,7 +78,14 @@ describe('the judge following heph.signals (Kafka, PostgreSQL)', () => {
     const dead = await eventually('the record that is not a batch in heph.deadletter', () => deadLetters.find((r) => r.value.toString() === 'not a batch'));
     expect(dead.headers['heph-reason']).toMatch(/^not JSON: /);
     expect(dead.headers['heph-source']).toBe(`${topics.signals}/0/0`);
-    // Its lag on heph.signals is in /metrics: both records read.
+    // A partition whose collector is behind holds back the time intervals close at, until it catches up.
+    await send(encodeSignalBatch({ source: 'otel.metrics/1', firstMs: t - 40_000, lastMs: t - 30_000, spans: [], behind: true }));
+    await eventually('the partition behind to hold the watermark back', () => (first.watermarkMs() === t - 30_000 ? true : undefined));
+    expect(first.eventTimeMs()).toBe(t);
+    await eventually('the time held back in /metrics', async () => (/^heph_analyzer_watermark_held_back_seconds 30$/m.test(await registry.metrics()) ? true : undefined));
+    await send(encodeSignalBatch({ source: 'otel.metrics/1', firstMs: t - 30_000, lastMs: t - 5_000, spans: [] }));
+    await eventually('the partition caught up to let it go', () => (first.watermarkMs() === t ? true : undefined));
+    // Its lag on heph.signals is in /metrics: all four records read.
     await eventually('no batch left to read', async () => (/^heph_analyzer_signals_lag_records 0$/m.test(await registry.metrics()) ? true : undefined));
     await first.stop();
     // The correlator learned the call from the batch, and its checkpoint holds it.
