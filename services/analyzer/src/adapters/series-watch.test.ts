@@ -130,6 +130,32 @@ describe('series watch', () => {
     expect(shifts[0]!.evidence).toMatch(/^the line through the last 5 intervals .* above the median 0\.5\d* of 48 intervals ending 6 ago .*, and still climbing$/);
   });
 
+  it('takes a creep every peer shares for the host\'s or the provider\'s, not one service\'s; one that creeps alone beside them still shows', async () => {
+    // Five agents' LLM latency, 0.5 s (± 2 %) each, for 60 intervals; then all of them slow down together
+    // (a busy host), and one of them twice as fast as the others.
+    const services = ['a1', 'a2', 'a3', 'a4', 'lone'];
+    const shared = (i: number) => 1 + Math.max(0, i - 60) / 24;
+    const latency = (service: string, i: number) => (0.5 + wiggle(i + service.length) * 0.003) * (service === 'lone' ? shared(i) ** 2 : shared(i));
+    const signal = 'gen_ai.client.operation.duration';
+    await db.sql.begin((tx) => mergeSeries(tx, resolution, services.flatMap((service) => Array.from({ length: 60 }, (_, i) => delta(service, signal, 12_000 + i, latency(service, i))))));
+    const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 60, limits: {}, budgets: [] });
+    await watch.observe(bucket(12_060));
+    const seen: Observation[] = [];
+    for (let i = 60; i < 90; i++) {
+      await db.sql.begin((tx) => mergeSeries(tx, resolution, services.map((service) => delta(service, signal, 12_000 + i, latency(service, i)))));
+      seen.push(...(await watch.observe(bucket(12_000 + i + 1))));
+    }
+    // The four that slowed with everyone: no level shift, and no anomaly said to have crept up gradually.
+    const shared4 = seen.filter((o) => o.service !== 'lone');
+    expect(shared4.filter((o) => o.explanation?.detector === 'level-shift')).toEqual([]);
+    expect(shared4.filter((o) => o.explanation?.onset === 'gradual')).toEqual([]);
+    // The one that slowed beyond them: a level shift against its baseline carried along with its peers'.
+    const lone = seen.filter((o) => o.service === 'lone' && o.explanation?.detector === 'level-shift');
+    expect(lone.length).toBeGreaterThan(0);
+    expect(lone[0]!.explanation?.evidence).toMatch(/moved \d+ % up with its peers/);
+    expect(lone[0]!.baseline).toBeGreaterThan(0.55);
+  });
+
   it('checkpoints its detectors and resumes from them after a restart as if it never stopped, beyond its warm-up', async () => {
     // Two databases with the same 360 buckets of a symptom and a gauge: in one the watch runs without a
     // break; in the other it stops after bucket 330 (killed: no checkpoint at stop) and a new one resumes.

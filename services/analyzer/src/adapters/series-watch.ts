@@ -13,7 +13,7 @@ import { globMatches, meaningOf, sinceReset, type CostBudget, type SignalMeaning
 import { forecastSpend, periodStart } from '../domain/budget.ts';
 import { createDetector, formatValue, type Detector, type DetectorName } from '../domain/detectors/index.ts';
 import { defaultCommonSettings } from '../domain/detectors/detector.ts';
-import { laggedBaseline, levelShift, levelShiftSettingsFor, onsetOf } from '../domain/detectors/level-shift.ts';
+import { laggedBaseline, levelRatio, levelShift, levelShiftSettingsFor, onsetOf, peerMovement } from '../domain/detectors/level-shift.ts';
 import { predict } from '../domain/predictors/time-to-limit.ts';
 import type { Observation } from '../domain/incident-policy.ts';
 import { operationLatency } from '../domain/series.ts';
@@ -182,6 +182,106 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   };
 
   /**
+   * What a series' peers did: per signal (and operation), every other service's recent level over its
+   * lagged baseline, the median (`peerMovement`). Read once per bucket, when a series first asks.
+   */
+  const peerRatios = () => {
+    let bySignal: Map<string, Array<{ service: string; ratio: number }>> | undefined;
+    const read = () => {
+      const found = new Map<string, Array<{ service: string; ratio: number }>>();
+      for (const [key, entry] of watched) {
+        if (!entry.shift?.testLevel) continue;
+        const ratio = levelRatio(entry.shift.values, levelSettings);
+        if (ratio === undefined) continue;
+        const [service, signal, operation] = key.split('\u0000') as [string, string, string];
+        const at = `${signal}\u0000${operation}`;
+        const peers = found.get(at);
+        if (peers) peers.push({ service, ratio });
+        else found.set(at, [{ service, ratio }]);
+      }
+      return found;
+    };
+    return (point: SeriesPoint) =>
+      peerMovement(((bySignal ??= read()).get(`${point.signal}\u0000${point.operation}`) ?? []).filter((p) => p.service !== point.service).map((p) => p.ratio));
+  };
+
+  /** One point of a closed bucket, its detector updated: the observation it makes, if any. */
+  const judgePoint = (
+    point: SeriesPoint,
+    entry: { name: DetectorName; shift?: Shift },
+    verdict: ReturnType<Detector['update']>,
+    peerRatioOf: (point: SeriesPoint) => number | undefined,
+    held: ((service: string, signal: string) => number | undefined) | undefined,
+    out: Observation[],
+  ) => {
+    const signal = signalName(point.signal, point.operation);
+    const shift = entry.shift;
+    const peerRatio = shift?.testLevel ? peerRatioOf(point) : undefined;
+    // A level shift speaks first: its baseline is the level before the creep, where the detector's has
+    // followed it (and the policy would judge the change against a baseline that crept too), carried
+    // along with its peers' level (a slowdown they all share is not this service's).
+    const shifted = shift?.testLevel ? levelShift(shift.values, shift.bad, { ...levelSettings, minRelativeChange: shift.minRelativeChange, creepRelativeChange: shift.creepRelativeChange, peerRatio }) : undefined;
+    if (shift && shifted) {
+      out.push({
+        service: point.service,
+        signal,
+        bucketStartMs: point.startMs,
+        // The level (the recent median) is what shifted: one quick interval among slow ones changes nothing.
+        value: shifted.level,
+        // A median over several intervals has confirmed itself: no second interval to wait for.
+        confirmedOver: levelSettings.recentPoints,
+        baseline: shifted.baseline,
+        summary: `${signal} ${shifted.explanation}`,
+        explanation: {
+          detector: 'level-shift',
+          baseline: shifted.baseline,
+          threshold: shifted.spread > 0 ? shifted.spread : undefined,
+          windowSeconds: options.resolutionSeconds * levelSettings.recentPoints,
+          evidence: trimsLargest(point, shift.bad) ? `${shifted.explanation}; each interval's mean without its largest value` : shifted.explanation,
+          onset: onsetOf(shift.values, shifted.level, shifted.baseline, shift.bad),
+        },
+      });
+      return;
+    }
+    const frozen = verdict.anomalous ? undefined : held?.(point.service, signal);
+    if (frozen !== undefined) {
+      out.push({
+        service: point.service,
+        signal,
+        bucketStartMs: point.startMs,
+        value: point.value,
+        baseline: frozen,
+        summary: `${signal} ${point.value.toPrecision(3)} still off ${frozen.toPrecision(3)}, its usual value when the incident opened`,
+        explanation: { detector: entry.name, baseline: frozen, windowSeconds: options.resolutionSeconds, evidence: 'held against the baseline frozen at opening (hysteresis)' },
+        sustainOnly: true,
+      });
+      return;
+    }
+    if (!verdict.anomalous || !Number.isFinite(verdict.usual)) return;
+    // The onset is told against the level before (the lagged baseline, moved with the peers), not the
+    // detector's, which follows a creep: a climb every peer shares is no creep of this service.
+    const lagged = shift ? laggedBaseline(shift.values, levelSettings) : undefined;
+    const before = lagged === undefined ? verdict.usual : peerRatio !== undefined && (shift!.bad === 'up' ? peerRatio > 1 : peerRatio < 1) ? lagged * peerRatio : lagged;
+    out.push({
+      service: point.service,
+      signal,
+      bucketStartMs: point.startMs,
+      value: point.value,
+      ...(shift && trimsLargest(point, shift.bad) ? { level: levelOf(point, shift.bad) } : {}),
+      baseline: verdict.usual,
+      summary: verdict.explanation,
+      explanation: {
+        detector: entry.name,
+        baseline: verdict.usual,
+        threshold: verdict.spread > 0 ? verdict.spread : undefined,
+        windowSeconds: options.resolutionSeconds,
+        evidence: `score ${verdict.score.toFixed(2)} over ${verdict.intervals} interval${verdict.intervals === 1 ? '' : 's'}`,
+        ...(shift ? { onset: onsetOf(shift.values, point.value, before, shift.bad) } : {}),
+      },
+    });
+  };
+
+  /**
    * detect: every closed bucket since the last call through its series' detector. Returns the
    * anomalous points as observations for the incident policy (it decides what they mean); the
    * warm-up replay at start only teaches the detectors. `held` gives the baseline an open incident
@@ -210,10 +310,17 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       return last >= closedBefore || last < closedBefore - 2 * resolutionMs ? closedBefore : last;
     };
     const out: Observation[] = [];
+    /** The points of one bucket, judged once every series of the bucket has learned it (peers are compared as of the same interval). */
+    let bucket: Array<{ point: SeriesPoint; entry: { name: DetectorName; detector: Detector; shift?: Shift }; verdict: ReturnType<Detector['update']> }> = [];
+    const judgeBucket = () => {
+      const ratios = peerRatios();
+      for (const { point, entry, verdict } of bucket) judgePoint(point, entry, verdict, ratios, held, out);
+      bucket = [];
+    };
     for (const point of points) {
       if (point.startMs < (judgedUntil.get(point.service) ?? from) || point.startMs >= heldFrom(point.service)) continue;
+      if (bucket.length > 0 && bucket[0]!.point.startMs !== point.startMs) judgeBucket();
       const key = `${point.service}\u0000${point.signal}\u0000${point.operation}`;
-      const signal = signalName(point.signal, point.operation);
       let entry = watched.get(key);
       if (!entry) {
         const name = detectorFor(point.signal);
@@ -227,65 +334,9 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
         if (shift.values.length > shiftHistory) shift.values.shift();
       }
       if (warming) continue;
-      // A level shift speaks first: its baseline is the level before the creep, where the detector's has
-      // followed it (and the policy would judge the change against a baseline that crept too).
-      const shifted = shift?.testLevel ? levelShift(shift.values, shift.bad, { ...levelSettings, minRelativeChange: shift.minRelativeChange, creepRelativeChange: shift.creepRelativeChange }) : undefined;
-      if (shift && shifted) {
-        out.push({
-          service: point.service,
-          signal,
-          bucketStartMs: point.startMs,
-          // The level (the recent median) is what shifted: one quick interval among slow ones changes nothing.
-          value: shifted.level,
-          // A median over several intervals has confirmed itself: no second interval to wait for.
-          confirmedOver: levelSettings.recentPoints,
-          baseline: shifted.baseline,
-          summary: `${signal} ${shifted.explanation}`,
-          explanation: {
-            detector: 'level-shift',
-            baseline: shifted.baseline,
-            threshold: shifted.spread > 0 ? shifted.spread : undefined,
-            windowSeconds: options.resolutionSeconds * levelSettings.recentPoints,
-            evidence: trimsLargest(point, shift.bad) ? `${shifted.explanation}; each interval's mean without its largest value` : shifted.explanation,
-            onset: onsetOf(shift.values, shifted.level, shifted.baseline, shift.bad),
-          },
-        });
-        continue;
-      }
-      const frozen = verdict.anomalous ? undefined : held?.(point.service, signal);
-      if (frozen !== undefined) {
-        out.push({
-          service: point.service,
-          signal,
-          bucketStartMs: point.startMs,
-          value: point.value,
-          baseline: frozen,
-          summary: `${signal} ${point.value.toPrecision(3)} still off ${frozen.toPrecision(3)}, its usual value when the incident opened`,
-          explanation: { detector: entry.name, baseline: frozen, windowSeconds: options.resolutionSeconds, evidence: 'held against the baseline frozen at opening (hysteresis)' },
-          sustainOnly: true,
-        });
-        continue;
-      }
-      if (!verdict.anomalous || !Number.isFinite(verdict.usual)) continue;
-      out.push({
-        service: point.service,
-        signal,
-        bucketStartMs: point.startMs,
-        value: point.value,
-        ...(shift && trimsLargest(point, shift.bad) ? { level: levelOf(point, shift.bad) } : {}),
-        baseline: verdict.usual,
-        summary: verdict.explanation,
-        explanation: {
-          detector: entry.name,
-          baseline: verdict.usual,
-          threshold: verdict.spread > 0 ? verdict.spread : undefined,
-          windowSeconds: options.resolutionSeconds,
-          evidence: `score ${verdict.score.toFixed(2)} over ${verdict.intervals} interval${verdict.intervals === 1 ? '' : 's'}`,
-          // Judged against the level before (the lagged baseline), not the detector's, which follows a creep.
-          ...(shift ? { onset: onsetOf(shift.values, point.value, laggedBaseline(shift.values, levelSettings) ?? verdict.usual, shift.bad) } : {}),
-        },
-      });
+      bucket.push({ point, entry, verdict });
     }
+    if (bucket.length > 0) judgeBucket();
     for (const service of newest.keys()) judgedUntil.set(service, Math.max(judgedUntil.get(service) ?? from, Math.min(heldFrom(service), closedBefore)));
     // Reload from the laggard next time: at most two intervals back.
     processedUntil = Math.min(closedBefore, ...[...newest.keys()].map(heldFrom));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { levelShift, levelShiftSettingsFor, trendLevel, type LevelShiftSettings } from './level-shift.ts';
+import { levelRatio, levelShift, levelShiftSettingsFor, peerMovement, trendLevel, type LevelShiftSettings } from './level-shift.ts';
 
 /** mulberry32: the same noise every run. */
 const random = (seed: number) => () => {
@@ -150,5 +150,29 @@ describe('level shift', () => {
     expect(windows(10)).toEqual([3, 6, 48]);
     expect(windows(1)).toEqual([20, 60, 48]);
     expect(windows(60)).toEqual([3, 3, 48]);
+  });
+
+  it('judges a shift beyond its peers\' movement on the bad side: the baseline moves with them', () => {
+    // 100 (± 2) for 60 intervals, then a step to 160: 60 % above.
+    const values = [...Array.from({ length: 60 }, (_, i) => 100 + ((i * 7) % 5) - 2), ...Array.from({ length: 6 }, () => 160)];
+    expect(levelShift(values, 'up')).toMatchObject({ baseline: 100 });
+    // Peers 50 % up as well: 160 is 7 % above the carried baseline of 150, no shift.
+    expect(levelShift(values, 'up', { peerRatio: 1.5 })).toBeUndefined();
+    // Peers 20 % up: still 33 % beyond them, short of the 50 % that counts.
+    expect(levelShift(values, 'up', { peerRatio: 1.2 })).toBeUndefined();
+    // Peers 5 % up: 52 % beyond them, a shift, and it says what the peers did.
+    expect(levelShift(values, 'up', { peerRatio: 1.05 })?.explanation).toMatch(/above the median 105 of 48 intervals ending 12 ago \(100, moved 5 % up with its peers\)/);
+    // Peers faster (the good side): no credit, the shift stands against its own baseline.
+    expect(levelShift(values, 'up', { peerRatio: 0.5 })).toMatchObject({ baseline: 100 });
+  });
+
+  it('reads peers\' movement as the median of their level ratios, with three peers at least', () => {
+    const flat = Array.from({ length: 70 }, () => 10);
+    const doubled = [...Array.from({ length: 60 }, () => 10), ...Array.from({ length: 10 }, () => 20)];
+    expect(levelRatio(flat)).toBe(1);
+    expect(levelRatio(doubled)).toBe(2);
+    expect(levelRatio(flat.slice(0, 10))).toBeUndefined();
+    expect(peerMovement([1, 2])).toBeUndefined();
+    expect(peerMovement([1, 1.4, 2])).toBe(1.4);
   });
 });

@@ -25,6 +25,13 @@ export type LevelShiftSettings = {
    * climbing. Unset: a creep must reach `minRelativeChange` like any shift.
    */
   creepRelativeChange?: number;
+  /**
+   * How the same signal moved on the service's peers (their recent level over their own lagged
+   * baseline, the median; `peerMovement`): a move on the bad side scales the baseline, so what is
+   * judged is the shift of this service beyond its peers'. A slowdown every service shares (a busy
+   * host, a slower provider) is not one service's creep, and restarting that one would cure nothing.
+   */
+  peerRatio?: number;
 };
 
 export const defaultLevelShiftSettings: LevelShiftSettings = {
@@ -118,9 +125,12 @@ export const levelShift = (values: readonly number[], bad: 'up' | 'down', settin
   if (reference.length < s.minReferencePoints || values.length < s.recentPoints) return undefined;
   const recentLevel = median(sortedOf(values.slice(values.length - s.recentPoints)));
   const ref = sortedOf(reference);
-  const baseline = median(ref);
-  const spread = 1.4826 * median(sortedOf(ref.map((v) => Math.abs(v - baseline))));
   const sign = bad === 'up' ? 1 : -1;
+  // The peers' move on the bad side carries the baseline (and its spread) with it; a move on the good side is not this service's credit.
+  const carried = s.peerRatio !== undefined && Number.isFinite(s.peerRatio) && sign * (s.peerRatio - 1) > 0 ? s.peerRatio : 1;
+  const ownBaseline = median(ref);
+  const baseline = ownBaseline * carried;
+  const spread = 1.4826 * median(sortedOf(ref.map((v) => Math.abs(v - ownBaseline)))) * carried;
   // A creep: the median of the recent intervals already most of the way there (so it is no lone
   // outlier), and their line higher still. The level is where that line is now, never past the
   // furthest of those intervals (a step's line overshoots it).
@@ -158,6 +168,20 @@ export const levelShift = (values: readonly number[], bad: 'up' | 'down', settin
     spread,
     z,
     creep,
-    explanation: `${climbing ? `the line through the last ${trendPoints} intervals at` : `median of the last ${s.recentPoints} intervals`} ${Number(level.toPrecision(3))} is ${percent} % ${bad === 'up' ? 'above' : 'below'} the median ${Number(baseline.toPrecision(3))} of ${reference.length} intervals ending ${lag} ago (${Number(Math.abs(z).toPrecision(3))} robust standard deviations)${creep ? ', and still climbing' : ''}`,
+    explanation: `${climbing ? `the line through the last ${trendPoints} intervals at` : `median of the last ${s.recentPoints} intervals`} ${Number(level.toPrecision(3))} is ${percent} % ${bad === 'up' ? 'above' : 'below'} the median ${Number(baseline.toPrecision(3))} of ${reference.length} intervals ending ${lag} ago${carried !== 1 ? ` (${Number(ownBaseline.toPrecision(3))}, moved ${Math.round(100 * Math.abs(carried - 1))} % ${carried > 1 ? 'up' : 'down'} with its peers)` : ''} (${Number(Math.abs(z).toPrecision(3))} robust standard deviations)${creep ? ', and still climbing' : ''}`,
   };
 };
+
+/** A series' recent level over its lagged baseline (1: unmoved), or undefined with too little history or a baseline of 0. */
+export const levelRatio = (values: readonly number[], settings: Partial<LevelShiftSettings> = {}): number | undefined => {
+  const s = { ...defaultLevelShiftSettings, ...settings };
+  const baseline = laggedBaseline(values, s);
+  if (baseline === undefined || baseline === 0 || values.length < s.recentPoints) return undefined;
+  return median(sortedOf(values.slice(values.length - s.recentPoints))) / baseline;
+};
+
+/** Fewer peers than this with history: no peer context. */
+export const minPeers = 3;
+
+/** The peers' movement: the median of their level ratios, with at least `minPeers` of them; else undefined. */
+export const peerMovement = (ratios: readonly number[]): number | undefined => (ratios.length < minPeers ? undefined : median(sortedOf(ratios)));
