@@ -161,7 +161,7 @@ export const readEvents = async (sql: Sql): Promise<BenchEvent[]> => {
   const next = state.reading.then(async () => {
     const rows = await sql<{ position: string; type: string; occurred_at: Date; data: Record<string, any> }[]>`
       SELECT position::text AS position, type, occurred_at, data FROM events WHERE position > ${state.after} ORDER BY position`;
-    for (const r of rows) state.events.push({ type: r.type, occurredAtMs: r.occurred_at.getTime(), data: r.data });
+    for (const r of rows) state.events.push({ type: r.type, occurredAtMs: r.occurred_at.getTime(), data: r.data, position: r.position });
     if (rows.length > 0) state.after = rows.at(-1)!.position;
   });
   // One read at a time, each after the last; a failed read leaves the next to try again.
@@ -271,9 +271,11 @@ export const runWave = async (bench: Bench, plan: WavePlan): Promise<ScenarioTim
         const serviceOf = (e: BenchEvent) => e.data.service ?? ours.get(e.data.remediationId) ?? (e.type.startsWith('incident.') ? ours.get(e.data.incidentId) : undefined);
         const events = all.filter((e) => e.occurredAtMs >= onsetAtMs - resolutionMs && String(serviceOf(e) ?? '').startsWith(prefix));
         for (const e of events) {
-          const line = `${e.type} ${serviceOf(e)}${e.data.signal ? ` ${e.data.signal}` : ''}${e.data.playbookId ? ` ${e.data.playbookId}` : ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
-          if (seen.has(line)) continue;
-          seen.add(line);
+          // Each event once (two remediations alike are two lines), naming its incident or remediation.
+          if (seen.has(e.position!)) continue;
+          seen.add(e.position!);
+          const id = String(e.data.remediationId ?? e.data.incidentId ?? '').slice(0, 8);
+          const line = `${e.type}${id ? ` [${id}]` : ''} ${serviceOf(e)}${e.data.signal ? ` ${e.data.signal}` : ''}${e.data.playbookId ? ` ${e.data.playbookId}` : ''}${e.data.reason ? `: ${e.data.reason}` : ''}`;
           plan.say(`${fault}: +${Math.round((e.occurredAtMs - onsetAtMs) / 1000)} s ${line}`);
         }
         over = storyOver(all, prefix, target, onsetAtMs, curedBy[fault]);

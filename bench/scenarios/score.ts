@@ -4,7 +4,8 @@
 import type { FaultName } from '../../cli/src/demo/faults.ts';
 
 /** One stored event, as `readEvents` returns it. */
-export type BenchEvent = { type: string; occurredAtMs: number; data: Record<string, any> };
+/** `position`: the event's place in the store (each event once). */
+export type BenchEvent = { type: string; occurredAtMs: number; data: Record<string, any>; position?: string };
 
 /** The playbooks that cure each fault (see faults.ts `cure`): a validation by any other is no recovery. */
 export const curedBy: Record<FaultName, string[]> = {
