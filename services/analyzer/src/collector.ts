@@ -19,7 +19,7 @@ import {
   type SpanRecord,
 } from '@hephaestus/schemas';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { appliedOffset, appliedOffsets, claimRequests, mergeRollups, pruneAppliedRequests, recordServiceLimits, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
+import { appliedOffset, appliedOffsets, claimRequests, lockAppliedOffset, mergeRollups, pruneAppliedRequests, recordServiceLimits, recordServiceVersions, storeAppliedOffset } from './adapters/rollup-store.ts';
 import { rollupSpans } from './domain/rollup.ts';
 import { callSeries, logSeries, metricSeries, operationAdmission, operationLatency, spanSeries, streamKey } from './domain/series.ts';
 import { loadStreams, mergeSeries, storeStreams } from './adapters/series-store.ts';
@@ -211,7 +211,7 @@ export const startCollector = async (options: CollectorOptions) => {
     let items: T[] = [];
     let repeated = 0;
     await sql.begin(async (tx) => {
-      const from = await appliedOffset(tx, consumerName, topic, partition);
+      const from = await lockAppliedOffset(tx, consumerName, topic, partition);
       if (next <= from) return;
       const unapplied = decoded.filter((d) => d.record.offset >= from);
       const applied = await claimRequests(tx, unapplied.flatMap((d) => d.record.headers[requestIdHeader] ?? []), now());

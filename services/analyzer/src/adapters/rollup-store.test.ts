@@ -3,7 +3,7 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { describe, expect, it } from 'vitest';
 import { useFreshDatabase } from '@hephaestus/platform/testing';
-import { claimRequests, mergeRollups, pruneAppliedRequests, recordServiceVersions } from './rollup-store.ts';
+import { claimRequests, lockAppliedOffset, mergeRollups, pruneAppliedRequests, recordServiceVersions, storeAppliedOffset } from './rollup-store.ts';
 
 const sketchOf = (...values: number[]) => {
   const sketch = new DDSketch();
@@ -36,6 +36,35 @@ describe('rollup store', () => {
     expect([...(await db.sql.begin((tx) => claimRequests(tx, ['nul\u0000-0'], t)))]).toEqual(['nul\u0000-0']);
     expect(await pruneAppliedRequests(db.sql, t + 1)).toBe(5);
     expect([...(await db.sql.begin((tx) => claimRequests(tx, ['r1-1'], t + 2)))]).toEqual([]);
+  });
+
+  it("takes turns on a partition's very first batch: the second collector sees what the first applied", async () => {
+    // Two collectors during a handover, each applying the partition's first batch (no applied offset yet).
+    let firstHolds: () => void = () => {};
+    const held = new Promise<void>((resolve) => (firstHolds = resolve));
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const first = db.sql.begin(async (tx) => {
+      const from = await lockAppliedOffset(tx, 'c', 'otel.spans', 7);
+      firstHolds();
+      await released;
+      await storeAppliedOffset(tx, 'c', 'otel.spans', 7, 10n);
+      return from;
+    });
+    await held;
+    const order: string[] = [];
+    const second = db.sql.begin(async (tx) => {
+      const from = await lockAppliedOffset(tx, 'c', 'otel.spans', 7);
+      order.push('second read');
+      return from;
+    });
+    // The second waits on the first: nothing read until the first commits.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    order.push('first commits');
+    release();
+    expect(await first).toBe(0n);
+    expect(await second).toBe(10n);
+    expect(order).toEqual(['first commits', 'second read']);
   });
 
   it('keeps going past a stored sketch it cannot read, and reports the bucket', async () => {

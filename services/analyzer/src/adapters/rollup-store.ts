@@ -14,6 +14,18 @@ export const appliedOffset = async (tx: Sql | TransactionSql, consumer: string, 
   return row ? BigInt(row.next_offset) : 0n;
 };
 
+/**
+ * The first offset of this partition whose effects are not yet applied, locked for the transaction: its
+ * row is made first when there is none, so two collectors applying a partition's very first batch at
+ * once (a handover) take turns on it like on any other, and the second sees what the first applied.
+ */
+export const lockAppliedOffset = async (tx: TransactionSql, consumer: string, topic: string, partition: number): Promise<bigint> => {
+  await tx`
+    INSERT INTO applied_offsets (consumer, topic, partition, next_offset) VALUES (${consumer}, ${topic}, ${partition}, 0)
+    ON CONFLICT (consumer, topic, partition) DO NOTHING`;
+  return appliedOffset(tx, consumer, topic, partition);
+};
+
 /** Every partition's applied position of a consumer: where it goes on reading. */
 export const appliedOffsets = async (sql: Sql, consumer: string): Promise<Array<{ topic: string; partition: number; offset: bigint }>> =>
   (await sql<{ topic: string; partition: number; next_offset: string }[]>`SELECT topic, partition, next_offset FROM applied_offsets WHERE consumer = ${consumer}`).map((r) => ({
