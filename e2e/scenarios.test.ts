@@ -31,7 +31,14 @@ describe('the fault catalogue end to end', () => {
     });
     const events = await readEvents(bench.sql);
     for (const t of times) stories.set(t.fault, storyOf(t, events));
-    if (process.env.SCENARIOS_VERBOSE) console.log(formatTable([...stories.values()], resolutionSeconds));
+    if (process.env.SCENARIOS_VERBOSE) {
+      console.log(formatTable([...stories.values()], resolutionSeconds));
+      // Every action a story counts, with its place in the store and its time from the onset.
+      for (const t of times) {
+        const started = events.filter((e) => e.type === 'remediation.started' && String(e.data.service).startsWith(t.prefix) && !e.data.dryRun && e.occurredAtMs <= t.endedAtMs);
+        console.log(`${t.fault}: actions ${started.map((e) => `#${e.position} ${String(e.data.remediationId).slice(0, 8)} ${e.data.playbookId} on ${e.data.service} for ${String(e.data.incidentId).slice(0, 8)} at ${Math.round((e.occurredAtMs - t.onsetAtMs) / 1000)} s`).join('; ')}`);
+      }
+    }
   }, 900_000);
 
   afterAll(async () => {
