@@ -159,10 +159,12 @@ export const readEvents = async (sql: Sql): Promise<BenchEvent[]> => {
   if (!read) eventsRead.set(sql, (read = { events: [], after: '0', reading: Promise.resolve() }));
   const state = read;
   const next = state.reading.then(async () => {
-    const rows = await sql<{ position: string; type: string; occurred_at: Date; data: Record<string, any> }[]>`
-      SELECT position::text AS position, type, occurred_at, data FROM events WHERE position > ${state.after} ORDER BY position`;
-    for (const r of rows) state.events.push({ type: r.type, occurredAtMs: r.occurred_at.getTime(), data: r.data, position: r.position });
-    if (rows.length > 0) state.after = rows.at(-1)!.position;
+    // Ordered by the column, a number: ordered by a text alias of the same name, '9' came after '12', the
+    // next read started from 9 again, and the stories counted events 10 to 12 twice (one restart as two).
+    const rows = await sql<{ at: string; type: string; occurred_at: Date; data: Record<string, any> }[]>`
+      SELECT position::text AS at, type, occurred_at, data FROM events WHERE position > ${state.after} ORDER BY events.position`;
+    for (const r of rows) state.events.push({ type: r.type, occurredAtMs: r.occurred_at.getTime(), data: r.data, position: r.at });
+    if (rows.length > 0) state.after = rows.at(-1)!.at;
   });
   // One read at a time, each after the last; a failed read leaves the next to try again.
   state.reading = next.catch(() => {});
