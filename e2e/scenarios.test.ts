@@ -60,6 +60,13 @@ describe('the fault catalogue end to end', () => {
     expect(story(fault).actionsOnHealthy, `actions taken: ${story(fault).actions.join(', ')}`).toBe(0);
   });
 
+  // Its fleet pages nobody while healthy (a busy machine slows every agent at once: that is no agent's
+  // fault), and the fault is answered by one action.
+  it.each(all)('%s: its fleet pages nobody outside the fault, and one action answers the fault', (fault) => {
+    expect(story(fault).falsePages, `pages of the fleet: ${story(fault).pageLog.join('; ')}`).toBe(0);
+    expect(story(fault).actions).toHaveLength(1);
+  });
+
   it('error-burst: the error rate incident names the faulty agent; the restart cures it and is validated', () => {
     expect(story('error-burst')).toMatchObject({ rootCauseRight: true, validated: true });
     expect(story('error-burst').signals.some((s) => s.endsWith(':error_rate'))).toBe(true);
