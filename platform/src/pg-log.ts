@@ -115,7 +115,7 @@ export const createPgLog = (sql: Sql, log: Logger, options: { pollMs?: number; b
       const end =
         rows.length < batchSize
           ? last + 1n
-          : BigInt((await sql<{ end: string }[]>`SELECT (max("offset") + 1)::text AS end FROM log_records WHERE topic = ${topic} AND partition = ${partition}`)[0]!.end);
+          : BigInt((await sql<{ next_offset: string }[]>`SELECT next_offset FROM log_partitions WHERE topic = ${topic} AND partition = ${partition}`)[0]?.next_offset ?? last + 1n);
       await handle({ topic, partition, records, highWatermark: end });
       given.delete(`${topic}/${partition}`);
       const next = (last + 1n).toString();
