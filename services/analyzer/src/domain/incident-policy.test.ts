@@ -321,6 +321,25 @@ describe('incident policy', () => {
     expect(count(lonely, 'OpenIncident')).toBe(1);
   });
 
+  it('raises no severity for a caller\'s errors while the healer restarts its callee: attached as the action\'s effect', () => {
+    const slow = (n: number) => obs('reviewer', 'latency.p95_ms', n, 900, 300);
+    const first = run([[0, [slow(0)]], [1, [slow(1)]]]);
+    const opened = first.commands.find((c) => c.type === 'OpenIncident')!;
+    expect(opened).toMatchObject({ service: 'reviewer', severity: 'warning' });
+    const restart = { remediationId: 'r1', incidentId: opened.incidentId, service: 'reviewer', playbookId: 'restart-on-latency-creep', startedAtMs: bucket(2) + 1000 };
+    // The coder's calls to the reviewer fail while it restarts: the same incident, still a warning.
+    const during = run([[3, [errors('coder', 3)]]], first.state, { ...context, remediations: [restart] });
+    expect(during.commands.find((c) => c.type === 'AttachSignal')).toMatchObject({
+      incidentId: opened.incidentId,
+      service: 'coder',
+      reason: 'coder is a caller of reviewer while restart-on-latency-creep acts on it: an effect of the remediation, not a new fault',
+    });
+    expect(count(during, 'ChangeSeverity')).toBe(0);
+    // Without the action, the coder failing beside its slow callee is the fault growing worse.
+    const worse = run([[3, [errors('coder', 3)]]], first.state);
+    expect(worse.commands.find((c) => c.type === 'ChangeSeverity')).toMatchObject({ incidentId: opened.incidentId, to: 'critical' });
+  });
+
   it('confirms an error rate over two bad intervals among the last three by default: a noisy service\'s single bad interval pages nobody', () => {
     const single = run([[0, [errors('cart', 0)]], [1, []], [2, []], [3, [errors('cart', 3)]]], initialPolicyState(), defaults);
     expect(single.commands).toEqual([]);

@@ -279,10 +279,14 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
       decisions.push({ service: signal.service, signal: signal.signal, decision: 'refreshed', incidentId: incident.id, reason: 'already part of the incident' });
       return;
     }
-    commands.push(attachCommand(incident.id, signal, at, reason));
-    decisions.push({ service: signal.service, signal: signal.signal, decision: 'attached', incidentId: incident.id, reason });
+    // A caller's failed calls while the healer restarts its callee are the action's effect: attached as
+    // such, they say nothing of how bad the fault is and raise no severity.
+    const effect = sideEffectOf([signal], [incident], context.remediations ?? [], atMs, settings, context.topology);
+    const why = effect?.reason ?? reason;
+    commands.push(attachCommand(incident.id, signal, at, why));
+    decisions.push({ service: signal.service, signal: signal.signal, decision: 'attached', incidentId: incident.id, reason: why });
     touched.add(incident.id);
-    raiseSeverity(incident, signal, at, commands);
+    if (!effect) raiseSeverity(incident, signal, at, commands);
   };
   correlations.forEach((c, index) => {
     const signal = symptoms[index]!;
