@@ -17,6 +17,7 @@ import { startRemediationOutcomes } from './adapters/remediation-outcomes.ts';
 import { pruneIncidentTraces } from './adapters/incident-traces.ts';
 import type { DetectorName } from './domain/detectors/index.ts';
 import { createWatermark } from './domain/watermark.ts';
+import { connectedWithin } from './domain/correlation/topology.ts';
 import type { SignalBatch } from './collector.ts';
 
 export type JudgeOptions = {
@@ -127,6 +128,7 @@ export const startJudge = async (options: JudgeOptions) => {
     budgets: options.costs.budgets,
     detectors: options.detectors,
     meanings: options.policy?.meanings,
+    connectedTo: (service) => connectedWithin(correlator.topology, service, 4),
     logger: logger.child({ name: 'detectors' }),
   });
   const decisions = createIncidentDecisions({

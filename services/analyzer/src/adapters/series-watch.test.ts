@@ -156,6 +156,36 @@ describe('series watch', () => {
     expect(lone[0]!.baseline).toBeGreaterThan(0.55);
   });
 
+  it('takes no service it calls or is called by for a peer: a fault slows its callers with it, and must not carry its own baseline off', async () => {
+    // The reviewer's latency creeps; its four callers' slow down with it (the same calls, through them);
+    // three services elsewhere stay flat.
+    const callers = ['c1', 'c2', 'c3', 'c4'];
+    const elsewhere = ['x1', 'x2', 'x3'];
+    const services = ['reviewer', ...callers, ...elsewhere];
+    const creep = (i: number) => 1 + Math.max(0, i - 60) / 24;
+    const latency = (service: string, i: number) => (0.5 + wiggle(i + service.length) * 0.003) * (elsewhere.includes(service) ? 1 : creep(i));
+    const signal = 'gen_ai.client.operation.duration';
+    const watchWith = async (connectedTo: ((service: string) => ReadonlySet<string>) | undefined, base: number) => {
+      await db.sql.begin((tx) => mergeSeries(tx, resolution, services.flatMap((service) => Array.from({ length: 60 }, (_, i) => delta(service, signal, base + i, latency(service, i))))));
+      const watch = createSeriesWatch({ sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 60, limits: {}, budgets: [], connectedTo, checkpointSeconds: 0 });
+      await watch.observe(bucket(base + 60));
+      const seen: Observation[] = [];
+      for (let i = 60; i < 90; i++) {
+        await db.sql.begin((tx) => mergeSeries(tx, resolution, services.map((service) => delta(service, signal, base + i, latency(service, i)))));
+        seen.push(...(await watch.observe(bucket(base + i + 1))));
+      }
+      await db.sql`DELETE FROM series`;
+      return seen.filter((o) => o.service === 'reviewer' && o.explanation?.detector === 'level-shift');
+    };
+    const connected = (service: string) => new Set(service === 'reviewer' ? callers : callers.includes(service) ? ['reviewer', ...callers.filter((c) => c !== service)] : []);
+    // With its callers for peers, their median moved with the creep and hid it.
+    expect(await watchWith(undefined, 13_000)).toEqual([]);
+    // Judged beside the services elsewhere, the creep shows.
+    const shifts = await watchWith(connected, 14_000);
+    expect(shifts.length).toBeGreaterThan(0);
+    expect(shifts[0]!.baseline).toBeCloseTo(0.5, 1);
+  });
+
   it('checkpoints its detectors and resumes from them after a restart as if it never stopped, beyond its warm-up', async () => {
     // Two databases with the same 360 buckets of a symptom and a gauge: in one the watch runs without a
     // break; in the other it stops after bucket 330 (killed: no checkpoint at stop) and a new one resumes.

@@ -34,6 +34,11 @@ export type SeriesWatchOptions = {
   detectors?: Array<{ glob: string; detector: DetectorName }>;
   /** The incident policy's per-signal overrides: which series are symptoms, their bad side and meaningful change. */
   meanings?: SignalMeaning[];
+  /**
+   * The services a service calls or is called by (the topology): never its peers, since a fault of the
+   * service reaches them as itself (a slow callee slows its callers) and would carry its own baseline off.
+   */
+  connectedTo?: (service: string) => ReadonlySet<string>;
   /** Event time between checkpoints of the detectors' state (default 60 s; 0: never checkpoint, never resume). */
   checkpointSeconds?: number;
   logger?: Logger;
@@ -183,7 +188,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
 
   /**
    * What a series' peers did: per signal (and operation), every other service's recent level over its
-   * lagged baseline, the median (`peerMovement`). Read once per bucket, when a series first asks.
+   * lagged baseline, the median (`peerMovement`), leaving out the services it is connected to. Read
+   * once per bucket, when a series first asks.
    */
   const peerRatios = () => {
     let bySignal: Map<string, Array<{ service: string; ratio: number }>> | undefined;
@@ -201,8 +207,14 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       }
       return found;
     };
-    return (point: SeriesPoint) =>
-      peerMovement(((bySignal ??= read()).get(`${point.signal}\u0000${point.operation}`) ?? []).filter((p) => p.service !== point.service).map((p) => p.ratio));
+    const connectedOf = new Map<string, ReadonlySet<string> | undefined>();
+    return (point: SeriesPoint) => {
+      if (!connectedOf.has(point.service)) connectedOf.set(point.service, options.connectedTo?.(point.service));
+      const connected = connectedOf.get(point.service);
+      return peerMovement(
+        ((bySignal ??= read()).get(`${point.signal}\u0000${point.operation}`) ?? []).filter((p) => p.service !== point.service && !connected?.has(p.service)).map((p) => p.ratio),
+      );
+    };
   };
 
   /** One point of a closed bucket, its detector updated: the observation it makes, if any. */

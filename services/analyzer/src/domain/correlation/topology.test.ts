@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sid, span } from './test-spans.ts';
-import { createTopology, topologyFromJSON } from './topology.ts';
+import { connectedWithin, createTopology, topologyFromJSON } from './topology.ts';
 
 const call = (n: number, caller: string, callee: string, at: number, opts: { clientError?: boolean; serverError?: boolean } = {}) => [
   span({ service: caller, spanId: sid(n), kind: 'client', startTimeMs: at, status: opts.clientError ? 'error' : 'unset' }),
@@ -105,5 +105,16 @@ describe('topology', () => {
       ['web', 'checkout', 1, 0],
     ]);
     expect(restored.upstreamOf('checkout')).toEqual(['web']);
+  });
+
+  it('tells the services one calls or is called by, through a number of calls, and not those that only share a callee', () => {
+    const calls: Record<string, string[]> = { edge: ['web'], web: ['api'], api: ['db', 'cache'], db: [], cache: [], batch: ['db'] };
+    const view = { downstreamOf: (s: string) => calls[s] ?? [], upstreamOf: (s: string) => Object.keys(calls).filter((c) => calls[c]!.includes(s)) };
+    expect([...connectedWithin(view, 'api', 1)].sort()).toEqual(['cache', 'db', 'web']);
+    expect([...connectedWithin(view, 'api', 4)].sort()).toEqual(['cache', 'db', 'edge', 'web']);
+    // batch shares db with api: a fault of api does not reach it.
+    expect(connectedWithin(view, 'api', 4).has('batch')).toBe(false);
+    expect([...connectedWithin(view, 'db', 4)].sort()).toEqual(['api', 'batch', 'edge', 'web']);
+    expect(connectedWithin(view, 'lonely', 4).size).toBe(0);
   });
 });

@@ -40,6 +40,25 @@ export type TopologyView = {
   edges(nowMs: number): Edge[];
 };
 
+/**
+ * The services `service` calls, or is called by, directly or through up to `hops` calls: its callers'
+ * callers and its callees' callees, not the services that only share a callee with it (a fault of the
+ * service travels along its calls, not to another caller of the same database).
+ */
+export const connectedWithin = (topology: Pick<TopologyView, 'downstreamOf' | 'upstreamOf'>, service: string, hops: number): Set<string> => {
+  const found = new Set<string>();
+  for (const next of [(x: string) => topology.downstreamOf(x), (x: string) => topology.upstreamOf(x)]) {
+    const seen = new Set([service]);
+    let frontier = [service];
+    for (let d = 1; d <= hops && frontier.length > 0; d++) {
+      frontier = frontier.flatMap(next).filter((x) => !seen.has(x) && (seen.add(x), true));
+      for (const x of frontier) found.add(x);
+    }
+  }
+  found.delete(service);
+  return found;
+};
+
 /** One side of a call waiting for the other: a client/producer span or a server/consumer span. */
 type PendingSpan = { role: 'call' | 'child'; service: string; timeMs: number; error: boolean; peer?: string; expiresMs: number };
 
