@@ -510,9 +510,10 @@ const pages = {
       renderTimeline(i);
       renderTraces(traces);
       renderSilence(i, silences);
-      await renderCharts(i);
-      // A button that re-rendered keeps the keyboard where it was, or the heading takes it.
+      // A button that re-rendered keeps the keyboard where it was, or the heading takes it: at once, in
+      // the same task as the render, so a key pressed while the charts draw still reaches the button.
       if (focused) (view.querySelector(`[data-act="${focused}"],[data-decide="${focused}"]`) || view.querySelector('h1')).focus();
+      await renderCharts(i);
     };
 
     view.addEventListener('click', (event) => {
