@@ -82,6 +82,8 @@ const owners: Record<string, string> = {
   service_versions: '@hephaestus/analyzer',
   topology_edges: '@hephaestus/analyzer',
   incident_traces: '@hephaestus/analyzer',
+  service_partitions: '@hephaestus/analyzer',
+  frozen_baselines: '@hephaestus/analyzer',
   remediation_leases: '@hephaestus/healer',
   silences: '@hephaestus/aggregates',
 };

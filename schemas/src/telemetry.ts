@@ -1,5 +1,6 @@
 // Normalized telemetry records: what the analyzer works on after decoding OTLP from the log.
 import { z } from 'zod';
+import { severity, signalExplanation, signalName } from './events.ts';
 
 /** An OTLP AnyValue as plain data: ints are numbers when safe (else decimal strings), bytes are base64. */
 export type AttributeValue = string | number | boolean | null | AttributeValue[] | { [key: string]: AttributeValue };
@@ -52,7 +53,47 @@ export const signalBatchSchema = z.object({
   lastMs: z.number().optional(),
   spans: z.array(spanRecordSchema.omit({ resource: true })),
   behind: z.boolean().optional(),
+  detection: z.lazy(() => detectionReportSchema).optional(),
 });
+
+/**
+ * What a detector saw in one interval of one service, for the incident policy (which decides whether it
+ * matters): the value against its baseline, why, and what relates it to other signals.
+ */
+export const observationSchema = z.object({
+  service: z.string(),
+  signal: signalName,
+  bucketStartMs: z.number(),
+  value: z.number(),
+  baseline: z.number(),
+  summary: z.string(),
+  explanation: signalExplanation,
+  traceIds: z.array(z.string()).optional(),
+  signature: z.string().optional(),
+  signatureTemplate: z.string().optional(),
+  calls: z.number().optional(),
+  errors: z.number().optional(),
+  controlUrl: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  etaSeconds: z.number().optional(),
+  confidence: z.number().optional(),
+  severity: severity.optional(),
+  sustainOnly: z.boolean().optional(),
+  confirmedOver: z.number().optional(),
+  level: z.number().optional(),
+});
+export type Observation = z.infer<typeof observationSchema>;
+
+/**
+ * A collector's detection pass (stage 1, analyzers apart): every interval that closed before `before`
+ * is judged for the services of the partition indexes it holds, and these are its observations.
+ */
+export const detectionReportSchema = z.object({
+  indexes: z.array(z.number().int()),
+  before: z.number(),
+  observations: z.array(observationSchema),
+});
+export type DetectionReport = z.infer<typeof detectionReportSchema>;
 
 const scopeSchema = z.object({ name: z.string(), version: z.string().optional() });
 const countSchema = z.number().int().nonnegative();

@@ -8,6 +8,7 @@ import { signalBatchSchema, topics } from '@hephaestus/schemas';
 import { Counter, Gauge } from 'prom-client';
 import { lagWithin, startCollector, type SignalBatch } from './collector.ts';
 import { startJudge, type JudgeOptions } from './judge.ts';
+import { startDetection } from './detection.ts';
 import { resumeCorrelator } from './adapters/correlator.ts';
 
 export type { SignalBatch } from './collector.ts';
@@ -35,7 +36,10 @@ export const startAnalyzer = async (options: AnalyzerOptions) => {
 
 /** A batch as heph.signals carries it: JSON, the spans without their resource (the correlator does not read it). */
 export const encodeSignalBatch = (batch: SignalBatch): Buffer =>
-  Buffer.from(JSON.stringify({ ...batch, spans: batch.spans.map(({ resource: _resource, ...span }) => span) }));
+  Buffer.from(
+    // JSON has no infinity: an optional number that is not finite is left out.
+    JSON.stringify({ ...batch, spans: batch.spans.map(({ resource: _resource, ...span }) => span) }, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? undefined : value)),
+  );
 
 export const decodeSignalBatch = (bytes: Buffer): { ok: true; value: SignalBatch } | { ok: false; reason: string } => {
   let json: unknown;
@@ -49,7 +53,10 @@ export const decodeSignalBatch = (bytes: Buffer): { ok: true; value: SignalBatch
   return { ok: true, value: { ...parsed.data, spans: parsed.data.spans.map((span) => ({ ...span, resource: {} })) } };
 };
 
-type ApartOptions = Pick<AnalyzerOptions, 'sql' | 'log' | 'logger' | 'registry' | 'resolutionSeconds' | 'consumerGroupPrefix' | 'costs' | 'now'> & {
+type ApartOptions = Pick<
+  AnalyzerOptions,
+  'sql' | 'log' | 'logger' | 'registry' | 'resolutionSeconds' | 'graceSeconds' | 'warmupBuckets' | 'limits' | 'detectors' | 'policy' | 'settings' | 'consumerGroupPrefix' | 'costs' | 'now'
+> & {
   exclusive?: boolean;
   /** The database the partition leases are held in (the analyzers' shared one). */
   databaseUrl: string;
@@ -57,18 +64,38 @@ type ApartOptions = Pick<AnalyzerOptions, 'sql' | 'log' | 'logger' | 'registry' 
 
 /**
  * Stage 1 of analyzers running apart: the telemetry topics' partitions spread over the analyzers through
- * partition leases in PostgreSQL; each applied batch goes to heph.signals, once stored.
+ * partition leases in PostgreSQL (one per partition index, every topic's partition of it); each applied
+ * batch goes to heph.signals, once stored, and the detectors of the services of the partitions held
+ * report each closed interval's observations there too.
  */
-export const startSignalCollector = (options: ApartOptions) =>
-  startCollector({
+export const startSignalCollector = async (options: ApartOptions) => {
+  const send = (batch: SignalBatch) => options.log.send(topics.signals, [{ key: batch.source, value: encodeSignalBatch(batch), headers: { 'content-type': 'application/json' } }]);
+  let held: (() => ReadonlySet<number>) | undefined;
+  const detection = startDetection({
+    ...options,
+    held: () => held?.() ?? new Set(),
+    report: (report) => send({ source: 'detection', spans: [], detection: report }),
+  });
+  const collector = await startCollector({
     ...options,
     exclusive: false,
     leases: { databaseUrl: options.databaseUrl },
+    onRelease: (indexes) => detection.handOver(indexes),
     emit: async (batch) => {
       if (batch.lastMs === undefined && batch.spans.length === 0) return;
-      await options.log.send(topics.signals, [{ key: batch.source, value: encodeSignalBatch(batch), headers: { 'content-type': 'application/json' } }]);
+      await send(batch);
+      detection.accept(batch);
     },
   });
+  held = collector.heldIndexes;
+  return {
+    stop: async () => {
+      // The detectors' last checkpoints are written while their partitions are still held.
+      await detection.stop();
+      await collector.stop();
+    },
+  };
+};
 
 /**
  * Stage 2 of analyzers running apart (one at a time: the caller holds the analyzer lock): follows
@@ -83,6 +110,7 @@ export const startSignalJudge = async (options: AnalyzerOptions) => {
   const judge = await startJudge({
     ...options,
     exclusive: true,
+    reports: true,
     correlator: await resumeCorrelator(sql, options.resolutionSeconds, logger),
     onCheckpoint: () => {
       const at = position;

@@ -13,6 +13,7 @@ import {
   toSpanRecords,
   topics,
   type CostsConfig,
+  type DetectionReport,
   type LogRecordNormalized,
   type MetricPoint,
   type OtlpResult,
@@ -29,8 +30,9 @@ import { loadStreams, mergeSeries, storeStreams } from './adapters/series-store.
  * `source` is `<topic>/<partition>`; `firstMs` and `lastMs` the oldest and newest event time of its
  * items (absent when it had none); `spans` the spans applied, for the correlator; `behind` set when the
  * partition held records past the batch as it was read (its collector has more of it to apply).
+ * Apart, a collector's detection pass travels the same way: `detection` holds its report, with no spans.
  */
-export type SignalBatch = { source: string; firstMs?: number; lastMs?: number; spans: SpanRecord[]; behind?: boolean };
+export type SignalBatch = { source: string; firstMs?: number; lastMs?: number; spans: SpanRecord[]; behind?: boolean; detection?: DetectionReport };
 
 export type CollectorOptions = {
   sql: Sql;
@@ -51,6 +53,8 @@ export type CollectorOptions = {
    * consumer group.
    */
   leases?: { databaseUrl: string; everyMs?: number };
+  /** Leased: told the partition indexes about to be let go, before they are (a throw keeps them for the next look). */
+  onRelease?: (indexes: number[]) => Promise<void>;
   /** Receives each applied batch, in order per partition; a throw redelivers the batch (whose effects are kept). */
   emit: (batch: SignalBatch) => Promise<void>;
   now?: () => number;
@@ -163,6 +167,20 @@ export const startCollector = async (options: CollectorOptions) => {
       WHERE resolution_seconds = ${resolution} AND bucket_start >= ${new Date(now() - 86_400_000)} AND signal = ${operationLatency} AND operation <> ''`,
   );
   type Batch = { topic: string; partition: number; records: ConsumedRecord[]; highWatermark?: bigint };
+  // Which partition index each service's records are keyed to (service.name: the same index in every
+  // otel.* topic): whoever holds that index detects for the service.
+  const partitionOfService = new Map(
+    (await sql<{ service: string; partition_index: number }[]>`SELECT service, partition_index FROM service_partitions`).map((r) => [r.service, r.partition_index]),
+  );
+  const recordPartitions = async (tx: TransactionSql, records: Decoded<unknown>[], partition: number) => {
+    const moved = [...new Set(records.flatMap(({ record }) => (record.key !== null && partitionOfService.get(record.key) !== partition ? [record.key] : [])))];
+    if (moved.length > 0) {
+      await tx`
+        INSERT INTO service_partitions ${tx(moved.map((service) => ({ service, partition_index: partition })))}
+        ON CONFLICT (service) DO UPDATE SET partition_index = EXCLUDED.partition_index, seen_at = now()`;
+    }
+    return moved;
+  };
   const stage = <T>(s: Stage<T>) => (batch: Batch) => consumeWith(s, batch);
   const stages = new Map<string, (batch: Batch) => Promise<void>>([
     [topics.spans, stage<SpanRecord>({
@@ -210,6 +228,7 @@ export const startCollector = async (options: CollectorOptions) => {
   const applyRecords = async <T>(s: Stage<T>, topic: string, partition: number, decoded: Decoded<T>[], next: bigint) => {
     let items: T[] = [];
     let repeated = 0;
+    let keyed: string[] = [];
     await sql.begin(async (tx) => {
       const from = await lockAppliedOffset(tx, consumerName, topic, partition);
       if (next <= from) return;
@@ -225,10 +244,12 @@ export const startCollector = async (options: CollectorOptions) => {
       });
       const freshItems = fresh.flatMap((d) => d.items);
       if (freshItems.length > 0) await s.apply(tx, freshItems);
+      keyed = await recordPartitions(tx, fresh, partition);
       await storeAppliedOffset(tx, consumerName, topic, partition, next);
       items = freshItems;
       repeated = unapplied.length - fresh.length;
     });
+    for (const service of keyed) partitionOfService.set(service, partition);
     let firstMs: number | undefined;
     let lastMs: number | undefined;
     for (const item of items) {
@@ -328,31 +349,37 @@ export const startCollector = async (options: CollectorOptions) => {
     ...(leased ? { exclusive: { from: [], leased: true } } : options.exclusive ? { exclusive: { from: await appliedOffsets(sql, consumerName) } } : {}),
   });
   lagGroup = subscription.groupId;
-  // Leased: each partition this collector takes is read from the offset applied in PostgreSQL.
+  // Leased: a lease per partition index, covering that partition of every telemetry topic (a service's
+  // spans, metrics and logs are keyed alike, so one collector applies, and detects for, all of a
+  // service's telemetry); each partition it takes is read from the offset applied in PostgreSQL.
+  const partitionsOf = options.leases ? (await options.log.lag(subscription.groupId, telemetryTopics)).map(({ topic, partition }) => ({ topic, partition })) : [];
+  const indexes = [...new Set(partitionsOf.map((p) => p.partition))].sort((a, b) => a - b);
+  const expand = (held: Array<{ partition: number }>) => {
+    const wanted = new Set(held.map((h) => h.partition));
+    return partitionsOf.filter((p) => wanted.has(p.partition));
+  };
   const leases = options.leases
     ? await startPartitionLeases({
         url: options.leases.databaseUrl,
         pool: consumerName,
-        // Interleaved (spans 0, metrics 0, logs 0, spans 1, …): each topic's partitions spread over the collectors.
-        partitions: (await options.log.lag(subscription.groupId, telemetryTopics))
-          .map(({ topic, partition }) => ({ topic, partition }))
-          .sort((x, y) => x.partition - y.partition || telemetryTopics.indexOf(x.topic as (typeof telemetryTopics)[number]) - telemetryTopics.indexOf(y.topic as (typeof telemetryTopics)[number])),
+        partitions: indexes.map((partition) => ({ topic: 'otel.*', partition })),
         logger,
         everyMs: options.leases.everyMs,
-        onChange: async ({ held }) => {
+        onChange: async ({ held, released }) => {
+          await options.onRelease?.(released.map((r) => r.partition));
           const applied = new Map((await appliedOffsets(sql, consumerName)).map((a) => [`${a.topic}/${a.partition}`, a.offset]));
-          await subscription.assign!(held.map((p) => ({ ...p, offset: applied.get(`${p.topic}/${p.partition}`) ?? 0n })));
+          await subscription.assign!(expand(held).map((p) => ({ ...p, offset: applied.get(`${p.topic}/${p.partition}`) ?? 0n })));
         },
       })
     : undefined;
-  heldNow = leases?.held;
+  heldNow = leases ? () => expand(leases.held()) : undefined;
   if (leases) {
     new Gauge({
       name: 'heph_analyzer_partitions_held',
       help: 'Telemetry partitions this analyzer collects now (its partition leases).',
       registers: [options.registry],
       collect() {
-        this.set(leases.held().length);
+        this.set(heldNow?.().length ?? 0);
       },
     });
   }
@@ -361,6 +388,8 @@ export const startCollector = async (options: CollectorOptions) => {
     `analyzer consuming ${telemetryTopics.join(', ')}${leased ? ': the partitions it holds leases on' : options.exclusive ? '' : ' as a member of its consumer group'}`,
   );
   return {
+    /** Leased: the partition indexes held now (every topic's partition of that index); unset: every one. */
+    heldIndexes: leases ? () => new Set(leases.held().map((p) => p.partition)) : undefined,
     stop: async () => {
       await leases?.stop();
       await subscription.stop();

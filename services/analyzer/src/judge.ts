@@ -19,6 +19,8 @@ import type { DetectorName } from './domain/detectors/index.ts';
 import { createWatermark } from './domain/watermark.ts';
 import { connectedWithin } from './domain/correlation/topology.ts';
 import type { SignalBatch } from './collector.ts';
+import type { DetectionReport } from '@hephaestus/schemas';
+import type { Observation } from './domain/incident-policy.ts';
 
 export type JudgeOptions = {
   sql: Sql;
@@ -59,6 +61,12 @@ export type JudgeOptions = {
   exclusive?: boolean;
   /** The correlator to go on with (one resumed with the position of the batches it has learned); unset: resumed from its checkpoint. */
   correlator?: Correlator;
+  /**
+   * Analyzers apart: the collectors detect (stage 1) and their batches carry detection reports; the
+   * judge closes an interval once every partition index is reported past it, and decides on the
+   * observations reported instead of running the detectors itself.
+   */
+  reports?: boolean;
   /** Called after each correlator checkpoint is written, in the same transaction (the position of the batches it holds). */
   onCheckpoint?: Parameters<Correlator['checkpoint']>[1];
   now?: () => number;
@@ -131,6 +139,60 @@ export const startJudge = async (options: JudgeOptions) => {
     connectedTo: (service) => connectedWithin(correlator.topology, service, 4),
     logger: logger.child({ name: 'detectors' }),
   });
+  // Apart: what the collectors reported. Per partition index, the time before which every interval is
+  // judged (an index not reported for 30 s of the clock, its collector gone and nobody taking it over,
+  // stops holding the judgement back); the observations not decided yet, once each per service, signal
+  // and interval (an index taken over is judged again from its checkpoint on).
+  const reported = new Map<number, { before: number; heardAtMs: number; stale: boolean }>();
+  const pending = new Map<string, Observation>();
+  const reportedBefore = (): number | undefined => {
+    let before: number | undefined;
+    for (const [index, r] of reported) {
+      if (now() - r.heardAtMs >= 30_000) {
+        if (!r.stale) logger.warn({ partition: index }, `detection of partition ${index} has not been reported for 30 s: intervals close without waiting for it`);
+        r.stale = true;
+        continue;
+      }
+      before = before === undefined ? r.before : Math.min(before, r.before);
+    }
+    return before;
+  };
+  const learnReport = (report: DetectionReport) => {
+    for (const index of report.indexes) {
+      const known = reported.get(index);
+      reported.set(index, { before: Math.max(known?.before ?? Number.NEGATIVE_INFINITY, report.before), heardAtMs: now(), stale: false });
+    }
+    const decided = decisions.judgedUntil() ?? Number.NEGATIVE_INFINITY;
+    for (const o of report.observations) {
+      const key = `${o.service}\u0000${o.signal}\u0000${o.bucketStartMs}`;
+      if (o.bucketStartMs >= decided && !pending.has(key)) pending.set(key, o);
+    }
+  };
+  /** The observations reported of the intervals from `first` to `closedBefore` (older ones are decided already); error rates get their interval's top error signature. */
+  const takeReported = (first: number, closedBefore: number): Observation[] => {
+    const out: Observation[] = [];
+    for (const [key, o] of pending) {
+      if (o.bucketStartMs >= closedBefore) continue;
+      pending.delete(key);
+      if (o.bucketStartMs < first) continue;
+      const signature = o.signal === 'error_rate' && o.signature === undefined ? correlator.topSignature(o.service, o.bucketStartMs - options.resolutionSeconds * 1000) : undefined;
+      out.push(signature ? { ...o, signature: signature.id, signatureTemplate: signature.template } : o);
+    }
+    return out;
+  };
+  let frozenWritten = '[]';
+  /** Apart: the baselines the open incidents froze, for the collectors' detectors (hysteresis). */
+  const shareFrozen = async () => {
+    const frozen = decisions.frozen();
+    const text = JSON.stringify(frozen);
+    if (text === frozenWritten) return;
+    await sql.begin(async (tx) => {
+      await tx`DELETE FROM frozen_baselines`;
+      if (frozen.length > 0) await tx`INSERT INTO frozen_baselines ${tx(frozen)}`;
+    });
+    frozenWritten = text;
+  };
+
   const decisions = createIncidentDecisions({
     sql,
     logger,
@@ -142,12 +204,14 @@ export const startJudge = async (options: JudgeOptions) => {
     observeSeries: seriesWatch.observe,
     observeObjectives: createObjectiveWatch({ sql, resolutionSeconds: options.resolutionSeconds, objectives: options.objectives ?? defaultObjectives }).observe,
     maxCatchUpIntervals: options.replay ? Number.POSITIVE_INFINITY : undefined,
+    detected: options.reports ? takeReported : undefined,
   });
   // Event time: an interval is judged once the telemetry consumed has passed its end plus the grace
   // (and never ahead of the clock), so a busy machine judges the same complete intervals later
   // instead of half-filled ones on time.
   const closedBefore = () => {
     const resolutionMs = options.resolutionSeconds * 1000;
+    if (options.reports) return reportedBefore() ?? 0;
     const upTo = options.replay ? Math.min(...replayedUpTo.values()) : Math.min(now(), liveWatermark());
     return Math.floor((upTo - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
   };
@@ -156,6 +220,7 @@ export const startJudge = async (options: JudgeOptions) => {
   const accept = async (batch: SignalBatch) => {
     for (const span of batch.spans) correlator.observe(span);
     advance(batch);
+    if (batch.detection) learnReport(batch.detection);
     if (eventTimeMs === 0) return;
     // A replay judges as it consumes, so detection keeps pace with the telemetry however fast it is read.
     if (options.replay) await decisions.pass(closedBefore(), firstEventTimeMs);
@@ -193,10 +258,11 @@ export const startJudge = async (options: JudgeOptions) => {
     let lastCorrelatorCheckpoint = now();
     while (!stopped) {
       try {
-        if (eventTimeMs > 0) {
-          const until = closedBefore();
+        const until = closedBefore();
+        if (eventTimeMs > 0 && until > 0) {
           await decisions.pass(until, firstEventTimeMs);
           judgedBefore = Math.max(judgedBefore, until);
+          if (options.reports) await shareFrozen();
         }
         openIncidents.set(decisions.openCount());
         if (now() - lastTopology > 10_000) {

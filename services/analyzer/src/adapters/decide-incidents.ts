@@ -7,11 +7,11 @@ import { readEventsOfTypes, readStream, type Logger, type Sql } from '@hephaestu
 import type { EventDataOf } from '@hephaestus/schemas';
 import { Counter, type Registry } from 'prom-client';
 import type { ErrorRateSettings } from '../domain/error-rate-detector.ts';
-import { errorRateObservation, signatureObservation } from '../domain/observations.ts';
-import { decidePass, frozenBaseline, initialPolicyState, restoreIncident, type ActiveRemediation, type Decision, type Observation, type PolicySettings, type PolicyState } from '../domain/incident-policy.ts';
+import { signatureObservation } from '../domain/observations.ts';
+import { observeErrorRates } from './error-rate-watch.ts';
+import { decidePass, frozenBaseline, frozenBaselines, initialPolicyState, restoreIncident, type ActiveRemediation, type Decision, type Observation, type PolicySettings, type PolicyState } from '../domain/incident-policy.ts';
 import type { createCorrelator } from './correlator.ts';
 import { storeIncidentTraces } from './incident-traces.ts';
-import { readBuckets, type StoredBucket } from './rollup-store.ts';
 
 export type DecideIncidentsOptions = {
   sql: Sql;
@@ -23,6 +23,11 @@ export type DecideIncidentsOptions = {
   correlator: ReturnType<typeof createCorrelator>;
   /** Observations of the series detectors, predictions and budgets for the buckets closed before the time given (from `fromMs` on the first call of a replay). */
   observeSeries: (closedBeforeMs: number, fromMs?: number, held?: (service: string, signal: string) => number | undefined) => Promise<Observation[]>;
+  /**
+   * Analyzers apart: the observations the collectors made of the intervals from `first` to `closedBefore`
+   * (error rates, series, predictions, budgets), instead of running those detectors here.
+   */
+  detected?: (first: number, closedBefore: number) => Observation[];
   /** Observations of the objectives' burn rates. */
   observeObjectives?: (closedBeforeMs: number) => Promise<Observation[]>;
   /** After a long stop, at most this many intervals are judged to catch up. */
@@ -82,31 +87,13 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
     return restored;
   };
 
-  // detect (error rate): the count-aware test per service and interval; while an incident holds a
-  // service's error rate, an interval still off its frozen baseline keeps it open (hysteresis).
-  const observeErrorRates = async (firstBucketMs: number, closedBefore: number, policy: PolicyState): Promise<Observation[]> => {
-    const series = await readBuckets(sql, options.resolutionSeconds, firstBucketMs - settings.baselineBuckets * resolutionMs, closedBefore);
-    const out: Observation[] = [];
-    for (const [service, buckets] of series) {
-      const byStart = new Map(buckets.map((b) => [b.startMs, b]));
-      for (let start = firstBucketMs; start < closedBefore; start += resolutionMs) {
-        const current = byStart.get(start);
-        if (!current) continue;
-        const observation = errorRateObservation({
-          service,
-          current,
-          history: buckets.filter((b: StoredBucket) => b.startMs < start && b.startMs >= start - settings.baselineBuckets * resolutionMs),
-          frozenBaseline: frozenBaseline(policy, service, 'error_rate'),
-          settings,
-          resolutionSeconds: options.resolutionSeconds,
-          signature: correlator.topSignature(service, start - resolutionMs),
-          controlUrl: buckets.findLast((b) => b.controlUrl)?.controlUrl ?? undefined,
-        });
-        if (observation) out.push(observation);
-      }
-    }
-    return out;
-  };
+  // detect (error rate): the count-aware test per service and interval, unless the collectors did.
+  const observeErrors = (first: number, closedBefore: number, policy: PolicyState) =>
+    observeErrorRates(
+      { sql, resolutionSeconds: options.resolutionSeconds, settings, frozen: (service, signal) => frozenBaseline(policy, service, signal), signatureOf: (service, atMs) => correlator.topSignature(service, atMs) },
+      first,
+      closedBefore,
+    );
 
   // The healer's recent actions, from its events (not its tables): what they cause is not a new fault.
   const ends = ['remediation.validated', 'remediation.failed', 'remediation.rolled_back', 'remediation.escalated'];
@@ -178,8 +165,12 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
     const first = Math.max(judgedUntil!, closedBefore - maxCatchUp * resolutionMs);
     let policy = state;
     const observations = [
-      ...(await observeErrorRates(first, closedBefore, policy)),
-      ...(await options.observeSeries(closedBefore, seriesFromMs, (service, signal) => frozenBaseline(policy, service, signal))),
+      ...(options.detected
+        ? options.detected(first, closedBefore)
+        : [
+            ...(await observeErrors(first, closedBefore, policy)),
+            ...(await options.observeSeries(closedBefore, seriesFromMs, (service, signal) => frozenBaseline(policy, service, signal))),
+          ]),
       ...observeSignatures(closedBefore),
       ...((await options.observeObjectives?.(closedBefore)) ?? []),
     ];
@@ -200,5 +191,12 @@ export const createIncidentDecisions = (options: DecideIncidentsOptions) => {
     judgedUntil = closedBefore;
   };
 
-  return { pass, openCount: () => state?.open.length ?? 0 };
+  return {
+    pass,
+    openCount: () => state?.open.length ?? 0,
+    /** Every interval before this is decided. */
+    judgedUntil: () => judgedUntil,
+    /** The baselines the open incidents froze, per service and signal (hysteresis: the collectors' detectors read them). */
+    frozen: () => (state ? frozenBaselines(state) : []),
+  };
 };

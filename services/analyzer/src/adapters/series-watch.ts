@@ -6,6 +6,11 @@
 // Every minute of event time the watch checkpoints its detectors (state and recent values) to
 // PostgreSQL; at start it resumes from the checkpoint and replays the buckets after it, or, with none,
 // rebuilds the detectors from stored history (either replay raises nothing).
+// In a collector (analyzers apart) the watch detects only for the services whose telemetry partitions
+// it holds, one checkpoint per partition index: an index it gains resumes from that index's checkpoint
+// and judges every bucket after it (the judge drops what it has decided already), one it loses is
+// checkpointed and its detectors dropped. Every other service's recent levels are still followed: they
+// are the peers a level is judged against.
 import { deserialize, serialize } from 'node:v8';
 import { readServiceLimits } from '@hephaestus/aggregates';
 import type { Logger, Sql } from '@hephaestus/platform';
@@ -39,6 +44,12 @@ export type SeriesWatchOptions = {
    * service reaches them as itself (a slow callee slows its callers) and would carry its own baseline off.
    */
   connectedTo?: (service: string) => ReadonlySet<string>;
+  /**
+   * Detecting for some services only (a collector): the partition indexes whose services it detects for
+   * now (a service's index is the one its telemetry is keyed to, read from `service_partitions`). Unset:
+   * every service, with one checkpoint (index -1).
+   */
+  ownership?: { held: () => ReadonlySet<number> };
   /** Event time between checkpoints of the detectors' state (default 60 s; 0: never checkpoint, never resume). */
   checkpointSeconds?: number;
   logger?: Logger;
@@ -91,7 +102,8 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const levelSettings = levelShiftSettingsFor(options.resolutionSeconds);
   /** How far back the level-shift test looks: its baseline stretch ends `lagPoints` before the newest. */
   const shiftHistory = levelSettings.lagPoints + levelSettings.referencePoints;
-  const watched = new Map<string, { name: DetectorName; detector: Detector; shift?: Shift }>();
+  /** Every series followed: with its detector when this watch detects for its service, else (a peer's) its recent values only. */
+  const watched = new Map<string, { name: DetectorName; detector?: Detector; shift?: Shift }>();
   const detectorFor = (signal: string): DetectorName => options.detectors?.find((rule) => globMatches(rule.glob, signal))?.detector ?? 'default';
   /**
    * A symptom with a bad side and a meaningful change keeps its recent values: to tell a sudden onset
@@ -111,36 +123,63 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     createDetector(name, { label: signalName(signal, operation), unit: unitOf(signal), ...learning }, state);
   const checkpointMs = (options.checkpointSeconds ?? 60) * 1000;
   let checkpointedThrough: number | undefined;
-  /** Set by a resumed checkpoint: the first pass replays the buckets after it and raises nothing, as a rebuild would. */
-  let resumed = false;
+  /** The first pass of a watch that detects for every service: it replays the buckets after its checkpoint, or rebuilds, and raises nothing. */
+  let firstPassTeaches = false;
+  let lastFrom: number | undefined;
 
-  /** checkpoint: every series' detector state and recent values, as of the buckets judged so far. */
-  const checkpoint = async () => {
-    if (checkpointMs === 0 || processedUntil === undefined || processedUntil === checkpointedThrough) return;
+  // Ownership: which partition index each service's telemetry is keyed to (-1 for all when the watch
+  // detects for every service), the indexes detected for now, and, for an index taken over without a
+  // checkpoint, the time before which its buckets only teach the rebuilt detectors.
+  const ownership = options.ownership;
+  const indexOfService = new Map<string, number>();
+  const indexOf = (service: string): number | undefined => (ownership ? indexOfService.get(service) : -1);
+  const detecting = new Set<number>();
+  const teachBefore = new Map<number, number>();
+  /** Whether this watch detects for the service (else it follows its levels as a peer's). */
+  const owns = (service: string) => {
+    const index = indexOf(service);
+    return index !== undefined && detecting.has(index);
+  };
+  const serviceOfKey = (key: string) => key.split('\u0000')[0]!;
+
+  /** checkpoint: every series' detector state and recent values, one row per index detected for, as of the buckets judged so far. */
+  const checkpointIndex = async (index: number) => {
+    if (checkpointMs === 0 || processedUntil === undefined) return;
+    const series = [...watched].filter(([key, entry]) => entry.detector && indexOf(serviceOfKey(key)) === index);
     const saved: Checkpoint = {
       format: checkpointFormat,
       warmupBuckets: options.warmupBuckets,
       processedUntil,
-      judgedUntil: [...judgedUntil],
-      series: [...watched].map(([key, entry]) => ({ key, name: entry.name, state: entry.detector.state, values: entry.shift?.values })),
+      judgedUntil: [...judgedUntil].filter(([service]) => indexOf(service) === index),
+      series: series.map(([key, entry]) => ({ key, name: entry.name, state: entry.detector!.state, values: entry.shift?.values })),
     };
     const bytes = serialize(saved);
     await sql`
-      INSERT INTO detector_checkpoints (resolution_seconds, through, series, state)
-      VALUES (${options.resolutionSeconds}, ${new Date(processedUntil)}, ${watched.size}, ${bytes})
-      ON CONFLICT (resolution_seconds) DO UPDATE SET through = EXCLUDED.through, series = EXCLUDED.series, state = EXCLUDED.state, saved_at = now()`;
+      INSERT INTO detector_checkpoints (resolution_seconds, partition_index, through, series, state)
+      VALUES (${options.resolutionSeconds}, ${index}, ${new Date(processedUntil)}, ${series.length}, ${bytes})
+      ON CONFLICT (resolution_seconds, partition_index) DO UPDATE SET through = EXCLUDED.through, series = EXCLUDED.series, state = EXCLUDED.state, saved_at = now()`;
+  };
+  const checkpoint = async () => {
+    if (checkpointMs === 0 || processedUntil === undefined || processedUntil === checkpointedThrough) return;
+    for (const index of detecting) await checkpointIndex(index);
     checkpointedThrough = processedUntil;
   };
 
   /**
-   * resume: the detectors as the checkpoint left them. A checkpoint of another format or another
-   * warm-up, one that names another detector for a series than the configuration does now, or one
-   * that cannot be read is not resumed: the watch rebuilds from history (and says why).
+   * resume: an index's detectors as its checkpoint left them; returns the checkpoint's `through`. A
+   * checkpoint of another format or another warm-up, one that names another detector for a series than
+   * the configuration does now, or one that cannot be read is not resumed (undefined): the watch
+   * rebuilds that index from history (and says why).
    */
-  const resume = async (closedBefore: number) => {
-    const [row] = await sql<{ through: Date; state: Buffer }[]>`SELECT through, state FROM detector_checkpoints WHERE resolution_seconds = ${options.resolutionSeconds}`;
-    if (!row) return;
-    const rebuild = (reason: string) => options.logger?.warn({ through: row.through.toISOString() }, `detector checkpoint not resumed (${reason}): detectors rebuilt from the last ${options.warmupBuckets} buckets`);
+  const resumeIndex = async (index: number, closedBefore: number): Promise<number | undefined> => {
+    const [row] = await sql<{ through: Date; state: Buffer }[]>`
+      SELECT through, state FROM detector_checkpoints WHERE resolution_seconds = ${options.resolutionSeconds} AND partition_index = ${index}`;
+    const which = index === -1 ? 'detector checkpoint' : `detector checkpoint of partition ${index}`;
+    if (!row) return undefined;
+    const rebuild = (reason: string) => {
+      options.logger?.warn({ through: row.through.toISOString(), partition: index }, `${which} not resumed (${reason}): detectors rebuilt from the last ${options.warmupBuckets} buckets`);
+      return undefined;
+    };
     let saved: Checkpoint;
     try {
       saved = deserialize(row.state) as Checkpoint;
@@ -158,16 +197,84 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       if (shift && entry.values) shift.values.push(...entry.values.slice(-shiftHistory));
       watched.set(entry.key, { name: entry.name, detector: newDetector(entry.name, signal, operation, entry.state), shift });
     }
-    for (const [service, until] of saved.judgedUntil) judgedUntil.set(service, until);
     // A long stop: the detectors resume, but replay at most the warm-up's buckets (the time between is a gap).
-    processedUntil = checkpointedThrough = Math.max(saved.processedUntil, closedBefore - options.warmupBuckets * resolutionMs);
-    resumed = true;
+    const through = Math.max(saved.processedUntil, closedBefore - options.warmupBuckets * resolutionMs);
+    const savedJudged = new Map(saved.judgedUntil);
+    for (const service of new Set([...savedJudged.keys(), ...saved.series.map((entry) => serviceOfKey(entry.key))])) {
+      const until = savedJudged.get(service) ?? saved.processedUntil;
+      judgedUntil.set(service, through > saved.processedUntil ? Math.max(until, through) : until);
+    }
     options.logger?.info(
-      { series: saved.series.length, through: new Date(saved.processedUntil).toISOString() },
-      `detectors resumed from their checkpoint: ${saved.series.length} series as of ${new Date(saved.processedUntil).toISOString()}, replaying the ${Math.round((closedBefore - processedUntil) / resolutionMs)} buckets since`,
+      { series: saved.series.length, through: new Date(saved.processedUntil).toISOString(), partition: index },
+      `detectors ${index === -1 ? '' : `of partition ${index} `}resumed from their checkpoint: ${saved.series.length} series as of ${new Date(saved.processedUntil).toISOString()}, replaying the ${Math.max(0, Math.round((closedBefore - through) / resolutionMs))} buckets since`,
     );
+    return through;
   };
-  let resumeTried = false;
+
+  const drop = (indexes: number[]) => {
+    for (const index of indexes) {
+      detecting.delete(index);
+      teachBefore.delete(index);
+    }
+    for (const [key, entry] of watched) if (!owns(serviceOfKey(key))) entry.detector = undefined;
+  };
+
+  /** A collector lets partitions go: their detectors are checkpointed for the next owner, then dropped. */
+  const handOver = async (indexes: number[]) => {
+    const going = indexes.filter((i) => detecting.has(i));
+    for (const index of going) await checkpointIndex(index);
+    drop(going);
+    if (going.length > 0) options.logger?.info({ partitions: going }, `detection of partition ${going.join(', ')} handed on: its detectors checkpointed and dropped`);
+  };
+
+  /**
+   * Ownership changes, before a pass: an index let go is checkpointed and its detectors dropped (its
+   * services' levels are still followed, as peers); an index taken resumes from its checkpoint and every
+   * bucket after it is judged again (by a collector: the judge keeps what it decided), or without one is
+   * rebuilt from the last warm-up's buckets, which only teach. Without ownership: the one index (-1) at
+   * the first pass, whose replay (resumed or rebuilt) only teaches, as at any start.
+   */
+  const follow = async (closedBefore: number) => {
+    if (ownership) {
+      for (const [service, index] of await sql<{ service: string; partition_index: number }[]>`SELECT service, partition_index FROM service_partitions`.then((rows) => rows.map((r) => [r.service, r.partition_index] as const))) {
+        indexOfService.set(service, index);
+      }
+    }
+    const target = ownership ? ownership.held() : new Set([-1]);
+    // Lost with its lease (the database session): another collector may write its checkpoint by now.
+    const lost = [...detecting].filter((i) => !target.has(i));
+    if (lost.length > 0) {
+      drop(lost);
+      options.logger?.warn({ partitions: lost }, `detection of partition ${lost.join(', ')} lost with its lease: its detectors dropped`);
+    }
+    const gained = [...target].filter((i) => !detecting.has(i));
+    if (gained.length === 0) return;
+    if (!ownership) {
+      detecting.add(-1);
+      // A replay judges from its first telemetry on, learning as it goes (the detectors' own warm-up).
+      if (processedUntil !== undefined) return;
+      const through = checkpointMs > 0 ? await resumeIndex(-1, closedBefore) : undefined;
+      processedUntil = checkpointedThrough = through;
+      firstPassTeaches = true;
+      return;
+    }
+    const before = processedUntil;
+    // Every service followed so far goes on from where it is, whatever the replay reads again.
+    if (before !== undefined) for (const key of watched.keys()) judgedUntil.set(serviceOfKey(key), Math.max(judgedUntil.get(serviceOfKey(key)) ?? before, before));
+    let from = before ?? closedBefore - shiftHistory * resolutionMs;
+    for (const index of gained) {
+      // The index's series start afresh: their levels and detectors come from its checkpoint or the replay.
+      for (const key of [...watched.keys()].filter((key) => indexOf(serviceOfKey(key)) === index)) {
+        watched.delete(key);
+        judgedUntil.delete(serviceOfKey(key));
+      }
+      const through = checkpointMs > 0 ? await resumeIndex(index, closedBefore) : undefined;
+      if (through === undefined) teachBefore.set(index, before ?? closedBefore);
+      from = Math.min(from, through ?? closedBefore - options.warmupBuckets * resolutionMs);
+      detecting.add(index);
+    }
+    processedUntil = from;
+  };
 
   /** Service-wide series plus the request rollups' throughput and p95 latency. */
   const load = async (fromMs: number, toMs: number): Promise<SeriesPoint[]> => {
@@ -303,13 +410,11 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
   const observe = async (closedBefore: number, replayFromMs?: number, held?: (service: string, signal: string) => number | undefined): Promise<Observation[]> => {
     // A replay starts at its first telemetry and learns as it goes (the detectors' own warm-up).
     if (processedUntil === undefined && replayFromMs !== undefined) processedUntil = replayFromMs;
-    if (!resumeTried && checkpointMs > 0) {
-      resumeTried = true;
-      if (processedUntil === undefined) await resume(closedBefore);
-    }
-    const warming = processedUntil === undefined || resumed;
+    await follow(closedBefore);
+    const warming = firstPassTeaches;
     const from = processedUntil ?? closedBefore - options.warmupBuckets * resolutionMs;
     if (from >= closedBefore) return [];
+    lastFrom = from;
     // The still-open interval is read too: it tells which services' telemetry has moved on.
     const loaded = await load(from, closedBefore + resolutionMs);
     const points = loaded.filter((p) => p.startMs < closedBefore);
@@ -323,7 +428,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     };
     const out: Observation[] = [];
     /** The points of one bucket, judged once every series of the bucket has learned it (peers are compared as of the same interval). */
-    let bucket: Array<{ point: SeriesPoint; entry: { name: DetectorName; detector: Detector; shift?: Shift }; verdict: ReturnType<Detector['update']> }> = [];
+    let bucket: Array<{ point: SeriesPoint; entry: { name: DetectorName; shift?: Shift }; verdict: ReturnType<Detector['update']> }> = [];
     const judgeBucket = () => {
       const ratios = peerRatios();
       for (const { point, entry, verdict } of bucket) judgePoint(point, entry, verdict, ratios, held, out);
@@ -333,19 +438,23 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       if (point.startMs < (judgedUntil.get(point.service) ?? from) || point.startMs >= heldFrom(point.service)) continue;
       if (bucket.length > 0 && bucket[0]!.point.startMs !== point.startMs) judgeBucket();
       const key = `${point.service}\u0000${point.signal}\u0000${point.operation}`;
+      const owned = owns(point.service);
       let entry = watched.get(key);
       if (!entry) {
-        const name = detectorFor(point.signal);
-        entry = { name, detector: newDetector(name, point.signal, point.operation), shift: shiftOf(point.signal) };
+        const shift = shiftOf(point.signal);
+        // Another collector's service: only a symptom's levels are followed, for its peers.
+        if (!owned && !shift) continue;
+        entry = { name: detectorFor(point.signal), shift };
         watched.set(key, entry);
       }
-      const verdict = entry.detector.update(point.startMs, point.value);
+      if (owned) entry.detector ??= newDetector(entry.name, point.signal, point.operation);
+      const verdict = entry.detector?.update(point.startMs, point.value);
       const shift = entry.shift;
       if (shift) {
         shift.values.push(levelOf(point, shift.bad));
         if (shift.values.length > shiftHistory) shift.values.shift();
       }
-      if (warming) continue;
+      if (!verdict || warming || point.startMs < (teachBefore.get(indexOf(point.service)!) ?? Number.NEGATIVE_INFINITY)) continue;
       bucket.push({ point, entry, verdict });
     }
     if (bucket.length > 0) judgeBucket();
@@ -353,9 +462,9 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     // Reload from the laggard next time: at most two intervals back.
     processedUntil = Math.min(closedBefore, ...[...newest.keys()].map(heldFrom));
     for (const [service, until] of judgedUntil) if (until < closedBefore - 10 * resolutionMs) judgedUntil.delete(service);
-    resumed = false;
+    firstPassTeaches = false;
     if (checkpointMs > 0 && (checkpointedThrough === undefined || processedUntil - checkpointedThrough >= checkpointMs)) await checkpoint();
-    return [...out, ...(await predictFailures(closedBefore)), ...(await forecastBudgets(closedBefore))];
+    return [...out, ...(await predictFailures(closedBefore)), ...(await forecastBudgets(closedBefore))].filter((o) => owns(o.service));
   };
 
   // predict: gauges with a limit (HEPH_LIMITS, or the service's own `heph.limit.<signal>` resource
@@ -431,5 +540,15 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     return out;
   };
 
-  return { observe, checkpoint };
+  return {
+    observe,
+    checkpoint,
+    handOver,
+    /** Whether this watch detects for the service now (a collector: its telemetry partition is held). */
+    owns,
+    /** The partition index a service's telemetry is keyed to, as last read (-1 for every service when the watch detects for all). */
+    indexOf,
+    /** Buckets from here on were judged by the last pass (earlier for a partition just taken over). */
+    judgedFrom: () => lastFrom,
+  };
 };

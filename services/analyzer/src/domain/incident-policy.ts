@@ -12,6 +12,7 @@ import {
   type Direction,
   type Severity,
   type SignalExplanation,
+  type Observation as SchemaObservation,
   type SignalMeaning,
   type SpanRecord,
 } from '@hephaestus/schemas';
@@ -19,39 +20,8 @@ import { correlateBatch, defaultGroupingSettings, rankRootCauses, type Group, ty
 import type { TopologyView } from './correlation/topology.ts';
 import type { IncidentCommand } from '@hephaestus/aggregates';
 
-/** What a detector saw in one closed interval of one series. */
-export type Observation = {
-  service: string;
-  signal: string;
-  /** Start of the interval judged; the signal's onset when it is new. */
-  bucketStartMs: number;
-  value: number;
-  baseline: number;
-  summary: string;
-  explanation: SignalExplanation;
-  traceIds?: string[];
-  /** Error signature id (relates signals across services) and its template (for people and playbooks). */
-  signature?: string;
-  signatureTemplate?: string;
-  calls?: number;
-  errors?: number;
-  controlUrl?: string;
-  labels?: Record<string, string>;
-  /** Predictions: seconds until the limit, and how sure the fit is. */
-  etaSeconds?: number;
-  confidence?: number;
-  /** Overrides the meaning's severity (a burn-rate rule says its own). */
-  severity?: Severity;
-  /** Only keeps an incident's signal alive (hysteresis: still off its baseline, no longer alarming): never opens or attaches. */
-  sustainOnly?: boolean;
-  /** The detector's verdict already spans this many intervals (a level-shift's median): it confirms itself. */
-  confirmedOver?: number;
-  /**
-   * What the change is judged on when it differs from `value`: an interval's mean latency without its
-   * slowest call (one slow call among a dozen raises the mean by half; a slowdown moves them all).
-   */
-  level?: number;
-};
+/** What a detector saw in one closed interval of one series (its schema is in schemas: collectors send them on heph.signals). */
+export type Observation = SchemaObservation;
 
 export type PolicySettings = {
   resolutionMs: number;
@@ -558,6 +528,17 @@ export const frozenBaseline = (state: PolicyState, service: string, signal: stri
     if (tracked) return tracked.baseline;
   }
   return undefined;
+};
+
+/** Every baseline `frozenBaseline` answers with, per service and signal (for detectors elsewhere: the collectors'). */
+export const frozenBaselines = (state: PolicyState): Array<{ service: string; signal: string; baseline: number }> => {
+  const found = new Map<string, { service: string; signal: string; baseline: number }>();
+  for (const incident of state.open) {
+    for (const [key, tracked] of Object.entries(incident.signals)) {
+      if (!found.has(key)) found.set(key, { service: serviceOfKey(key), signal: signalOfKey(key), baseline: tracked.baseline });
+    }
+  }
+  return [...found.values()];
 };
 
 /** Rebuilds the policy's view of an open incident from its stored facts (after a restart). */

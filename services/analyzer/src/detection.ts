@@ -1,0 +1,157 @@
+// The analyzer's first stage, detecting (analyzers apart): beside collecting, each analyzer runs the
+// detectors for the services whose telemetry partitions it holds. It closes an interval on its own
+// watermark (the event time of the partitions it reads, held back by any it is still catching up on),
+// runs the error-rate test and the series watch (every series' detectors, level shifts, predictions,
+// budgets) over the stored buckets, and reports the observations with the time it has detected up to,
+// for the judge's incident policy. The judge freezes baselines as incidents open; the detectors read
+// them back (`frozen_baselines`), and the topology the judge learns (`topology_edges`) tells a
+// service's peers from the services it calls or is called by.
+import type { Logger, Sql } from '@hephaestus/platform';
+import type { CostsConfig, DetectionReport, SignalMeaning } from '@hephaestus/schemas';
+import { Gauge, type Registry } from 'prom-client';
+import { observeErrorRates } from './adapters/error-rate-watch.ts';
+import { createSeriesWatch } from './adapters/series-watch.ts';
+import { connectedWithin } from './domain/correlation/topology.ts';
+import type { DetectorName } from './domain/detectors/index.ts';
+import { defaultErrorRateSettings, type ErrorRateSettings } from './domain/error-rate-detector.ts';
+import { createWatermark, type WatermarkSource } from './domain/watermark.ts';
+
+export type DetectionOptions = {
+  sql: Sql;
+  logger: Logger;
+  registry: Registry;
+  resolutionSeconds: number;
+  graceSeconds: number;
+  warmupBuckets: number;
+  limits: Record<string, number>;
+  costs: CostsConfig;
+  detectors?: Array<{ glob: string; detector: DetectorName }>;
+  policy?: { meanings?: SignalMeaning[] };
+  settings?: ErrorRateSettings;
+  /** The partition indexes held now: their services are this analyzer's to detect for. */
+  held: () => ReadonlySet<number>;
+  /** Hands a pass's observations on (to heph.signals); a throw leaves the intervals for the next pass. */
+  report: (report: DetectionReport) => Promise<void>;
+  now?: () => number;
+};
+
+/** After a long stop, at most this many intervals of error rates are judged to catch up (as the judge does). */
+const maxCatchUpIntervals = 60;
+
+export const startDetection = (options: DetectionOptions) => {
+  const { sql, logger } = options;
+  const now = options.now ?? Date.now;
+  const resolutionMs = options.resolutionSeconds * 1000;
+  const settings = options.settings ?? defaultErrorRateSettings;
+  const watermark = createWatermark({ staleMs: 30_000 });
+  let frozen = new Map<string, number>();
+  let topology: { downstream: Map<string, string[]>; upstream: Map<string, string[]> } = { downstream: new Map(), upstream: new Map() };
+  let topologyReadAtMs = 0;
+  const view = { downstreamOf: (s: string) => topology.downstream.get(s) ?? [], upstreamOf: (s: string) => topology.upstream.get(s) ?? [] };
+  const seriesWatch = createSeriesWatch({
+    sql,
+    resolutionSeconds: options.resolutionSeconds,
+    warmupBuckets: options.warmupBuckets,
+    limits: options.limits,
+    budgets: options.costs.budgets,
+    detectors: options.detectors,
+    meanings: options.policy?.meanings,
+    connectedTo: (service) => connectedWithin(view, service, 4),
+    ownership: { held: options.held },
+    logger: logger.child({ name: 'detectors' }),
+  });
+  /** Every interval before this is judged and reported. */
+  let detectedBefore: number | undefined;
+  let detectedIndexes = new Set<number>();
+  new Gauge({
+    name: 'heph_analyzer_detected_before_seconds',
+    help: 'Event time (Unix seconds) before which this analyzer has judged every interval of the services of the partitions it holds.',
+    registers: [options.registry],
+    collect() {
+      if (detectedBefore !== undefined) this.set(detectedBefore / 1000);
+    },
+  });
+
+  const closedBefore = () => {
+    const { ms, wentStale } = watermark.at(now());
+    for (const source of wentStale) logger.warn({ source }, `partition ${source} was behind and has not been heard of for 30 s: detection goes on without waiting for it`);
+    return Math.floor((Math.min(now(), ms) - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
+  };
+
+  const readShared = async () => {
+    const rows = await sql<{ service: string; signal: string; baseline: number }[]>`SELECT service, signal, baseline FROM frozen_baselines`;
+    frozen = new Map(rows.map((r) => [`${r.service}\u0000${r.signal}`, r.baseline]));
+    if (now() - topologyReadAtMs < 10_000) return;
+    topologyReadAtMs = now();
+    const downstream = new Map<string, string[]>();
+    const upstream = new Map<string, string[]>();
+    for (const { caller, callee } of await sql<{ caller: string; callee: string }[]>`SELECT caller, callee FROM topology_edges`) {
+      downstream.set(caller, [...(downstream.get(caller) ?? []), callee]);
+      upstream.set(callee, [...(upstream.get(callee) ?? []), caller]);
+    }
+    topology = { downstream, upstream };
+  };
+
+  const pass = async () => {
+    const until = closedBefore();
+    if (watermark.newestMs() === 0 || (detectedBefore !== undefined && until <= detectedBefore)) return;
+    await readShared();
+    const frozenOf = (service: string, signal: string) => frozen.get(`${service}\u0000${signal}`);
+    const observations = await seriesWatch.observe(until, undefined, frozenOf);
+    const held = new Set(options.held());
+    // Error rates are read from the rollups, no state: an index just taken is judged from where its
+    // detectors resumed, so no interval between the last owner's report and this one goes unjudged.
+    const first = detectedBefore ?? until - resolutionMs;
+    const resumedFrom = Math.max(until - maxCatchUpIntervals * resolutionMs, Math.min(first, seriesWatch.judgedFrom() ?? first));
+    const gained = new Set([...held].filter((i) => !detectedIndexes.has(i)));
+    const errors = await observeErrorRates(
+      { sql, resolutionSeconds: options.resolutionSeconds, settings, frozen: frozenOf, owns: seriesWatch.owns },
+      Math.min(first, resolutionMs * Math.floor(resumedFrom / resolutionMs)),
+      until,
+      (service) => (gained.has(seriesWatch.indexOf(service) ?? -1) ? resumedFrom : first),
+    );
+    const all = [...errors, ...observations];
+    const finite = all.filter((o) => Number.isFinite(o.value) && Number.isFinite(o.baseline));
+    if (finite.length < all.length) logger.warn({ dropped: all.length - finite.length, first: all.find((o) => !finite.includes(o))?.summary }, 'observations without a finite value or baseline not reported');
+    await options.report({ indexes: [...held].sort((a, b) => a - b), before: until, observations: finite });
+    detectedBefore = until;
+    detectedIndexes = held;
+  };
+
+  let running: Promise<void> = Promise.resolve();
+  /** One thing at a time: passes, hand-overs and checkpoints never overlap. */
+  const chain = (work: () => Promise<void>) => {
+    const next = running.then(work);
+    running = next.catch((error: unknown) => logger.error({ err: error }, 'detection pass failed'));
+    return next;
+  };
+  let scheduled = false;
+  let stopped = false;
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    void chain(async () => {
+      scheduled = false;
+      if (!stopped) await pass();
+    });
+  };
+  // The clock also closes intervals: a partition that went stale stops holding time back.
+  const timer = setInterval(schedule, 1000);
+
+  return {
+    /** One applied batch of a partition this analyzer collects: time moves on, and a closed interval is judged. */
+    accept: (batch: WatermarkSource) => {
+      if (stopped) return;
+      watermark.advance(batch, now(), now() + 60_000);
+      if (detectedBefore === undefined || closedBefore() > detectedBefore) schedule();
+    },
+    /** Before partitions are let go: their detectors' state goes to their checkpoints for the next owner. */
+    handOver: (indexes: number[]) => chain(() => seriesWatch.handOver(indexes)),
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      await chain(() => seriesWatch.checkpoint()).catch((error: unknown) => logger.warn({ err: error }, 'detector checkpoint at stop failed'));
+    },
+  };
+};
