@@ -161,7 +161,8 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     const consoleUrl = urls[5]!;
     const api = async (path: string) => (await fetch(`${consoleUrl}${path}`)).json() as Promise<any>;
 
-    // One analyzer judges, the other stands by, both ready; both collect, sharing the telemetry topics' 9 partitions through leases.
+    // One analyzer judges, the other stands by, both ready; both collect and detect, sharing the telemetry
+    // topics' 3 partition indexes (9 partitions: spans, metrics and logs of each index) through leases.
     const analyzers = started.filter((p) => p.service === 'analyzer');
     const active = await eventually('one analyzer to be active', () => analyzers.find((p) => p.logged('analyzer active (it holds the analyzer lock)')));
     const standby = analyzers.find((p) => p !== active)!;
@@ -171,9 +172,9 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     expect(await (await fetch(`${standbyUrl}/metrics`)).text()).toMatch(/^heph_analyzer_active 0$/m);
     /** The partitions of the collectors' group an analyzer held after its last rebalance, and when. */
     const held = (p: (typeof analyzers)[number], afterMs = 0) => p.lines.findLast((l) => typeof l.pool === 'string' && l.pool.endsWith('-analyzer') && typeof l.partitions === 'number' && Number(l.time) >= afterMs);
-    const spread = await eventually('the two analyzers to share the 9 partitions', () => {
+    const spread = await eventually('the two analyzers to share the 3 partition indexes', () => {
       const counts = analyzers.map((p) => Number(held(p)?.partitions ?? 0));
-      return counts.every((n) => n > 0) && counts[0]! + counts[1]! === 9 ? counts : undefined;
+      return counts.every((n) => n > 0) && counts[0]! + counts[1]! === 3 ? counts : undefined;
     });
 
     const service = `kill-${randomBytes(3).toString('hex')}`;
@@ -191,15 +192,18 @@ describe('heph ingest | analyzer | healer | console as four processes', () => {
     await eventually('the standby to take over', () => standby.logged('analyzer taking over: the active analyzer stopped or died') || undefined);
     const lockTakenAfterMs = Number(standby.lines.find((l) => l.msg === 'analyzer taking over: the active analyzer stopped or died')!.time) - killedAt;
     // The dead member's partition leases went with its database session: the other takes them and goes on from the offsets applied.
-    const joined = await eventually('the other analyzer to hold all 9 partitions', () => (held(standby, killedAt)?.partitions === 9 ? held(standby, killedAt) : undefined), 60_000);
+    const joined = await eventually('the other analyzer to hold all 3 partition indexes', () => (held(standby, killedAt)?.partitions === 3 ? held(standby, killedAt) : undefined), 60_000);
     const partitionsMovedAfterMs = Number(joined!.time) - killedAt;
     await eventually('the standby to consume telemetry', async () => /^heph_analyzer_records_total\{signal="spans"\} [1-9]/m.test(await (await fetch(`${standbyUrl}/metrics`)).text()) || undefined, 60_000);
-    console.log(`analyzer SIGKILL: partitions before ${spread.join(' + ')}; the standby held the lock after ${lockTakenAfterMs} ms and all 9 partitions after ${partitionsMovedAfterMs} ms`);
+    console.log(`analyzer SIGKILL: partition indexes before ${spread.join(' + ')}; the standby held the lock after ${lockTakenAfterMs} ms and all 3 after ${partitionsMovedAfterMs} ms`);
     expect(await (await fetch(`${standbyUrl}/metrics`)).text()).toMatch(/^heph_analyzer_active 1$/m);
     expect(await (await fetch(`${standbyUrl}/metrics`)).text()).toMatch(/^heph_analyzer_partitions_held 9$/m);
 
     const firing = await eventually('the firing alert', () => webhook.calls.find((c) => c.body.status === 'firing' && c.body.incident.service === service), 120_000);
     const incidentId: string = firing.body.incident.id;
+    // The survivor detects for the dead one's partitions too: from their checkpoints, or rebuilt (and it says which).
+    await eventually('the survivor to detect for the partitions it took over', () => standby.lines.some((l) => Number(l.time) >= killedAt && /^detectors of partition \d taken over/.test(String(l.msg))) || undefined);
+    expect(await (await fetch(`${standbyUrl}/metrics`)).text()).toMatch(/^heph_analyzer_detected_before_seconds \d/m);
 
     // The healer that started the remediation is killed while it verifies; the other takes it over when its lease expires.
     const healers = started.filter((p) => p.service === 'healer');

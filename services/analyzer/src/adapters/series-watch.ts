@@ -270,6 +270,10 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
       }
       const through = checkpointMs > 0 ? await resumeIndex(index, closedBefore) : undefined;
       if (through === undefined) teachBefore.set(index, before ?? closedBefore);
+      options.logger?.info(
+        { partition: index, through: through === undefined ? undefined : new Date(through).toISOString() },
+        `detectors of partition ${index} taken over: ${through === undefined ? `rebuilt from the last ${options.warmupBuckets} buckets, which only teach` : `judging every bucket from ${new Date(through).toISOString()} on`}`,
+      );
       from = Math.min(from, through ?? closedBefore - options.warmupBuckets * resolutionMs);
       detecting.add(index);
     }
