@@ -6,7 +6,7 @@
 import { readCheckpoint, storeCheckpoint, type ConsumedRecord, type TransactionSql } from '@hephaestus/platform';
 import { signalBatchSchema, topics } from '@hephaestus/schemas';
 import { Counter, Gauge } from 'prom-client';
-import { lagWithin, startCollector, type SignalBatch } from './collector.ts';
+import { lagWithin, startCollector, telemetryTopics, type SignalBatch } from './collector.ts';
 import { startJudge, type JudgeOptions } from './judge.ts';
 import { startDetection } from './detection.ts';
 import { resumeCorrelator } from './adapters/correlator.ts';
@@ -110,7 +110,8 @@ export const startSignalJudge = async (options: AnalyzerOptions) => {
   const judge = await startJudge({
     ...options,
     exclusive: true,
-    reports: true,
+    // Every partition index of the telemetry topics is waited for (until it goes unreported for 30 s).
+    reports: { indexes: [...new Set((await options.log.lag(`${options.consumerGroupPrefix}-analyzer`, telemetryTopics)).map((p) => p.partition))] },
     correlator: await resumeCorrelator(sql, options.resolutionSeconds, logger),
     onCheckpoint: () => {
       const at = position;

@@ -66,7 +66,7 @@ export type JudgeOptions = {
    * judge closes an interval once every partition index is reported past it, and decides on the
    * observations reported instead of running the detectors itself.
    */
-  reports?: boolean;
+  reports?: { indexes: number[] };
   /** Called after each correlator checkpoint is written, in the same transaction (the position of the batches it holds). */
   onCheckpoint?: Parameters<Correlator['checkpoint']>[1];
   now?: () => number;
@@ -143,7 +143,7 @@ export const startJudge = async (options: JudgeOptions) => {
   // judged (an index not reported for 30 s of the clock, its collector gone and nobody taking it over,
   // stops holding the judgement back); the observations not decided yet, once each per service, signal
   // and interval (an index taken over is judged again from its checkpoint on).
-  const reported = new Map<number, { before: number; heardAtMs: number; stale: boolean }>();
+  const reported = new Map<number, { before: number; heardAtMs: number; stale: boolean }>((options.reports?.indexes ?? []).map((index) => [index, { before: Number.NEGATIVE_INFINITY, heardAtMs: now(), stale: false }]));
   const pending = new Map<string, Observation>();
   const reportedBefore = (): number | undefined => {
     let before: number | undefined;
@@ -211,7 +211,7 @@ export const startJudge = async (options: JudgeOptions) => {
   // instead of half-filled ones on time.
   const closedBefore = () => {
     const resolutionMs = options.resolutionSeconds * 1000;
-    if (options.reports) return reportedBefore() ?? 0;
+    if (options.reports) return Math.max(0, reportedBefore() ?? 0);
     const upTo = options.replay ? Math.min(...replayedUpTo.values()) : Math.min(now(), liveWatermark());
     return Math.floor((upTo - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
   };

@@ -10,6 +10,7 @@ import { topics } from '@hephaestus/schemas';
 import { Registry } from 'prom-client';
 import { decodeSignalBatch, encodeSignalBatch, startSignalJudge, type SignalBatch } from './analyzer.ts';
 import { resumeCorrelator } from './adapters/correlator.ts';
+import type { Observation } from './domain/incident-policy.ts';
 import { sid, span } from './domain/correlation/test-spans.ts';
 
 
@@ -98,5 +99,72 @@ describe('the judge following heph.signals (Kafka, PostgreSQL)', () => {
     await eventually('the newer record to move event time', () => (second.eventTimeMs() > 0 ? true : undefined));
     expect(second.eventTimeMs()).toBe(t - 10_000);
     expect(deadLetters.filter((r) => r.value.toString() === 'not a batch')).toHaveLength(1);
+  }, 120_000);
+
+  it("decides on the collectors' detection reports: an interval once every partition index is reported past it, each observation once", async () => {
+    const fresh = await freshDatabase();
+    cleanups.push(fresh.drop);
+    const database = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
+    cleanups.push(() => database.close());
+    const run = randomBytes(4).toString('hex');
+    const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'signals-test', topicPrefix: `signals-${run}.` }, testLogger());
+    cleanups.push(() => log.close());
+    await log.ensureTopics();
+    const registry = new Registry();
+    const judge = await startSignalJudge({
+      sql: database.sql,
+      log,
+      logger: testLogger(),
+      registry,
+      resolutionSeconds: 10,
+      graceSeconds: 2,
+      consoleUrl: 'http://127.0.0.1:8080',
+      consumerGroupPrefix: `signals-${run}`,
+      costs: { prices: [], budgets: [] },
+      limits: {},
+      warmupBuckets: 0,
+    });
+    cleanups.push(() => judge.stop());
+    const t = Math.floor(Date.now() / 10_000) * 10_000 - 60_000;
+    const send = (batch: SignalBatch) => log.send(topics.signals, [{ key: batch.source, value: encodeSignalBatch(batch), headers: {} }]);
+    const burst: Observation = {
+      service: 'web',
+      signal: 'error_rate',
+      bucketStartMs: t - 10_000,
+      value: 0.5,
+      baseline: 0.01,
+      summary: 'error rate 50 % vs usual 1.0 %',
+      explanation: { detector: 'binomial error-rate test', baseline: 0.01, windowSeconds: 10, evidence: '50 of 100 calls failed' },
+      calls: 100,
+      errors: 50,
+    };
+    const opened = async () => (await database.sql<{ id: string; service: string }[]>`SELECT id, service FROM incidents WHERE status = 'open'`).filter((i) => i.service === 'web');
+
+    const bursts = [burst, { ...burst, bucketStartMs: t - 20_000 }];
+    /** Signals the policy judged, whatever it decided. */
+    const judged = async () => [...(await registry.metrics()).matchAll(/^heph_analyzer_signals_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+
+    await send({ source: 'otel.spans/0', firstMs: t - 20, lastMs: t, spans: call(t) });
+    // Indexes 0 and 2 have judged two intervals and seen the burst in both; index 1 is two intervals behind.
+    await send({ source: 'detection', spans: [], detection: { indexes: [0, 2], before: t, observations: bursts } });
+    await send({ source: 'detection', spans: [], detection: { indexes: [1], before: t - 20_000, observations: [] } });
+    await eventually('the reports read', async () => (/^heph_analyzer_signals_lag_records 0$/m.test(await registry.metrics()) && judge.eventTimeMs() === t ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await opened()).toEqual([]);
+    expect(await judged()).toBe(0);
+    // Index 1 catches up: both intervals close, the burst is confirmed and opens an incident, its baseline frozen for the collectors.
+    await send({ source: 'detection', spans: [], detection: { indexes: [1], before: t, observations: [] } });
+    const [incident] = await eventually('the incident the burst opens', async () => ((await opened()).length > 0 ? opened() : undefined));
+    await eventually('the frozen baseline shared', async () => {
+      const rows = await database.sql<{ service: string; signal: string; baseline: number }[]>`SELECT service, signal, baseline FROM frozen_baselines`;
+      return rows.some((r) => r.service === 'web' && r.signal === 'error_rate' && r.baseline === 0.01) ? rows : undefined;
+    });
+    expect(await judged()).toBe(2);
+    // Reported again (a partition taken over is judged again from its checkpoint): decided already, only the new interval counts.
+    await send({ source: 'detection', spans: [], detection: { indexes: [0, 1, 2], before: t + 10_000, observations: [...bursts, { ...burst, bucketStartMs: t, value: 0.52 }] } });
+    await eventually('the next interval judged', async () => ((await judged()) >= 3 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await judged()).toBe(3);
+    expect(await opened()).toEqual([incident]);
   }, 120_000);
 });

@@ -241,6 +241,44 @@ describe('series watch', () => {
     }
   });
 
+  it('detects, in a collector, only for the services of the partitions it holds; one handed over goes on from its checkpoint as if it never moved', async () => {
+    // Two services keyed to partitions 0 and 1, 100 healthy buckets, then each jumps once (s1 after the hand-over).
+    const value = (service: string, i: number) => (service === 's1' && i === 125) || (service === 's0' && i === 112) ? 400 : 100 + wiggle(i + service.length * 7);
+    const fill = (from: number, to: number) =>
+      db.sql.begin((tx) => mergeSeries(tx, resolution, ['s0', 's1'].flatMap((service) => Array.from({ length: to - from }, (_, k) => delta(service, 'queue.depth', 30_000 + from + k, value(service, from + k))))));
+    await db.sql`INSERT INTO service_partitions (service, partition_index) VALUES ('s0', 0), ('s1', 1)`;
+    await fill(0, 100);
+    const settings = { sql: db.sql, resolutionSeconds: resolution, warmupBuckets: 100, limits: {}, budgets: [] };
+    const heldByA = new Set([0, 1]);
+    const heldByB = new Set<number>();
+    const a = createSeriesWatch({ ...settings, ownership: { held: () => heldByA } });
+    const b = createSeriesWatch({ ...settings, ownership: { held: () => heldByB } });
+    // The reference detects for every service and never hands anything over.
+    const all = createSeriesWatch({ ...settings, checkpointSeconds: 0 });
+    const seen = { a: [] as Observation[], b: [] as Observation[], all: [] as Observation[] };
+    for (const [name, watch] of [['a', a], ['b', b], ['all', all]] as const) seen[name].push(...(await watch.observe(bucket(30_100))));
+    for (let i = 100; i < 140; i++) {
+      await fill(i, i + 1);
+      if (i === 118) {
+        // A lets partition 1 go (its checkpoint written first); B takes it.
+        heldByA.delete(1);
+        await a.handOver([1]);
+        heldByB.add(1);
+      }
+      for (const [name, watch] of [['a', a], ['b', b], ['all', all]] as const) seen[name].push(...(await watch.observe(bucket(30_000 + i + 1))));
+    }
+    const keyOf = (o: Observation) => `${o.service} ${o.signal} ${(o.bucketStartMs - bucket(30_000)) / (resolution * 1000)} ${o.value} ${o.baseline.toFixed(6)}`;
+    expect(seen.all.map(keyOf)).toEqual(expect.arrayContaining([expect.stringMatching(/^s0 queue\.depth 112 400 /), expect.stringMatching(/^s1 queue\.depth 125 400 /)]));
+    // Between them, A and B saw exactly what the reference did: s0's jump by A, s1's (after the hand-over) by B.
+    expect([...seen.a, ...seen.b].map(keyOf).sort()).toEqual(seen.all.map(keyOf).sort());
+    expect(new Set(seen.a.map((o) => o.service))).toEqual(new Set(['s0']));
+    expect(new Set(seen.b.map((o) => o.service))).toEqual(new Set(['s1']));
+    expect(a.owns('s1')).toBe(false);
+    expect(b.owns('s1')).toBe(true);
+    const rows = await db.sql<{ partition_index: number; series: number }[]>`SELECT partition_index, series FROM detector_checkpoints WHERE resolution_seconds = ${resolution} AND partition_index >= 0 ORDER BY partition_index`;
+    expect(rows.map((r) => [r.partition_index, r.series])).toEqual([[0, 1], [1, 1]]);
+  });
+
   it('rebuilds from history instead of resuming a checkpoint made with other settings', async () => {
     const { url, drop: dropOwn } = await freshDatabase();
     const own = await openDatabase({ url, dataDir: '', log: testLogger() });
