@@ -183,10 +183,11 @@ const part = async (analyzerCount: number): Promise<Part> => {
     for (let i = 0; i < analyzerCount; i++) analyzers.push(startService('analyzer', env));
     const urls = await Promise.all(analyzers.map((a) => a.url()));
     const consumedNow = async () => (await Promise.all(urls.map((u) => metric(u, 'heph_analyzer_records_total{signal="spans"}')))).reduce((a, b) => a + b, 0);
-    // Timed from the moment every analyzer holds its share of the 9 partitions (their leases logged):
-    // the throughput of the analyzers at work, not of their start (Node, migrations, the first hand-over).
+    // Timed from the moment every analyzer holds its share of the partition indexes (their leases logged;
+    // an index is that partition of every telemetry topic): the throughput of the analyzers at work, not
+    // of their start (Node, migrations, the first hand-over).
     const share = (a: (typeof analyzers)[number]) => Number(a.lines.findLast((l) => typeof l.pool === 'string' && typeof l.partitions === 'number')?.partitions ?? 0);
-    const all = telemetryPartitions * 3;
+    const all = telemetryPartitions;
     while (!(analyzers.every((a) => share(a) >= Math.floor(all / analyzerCount)) && analyzers.reduce((n, a) => n + share(a), 0) === all)) await sleep(20);
     const started = performance.now();
     const consumedAtStart = await consumedNow();

@@ -1,8 +1,9 @@
-// The analyzer in two stages: collectors (consume → rollup, per partition of the telemetry topics) and
-// one judge (correlate → detect → decide → append, then notify). In one process the collector hands
-// its batches to the judge directly; analyzers running apart on Kafka share the telemetry partitions
-// through partition leases in PostgreSQL and hand their batches on through heph.signals to the one
-// judge holding the analyzer lock.
+// The analyzer in two stages: collecting and detecting (consume → rollup → detect, per partition index
+// of the telemetry topics) and one judge (correlate → decide → append, then notify). In one process the
+// collector hands its batches to the judge directly and the judge runs the detectors for every service;
+// analyzers running apart on Kafka share the partition indexes through leases in PostgreSQL, each
+// detects for the services of the indexes it holds, and they hand their batches and detection reports
+// on through heph.signals to the one judge holding the analyzer lock.
 import { readCheckpoint, storeCheckpoint, type ConsumedRecord, type TransactionSql } from '@hephaestus/platform';
 import { signalBatchSchema, topics } from '@hephaestus/schemas';
 import { Counter, Gauge } from 'prom-client';

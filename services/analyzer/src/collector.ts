@@ -1,8 +1,9 @@
-// The analyzer's first stage: consume → rollup. It reads otel.spans, otel.metrics and otel.logs,
-// stores every batch's rollups and series in PostgreSQL with the offset it reaches, and hands on what
-// the second stage (the judge: correlation, detection, the incident policy) needs of it: how far the
-// telemetry has got, and the spans the correlator learns from. Several collectors may share the topics'
-// partitions (partition leases in PostgreSQL); each partition's effects are applied once, in offset order.
+// The analyzer's first stage, collecting: consume → rollup. It reads otel.spans, otel.metrics and
+// otel.logs, stores every batch's rollups and series in PostgreSQL with the offset it reaches, and hands
+// on what comes next needs of it: how far the telemetry has got (detection closes intervals on it), and
+// the spans the judge's correlator learns from. Several collectors may share the topics' partitions
+// (partition leases in PostgreSQL, one per partition index: that partition of every topic, so a
+// service's telemetry stays together); each partition's effects are applied once, in offset order.
 import { startPartitionLeases, type ConsumedRecord, type Log, type Logger, type PartitionLag, type Sql, type TransactionSql } from '@hephaestus/platform';
 import {
   decodeLogsProtobuf,

@@ -1,7 +1,8 @@
-// The analyzer's second stage: correlate → detect → decide (the incident policy, on event time) →
-// append, then notify. It learns from the batches the collectors hand on (how far the telemetry has got,
-// and the spans the correlator reads), judges each closed interval from the rollups and series the
-// collectors stored, and runs one at a time (the analyzer lock).
+// The analyzer's second stage: correlate → decide (the incident policy, on event time) → append, then
+// notify. It learns from the batches the collectors hand on (how far the telemetry has got, and the
+// spans the correlator reads) and runs one at a time (the analyzer lock). Apart, the collectors detect
+// and it decides on their reports; in one process it also runs the detectors, for every service, on
+// the rollups and series the collector stored.
 import { onEventsAppended, sleeper, type Database, type Log, type Logger, type Sql } from '@hephaestus/platform';
 import { defaultObjectives, type CostsConfig, type ObjectivesConfig, type Routing } from '@hephaestus/schemas';
 import { Gauge, type Registry } from 'prom-client';
