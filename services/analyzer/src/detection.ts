@@ -7,7 +7,7 @@
 // them back (`frozen_baselines`), and the topology the judge learns (`topology_edges`) tells a
 // service's peers from the services it calls or is called by.
 import type { Logger, Sql } from '@hephaestus/platform';
-import type { CostsConfig, DetectionReport, SignalMeaning } from '@hephaestus/schemas';
+import type { CostsConfig, DetectionReport, Observation, SignalMeaning } from '@hephaestus/schemas';
 import { Gauge, type Registry } from 'prom-client';
 import { observeErrorRates } from './adapters/error-rate-watch.ts';
 import { createSeriesWatch } from './adapters/series-watch.ts';
@@ -63,6 +63,7 @@ export const startDetection = (options: DetectionOptions) => {
   /** Every interval before this is judged and reported. */
   let detectedBefore: number | undefined;
   let detectedIndexes = new Set<number>();
+  let unsent: Observation[] = [];
   new Gauge({
     name: 'heph_analyzer_detected_before_seconds',
     help: 'Event time (Unix seconds) before which this analyzer has judged every interval of the services of the partitions it holds.',
@@ -94,6 +95,11 @@ export const startDetection = (options: DetectionOptions) => {
 
   const pass = async () => {
     const until = closedBefore();
+    if (unsent.length > 0 && detectedBefore !== undefined && until <= detectedBefore) {
+      await options.report({ indexes: [...detectedIndexes].sort((a, b) => a - b), before: detectedBefore, observations: unsent });
+      unsent = [];
+      return;
+    }
     if (watermark.newestMs() === 0 || (detectedBefore !== undefined && until <= detectedBefore)) return;
     await readShared();
     const frozenOf = (service: string, signal: string) => frozen.get(`${service}\u0000${signal}`);
@@ -113,9 +119,12 @@ export const startDetection = (options: DetectionOptions) => {
     const all = [...errors, ...observations];
     const finite = all.filter((o) => Number.isFinite(o.value) && Number.isFinite(o.baseline));
     if (finite.length < all.length) logger.warn({ dropped: all.length - finite.length, first: all.find((o) => !finite.includes(o))?.summary }, 'observations without a finite value or baseline not reported');
-    await options.report({ indexes: [...held].sort((a, b) => a - b), before: until, observations: finite });
+    // The detectors have moved on: a report the log did not take is sent with the next one, not lost.
+    unsent.push(...finite);
     detectedBefore = until;
     detectedIndexes = held;
+    await options.report({ indexes: [...held].sort((a, b) => a - b), before: until, observations: unsent });
+    unsent = [];
   };
 
   let running: Promise<void> = Promise.resolve();
