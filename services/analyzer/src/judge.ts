@@ -129,7 +129,8 @@ export const startJudge = async (options: JudgeOptions) => {
     return ms;
   };
 
-  const seriesWatch = createSeriesWatch({
+  // Apart, the collectors run the detectors (stage 1); here only in one process.
+  const seriesWatch = options.reports ? undefined : createSeriesWatch({
     sql,
     resolutionSeconds: options.resolutionSeconds,
     warmupBuckets: options.warmupBuckets,
@@ -202,7 +203,7 @@ export const startJudge = async (options: JudgeOptions) => {
     errorRate: settings,
     policy: { ...defaultPolicySettings(options.resolutionSeconds * 1000), reopenWithinMs, ...options.policy },
     correlator,
-    observeSeries: seriesWatch.observe,
+    observeSeries: seriesWatch?.observe ?? (async () => []),
     observeObjectives: createObjectiveWatch({ sql, resolutionSeconds: options.resolutionSeconds, objectives: options.objectives ?? defaultObjectives }).observe,
     maxCatchUpIntervals: options.replay ? Number.POSITIVE_INFINITY : undefined,
     detected: options.reports ? takeReported : undefined,
@@ -306,7 +307,7 @@ export const startJudge = async (options: JudgeOptions) => {
       await outcomes?.stop();
       await detectLoop;
       // The buckets judged since the last checkpoint need no replay at the next start.
-      await seriesWatch.checkpoint().catch((error: unknown) => logger.warn({ err: error }, 'detector checkpoint at stop failed'));
+      await seriesWatch?.checkpoint().catch((error: unknown) => logger.warn({ err: error }, 'detector checkpoint at stop failed'));
       if (!options.replay) await correlator.checkpoint(sql, options.onCheckpoint).catch((error: unknown) => logger.warn({ err: error }, 'correlator checkpoint at stop failed'));
       await notifier.stop();
     },
