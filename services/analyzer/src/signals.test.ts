@@ -41,7 +41,8 @@ describe('the judge following heph.signals (Kafka, PostgreSQL)', () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
   });
 
-  it('learns each batch once, dead-letters a record that is not one, and goes on from its checkpoint after a stop', async () => {
+  /** A fresh database and topics of their own, and the judge's options on them. */
+  const setup = async () => {
     const fresh = await freshDatabase();
     cleanups.push(fresh.drop);
     const database = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
@@ -50,25 +51,30 @@ describe('the judge following heph.signals (Kafka, PostgreSQL)', () => {
     const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'signals-test', topicPrefix: `signals-${run}.` }, testLogger());
     cleanups.push(() => log.close());
     await log.ensureTopics();
+    const options = (registry: Registry) => ({
+      sql: database.sql,
+      log,
+      logger: testLogger(),
+      registry,
+      resolutionSeconds: 10,
+      graceSeconds: 2,
+      consoleUrl: 'http://127.0.0.1:8080',
+      consumerGroupPrefix: `signals-${run}`,
+      costs: { prices: [], budgets: [] },
+      limits: {},
+      warmupBuckets: 0,
+    });
+    return { database, log, run, options };
+  };
+
+  it('learns each batch once, dead-letters a record that is not one, and goes on from its checkpoint after a stop', async () => {
+    const { database, log, run, options } = await setup();
     const deadLetters: ConsumedRecord[] = [];
     const watch = await log.subscribe({ groupId: `signals-${run}-watch`, topics: [topics.deadletter], handle: async ({ records }) => void deadLetters.push(...records) });
     cleanups.push(() => watch.stop());
 
     let registry = new Registry();
-    const judge = () =>
-      startSignalJudge({
-        sql: database.sql,
-        log,
-        logger: testLogger(),
-        registry: (registry = new Registry()),
-        resolutionSeconds: 10,
-        graceSeconds: 2,
-        consoleUrl: 'http://127.0.0.1:8080',
-        consumerGroupPrefix: `signals-${run}`,
-        costs: { prices: [], budgets: [] },
-        limits: {},
-        warmupBuckets: 0,
-      });
+    const judge = () => startSignalJudge(options((registry = new Registry())));
     const t = Math.floor(Date.now() / 1000) * 1000 - 60_000;
     const send = (value: Buffer) => log.send(topics.signals, [{ key: 'otel.spans/0', value, headers: {} }]);
 
@@ -102,28 +108,9 @@ describe('the judge following heph.signals (Kafka, PostgreSQL)', () => {
   }, 120_000);
 
   it("decides on the collectors' detection reports: an interval once every partition index is reported past it, each observation once", async () => {
-    const fresh = await freshDatabase();
-    cleanups.push(fresh.drop);
-    const database = await openDatabase({ url: fresh.url, dataDir: '', log: testLogger() });
-    cleanups.push(() => database.close());
-    const run = randomBytes(4).toString('hex');
-    const log = createKafkaLog({ brokers: kafkaBrokers(), clientId: 'signals-test', topicPrefix: `signals-${run}.` }, testLogger());
-    cleanups.push(() => log.close());
-    await log.ensureTopics();
+    const { database, log, options } = await setup();
     const registry = new Registry();
-    const judge = await startSignalJudge({
-      sql: database.sql,
-      log,
-      logger: testLogger(),
-      registry,
-      resolutionSeconds: 10,
-      graceSeconds: 2,
-      consoleUrl: 'http://127.0.0.1:8080',
-      consumerGroupPrefix: `signals-${run}`,
-      costs: { prices: [], budgets: [] },
-      limits: {},
-      warmupBuckets: 0,
-    });
+    const judge = await startSignalJudge(options(registry));
     cleanups.push(() => judge.stop());
     const t = Math.floor(Date.now() / 10_000) * 10_000 - 60_000;
     const send = (batch: SignalBatch) => log.send(topics.signals, [{ key: batch.source, value: encodeSignalBatch(batch), headers: {} }]);
