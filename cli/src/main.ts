@@ -25,7 +25,7 @@ Hephaestus: observability and auto-healing for fleets of AI agents.
 commands:
   up        run ingest (:4318), analyzer, healer and console (:8080) in one process
   ingest    run ingest alone (OTLP/HTTP on :4318); with analyzer, healer and console apart, on a shared DATABASE_URL
-  analyzer  run an analyzer alone (/healthz, /readyz, /metrics on :4319); on Kafka more share the collecting, one judges
+  analyzer  run an analyzer alone (/healthz, /readyz, /metrics on :4319); on Kafka more share the collecting and detecting, one judges
   healer    run a healer alone (/healthz, /readyz, /metrics on :4320)
   console   run the console and its API alone (:8080)
   demo      run 'up' plus a demo agent that serves traffic, then suffers an error burst the healer cures
@@ -76,7 +76,7 @@ const service = <C extends BaseConfig>(config: z.ZodObject & z.ZodType<C>, start
 
 const services = {
   ingest: service(ingestConfig, startIngestProcess, 'the OTLP/HTTP receiver: writes telemetry to the log (Kafka, or the Postgres-backed log in DATABASE_URL).'),
-  analyzer: service(analyzerConfig, startAnalyzerProcess, 'rollups, detection, the incident policy and alerts. On Kafka every analyzer collects (rollups; the telemetry partitions spread over them) and one judges (detection, the incident policy, alerts); the others take the judging over when it stops or dies.'),
+  analyzer: service(analyzerConfig, startAnalyzerProcess, 'rollups, detection, the incident policy and alerts. On Kafka every analyzer collects and detects (rollups and detectors for the services of the telemetry partitions it holds; the partitions spread over them) and one judges (correlation, the incident policy, alerts); the others take the judging over when it stops or dies.'),
   healer: service(healerConfig, startHealerProcess, 'playbooks: matches incidents, acts, verifies, rolls back; GitHub webhooks arrive on its port.'),
   console: service(consoleConfig, startConsoleProcess, 'the on-call console and its API over the projections (stateless).'),
 };
