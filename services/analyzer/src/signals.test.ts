@@ -146,6 +146,7 @@ describe('the judge following heph.signals (Kafka, PostgreSQL)', () => {
       const rows = await database.sql<{ service: string; signal: string; baseline: number }[]>`SELECT service, signal, baseline FROM frozen_baselines`;
       return rows.some((r) => r.service === 'web' && r.signal === 'error_rate' && r.baseline === 0.01) ? rows : undefined;
     });
+    await eventually('both intervals judged', async () => ((await judged()) >= 2 ? true : undefined));
     expect(await judged()).toBe(2);
     // Reported again (a partition taken over is judged again from its checkpoint): decided already, only the new interval counts.
     await send({ source: 'detection', spans: [], detection: { indexes: [0, 1, 2], before: t + 10_000, observations: [...bursts, { ...burst, bucketStartMs: t, value: 0.52 }] } });
