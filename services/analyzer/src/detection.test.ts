@@ -34,6 +34,7 @@ describe('detection in a collector', () => {
     for (let i = 0; i < 60; i++) await store(i, 100 + wiggle(i), 100 + wiggle(i));
     const reports: DetectionReport[] = [];
     let refuse = false;
+    let refused = 0;
     let clock = bucket(60) + 5_000;
     const detection = startDetection({
       sql: db.sql,
@@ -46,7 +47,10 @@ describe('detection in a collector', () => {
       costs: { prices: [], budgets: [] },
       held: () => new Set([0]),
       report: async (report) => {
-        if (refuse) throw new Error('the log is down');
+        if (refuse) {
+          refused++;
+          throw new Error('the log is down');
+        }
         reports.push(report);
       },
       now: () => clock,
@@ -84,7 +88,7 @@ describe('detection in a collector', () => {
       refuse = true;
       clock = bucket(101) + 5_000;
       detection.accept({ source: 'otel.spans/0', lastMs: bucket(101) + 3_000 });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await eventually('the report the log refused', () => (refused > 0 ? true : undefined));
       refuse = false;
       await reach(102);
       expect(reports.flatMap((r) => r.observations).map((o) => [o.bucketStartMs, o.value])).toContainEqual([bucket(100), 2_000]);
