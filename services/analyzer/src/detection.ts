@@ -10,7 +10,9 @@ import type { Logger, Sql } from '@hephaestus/platform';
 import type { CostsConfig, DetectionReport, Observation, SignalMeaning } from '@hephaestus/schemas';
 import { Gauge, type Registry } from 'prom-client';
 import { observeErrorRates } from './adapters/error-rate-watch.ts';
-import { createSeriesWatch } from './adapters/series-watch.ts';
+import { analyzerSeriesWatch } from './adapters/series-watch.ts';
+import { readStoredTopology } from './adapters/correlator.ts';
+import { readFrozenBaselines } from './adapters/frozen-baselines.ts';
 import { connectedWithin } from './domain/correlation/topology.ts';
 import type { DetectorName } from './domain/detectors/index.ts';
 import { defaultErrorRateSettings, type ErrorRateSettings } from './domain/error-rate-detector.ts';
@@ -44,22 +46,9 @@ export const startDetection = (options: DetectionOptions) => {
   const resolutionMs = options.resolutionSeconds * 1000;
   const settings = options.settings ?? defaultErrorRateSettings;
   const watermark = createWatermark({ staleMs: 30_000 });
-  let frozen = new Map<string, number>();
-  let topology: { downstream: Map<string, string[]>; upstream: Map<string, string[]> } = { downstream: new Map(), upstream: new Map() };
+  let topology: Awaited<ReturnType<typeof readStoredTopology>> = { downstreamOf: () => [], upstreamOf: () => [] };
   let topologyReadAtMs = 0;
-  const view = { downstreamOf: (s: string) => topology.downstream.get(s) ?? [], upstreamOf: (s: string) => topology.upstream.get(s) ?? [] };
-  const seriesWatch = createSeriesWatch({
-    sql,
-    resolutionSeconds: options.resolutionSeconds,
-    warmupBuckets: options.warmupBuckets,
-    limits: options.limits,
-    budgets: options.costs.budgets,
-    detectors: options.detectors,
-    meanings: options.policy?.meanings,
-    connectedTo: (service) => connectedWithin(view, service, 4),
-    ownership: { held: options.held },
-    logger: logger.child({ name: 'detectors' }),
-  });
+  const seriesWatch = analyzerSeriesWatch(options, (service) => connectedWithin(topology, service, 4), { held: options.held });
   /** Every interval before this is judged and reported. */
   let detectedBefore: number | undefined;
   let detectedIndexes = new Set<number>();
@@ -79,30 +68,22 @@ export const startDetection = (options: DetectionOptions) => {
     return Math.floor((Math.min(now(), ms) - options.graceSeconds * 1000) / resolutionMs) * resolutionMs;
   };
 
-  const readShared = async () => {
-    const rows = await sql<{ service: string; signal: string; baseline: number }[]>`SELECT service, signal, baseline FROM frozen_baselines`;
-    frozen = new Map(rows.map((r) => [`${r.service}\u0000${r.signal}`, r.baseline]));
-    if (now() - topologyReadAtMs < 10_000) return;
-    topologyReadAtMs = now();
-    const downstream = new Map<string, string[]>();
-    const upstream = new Map<string, string[]>();
-    for (const { caller, callee } of await sql<{ caller: string; callee: string }[]>`SELECT caller, callee FROM topology_edges`) {
-      downstream.set(caller, [...(downstream.get(caller) ?? []), callee]);
-      upstream.set(callee, [...(upstream.get(callee) ?? []), caller]);
-    }
-    topology = { downstream, upstream };
+  /** Sends what the detectors saw (with any a refused report held), then forgets it. */
+  const send = async (indexes: ReadonlySet<number>, before: number) => {
+    await options.report({ indexes: [...indexes].sort((a, b) => a - b), before, observations: unsent });
+    unsent = [];
   };
 
   const pass = async () => {
     const until = closedBefore();
-    if (unsent.length > 0 && detectedBefore !== undefined && until <= detectedBefore) {
-      await options.report({ indexes: [...detectedIndexes].sort((a, b) => a - b), before: detectedBefore, observations: unsent });
-      unsent = [];
-      return;
-    }
+    if (unsent.length > 0 && detectedBefore !== undefined && until <= detectedBefore) return send(detectedIndexes, detectedBefore);
     if (watermark.newestMs() === 0 || (detectedBefore !== undefined && until <= detectedBefore)) return;
-    await readShared();
-    const frozenOf = (service: string, signal: string) => frozen.get(`${service}\u0000${signal}`);
+    // What the judge shares: the baselines its open incidents froze, and (every 10 s) the dependency graph.
+    const frozenOf = await readFrozenBaselines(sql);
+    if (now() - topologyReadAtMs >= 10_000) {
+      topologyReadAtMs = now();
+      topology = await readStoredTopology(sql);
+    }
     const observations = await seriesWatch.observe(until, undefined, frozenOf);
     const held = new Set(options.held());
     // Error rates are read from the rollups, no state: an index just taken is judged from where its
@@ -123,8 +104,7 @@ export const startDetection = (options: DetectionOptions) => {
     unsent.push(...finite);
     detectedBefore = until;
     detectedIndexes = held;
-    await options.report({ indexes: [...held].sort((a, b) => a - b), before: until, observations: unsent });
-    unsent = [];
+    await send(held, until);
   };
 
   let running: Promise<void> = Promise.resolve();

@@ -12,9 +12,10 @@ import { defaultErrorRateSettings, type ErrorRateSettings } from './domain/error
 import { defaultPolicySettings, type PolicySettings } from './domain/incident-policy.ts';
 import { createObjectiveWatch } from './adapters/objective-watch.ts';
 import { downsample } from './adapters/series-store.ts';
-import { createSeriesWatch } from './adapters/series-watch.ts';
+import { analyzerSeriesWatch } from './adapters/series-watch.ts';
 import { createCorrelator, resumeCorrelator, type Correlator } from './adapters/correlator.ts';
 import { startRemediationOutcomes } from './adapters/remediation-outcomes.ts';
+import { storeFrozenBaselines } from './adapters/frozen-baselines.ts';
 import { pruneIncidentTraces } from './adapters/incident-traces.ts';
 import type { DetectorName } from './domain/detectors/index.ts';
 import { createWatermark } from './domain/watermark.ts';
@@ -130,17 +131,7 @@ export const startJudge = async (options: JudgeOptions) => {
   };
 
   // Apart, the collectors run the detectors (stage 1); here only in one process.
-  const seriesWatch = options.reports ? undefined : createSeriesWatch({
-    sql,
-    resolutionSeconds: options.resolutionSeconds,
-    warmupBuckets: options.warmupBuckets,
-    limits: options.limits,
-    budgets: options.costs.budgets,
-    detectors: options.detectors,
-    meanings: options.policy?.meanings,
-    connectedTo: (service) => connectedWithin(correlator.topology, service, 4),
-    logger: logger.child({ name: 'detectors' }),
-  });
+  const seriesWatch = options.reports ? undefined : analyzerSeriesWatch(options, (service) => connectedWithin(correlator.topology, service, 4));
   // Apart: what the collectors reported. Per partition index, the time before which every interval is
   // judged (an index not reported for 30 s of the clock, its collector gone and nobody taking it over,
   // stops holding the judgement back); the observations not decided yet, once each per service, signal
@@ -188,10 +179,7 @@ export const startJudge = async (options: JudgeOptions) => {
     const frozen = decisions.frozen();
     const text = JSON.stringify(frozen);
     if (text === frozenWritten) return;
-    await sql.begin(async (tx) => {
-      await tx`DELETE FROM frozen_baselines`;
-      if (frozen.length > 0) await tx`INSERT INTO frozen_baselines ${tx(frozen)}`;
-    });
+    await storeFrozenBaselines(sql, frozen);
     frozenWritten = text;
   };
 

@@ -149,3 +149,17 @@ export const resumeCorrelator = async (sql: Sql, resolutionSeconds: number, logg
   );
   return correlator;
 };
+
+/**
+ * The dependency graph as the judging analyzer last stored it (`persistTopology`): who calls whom, for a
+ * collector's detectors to tell a service's peers from the services it is connected to.
+ */
+export const readStoredTopology = async (sql: Sql): Promise<Pick<TopologyView, 'downstreamOf' | 'upstreamOf'>> => {
+  const downstream = new Map<string, string[]>();
+  const upstream = new Map<string, string[]>();
+  for (const { caller, callee } of await sql<{ caller: string; callee: string }[]>`SELECT caller, callee FROM topology_edges`) {
+    downstream.set(caller, [...(downstream.get(caller) ?? []), callee]);
+    upstream.set(callee, [...(upstream.get(callee) ?? []), caller]);
+  }
+  return { downstreamOf: (s) => downstream.get(s) ?? [], upstreamOf: (s) => upstream.get(s) ?? [] };
+};

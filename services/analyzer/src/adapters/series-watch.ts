@@ -468,7 +468,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     for (const [service, until] of judgedUntil) if (until < closedBefore - 10 * resolutionMs) judgedUntil.delete(service);
     firstPassTeaches = false;
     if (checkpointMs > 0 && (checkpointedThrough === undefined || processedUntil - checkpointedThrough >= checkpointMs)) await checkpoint();
-    return [...out, ...(await predictFailures(closedBefore)), ...(await forecastBudgets(closedBefore))].filter((o) => owns(o.service));
+    return [...out, ...(await predictFailures(closedBefore)), ...(await forecastBudgets(closedBefore))];
   };
 
   // predict: gauges with a limit (HEPH_LIMITS, or the service's own `heph.limit.<signal>` resource
@@ -480,7 +480,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     const signals = new Set([...Object.keys(options.limits), ...[...reported.values()].flatMap((l) => Object.keys(l))]);
     if (signals.size === 0) return [];
     const history = (await readSeries(sql, options.resolutionSeconds, closedBefore - 360 * resolutionMs, closedBefore)).filter(
-      (p) => p.operation === '' && signals.has(p.signal) && limitOf(p.service, p.signal) !== undefined,
+      (p) => p.operation === '' && signals.has(p.signal) && owns(p.service) && limitOf(p.service, p.signal) !== undefined,
     );
     const bySeries = new Map<string, SeriesPoint[]>();
     for (const p of history) bySeries.set(`${p.service}\u0000${p.signal}`, [...(bySeries.get(`${p.service}\u0000${p.signal}`) ?? []), p]);
@@ -527,7 +527,7 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
           AND resolution_seconds = ${options.resolutionSeconds}
         GROUP BY service`;
       for (const row of rows) {
-        if (!globMatches(budget.service, row.service)) continue;
+        if (!owns(row.service) || !globMatches(budget.service, row.service)) continue;
         const forecast = forecastSpend(budget, { spentUsd: row.spent ?? 0, lastHourUsd: row.last_hour ?? 0, nowMs: closedBefore });
         if (!forecast.over) continue;
         out.push({
@@ -556,3 +556,34 @@ export const createSeriesWatch = (options: SeriesWatchOptions) => {
     judgedFrom: () => lastFrom,
   };
 };
+
+/**
+ * The series watch an analyzer runs, from its options: the judge's in one process (every service), a
+ * collector's apart (`ownership`: the services of the partitions it holds).
+ */
+export const analyzerSeriesWatch = (
+  options: {
+    sql: Sql;
+    resolutionSeconds: number;
+    warmupBuckets: number;
+    limits: Record<string, number>;
+    costs: { budgets: CostBudget[] };
+    detectors?: Array<{ glob: string; detector: DetectorName }>;
+    policy?: { meanings?: SignalMeaning[] };
+    logger: Logger;
+  },
+  connectedTo: SeriesWatchOptions['connectedTo'],
+  ownership?: SeriesWatchOptions['ownership'],
+) =>
+  createSeriesWatch({
+    sql: options.sql,
+    resolutionSeconds: options.resolutionSeconds,
+    warmupBuckets: options.warmupBuckets,
+    limits: options.limits,
+    budgets: options.costs.budgets,
+    detectors: options.detectors,
+    meanings: options.policy?.meanings,
+    connectedTo,
+    ownership,
+    logger: options.logger.child({ name: 'detectors' }),
+  });
