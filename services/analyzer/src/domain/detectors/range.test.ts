@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRangeDetector } from './range.ts';
+import { scoreOfRatio } from './detector.ts';
 import { alarms, feed, maxScore, noisy } from './test-series.ts';
 
 describe('range detector', () => {
@@ -32,5 +33,25 @@ describe('range detector', () => {
     const d = createRangeDetector({ rangeHalfLifePoints: 100 });
     feed(d, [...noisy(200, 0, 1), 100, ...noisy(2000, 0, 1, 3)]);
     expect(d.update(0, 50).anomalous).toBe(true);
+  });
+
+  it('scores a new extreme past minZ a margin above a tie with the record, and alarms exactly where it did without it', () => {
+    const values = noisy(1000, 100, 5);
+    const high = Math.max(...values);
+    const series = [...values, high + 40, ...noisy(500, 100, 5, 2), high + 60, 100, high + 1];
+    const margin = feed(createRangeDetector(), series);
+    const without = feed(createRangeDetector({ newExtremeMargin: 0 }), series);
+    // The same extreme, the same range: the ratio (score / (1 - score)) is the margin higher, 1.1 + beyond / width.
+    const ratio = (score: number) => score / (1 - score);
+    expect(ratio(margin[1000]!.score) - ratio(without[1000]!.score)).toBeCloseTo(0.1, 9);
+    expect(ratio(margin[1501]!.score) - ratio(without[1501]!.score)).toBeCloseTo(0.1, 9);
+    // Even an extreme beyond by a hair outranks a relative member that ties its record (0.5) by the margin.
+    expect(margin[1000]!.score).toBeGreaterThan(scoreOfRatio(1.1));
+    // Below minZ nothing changes: the record by a hair scores the same, under 0.5.
+    expect(margin.at(-1)!.score).toBe(without.at(-1)!.score);
+    expect(margin.at(-1)!.score).toBeLessThan(0.5);
+    // The alarm (at 0.5) is raised and cleared at the same points: only the ranking of the scores moves.
+    expect(margin.map((v) => v.anomalous)).toEqual(without.map((v) => v.anomalous));
+    expect(alarms(margin)).toBeGreaterThan(0);
   });
 });

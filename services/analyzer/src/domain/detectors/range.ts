@@ -10,11 +10,17 @@ export type RangeSettings = CommonSettings & {
    * sets new records now and then by a hair, and that is no anomaly. Lesser records still score, under 0.5.
    */
   minZ: number;
+  /**
+   * What a new extreme past minZ scores beyond a tie with the record: ratio `1 + margin + beyond / width`.
+   * "Never this high before" is a claim of its own, not one more deviation weighed against the record, so
+   * it clears the bar the relative members must clear by more than a tie.
+   */
+  newExtremeMargin: number;
   /** Weight of a new point in the mean and standard deviation behind minZ. */
   alpha: number;
 };
 
-export const defaultRangeSettings: RangeSettings = { ...defaultCommonSettings, warmupPoints: 100, rangeHalfLifePoints: 100_000, minZ: 4, alpha: 0.001 };
+export const defaultRangeSettings: RangeSettings = { ...defaultCommonSettings, warmupPoints: 100, rangeHalfLifePoints: 100_000, minZ: 4, newExtremeMargin: 0.1, alpha: 0.001 };
 
 export type RangeState = { n: number; low: number; high: number; mean: number; variance: number; alarm: AlarmState };
 
@@ -36,7 +42,7 @@ export const rangeDetector = (settings: Partial<RangeSettings> = {}) => {
           if (beyond > 0) {
             const sd = Math.sqrt(st.variance);
             const z = sd > 0 ? Math.abs(value - st.mean) / sd : Number.POSITIVE_INFINITY;
-            ratio = z >= s.minZ ? 1 + beyond / width : 0.99 * (z / s.minZ);
+            ratio = z >= s.minZ ? 1 + s.newExtremeMargin + beyond / width : 0.99 * (z / s.minZ);
           }
         }
         const w = Math.max(s.alpha, 1 / (st.n + 1));
