@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRangeDetector } from './range.ts';
+import { combineDetectors } from './combined.ts';
 import { scoreOfRatio } from './detector.ts';
+import { createDetector, defaultMembers } from './index.ts';
 import { alarms, feed, maxScore, noisy } from './test-series.ts';
 
 describe('range detector', () => {
@@ -38,7 +40,7 @@ describe('range detector', () => {
   it('scores a new extreme past minZ a margin above a tie with the record, and alarms exactly where it did without it', () => {
     const values = noisy(1000, 100, 5);
     const high = Math.max(...values);
-    const series = [...values, high + 40, ...noisy(500, 100, 5, 2), high + 60, 100, high + 1];
+    const series = [...values, high + 40, ...noisy(500, 100, 5, 2), high + 60, 100];
     const margin = feed(createRangeDetector(), series);
     const without = feed(createRangeDetector({ newExtremeMargin: 0 }), series);
     // The same extreme, the same range: the ratio (score / (1 - score)) is the margin higher, 1.1 + beyond / width.
@@ -48,10 +50,32 @@ describe('range detector', () => {
     // Even an extreme beyond by a hair outranks a relative member that ties its record (0.5) by the margin.
     expect(margin[1000]!.score).toBeGreaterThan(scoreOfRatio(1.1));
     // Below minZ nothing changes: the record by a hair scores the same, under 0.5.
-    expect(margin.at(-1)!.score).toBe(without.at(-1)!.score);
-    expect(margin.at(-1)!.score).toBeLessThan(0.5);
+    const byAHair = [...values, high + 1];
+    const hair = feed(createRangeDetector(), byAHair)[1000]!;
+    expect(hair.score).toBeGreaterThan(0.3);
+    expect(hair.score).toBe(feed(createRangeDetector({ newExtremeMargin: 0 }), byAHair)[1000]!.score);
+    expect(hair.score).toBeLessThan(0.5);
     // The alarm (at 0.5) is raised and cleared at the same points: only the ranking of the scores moves.
     expect(margin.map((v) => v.anomalous)).toEqual(without.map((v) => v.anomalous));
     expect(alarms(margin)).toBeGreaterThan(0);
+  });
+
+  it('in the default set, leaves every alarm of a healthy series where it was (a daily cycle at 10 s, flat noise, a count)', () => {
+    const daily = noisy(3 * 8640, 0, 3, 1).map((e, i) => 100 + 30 * Math.sin((2 * Math.PI * i) / 8640) + e);
+    const counts = noisy(20_000, 3, Math.sqrt(3), 4).map((v) => Math.max(0, Math.round(v)));
+    const set = (margin: number) => combineDetectors(defaultMembers.map((n) => (n === 'range' ? createRangeDetector({ newExtremeMargin: margin }) : createDetector(n))));
+    let moved = 0;
+    for (const [values, stepMs] of [
+      [daily, 10_000],
+      [noisy(20_000, 100, 5, 3), 60_000],
+      [counts, 60_000],
+    ] as const) {
+      const withMargin = feed(set(0.1), values, stepMs);
+      const without = feed(set(0), values, stepMs);
+      expect(withMargin.map((v) => v.anomalous)).toEqual(without.map((v) => v.anomalous));
+      moved += withMargin.filter((v, i) => v.score !== without[i]!.score).length;
+    }
+    // The margin did act: some new extremes scored higher, and alarmed no more and no less.
+    expect(moved).toBeGreaterThan(0);
   });
 });
