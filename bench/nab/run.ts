@@ -6,6 +6,7 @@ import { serialize, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { combineDetectors } from '../../services/analyzer/src/domain/detectors/combined.ts';
 import { createDefaultDetector, createDetector, defaultMembers, detectorNames, type DetectorName } from '../../services/analyzer/src/domain/detectors/index.ts';
+import { createCusumDetector } from '../../services/analyzer/src/domain/detectors/cusum.ts';
 import { createRangeDetector } from '../../services/analyzer/src/domain/detectors/range.ts';
 import { labelPoints, normalizeScore, profiles, scoreAtThreshold, sweepThreshold, type PointLabels } from '../../services/analyzer/src/domain/detectors/nab-scoring.ts';
 import { defaultNabDir, listFamilies, loadCorpus, type NabSeries } from './corpus.ts';
@@ -17,9 +18,9 @@ const usage = `usage: npm run bench:nab [-- --help]
 
 Scores the detectors on the NAB subset in ../shared/nab (or NAB_DIR) with NAB's three profiles:
 in-sample (one corpus-wide threshold) and leave-one-family-out (the threshold chosen on the other
-families), each detector alone and the default set with one more member, the default set before
-range's new-extreme margin (2026-12-04), the windowed Gaussian and null baselines and the published anchors; then speed
-(points/s on one core, the set before the margin in the same run) and state per series. About 2 minutes.
+families), each detector alone and the default set with one more member, the default set as it was
+before 2026-12-04 (no new-extreme margin in range, a level-only CUSUM baseline), the windowed Gaussian and null baselines and the published anchors; then speed
+(points/s on one core, the set before 2026-12-04 in the same run) and state per series. About 2 minutes.
 
   NAB_DIR           the NAB subset to score (default ../shared/nab)
   -h, --help        show this help`;
@@ -44,9 +45,11 @@ const streaming =
     return out;
   };
 
-// The default set as it was before range's new-extreme margin (2026-12-04): the same members, range
-// without the margin, for the before/after rows and the speed ratio in one run.
-const createPreviousDefault = () => combineDetectors(defaultMembers.map((n) => (n === 'range' ? createRangeDetector({ newExtremeMargin: 0 }) : createDetector(n))));
+// The default set as it was before 2026-12-04: the same members, range without its new-extreme margin
+// and CUSUM with a level-only baseline, for the before/after rows and the speed ratio in one run.
+const previousMember = (n: DetectorName) =>
+  n === 'range' ? createRangeDetector({ newExtremeMargin: 0 }) : n === 'cusum' ? createCusumDetector({ trendRate: 0 }) : createDetector(n);
+const createPreviousDefault = () => combineDetectors(defaultMembers.map(previousMember));
 const previousScorer: Scorer = (s) => {
   const d = createPreviousDefault();
   const out = new Float64Array(s.values.length);
@@ -77,7 +80,7 @@ console.log(row('detector', [...profiles.map((p) => p.name), 'threshold (std)'])
 
 const rows: Array<[string, ReturnType<typeof evaluate>]> = [
   ['heph default', ours],
-  ['default before margin', previous],
+  ['default before 12-04', previous],
   ['windowed Gaussian', gaussian],
   ['never fires (null)', never],
 ];
@@ -114,7 +117,7 @@ const folders = (family: string) => listFamilies(corpus).filter((f) => familyOf(
 const lofo = (candidates: Candidate[]) => profiles.map((p) => leaveOneFamilyOut(candidates, p));
 const oursLofo = lofo([{ name: 'default', files: ours.files }]);
 const gaussianLofo = lofo([{ name: 'windowed Gaussian', files: gaussian.files }]);
-const previousLofo = lofo([{ name: 'default before margin', files: previous.files }]);
+const previousLofo = lofo([{ name: 'default before 12-04', files: previous.files }]);
 // Were the detector chosen as well (among the default set and each member alone), would the default win every fold?
 const choiceLofo = lofo(detectorNames.map((name) => ({ name, files: scored.get(name)!.files })));
 // In-sample per family, so the LOFO mean has an in-sample figure weighted the same way beside it.
@@ -165,7 +168,7 @@ console.log(
 
 // Speed: the default set over the whole corpus, reading only the score (explanations are built when read).
 progress('measuring speed and state per series');
-// The set before the margin runs in turn with it, pass by pass, so a busy machine slows both alike.
+// The set before 2026-12-04 runs in turn with it, pass by pass, so a busy machine slows both alike.
 let best = 0;
 let bestPrevious = 0;
 const pass = (create: () => { update: (t: number, v: number) => { score: number } }) => {
@@ -183,7 +186,7 @@ for (let run = 0; run < 5; run++) {
   bestPrevious = Math.max(bestPrevious, pass(createPreviousDefault));
 }
 console.log(`\nspeed: ${Math.round(best).toLocaleString('en-US')} points/s on one core (default set, best of 5 passes over the corpus)`);
-console.log(`       ${Math.round(bestPrevious).toLocaleString('en-US')} points/s for the set before the margin in the same run: the default set takes ${(bestPrevious / best).toFixed(2)}× its time`);
+console.log(`       ${Math.round(bestPrevious).toLocaleString('en-US')} points/s for the set before 2026-12-04 in the same run: the default set takes ${(bestPrevious / best).toFixed(2)}× its time`);
 
 // Memory: the heap a detector holds once it has seen a series (all bins filled), over many series.
 setFlagsFromString('--expose-gc');
@@ -244,9 +247,9 @@ const summary: Array<[string, number[]]> = [
   ['heph default, in-sample, mean of families', oursInSample.map((r) => r.mean)],
   ['heph default, LOFO, mean of families', oursLofo.map((r) => r.mean)],
   ['heph default, LOFO, pooled', oursLofo.map((r) => r.pooled)],
-  ['default before margin, in-sample', previous.results.map((r) => r.normalized)],
-  ['default before margin, LOFO, mean of families', previousLofo.map((r) => r.mean)],
-  ['default before margin, LOFO, pooled', previousLofo.map((r) => r.pooled)],
+  ['set before 12-04, in-sample', previous.results.map((r) => r.normalized)],
+  ['set before 12-04, LOFO, mean of families', previousLofo.map((r) => r.mean)],
+  ['set before 12-04, LOFO, pooled', previousLofo.map((r) => r.pooled)],
   ['heph, detector chosen too, LOFO mean', choiceLofo.map((r) => r.mean)],
   ['windowed Gaussian, in-sample', gaussian.results.map((r) => r.normalized)],
   ['windowed Gaussian, LOFO, mean of families', gaussianLofo.map((r) => r.mean)],
