@@ -162,6 +162,14 @@ describe('the console in a real browser', () => {
       reached = await page.evaluate((href) => document.activeElement?.getAttribute('href') === href, target);
     }
     expect(reached).toBe(true);
+    // A live update redraws the rows (here the search filter's input event, as an incident event does):
+    // the link keeps the focus, so the keyboard user's place survives the refresh.
+    await page.evaluate(() => {
+      for (const row of document.querySelectorAll('#rows tr')) (row as HTMLElement).dataset.drawn = 'before';
+      document.querySelector('input[name="q"]')!.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await page.waitForFunction(() => document.querySelector('#rows tr')?.getAttribute('data-drawn') === null);
+    expect(await page.evaluate((href) => document.activeElement?.getAttribute('href') === href, target)).toBe(true);
     await page.keyboard.press('Enter');
     await page.waitForURL(`**/${target}`);
     // The new view's heading takes the focus, so a screen reader announces where the user landed.

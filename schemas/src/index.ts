@@ -9,4 +9,5 @@ export * from './silence.ts';
 export * from './routing.ts';
 export * from './signal-meaning.ts';
 export * from './objectives.ts';
+export * from './binomial.ts';
 export * from './forecast-band.ts';

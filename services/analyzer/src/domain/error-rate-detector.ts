@@ -1,7 +1,9 @@
 // Error rate far above the service's recent baseline, with enough calls to mean it: a one-sided
 // binomial test of this bucket's errors against the baseline rate, gated by volume and effect size,
 // so 1 error in 2 calls is not an incident while 200 in 1,000 is.
-import { binomialDistribution, cumulativeStdNormalProbability } from 'simple-statistics';
+import { binomialUpperTail } from '@hephaestus/schemas';
+
+export { binomialUpperTail };
 
 export type Bucket = { startMs: number; calls: number; errors: number };
 
@@ -58,16 +60,6 @@ export const pooledBaseline = (history: Bucket[], settings: ErrorRateSettings): 
   const calls = usual.reduce((n, b) => n + b.calls, 0);
   const errors = usual.reduce((n, b) => n + b.errors, 0);
   return Math.max(calls > 0 ? errors / calls : 0, settings.baselineFloor);
-};
-
-/** P(X >= errors) for X ~ Binomial(calls, rate). */
-export const binomialUpperTail = (calls: number, errors: number, rate: number): number => {
-  if (errors <= 0) return 1;
-  const table = calls <= 100_000 ? binomialDistribution(calls, rate) : undefined;
-  if (table) return Math.min(1, table.slice(errors).reduce((sum, p) => sum + p, 0));
-  const mean = calls * rate;
-  const sd = Math.sqrt(calls * rate * (1 - rate));
-  return 1 - cumulativeStdNormalProbability((errors - 0.5 - mean) / sd);
 };
 
 const percent = (rate: number) => `${(rate * 100).toFixed(rate < 0.1 ? 1 : 0)} %`;

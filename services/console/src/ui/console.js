@@ -91,6 +91,16 @@ function setLive(on, text) {
 }
 
 /** Runs `fn` once after a burst of calls settles, so ten events make one reload. */
+/**
+ * Redraws `container` (a live update replaces its rows) and gives the focus back to the link the user was
+ * on, found again by its address: a keyboard user on a row keeps their place while the list refreshes.
+ */
+const redrawKeepingFocus = (container, html) => {
+  const focused = container.contains(document.activeElement) ? document.activeElement.getAttribute('href') : null;
+  container.innerHTML = html;
+  if (focused) [...container.querySelectorAll('a[href]')].find((a) => a.getAttribute('href') === focused)?.focus();
+};
+
 const debounce = (fn, ms = 150) => {
   let timer;
   return () => {
@@ -292,14 +302,16 @@ const pages = {
       const services = [...new Set(incidents.map((i) => i.service).concat(filters.service ? [filters.service] : []))].sort();
       form.service.innerHTML = `<option value="">any</option>${services.map((s) => `<option ${s === filters.service ? 'selected' : ''}>${esc(s)}</option>`).join('')}`;
       view.querySelector('#count').textContent = `${shown.length} of ${incidents.length} ${filters.status === 'all' ? '' : filters.status} incidents`;
-      view.querySelector('#rows').innerHTML =
+      redrawKeepingFocus(
+        view.querySelector('#rows'),
         shown
           .map(
             (i) => `<tr data-incident="${esc(i.id)}"><td>${pill(i.severity)}</td><td>${esc(i.service)}</td><td class="mono">${esc(i.signal)}</td>
         <td><a href="#/incidents/${enc(i.id)}">${esc(i.summary)}</a></td>
         <td>${pill(i.status)}${i.acknowledgedBy ? ` ${pill('acknowledged', `acked by ${i.acknowledgedBy}`)}` : ''}${i.mitigatedAt && i.status === 'open' ? ` ${pill('mitigated')}` : ''}${awaiting.has(i.id) ? ` ${pill('awaiting_approval', 'needs approval')}` : ''}</td><td>${when(i.openedAt)}</td></tr>`,
           )
-          .join('') || `<tr><td colspan="6" class="dim">${incidents.length ? 'No incident matches these filters.' : filters.status === 'open' ? 'No open incidents. All quiet.' : 'No incidents.'}</td></tr>`;
+          .join('') || `<tr><td colspan="6" class="dim">${incidents.length ? 'No incident matches these filters.' : filters.status === 'open' ? 'No open incidents. All quiet.' : 'No incidents.'}</td></tr>`,
+      );
     };
     const refresh = async () => {
       const [list, waiting] = await Promise.all([
@@ -551,13 +563,15 @@ const pages = {
       };
       const words = { critical: 'incident open', warning: 'errors', ok: 'healthy', info: 'seen in calls only' };
       view.querySelector('#map').innerHTML = serviceMap(names, topology.edges, (n) => ({ tone: health(n), text: words[health(n)] }));
-      view.querySelector('#rows').innerHTML =
+      redrawKeepingFocus(
+        view.querySelector('#rows'),
         names
           .map((name) => {
             const s = byName.get(name);
             return `<tr><td><a href="#/services/${enc(name)}">${esc(name)}</a></td><td>${pill(health(name), words[health(name)])}</td><td>${s ? s.callsLast5m : ''}</td><td>${s ? percent(s.errorRateLast5m) : ''}</td><td>${s?.openIncidents || ''}</td><td>${s ? when(s.lastSeen) : ''}</td></tr>`;
           })
-          .join('') || '<tr><td colspan="6" class="dim">No telemetry yet: point an agent at ingest (:4318).</td></tr>';
+          .join('') || '<tr><td colspan="6" class="dim">No telemetry yet: point an agent at ingest (:4318).</td></tr>',
+      );
     };
     const later = debounce(() => refresh().catch(showError), 1000);
     return { refresh, onEvent: (e) => e.type.startsWith('incident.') && later() };
@@ -671,9 +685,11 @@ const pages = {
     view.innerHTML = `<h1 tabindex="-1">Remediations</h1><table><caption class="sr-only">Remediations, newest first</caption><thead><tr><th scope="col">Status</th><th scope="col">Playbook</th><th scope="col">Service</th><th scope="col">Incident</th><th scope="col">Started</th></tr></thead><tbody id="rows"></tbody></table>`;
     const refresh = async () => {
       const { remediations } = await api('/api/remediations');
-      view.querySelector('#rows').innerHTML =
+      redrawKeepingFocus(
+        view.querySelector('#rows'),
         remediations.map((r) => `<tr><td>${pill(r.status)}</td><td><a href="#/remediations/${enc(r.id)}">${esc(r.playbookId)}</a></td><td>${esc(r.service)}</td><td><a class="mono" href="#/incidents/${enc(r.incidentId)}">${esc(r.incidentId.slice(0, 8))}</a></td><td>${when(r.startedAt)}</td></tr>`).join('') ||
-        '<tr><td colspan="5" class="dim">The healer has not acted yet.</td></tr>';
+          '<tr><td colspan="5" class="dim">The healer has not acted yet.</td></tr>',
+      );
     };
     const later = debounce(() => refresh().catch(showError));
     return { refresh, onEvent: (e) => e.type.startsWith('remediation.') && later() };

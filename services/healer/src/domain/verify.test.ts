@@ -51,4 +51,18 @@ describe('verification of a remediation', () => {
     // Two intervals: both judged, the first too.
     expect(verifySignal([p(100_000, 2.2), p(110_000, 0.5)], { ...latency, nowMs: 121_000 })).toMatchObject({ done: true, ok: false });
   });
+
+  it('fails an error rate over its ceiling only when more errors came than chance allows there', () => {
+    // At 5 s, after the settling interval: 4 errors in 72 calls (5.6 %) is what a 5 % ceiling gives by chance.
+    const stragglers = [p(100_000, 0.048, 21), p(105_000, 0.087, 23), p(110_000, 0.04, 25), p(115_000, 0.042, 24)];
+    const few = verifySignal(stragglers, { ...input, nowMs: 121_000 });
+    expect(few).toMatchObject({ done: true, ok: true });
+    expect(few.done && few.detail).toMatch(/^error_rate 5\.6 % over 3 intervals \(72 samples, worst 8\.7 %, the first of 4 \(4\.8 %\) settling\) in the 20 s after the action, expected at most 5\.0 %; 4 errors in 72 calls are within what 5\.0 % gives by chance \(p = 0\.\d{3}\)$/);
+    // 12 in 72 (17 %) is not chance: the fix did not work.
+    const many = verifySignal([p(100_000, 0.2, 24), p(105_000, 0.17, 24), p(110_000, 0.17, 24), p(115_000, 0.17, 24)], { ...input, nowMs: 121_000 });
+    expect(many).toMatchObject({ done: true, ok: false });
+    expect(many.done && many.detail).toMatch(/12 errors in 72 calls are more than what 5\.0 % gives by chance \(p < 0\.001\)$/);
+    // Under 20 calls the rate itself is judged: 2 errors in 10 calls fail, as before.
+    expect(verifySignal([p(100_000, 0.2, 10)], { ...input, nowMs: 121_000 })).toMatchObject({ done: true, ok: false, detail: expect.not.stringContaining('chance') });
+  });
 });

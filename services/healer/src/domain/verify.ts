@@ -1,9 +1,19 @@
 // Whether a remediation worked: over the closed intervals from the start of verification to the end of
 // its window (weighted by their samples; with three or more, after the first, where calls in flight at
 // the action end), the signal is at or under the playbook's ceiling (`max`) and under the pre-incident
-// baseline times `baselineFactor`. Pure: the intervals and the time are arguments.
+// baseline times `baselineFactor`. An error rate is a count of errors in a count of calls: it is over its
+// ceiling only when more errors came than chance allows at that ceiling (one-sided binomial test), so a
+// few stragglers in a small window do not fail a fix. Pure: the intervals and the time are arguments.
+import { binomialUpperTail } from '@hephaestus/schemas';
+
 export type VerifyPoint = { startMs: number; value: number; count: number };
 export type Verification = { done: false } | { done: true; ok: boolean; detail: string };
+
+/** An error rate over its ceiling fails a fix only when errors this many or more had at most this chance at the ceiling. */
+export const errorRateAlpha = 0.05;
+
+/** Fewer calls than this in the window: the rate itself is judged, as a handful of calls says too little either way. */
+export const errorRateMinCalls = 20;
 
 /** Intervals used for the baseline: the 30 before the incident's window. */
 export const baselineIntervals = 30;
@@ -41,8 +51,16 @@ export const verifySignal = (
   const count = after.reduce((n, p) => n + p.count, 0);
   const mean = after.reduce((n, p) => n + p.value * p.count, 0) / count;
   const worst = Math.max(...after.map((p) => p.value));
-  const over = (input.max !== undefined && mean > input.max) || (ceiling !== undefined && mean >= ceiling);
+  // The errors behind the rate (each interval's rate times its calls), judged against the ceiling.
+  const errors = input.signal === 'error_rate' && count >= errorRateMinCalls ? Math.round(mean * count) : undefined;
+  const chance = errors !== undefined && input.max !== undefined && mean > input.max ? binomialUpperTail(count, errors, input.max) : undefined;
+  const overMax = input.max !== undefined && mean > input.max && (chance === undefined || chance <= errorRateAlpha);
+  const over = overMax || (ceiling !== undefined && mean >= ceiling);
   const settled = settling ? `, the first of ${window.length} (${fmt(window[0]!.value)}) settling` : '';
-  const detail = `${input.signal} ${fmt(mean)} over ${after.length} intervals (${count} samples, worst ${fmt(worst)}${settled}) in the ${input.windowSeconds} s after the action, expected ${limit}`;
+  const luck =
+    chance === undefined
+      ? ''
+      : `; ${errors} errors in ${count} calls ${chance <= errorRateAlpha ? 'are more than' : 'are within'} what ${fmt(input.max!)} gives by chance (p ${chance < 0.001 ? '< 0.001' : `= ${chance.toFixed(3)}`})`;
+  const detail = `${input.signal} ${fmt(mean)} over ${after.length} intervals (${count} samples, worst ${fmt(worst)}${settled}) in the ${input.windowSeconds} s after the action, expected ${limit}${luck}`;
   return { done: true, ok: !over, detail };
 };
