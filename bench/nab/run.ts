@@ -6,7 +6,6 @@ import { serialize, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { combineDetectors } from '../../services/analyzer/src/domain/detectors/combined.ts';
 import { createDefaultDetector, createDetector, defaultMembers, detectorNames, type DetectorName } from '../../services/analyzer/src/domain/detectors/index.ts';
-import { createCusumDetector } from '../../services/analyzer/src/domain/detectors/cusum.ts';
 import { createRangeDetector } from '../../services/analyzer/src/domain/detectors/range.ts';
 import { labelPoints, normalizeScore, profiles, scoreAtThreshold, sweepThreshold, type PointLabels } from '../../services/analyzer/src/domain/detectors/nab-scoring.ts';
 import { defaultNabDir, listFamilies, loadCorpus, type NabSeries } from './corpus.ts';
@@ -19,7 +18,7 @@ const usage = `usage: npm run bench:nab [-- --help]
 Scores the detectors on the NAB subset in ../shared/nab (or NAB_DIR) with NAB's three profiles:
 in-sample (one corpus-wide threshold) and leave-one-family-out (the threshold chosen on the other
 families), each detector alone and the default set with one more member, the default set as it was
-before 2026-12-04 (no new-extreme margin in range, a level-only CUSUM baseline), the windowed Gaussian and null baselines and the published anchors; then speed
+before 2026-12-04 (no new-extreme margin in range), the windowed Gaussian and null baselines and the published anchors; then speed
 (points/s on one core, the set before 2026-12-04 in the same run) and state per series. About 2 minutes.
 
   NAB_DIR           the NAB subset to score (default ../shared/nab)
@@ -45,10 +44,9 @@ const streaming =
     return out;
   };
 
-// The default set as it was before 2026-12-04: the same members, range without its new-extreme margin
-// and CUSUM with a level-only baseline, for the before/after rows and the speed ratio in one run.
-const previousMember = (n: DetectorName) =>
-  n === 'range' ? createRangeDetector({ newExtremeMargin: 0 }) : n === 'cusum' ? createCusumDetector({ trendRate: 0 }) : createDetector(n);
+// The default set as it was before 2026-12-04: the same members, range without its new-extreme margin,
+// for the before/after rows and the speed ratio in one run.
+const previousMember = (n: DetectorName) => (n === 'range' ? createRangeDetector({ newExtremeMargin: 0 }) : createDetector(n));
 const createPreviousDefault = () => combineDetectors(defaultMembers.map(previousMember));
 const previousScorer: Scorer = (s) => {
   const d = createPreviousDefault();

@@ -1,7 +1,6 @@
 // CUSUM for level shifts (Page, 1954): sums of standardised deviations from a slow baseline, less a
 // slack of k standard deviations, one sum per direction. A sustained shift of a fraction of a standard
-// deviation piles up where a single spike does not. The baseline follows a trend as well as a level
-// (Holt's linear smoothing), so the slope of a slow cycle (a day at 10 s) or a ramp is not a shift.
+// deviation piles up where a single spike does not.
 import { decayOf, type Context, defaultCommonSettings, judge, newAlarm, newRecord, scoreOfRatio, stepAlarm, Verdict, type AlarmState, type CommonSettings, type Detector, type RecordState } from './detector.ts';
 
 export type CusumSettings = CommonSettings & {
@@ -11,17 +10,11 @@ export type CusumSettings = CommonSettings & {
   slack: number;
   /** Cumulative sums (in standard deviations) below this are never called anomalous. */
   minSum: number;
-  /**
-   * Weight of a deviation in the baseline's trend, relative to its weight in the level (Holt's beta over
-   * alpha): 0 is a level-only baseline, which lags a daily cycle at 10 s by hours' worth of its slope.
-   */
-  trendRate: number;
 };
 
-export const defaultCusumSettings: CusumSettings = { ...defaultCommonSettings, baselinePoints: 1000, slack: 1, minSum: 20, trendRate: 0.03 };
+export const defaultCusumSettings: CusumSettings = { ...defaultCommonSettings, baselinePoints: 1000, slack: 1, minSum: 20 };
 
-/** `trend`: the baseline's slope per point (absent in a state saved before it existed: 0). */
-export type CusumState = { n: number; mean: number; variance: number; trend?: number; up: number; down: number; record: RecordState; alarm: AlarmState };
+export type CusumState = { n: number; mean: number; variance: number; up: number; down: number; record: RecordState; alarm: AlarmState };
 
 /** One set of settings for many series: call the result once per series (with a saved state to resume it). */
 export const cusumDetector = (settings: Partial<CusumSettings> = {}) => {
@@ -30,7 +23,7 @@ export const cusumDetector = (settings: Partial<CusumSettings> = {}) => {
   const w = 1 / s.baselinePoints;
   const learning = s.baselinePoints / 4;
   return (state?: CusumState): Detector<CusumState> => {
-    const st: CusumState = state ?? { n: 0, mean: 0, variance: 0, trend: 0, up: 0, down: 0, record: newRecord(), alarm: newAlarm() };
+    const st: CusumState = state ?? { n: 0, mean: 0, variance: 0, up: 0, down: 0, record: newRecord(), alarm: newAlarm() };
     return {
       state: st,
       update(_timestampMs, value) {
@@ -48,11 +41,7 @@ export const cusumDetector = (settings: Partial<CusumSettings> = {}) => {
         // A plain running average until the baseline's memory fills, so early estimates are not biased towards 0.
         const wn = Math.max(w, 1 / (st.n + 1));
         const d = value - mean;
-        // Holt: the error moves the slope a little (once the baseline has learned), the level by wn, and
-        // the next baseline is the level one slope on.
-        const trend = st.n > learning ? (st.trend ?? 0) + s.trendRate * wn * d : 0;
-        st.trend = trend;
-        st.mean = mean + wn * d + trend;
+        st.mean = mean + wn * d;
         st.variance = (1 - wn) * (st.variance + wn * d * d);
         st.n++;
         const score = scoreOfRatio(ratio);
