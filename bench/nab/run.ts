@@ -18,8 +18,9 @@ const usage = `usage: npm run bench:nab [-- --help]
 Scores the detectors on the NAB subset in ../shared/nab (or NAB_DIR) with NAB's three profiles:
 in-sample (one corpus-wide threshold) and leave-one-family-out (the threshold chosen on the other
 families), each detector alone and the default set with one more member, the default set as it was
-before 2026-12-04 (no new-extreme margin in range), the windowed Gaussian and null baselines and the published anchors; then speed
-(points/s on one core, the set before 2026-12-04 in the same run) and state per series. About 2 minutes.
+before 2026-12-04 (no new-extreme margin in range), the windowed Gaussian and null baselines and the
+published anchors; then speed (points/s on one core, the set before 2026-12-04 in the same run) and
+state per series. About 2 minutes.
 
   NAB_DIR           the NAB subset to score (default ../shared/nab)
   -h, --help        show this help`;

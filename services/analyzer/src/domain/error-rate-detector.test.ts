@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { binomialUpperTail, defaultErrorRateSettings, detectErrorRate, quietStreak, type Bucket } from './error-rate-detector.ts';
+import { binomialUpperTail } from '@hephaestus/schemas';
+import { defaultErrorRateSettings, detectErrorRate, quietStreak, type Bucket } from './error-rate-detector.ts';
 
 const bucket = (calls: number, errors: number, startMs = 0): Bucket => ({ startMs, calls, errors });
 const healthy = Array.from({ length: 30 }, (_, i) => bucket(100, 1, i * 10_000));

@@ -3,8 +3,6 @@
 // so 1 error in 2 calls is not an incident while 200 in 1,000 is.
 import { binomialUpperTail } from '@hephaestus/schemas';
 
-export { binomialUpperTail };
-
 export type Bucket = { startMs: number; calls: number; errors: number };
 
 export type ErrorRateSettings = {

@@ -90,7 +90,6 @@ function setLive(on, text) {
   document.documentElement.dataset.live = String(on);
 }
 
-/** Runs `fn` once after a burst of calls settles, so ten events make one reload. */
 /**
  * Redraws `container` (a live update replaces its rows) and gives the focus back to the link the user was
  * on, found again by its address: a keyboard user on a row keeps their place while the list refreshes.
@@ -101,6 +100,7 @@ const redrawKeepingFocus = (container, html) => {
   if (focused) [...container.querySelectorAll('a[href]')].find((a) => a.getAttribute('href') === focused)?.focus();
 };
 
+/** Runs `fn` once after a burst of calls settles, so ten events make one reload. */
 const debounce = (fn, ms = 150) => {
   let timer;
   return () => {
