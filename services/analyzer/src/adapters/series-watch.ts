@@ -55,8 +55,11 @@ export type SeriesWatchOptions = {
   logger?: Logger;
 };
 
-/** Bumped when a checkpoint's shape or the detectors' state changes meaning: an older one is not resumed. */
-const checkpointFormat = 1;
+/**
+ * Bumped when a checkpoint's shape or the detectors' state changes meaning: an older one is not resumed.
+ * 2 (2026-12-04): the default set's sixth member is `robust`, where it was `shape`.
+ */
+const checkpointFormat = 2;
 
 type Checkpoint = {
   format: number;

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createDefaultDetector, createDetector, detectorNames } from './index.ts';
+import { combineDetectors } from './combined.ts';
+import type { Detector } from './detector.ts';
+import { createDefaultDetector, createDetector, defaultMembers, detectorNames } from './index.ts';
+import { createSeasonalDetector, dayMs, weekMs } from './seasonal-baseline.ts';
 import { alarms, feed, maxScore, noisy, startMs } from './test-series.ts';
+
+/** Alarm episodes: runs of anomalous points. */
+const episodes = (create: () => Detector, values: readonly number[], stepMs: number) =>
+  feed(create(), values, stepMs).filter((v, i, all) => v.anomalous && !all[i - 1]?.anomalous).length;
 
 describe('the default combined detector', () => {
   it('stays quiet on a noisy flat series', () => {
@@ -31,6 +38,32 @@ describe('the default combined detector', () => {
     const resumed = createDefaultDetector({}, structuredClone(first.state));
     const rest = values.slice(1200).map((v, i) => resumed.update(startMs + (1200 + i) * 60_000, v).score);
     expect(rest).toEqual(whole.slice(1200));
+  });
+
+  it('raises fewer alarm episodes on healthy series than the set before 2026-12-04 (shape, seasonal learning at 0.1, the week trusted after two)', () => {
+    expect(defaultMembers).toEqual(['range', 'ewma', 'cusum', 'volatility', 'seasonal', 'robust']);
+    const before = () =>
+      combineDetectors([
+        ...defaultMembers.slice(0, 4).map((n) => createDetector(n)),
+        createSeasonalDetector({ learningRate: 0.1, cycles: [{ periodMs: dayMs, bins: 24 }, { periodMs: weekMs, bins: 168 }] }),
+        createDetector('shape'),
+      ]);
+    const daily = noisy(3 * 8640, 0, 3, 1).map((e, i) => 100 + 30 * Math.sin((2 * Math.PI * i) / 8640) + e);
+    const count = noisy(20_000, 3, Math.sqrt(3), 4).map((v) => Math.max(0, Math.round(v)));
+    let now = 0;
+    let then = 0;
+    for (const [values, stepMs] of [
+      [daily, 10_000],
+      [noisy(20_000, 100, 5, 3), 60_000],
+      [count, 60_000],
+    ] as const) {
+      const a = episodes(() => createDefaultDetector(), values, stepMs);
+      const b = episodes(before, values, stepMs);
+      expect(a).toBeLessThanOrEqual(b);
+      now += a;
+      then += b;
+    }
+    expect(now).toBeLessThan(then);
   });
 
   it('creates every detector by name', () => {

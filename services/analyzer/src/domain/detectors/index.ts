@@ -7,9 +7,9 @@ import type { CommonSettings, Detector } from './detector.ts';
 import { createEwmaDetector, ewmaDetector, type EwmaSettings, type EwmaState } from './ewma-zscore.ts';
 import { createRangeDetector, rangeDetector, type RangeSettings, type RangeState } from './range.ts';
 import { createRelativeEntropyDetector, type RelativeEntropyState } from './relative-entropy.ts';
-import { createRobustDetector, type RobustSettings, type RobustState } from './robust-zscore.ts';
+import { createRobustDetector, robustDetector, type RobustSettings, type RobustState } from './robust-zscore.ts';
 import { createSeasonalDetector, seasonalDetector, type SeasonalSettings, type SeasonalState } from './seasonal-baseline.ts';
-import { createWindowShapeDetector, windowShapeDetector, type WindowShapeSettings, type WindowShapeState } from './window-shape.ts';
+import { createWindowShapeDetector, type WindowShapeState } from './window-shape.ts';
 import { createVolatilityDetector, volatilityDetector, type VolatilitySettings, type VolatilityState } from './volatility-shift.ts';
 
 export type { Detection, Detector, CommonSettings } from './detector.ts';
@@ -23,14 +23,14 @@ export type DefaultDetectorSettings = {
   cusum?: Partial<CusumSettings>;
   volatility?: Partial<VolatilitySettings>;
   seasonal?: Partial<SeasonalSettings>;
-  shape?: Partial<WindowShapeSettings>;
+  robust?: Partial<RobustSettings>;
 };
 
-export type DefaultDetectorState = CombinedState & { members: [RangeState, EwmaState, CusumState, VolatilityState, SeasonalState, WindowShapeState] };
+export type DefaultDetectorState = CombinedState & { members: [RangeState, EwmaState, CusumState, VolatilityState, SeasonalState, RobustState] };
 
 /**
  * The default set: range, EWMA z-score, CUSUM, volatility shift, seasonal baseline (day and week) and
- * window shape, combined. Build it once per kind of signal, then call the result once per series; keep that
+ * robust z-score, combined. Build it once per kind of signal, then call the result once per series; keep that
  * detector with the series, and pass its `state` (structured-clonable) back in to resume after a restart.
  */
 export const defaultDetector = (settings: DefaultDetectorSettings = {}) => {
@@ -40,11 +40,11 @@ export const defaultDetector = (settings: DefaultDetectorSettings = {}) => {
   const cusum = cusumDetector({ ...common, ...settings.cusum });
   const volatility = volatilityDetector({ ...common, ...settings.volatility });
   const seasonal = seasonalDetector({ ...common, ...settings.seasonal });
-  const shape = windowShapeDetector({ ...common, ...settings.shape });
+  const robust = robustDetector({ ...common, ...settings.robust });
   const combine = combiner(common);
   return (state?: DefaultDetectorState): Detector<DefaultDetectorState> => {
     const m = state?.members;
-    const members = [range(m?.[0]), ewma(m?.[1]), cusum(m?.[2]), volatility(m?.[3]), seasonal(m?.[4]), shape(m?.[5])];
+    const members = [range(m?.[0]), ewma(m?.[1]), cusum(m?.[2]), volatility(m?.[3]), seasonal(m?.[4]), robust(m?.[5])];
     return combine(members, state?.alarm) as Detector<DefaultDetectorState>;
   };
 };
@@ -56,16 +56,16 @@ export const createDefaultDetector = (settings?: DefaultDetectorSettings, state?
   (settings ? defaultDetector(settings) : standard)(state);
 
 /** The named detectors the default set combines, in the order of its members. */
-export const defaultMembers: readonly DetectorName[] = ['range', 'ewma', 'cusum', 'volatility', 'seasonal', 'shape'];
+export const defaultMembers: readonly DetectorName[] = ['range', 'ewma', 'cusum', 'volatility', 'seasonal', 'robust'];
 
 export const detectorNames = ['default', 'range', 'ewma', 'robust', 'cusum', 'volatility', 'seasonal', 'entropy', 'context', 'changepoint', 'shape'] as const;
 export type DetectorName = (typeof detectorNames)[number];
 
 export const detectorDescriptions: Record<DetectorName, string> = {
-  default: 'range, ewma, cusum, volatility, seasonal and shape combined (the analyzer default)',
+  default: 'range, ewma, cusum, volatility, seasonal and robust combined (the analyzer default)',
   range: 'a value beyond the highest or lowest of the recent past',
   ewma: 'EWMA z-score against an exponentially weighted mean and deviation',
-  robust: 'robust z-score: median and MAD over a sliding window of 64 points',
+  robust: 'robust z-score: median and MAD over a sliding window of 64 points, with a share of the longer-run spread',
   cusum: 'CUSUM: a sustained shift of the level',
   volatility: 'a change of spread: the series goes flat or starts to thrash',
   seasonal: 'seasonal baseline: unusual for this time of day or week',

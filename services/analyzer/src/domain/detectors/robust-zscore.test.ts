@@ -36,6 +36,17 @@ describe('robust median/MAD detector', () => {
     });
   });
 
+  it('is not infinitely sensitive in a window gone flat: a share of the longer-run spread joins the scale', () => {
+    // A noisy series whose reading sticks for 70 points (the window's MAD is 0), then moves by 1.
+    const values = [...noisy(1000, 100, 5), ...Array.from({ length: 70 }, () => 100), 101];
+    const verdicts = feed(createRobustDetector(), values);
+    expect(alarms(verdicts)).toBe(0);
+    // Without the share the scale is 0.1 % of the median, and that 1 is ten of it.
+    expect(feed(createRobustDetector({ overallSpreadShare: 0 }), values)[1070]!.anomalous).toBe(true);
+    // A real move off the stuck reading still alarms.
+    expect(feed(createRobustDetector(), [...values.slice(0, 1070), 130])[1070]!.anomalous).toBe(true);
+  });
+
   it('does not alarm while it learns', () => {
     expect(maxScore(feed(createRobustDetector(), [...noisy(150, 0, 1), 1e6, ...noisy(150, 0, 1)]))).toBe(0);
   });

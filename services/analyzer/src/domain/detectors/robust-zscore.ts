@@ -10,11 +10,18 @@ export type RobustSettings = CommonSettings & {
   minZ: number;
   /** The scale never goes below this fraction of |median|. */
   minSpreadRatio: number;
+  /**
+   * Part of the series' longer-run spread (the mean absolute deviation from its running mean, over about
+   * 100 points) added to the window's scale: a window gone flat or quantized in a series that moves is
+   * not infinitely sensitive, so a value a hair off a stuck reading is no anomaly.
+   */
+  overallSpreadShare: number;
 };
 
-export const defaultRobustSettings: RobustSettings = { ...defaultCommonSettings, windowPoints: 64, minZ: 5, minSpreadRatio: 1e-3 };
+export const defaultRobustSettings: RobustSettings = { ...defaultCommonSettings, windowPoints: 64, minZ: 6, minSpreadRatio: 1e-3, overallSpreadShare: 0.05 };
 
-export type RobustState = { n: number; ring: Float64Array; sorted: Float64Array; record: RecordState; alarm: AlarmState };
+/** `level` and `levelSpread`: the longer-run mean and mean absolute deviation behind `overallSpreadShare`. */
+export type RobustState = { n: number; ring: Float64Array; sorted: Float64Array; level: number; levelSpread: number; record: RecordState; alarm: AlarmState };
 
 /** MAD to standard deviation for normal data. */
 const madScale = 1.4826;
@@ -60,7 +67,7 @@ export const robustDetector = (settings: Partial<RobustSettings> = {}) => {
   const w = s.windowPoints;
   const decay = decayOf(s.recordHalfLifePoints);
   return (state?: RobustState): Detector<RobustState> => {
-    const st: RobustState = state ?? { n: 0, ring: new Float64Array(w), sorted: new Float64Array(w), record: newRecord(), alarm: newAlarm() };
+    const st: RobustState = state ?? { n: 0, ring: new Float64Array(w), sorted: new Float64Array(w), level: 0, levelSpread: 0, record: newRecord(), alarm: newAlarm() };
     return {
       state: st,
       update(_timestampMs, value) {
@@ -72,12 +79,17 @@ export const robustDetector = (settings: Partial<RobustSettings> = {}) => {
         let scale = 0;
         if (filled === w) {
           median = medianOf(sorted, w);
-          scale = madScale * medianAbsoluteDeviation(sorted, w, median) + s.minSpreadRatio * Math.abs(median);
+          scale = madScale * medianAbsoluteDeviation(sorted, w, median) + s.minSpreadRatio * Math.abs(median) + s.overallSpreadShare * st.levelSpread;
           ratio = judge(st.record, scale > 0 ? Math.abs(value - median) / scale : 0, s.warmupPoints, decay, s.minZ);
           // Slide: the oldest point leaves the sorted window.
           const out = lowerBound(sorted, w, ring[st.n % w]!);
           sorted.copyWithin(out, out + 1, w);
         }
+        if (st.n === 0) st.level = value;
+        const lw = Math.max(0.01, 1 / (st.n + 1));
+        const ld = value - st.level;
+        st.level += lw * ld;
+        st.levelSpread += lw * (Math.abs(ld) - st.levelSpread);
         const size = filled === w ? w - 1 : filled;
         const at = lowerBound(sorted, size, value);
         sorted.copyWithin(at + 1, at, size);

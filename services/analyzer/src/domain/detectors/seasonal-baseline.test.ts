@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createEwmaDetector } from './ewma-zscore.ts';
-import { createSeasonalDetector, dayMs } from './seasonal-baseline.ts';
+import { createSeasonalDetector, dayMs, defaultSeasonalSettings, weekMs } from './seasonal-baseline.ts';
 import { alarms, feed, gaussian, maxScore } from './test-series.ts';
 
 const step = 5 * 60_000;
@@ -36,6 +36,20 @@ describe('seasonal baseline detector', () => {
   it('does not judge before two full cycles of history', () => {
     const values = daily(3, 3, (i, v) => (i === perDay + 150 ? 500 : v));
     expect(maxScore(feed(createSeasonalDetector(), values, step), 0, 2 * perDay)).toBe(0);
+  });
+
+  it('trusts each cycle after its own number of cycles: the week after three by default', () => {
+    // Hourly points for four weeks, a spike on day 17 (after two weeks, before three) and one on day 24 at another hour.
+    const hourly = 3_600_000;
+    const g = gaussian(4);
+    const values = Array.from({ length: 28 * 24 }, (_, i) => (i === 17 * 24 + 5 || i === 24 * 24 + 10 ? 200 : 100 + g()));
+    const weekOnly = (minCycles?: number) => createSeasonalDetector({ warmupPoints: 0, cycles: [{ periodMs: weekMs, bins: 168, ...(minCycles ? { minCycles } : {}) }] });
+    const byDefault = feed(weekOnly(3), values, hourly);
+    expect(maxScore(byDefault, 0, 21 * 24)).toBe(0);
+    expect(byDefault[24 * 24 + 10]!.anomalous).toBe(true);
+    // The settings' own minCycles (2) applies to a cycle that names none: the spike on day 17 is judged.
+    expect(feed(weekOnly(), values, hourly)[17 * 24 + 5]!.anomalous).toBe(true);
+    expect(defaultSeasonalSettings.cycles.map((c) => c.minCycles ?? defaultSeasonalSettings.minCycles)).toEqual([2, 3]);
   });
 
   it('keeps its state small: two floats per bin, 192 bins', () => {

@@ -6,14 +6,18 @@ import { decayOf, defaultCommonSettings, judge, newAlarm, newRecord, scoreOfRati
 export const dayMs = 86_400_000;
 export const weekMs = 7 * dayMs;
 
-export type SeasonalCycle = { periodMs: number; bins: number };
+/** A cycle in `bins` equal bins; `minCycles` overrides the settings' own for this cycle. */
+export type SeasonalCycle = { periodMs: number; bins: number; minCycles?: number };
 
 export type SeasonalSettings = CommonSettings & {
-  /** Day in 24 hourly bins and week in 168: 1.5 KB of state, whatever the resolution. */
+  /**
+   * Day in 24 hourly bins and week in 168: 1.5 KB of state, whatever the resolution. The week is
+   * trusted after three weeks: after two, each of its bins has met its hour only twice.
+   */
   cycles: SeasonalCycle[];
   /** Weight of a new point in its bin's mean and spread. */
   learningRate: number;
-  /** Full cycles of history before a cycle's bins are trusted. */
+  /** Full cycles of history before a cycle's bins are trusted (unless the cycle says otherwise). */
   minCycles: number;
   /** Part of the series' overall spread added to a bin's own, so a bin that never moved is not infinitely sensitive. */
   overallSpreadShare: number;
@@ -25,9 +29,9 @@ export const defaultSeasonalSettings: SeasonalSettings = {
   ...defaultCommonSettings,
   cycles: [
     { periodMs: dayMs, bins: 24 },
-    { periodMs: weekMs, bins: 168 },
+    { periodMs: weekMs, bins: 168, minCycles: 3 },
   ],
-  learningRate: 0.1,
+  learningRate: 0.07,
   minCycles: 2,
   overallSpreadShare: 0.1,
   minZ: 4,
@@ -51,6 +55,7 @@ export const seasonalDetector = (settings: Partial<SeasonalSettings> = {}) => {
   const s: SeasonalSettings = { ...defaultSeasonalSettings, ...settings };
   const cycles = s.cycles;
   const offsets = cycles.map((_, i) => 2 * cycles.slice(0, i).reduce((n, c) => n + c.bins, 0));
+  const trustedAfterMs = cycles.map((c) => (c.minCycles ?? s.minCycles) * c.periodMs);
   const decay = decayOf(s.recordHalfLifePoints);
   const contexts: Context[] = cycles.map((c) => {
     const name = `, at this time of ${cycleName(c.periodMs)}`;
@@ -95,7 +100,7 @@ export const seasonalDetector = (settings: Partial<SeasonalSettings> = {}) => {
             continue;
           }
           const dev = bins[at + 1]!;
-          if (timestampMs - st.firstMs >= s.minCycles * periodMs) {
+          if (timestampMs - st.firstMs >= trustedAfterMs[c]!) {
             const sd = 1.25 * dev + s.overallSpreadShare * st.levelSpread;
             const z = sd > 0 ? Math.abs(value - mean) / sd : 0;
             const ratio = judge(st.records[c]!, z, s.warmupPoints, decay, s.minZ);

@@ -1,7 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { combineDetectors } from './combined.ts';
-import type { Detector } from './detector.ts';
-import { createDefaultDetector, createDetector, defaultMembers } from './index.ts';
 import { createWindowShapeDetector } from './window-shape.ts';
 import { alarms, feed, maxScore, noisy, startMs } from './test-series.ts';
 
@@ -23,20 +20,6 @@ describe('window-shape detector', () => {
     expect(first).toBeGreaterThanOrEqual(3000);
     expect(first).toBeLessThan(3032);
     expect(verdicts[first]!.explanation).toMatch(/^queue depth [\d.]+ vs usual [\d.]+ ± [\d.]+, the last points trace a shape unlike any met before \(\d+\.\d spreads from the nearest\), 1 interval$/);
-  });
-
-  it('in the default set, adds no alarm episode on healthy series (a daily cycle at 10 s, flat noise)', () => {
-    expect(defaultMembers).toContain('shape');
-    const withoutShape = () => combineDetectors(defaultMembers.filter((n) => n !== 'shape').map((n) => createDetector(n)));
-    const episodes = (values: number[], stepMs: number, create: () => Detector) =>
-      feed(create(), values, stepMs).filter((v, i, all) => v.anomalous && !all[i - 1]?.anomalous).length;
-    for (const [values, stepMs] of [
-      [daily(3 * 8640, 8640, 1), 10_000],
-      [noisy(20_000, 100, 5, 3), 60_000],
-    ] as const) {
-      const before = episodes([...values], stepMs, withoutShape);
-      expect(episodes([...values], stepMs, () => createDefaultDetector())).toBe(before);
-    }
   });
 
   it('resumes from its state as if it had never stopped', () => {
