@@ -6,7 +6,7 @@ import { serialize, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { combineDetectors } from '../../services/analyzer/src/domain/detectors/combined.ts';
 import { createDefaultDetector, createDetector, defaultMembers, detectorNames, type DetectorName } from '../../services/analyzer/src/domain/detectors/index.ts';
-import { createRangeDetector } from '../../services/analyzer/src/domain/detectors/range.ts';
+import { createSeasonalDetector, dayMs, weekMs } from '../../services/analyzer/src/domain/detectors/seasonal-baseline.ts';
 import { labelPoints, normalizeScore, profiles, scoreAtThreshold, sweepThreshold, type PointLabels } from '../../services/analyzer/src/domain/detectors/nab-scoring.ts';
 import { defaultNabDir, listFamilies, loadCorpus, type NabSeries } from './corpus.ts';
 import { familiesOf, familyOf, leaveOneFamilyOut, scoreByFamily, summarize, type Candidate, type ScoredFile } from './lofo.ts';
@@ -18,9 +18,9 @@ const usage = `usage: npm run bench:nab [-- --help]
 Scores the detectors on the NAB subset in ../shared/nab (or NAB_DIR) with NAB's three profiles:
 in-sample (one corpus-wide threshold) and leave-one-family-out (the threshold chosen on the other
 families), each detector alone and the default set with one more member, the default set as it was
-before 2026-12-04 (no new-extreme margin in range), the windowed Gaussian and null baselines and the
-published anchors; then speed (points/s on one core, the set before 2026-12-04 in the same run) and
-state per series. About 2 minutes.
+before robust replaced shape in it (2026-12-04, with seasonal learning at 0.1 and trusting the week
+after two), the windowed Gaussian and null baselines and the published anchors; then speed (points/s
+on one core, the set with shape in the same run) and state per series. About 2 minutes.
 
   NAB_DIR           the NAB subset to score (default ../shared/nab)
   -h, --help        show this help`;
@@ -45,9 +45,10 @@ const streaming =
     return out;
   };
 
-// The default set as it was before 2026-12-04: the same members, range without its new-extreme margin,
+// The default set as it was before robust replaced shape (2026-12-04), seasonal as it was then too,
 // for the before/after rows and the speed ratio in one run.
-const previousMember = (n: DetectorName) => (n === 'range' ? createRangeDetector({ newExtremeMargin: 0 }) : createDetector(n));
+const previousMember = (n: DetectorName) =>
+  n === 'robust' ? createDetector('shape') : n === 'seasonal' ? createSeasonalDetector({ learningRate: 0.1, cycles: [{ periodMs: dayMs, bins: 24 }, { periodMs: weekMs, bins: 168 }] }) : createDetector(n);
 const createPreviousDefault = () => combineDetectors(defaultMembers.map(previousMember));
 const previousScorer: Scorer = (s) => {
   const d = createPreviousDefault();
@@ -79,7 +80,7 @@ console.log(row('detector', [...profiles.map((p) => p.name), 'threshold (std)'])
 
 const rows: Array<[string, ReturnType<typeof evaluate>]> = [
   ['heph default', ours],
-  ['default before 12-04', previous],
+  ['set with shape', previous],
   ['windowed Gaussian', gaussian],
   ['never fires (null)', never],
 ];
@@ -116,7 +117,7 @@ const folders = (family: string) => listFamilies(corpus).filter((f) => familyOf(
 const lofo = (candidates: Candidate[]) => profiles.map((p) => leaveOneFamilyOut(candidates, p));
 const oursLofo = lofo([{ name: 'default', files: ours.files }]);
 const gaussianLofo = lofo([{ name: 'windowed Gaussian', files: gaussian.files }]);
-const previousLofo = lofo([{ name: 'default before 12-04', files: previous.files }]);
+const previousLofo = lofo([{ name: 'set with shape', files: previous.files }]);
 // Were the detector chosen as well (among the default set and each member alone), would the default win every fold?
 const choiceLofo = lofo(detectorNames.map((name) => ({ name, files: scored.get(name)!.files })));
 // In-sample per family, so the LOFO mean has an in-sample figure weighted the same way beside it.
@@ -167,7 +168,7 @@ console.log(
 
 // Speed: the default set over the whole corpus, reading only the score (explanations are built when read).
 progress('measuring speed and state per series');
-// The set before 2026-12-04 runs in turn with it, pass by pass, so a busy machine slows both alike.
+// The set with shape runs in turn with it, pass by pass, so a busy machine slows both alike.
 let best = 0;
 let bestPrevious = 0;
 const pass = (create: () => { update: (t: number, v: number) => { score: number } }) => {
@@ -185,7 +186,7 @@ for (let run = 0; run < 5; run++) {
   bestPrevious = Math.max(bestPrevious, pass(createPreviousDefault));
 }
 console.log(`\nspeed: ${Math.round(best).toLocaleString('en-US')} points/s on one core (default set, best of 5 passes over the corpus)`);
-console.log(`       ${Math.round(bestPrevious).toLocaleString('en-US')} points/s for the set before 2026-12-04 in the same run: the default set takes ${(bestPrevious / best).toFixed(2)}× its time`);
+console.log(`       ${Math.round(bestPrevious).toLocaleString('en-US')} points/s for the set with shape in the same run: the default set takes ${(bestPrevious / best).toFixed(2)}× its time`);
 
 // Memory: the heap a detector holds once it has seen a series (all bins filled), over many series.
 setFlagsFromString('--expose-gc');
@@ -246,9 +247,9 @@ const summary: Array<[string, number[]]> = [
   ['heph default, in-sample, mean of families', oursInSample.map((r) => r.mean)],
   ['heph default, LOFO, mean of families', oursLofo.map((r) => r.mean)],
   ['heph default, LOFO, pooled', oursLofo.map((r) => r.pooled)],
-  ['set before 12-04, in-sample', previous.results.map((r) => r.normalized)],
-  ['set before 12-04, LOFO, mean of families', previousLofo.map((r) => r.mean)],
-  ['set before 12-04, LOFO, pooled', previousLofo.map((r) => r.pooled)],
+  ['set with shape (until 12-04), in-sample', previous.results.map((r) => r.normalized)],
+  ['set with shape, LOFO, mean of families', previousLofo.map((r) => r.mean)],
+  ['set with shape, LOFO, pooled', previousLofo.map((r) => r.pooled)],
   ['heph, detector chosen too, LOFO mean', choiceLofo.map((r) => r.mean)],
   ['windowed Gaussian, in-sample', gaussian.results.map((r) => r.normalized)],
   ['windowed Gaussian, LOFO, mean of families', gaussianLofo.map((r) => r.mean)],
