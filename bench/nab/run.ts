@@ -6,6 +6,7 @@ import { serialize, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { combineDetectors } from '../../services/analyzer/src/domain/detectors/combined.ts';
 import { createDefaultDetector, createDetector, defaultMembers, detectorNames, type DetectorName } from '../../services/analyzer/src/domain/detectors/index.ts';
+import { createRangeDetector } from '../../services/analyzer/src/domain/detectors/range.ts';
 import { createSeasonalDetector, dayMs, weekMs } from '../../services/analyzer/src/domain/detectors/seasonal-baseline.ts';
 import { labelPoints, normalizeScore, profiles, scoreAtThreshold, sweepThreshold, type PointLabels } from '../../services/analyzer/src/domain/detectors/nab-scoring.ts';
 import { defaultNabDir, listFamilies, loadCorpus, type NabSeries } from './corpus.ts';
@@ -19,7 +20,7 @@ Scores the detectors on the NAB subset in ../shared/nab (or NAB_DIR) with NAB's 
 in-sample (one corpus-wide threshold) and leave-one-family-out (the threshold chosen on the other
 families), each detector alone and the default set with one more member, the default set as it was
 before robust replaced shape in it (2026-12-04, with seasonal learning at 0.1 and trusting the week
-after two), the windowed Gaussian and null baselines and the published anchors; then speed (points/s
+after two, and range without its guard against a count back at its old high), the windowed Gaussian and null baselines and the published anchors; then speed (points/s
 on one core, the set with shape in the same run) and state per series. About 2 minutes.
 
   NAB_DIR           the NAB subset to score (default ../shared/nab)
@@ -45,10 +46,16 @@ const streaming =
     return out;
   };
 
-// The default set as it was before robust replaced shape (2026-12-04), seasonal as it was then too,
-// for the before/after rows and the speed ratio in one run.
+// The default set as it was before robust replaced shape (2026-12-04), seasonal and range as they were
+// then too, for the before/after rows and the speed ratio in one run.
 const previousMember = (n: DetectorName) =>
-  n === 'robust' ? createDetector('shape') : n === 'seasonal' ? createSeasonalDetector({ learningRate: 0.1, cycles: [{ periodMs: dayMs, bins: 24 }, { periodMs: weekMs, bins: 168 }] }) : createDetector(n);
+  n === 'robust'
+    ? createDetector('shape')
+    : n === 'seasonal'
+      ? createSeasonalDetector({ learningRate: 0.1, cycles: [{ periodMs: dayMs, bins: 24 }, { periodMs: weekMs, bins: 168 }] })
+      : n === 'range'
+        ? createRangeDetector({ minBeyondSd: 0 })
+        : createDetector(n);
 const createPreviousDefault = () => combineDetectors(defaultMembers.map(previousMember));
 const previousScorer: Scorer = (s) => {
   const d = createPreviousDefault();

@@ -3,7 +3,7 @@ import { createRangeDetector } from './range.ts';
 import { combineDetectors } from './combined.ts';
 import { scoreOfRatio } from './detector.ts';
 import { createDetector, defaultMembers } from './index.ts';
-import { alarms, feed, maxScore, noisy } from './test-series.ts';
+import { alarms, feed, maxScore, noisy, random } from './test-series.ts';
 
 describe('range detector', () => {
   it('flags a value far beyond anything in the recent past, but not noise that tops the record by a hair', () => {
@@ -29,6 +29,19 @@ describe('range detector', () => {
     const verdicts = feed(createRangeDetector(), [...noisy(50, 0, 1), 1000, -1000, ...noisy(3000, 0, 100, 9)]);
     expect(maxScore(verdicts, 0, 100)).toBe(0);
     expect(alarms(verdicts, 100)).toBe(0);
+  });
+
+  it('takes a count back at its old high for no new extreme, though the ends crept in since', () => {
+    // Errors per interval over 20,000 intervals: mostly 0, now and then 1, rarely 2.
+    const u = random(1);
+    const counts = Array.from({ length: 20_000 }, () => (u() < 0.02 ? (u() < 0.2 ? 2 : 1) : 0));
+    const episodes = (verdicts: ReturnType<typeof feed>) => verdicts.filter((v, i) => v.anomalous && !verdicts[i - 1]?.anomalous).length;
+    // The first 2 is a new high; later ones are only once the ends crept far (a fifth of a unit, after thousands of intervals).
+    expect(episodes(feed(createRangeDetector(), counts))).toBeLessThanOrEqual(3);
+    // Without the guard, every 2 after the high crept below 2 by a hair was a new extreme.
+    expect(episodes(feed(createRangeDetector({ minBeyondSd: 0 }), counts))).toBeGreaterThan(30);
+    // A real new high still is one.
+    expect(feed(createRangeDetector(), [...counts, 6])[20_000]!.anomalous).toBe(true);
   });
 
   it('forgets an old extreme slowly', () => {

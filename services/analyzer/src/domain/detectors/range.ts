@@ -16,11 +16,17 @@ export type RangeSettings = CommonSettings & {
    * it clears the bar the relative members must clear by more than a tie.
    */
   newExtremeMargin: number;
+  /**
+   * How far, in those standard deviations, a value must pass the range to be a new extreme: the ends
+   * creep in, so a count that returns to its old high (2 errors again) passes the crept end by a hair,
+   * and that is no new extreme. Such a value scores as a lesser record, under 0.5.
+   */
+  minBeyondSd: number;
   /** Weight of a new point in the mean and standard deviation behind minZ. */
   alpha: number;
 };
 
-export const defaultRangeSettings: RangeSettings = { ...defaultCommonSettings, warmupPoints: 100, rangeHalfLifePoints: 100_000, minZ: 4, newExtremeMargin: 0.1, alpha: 0.001 };
+export const defaultRangeSettings: RangeSettings = { ...defaultCommonSettings, warmupPoints: 100, rangeHalfLifePoints: 100_000, minZ: 4, newExtremeMargin: 0.1, minBeyondSd: 0.1, alpha: 0.001 };
 
 export type RangeState = { n: number; low: number; high: number; mean: number; variance: number; alarm: AlarmState };
 
@@ -42,7 +48,7 @@ export const rangeDetector = (settings: Partial<RangeSettings> = {}) => {
           if (beyond > 0) {
             const sd = Math.sqrt(st.variance);
             const z = sd > 0 ? Math.abs(value - st.mean) / sd : Number.POSITIVE_INFINITY;
-            ratio = z >= s.minZ ? 1 + s.newExtremeMargin + beyond / width : 0.99 * (z / s.minZ);
+            ratio = z >= s.minZ && beyond >= s.minBeyondSd * sd ? 1 + s.newExtremeMargin + beyond / width : 0.99 * Math.min(1, z / s.minZ);
           }
         }
         const w = Math.max(s.alpha, 1 / (st.n + 1));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRobustDetector, medianAbsoluteDeviation } from './robust-zscore.ts';
-import { alarms, feed, maxScore, noisy } from './test-series.ts';
+import { alarms, feed, gaussian, maxScore, noisy, random } from './test-series.ts';
 
 describe('robust median/MAD detector', () => {
   it('computes the median absolute deviation of a sorted window', () => {
@@ -36,15 +36,22 @@ describe('robust median/MAD detector', () => {
     });
   });
 
-  it('is not infinitely sensitive in a window gone flat: a share of the longer-run spread joins the scale', () => {
-    // A noisy series whose reading sticks for 70 points (the window's MAD is 0), then moves by 1.
-    const values = [...noisy(1000, 100, 5), ...Array.from({ length: 70 }, () => 100), 101];
-    const verdicts = feed(createRobustDetector(), values);
-    expect(alarms(verdicts)).toBe(0);
-    // Without the share the scale is 0.1 % of the median, and that 1 is ten of it.
+  it('is not infinitely sensitive in a window gone nearly flat: a share of the longer-run spread joins the scale', () => {
+    // A noisy series (± 5) whose reading all but sticks for 70 points (± 0.01), then moves by 1.
+    const g = gaussian(5);
+    const values = [...noisy(1000, 100, 5), ...Array.from({ length: 70 }, () => 100 + 0.01 * g()), 101];
+    expect(alarms(feed(createRobustDetector(), values))).toBe(0);
+    // Without the share the scale is about 0.1 % of the median, and that 1 is nine of it.
     expect(feed(createRobustDetector({ overallSpreadShare: 0 }), values)[1070]!.anomalous).toBe(true);
     // A real move off the stuck reading still alarms.
     expect(feed(createRobustDetector(), [...values.slice(0, 1070), 130])[1070]!.anomalous).toBe(true);
+  });
+
+  it('judges a window mostly of one value (a count that is 0 most of the time) by its mean absolute deviation', () => {
+    const u = random(2);
+    const counts = Array.from({ length: 20_000 }, () => (u() < 0.3 ? (u() < 0.2 ? 2 : 1) : 0));
+    expect(alarms(feed(createRobustDetector(), counts))).toBe(0);
+    expect(feed(createRobustDetector(), [...counts, 8])[20_000]!.anomalous).toBe(true);
   });
 
   it('does not alarm while it learns', () => {

@@ -25,6 +25,8 @@ export type RobustState = { n: number; ring: Float64Array; sorted: Float64Array;
 
 /** MAD to standard deviation for normal data. */
 const madScale = 1.4826;
+/** Mean absolute deviation to standard deviation for normal data: the scale when the window's MAD is 0. */
+const meanDeviationScale = 1.2533;
 
 const lowerBound = (a: Float64Array, n: number, x: number): number => {
   let lo = 0;
@@ -79,7 +81,11 @@ export const robustDetector = (settings: Partial<RobustSettings> = {}) => {
         let scale = 0;
         if (filled === w) {
           median = medianOf(sorted, w);
-          scale = madScale * medianAbsoluteDeviation(sorted, w, median) + s.minSpreadRatio * Math.abs(median) + s.overallSpreadShare * st.levelSpread;
+          const mad = medianAbsoluteDeviation(sorted, w, median);
+          // A window mostly of one value (a count that is 0 most of the time) has no MAD: its spread is
+          // then the longer-run mean absolute deviation, so its usual 1s and 2s are not infinitely far.
+          const spread = mad > 0 ? madScale * mad + s.overallSpreadShare * st.levelSpread : meanDeviationScale * st.levelSpread;
+          scale = spread + s.minSpreadRatio * Math.abs(median);
           ratio = judge(st.record, scale > 0 ? Math.abs(value - median) / scale : 0, s.warmupPoints, decay, s.minZ);
           // Slide: the oldest point leaves the sorted window.
           const out = lowerBound(sorted, w, ring[st.n % w]!);
