@@ -34,6 +34,9 @@ export type RangeState = { n: number; low: number; high: number; mean: number; v
 export const rangeDetector = (settings: Partial<RangeSettings> = {}) => {
   const s: RangeSettings = { ...defaultRangeSettings, ...settings };
   const shrink = 1 - Math.pow(0.5, 1 / Math.max(1, s.rangeHalfLifePoints));
+  // Read once: the hot path then never loads a settings field (whose representation another caller's
+  // settings, 0 where the default is 0.1, would make generic for every range detector).
+  const { warmupPoints, minZ, minBeyondSd, newExtremeMargin, alpha } = s;
   return (state?: RangeState): Detector<RangeState> => {
     const st: RangeState = state ?? { n: 0, low: Number.POSITIVE_INFINITY, high: Number.NEGATIVE_INFINITY, mean: 0, variance: 0, alarm: newAlarm() };
     return {
@@ -43,15 +46,15 @@ export const rangeDetector = (settings: Partial<RangeSettings> = {}) => {
         const { low, high } = st;
         const width = high - low;
         let ratio = 0;
-        if (st.n >= s.warmupPoints && width > 0) {
+        if (st.n >= warmupPoints && width > 0) {
           const beyond = value > high ? value - high : value < low ? low - value : 0;
           if (beyond > 0) {
             const sd = Math.sqrt(st.variance);
             const z = sd > 0 ? Math.abs(value - st.mean) / sd : Number.POSITIVE_INFINITY;
-            ratio = z >= s.minZ && beyond >= s.minBeyondSd * sd ? 1 + s.newExtremeMargin + beyond / width : 0.99 * Math.min(1, z / s.minZ);
+            ratio = z >= minZ && beyond >= minBeyondSd * sd ? 1 + newExtremeMargin + beyond / width : 0.99 * Math.min(1, z / minZ);
           }
         }
-        const w = Math.max(s.alpha, 1 / (st.n + 1));
+        const w = Math.max(alpha, 1 / (st.n + 1));
         const d = value - st.mean;
         st.mean += w * d;
         st.variance = (1 - w) * (st.variance + w * d * d);
@@ -62,7 +65,7 @@ export const rangeDetector = (settings: Partial<RangeSettings> = {}) => {
         st.n++;
         const score = scoreOfRatio(ratio);
         const anomalous = stepAlarm(st.alarm, score, s);
-        const learned = st.n > s.warmupPoints && width > 0;
+        const learned = st.n > warmupPoints && width > 0;
         return new Verdict(score, anomalous, value, learned ? (low + high) / 2 : Number.NaN, learned ? width / 2 : 0, st.alarm.run, s, ratio > 0 ? (value > high ? above : below) : inside, value > high ? high : low);
       },
     };
