@@ -114,6 +114,7 @@ const toSignal = (o: Observation): Signal & { observation: Observation } => ({
   signal: o.signal,
   onsetMs: o.bucketStartMs,
   value: o.value,
+  baseline: o.baseline,
   summary: o.summary,
   traceIds: o.traceIds,
   signature: o.signature,

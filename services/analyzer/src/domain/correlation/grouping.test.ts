@@ -231,6 +231,29 @@ describe('rankRootCauses', () => {
     expect(ranked.find((c) => c.service === 'researcher')!.evidence).toContain('depends on affected coder (its errors may come from there)');
   });
 
+  it('takes a service downstream whose traffic fell and that reports no errors for a victim of its affected callers', () => {
+    // A provider outage at the researcher: its callers fail with it, and the coder it calls gets fewer,
+    // slower calls. Downstream of every other affected service, the coder would look like the source.
+    const errors = { signal: 'error_rate', value: 0.3, baseline: 0.01 };
+    const signals = [
+      signal('researcher', 5_000, errors),
+      signal('planner', 5_000, errors),
+      signal('coder', 5_000, { signal: 'latency.p95_ms', value: 1980, baseline: 1210 }),
+      signal('coder', 5_000, { signal: 'calls', value: 9, baseline: 21 }),
+    ];
+    const ranked = rankRootCauses(run(signals, agents).groups[0]!, agents);
+    expect(ranked[0]!.service).toBe('researcher');
+    expect(ranked[0]!.evidence).not.toContain('depends on affected coder (its errors may come from there)');
+    const coder = ranked.find((c) => c.service === 'coder')!.evidence;
+    expect(coder).toContain('gets less work than usual and reports no errors: a victim of affected researcher, planner upstream');
+    expect(coder.filter((e) => e.startsWith('errors propagate upstream'))).toEqual([]);
+    // More calls than usual is no sign of starving; nor are fewer calls on a service that errs itself.
+    for (const coder of [{ signal: 'calls', value: 40, baseline: 21 }, { signal: 'gen_ai.errors', value: 5, baseline: 0 }]) {
+      const busy = rankRootCauses(run([...signals.slice(0, 3), signal('coder', 5_000, coder), ...(coder.signal === 'gen_ai.errors' ? [signal('coder', 5_000, { signal: 'calls', value: 9, baseline: 21 })] : [])], agents).groups[0]!, agents);
+      expect(busy[0]!.service).toBe('coder');
+    }
+  });
+
   it('ranks a lone service as its own cause', () => {
     const ranked = rankRootCauses(run([signal('search', 0)]).groups[0]!, shop);
     expect(ranked).toEqual([{ service: 'search', confidence: expect.any(Number), evidence: ['the only affected service'] }]);

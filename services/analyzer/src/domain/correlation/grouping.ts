@@ -10,6 +10,8 @@ export type Signal = {
   signal: string;
   onsetMs: number;
   value: number;
+  /** The signal's usual value, when known: below it, a count of calls says the service gets less work. */
+  baseline?: number;
   summary: string;
   /** Exemplar traces that show the signal. */
   traceIds?: string[];
@@ -111,6 +113,7 @@ const withSignal = (group: Group, signal: Signal, settings: GroupingSettings): {
     const refreshed: GroupSignal = {
       ...had,
       value: signal.value,
+      ...(signal.baseline !== undefined ? { baseline: signal.baseline } : {}),
       summary: signal.summary,
       lastSeenMs: Math.max(had.lastSeenMs, signal.onsetMs),
       occurrences: had.occurrences + 1,
@@ -269,6 +272,21 @@ export type RootCauseCandidate = { service: string; confidence: number; evidence
 
 const weights = { onset: 1, propagation: 1, traces: 1, edges: 0.5 };
 
+/** Counts of a service's incoming work: below their baseline, its callers send it less. */
+const trafficSignals = new Set(['calls', 'gen_ai.calls']);
+const errorSignal = /error|burn_rate\.availability/;
+
+/**
+ * Services starved by their callers: their traffic fell below its baseline and they report no errors
+ * of their own. A fault upstream sends them less work, and their latency or tokens move with it (a
+ * provider outage at the researcher left the reviewer fewer, slower LLM calls); being downstream of
+ * the others makes them look like the source, but they are its victims.
+ */
+const starvedServices = (signals: readonly Signal[]): Set<string> => {
+  const erring = new Set(signals.filter((s) => errorSignal.test(s.signal)).map((s) => s.service));
+  return new Set(signals.filter((s) => trafficSignals.has(s.signal) && s.baseline !== undefined && s.value < s.baseline && !erring.has(s.service)).map((s) => s.service));
+};
+
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 const percent = (rate: number) => `${Math.round(rate * 100)} %`;
 
@@ -364,6 +382,7 @@ export const rankRootCauses = (
   for (const service of failures.votes.keys()) affected.add(service);
   const candidates = new Set([...affected, ...failures.votes.keys()]);
   const earliest = Math.min(...onsets.values());
+  const starved = starvedServices(group.signals);
   const possible = weights.onset + weights.propagation + weights.edges + (failures.traces > 0 ? weights.traces : 0);
 
   const scored = [...candidates].map((service) => {
@@ -390,11 +409,14 @@ export const rankRootCauses = (
     const callers = walk(service, (s) => topology.upstreamOf(s), settings.maxDepth);
     const upstream = others.filter((s) => callers.has(s));
     const callees = walk(service, (s) => topology.downstreamOf(s), settings.maxDepth);
-    const downstream = others.filter((s) => callees.has(s));
-    const propagation = (others.length === 0 ? 1 : upstream.length / others.length) * (downstream.length > 0 ? settings.victimFactor : 1);
+    // A starved callee is no place the service's errors come from.
+    const downstream = others.filter((s) => callees.has(s) && !starved.has(s));
+    const starvedBy = starved.has(service) ? upstream : [];
+    const propagation = (others.length === 0 ? 1 : upstream.length / others.length) * (downstream.length > 0 || starvedBy.length > 0 ? settings.victimFactor : 1);
     if (downstream.length > 0) evidence.push(`depends on affected ${downstream.join(', ')} (its errors may come from there)`);
+    if (starvedBy.length > 0) evidence.push(`gets less work than usual and reports no errors: a victim of affected ${starvedBy.join(', ')} upstream`);
     score += weights.propagation * propagation;
-    if (upstream.length > 0) {
+    if (upstream.length > 0 && starvedBy.length === 0) {
       // The longest chain of affected callers above the service, as the path errors took.
       const chain = walk(service, (s) => topology.upstreamOf(s), settings.maxDepth, affected);
       const far = [...chain.keys()].at(-1)!;
