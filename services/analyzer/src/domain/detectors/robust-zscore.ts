@@ -12,8 +12,9 @@ export type RobustSettings = CommonSettings & {
   minSpreadRatio: number;
   /**
    * Part of the series' longer-run spread (the mean absolute deviation from its running mean, over about
-   * 100 points) added to the window's scale: a window gone flat or quantized in a series that moves is
-   * not infinitely sensitive, so a value a hair off a stuck reading is no anomaly.
+   * 100 points) added to the window's MAD: a window gone nearly flat in a series that moves is not
+   * infinitely sensitive, so a value a hair off an all but stuck reading is no anomaly. (A window with
+   * no MAD at all is scaled by that spread alone.)
    */
   overallSpreadShare: number;
 };
