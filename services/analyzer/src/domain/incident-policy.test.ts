@@ -321,6 +321,22 @@ describe('incident policy', () => {
     expect(count(lonely, 'OpenIncident')).toBe(1);
   });
 
+  it('records, does not page, a spend signal moving on an agent within the reopen window after a remediation on it ended (a fallback model costs more)', () => {
+    const first = run([[0, [errors('researcher', 0)]], [1, [errors('researcher', 1)]]]);
+    expect(count(first, 'OpenIncident')).toBe(1);
+    const incidentId = first.commands.find((c) => c.type === 'OpenIncident')!.incidentId;
+    const fallback = { remediationId: 'r1', incidentId, service: 'researcher', playbookId: 'fallback-model-on-provider-outage', startedAtMs: bucket(2), endedAtMs: bucket(4) };
+    const quiet = run([[5, []], [6, []], [7, []], [8, []], [9, []], [10, []]], first.state, { ...context, remediations: [fallback] });
+    expect(count(quiet, 'ResolveIncident')).toBe(1);
+    const pricier = (n: number) => obs('researcher', 'gen_ai.cost_per_success_usd', n, 0.0003, 0.0001);
+    const after = run([[12, [pricier(12)]], [13, [pricier(13)]], [14, [pricier(14)]]], quiet.state, { ...context, remediations: [fallback] });
+    expect(count(after, 'ReopenIncident') + count(after, 'OpenIncident')).toBe(0);
+    expect(after.results.flatMap((r) => r.decisions).some((d) => d.decision === 'recorded' && /a lasting consequence of the remediation/.test(d.reason))).toBe(true);
+    // Without that remediation the same move pages: it is not the signal that is muted.
+    const alone = run([[12, [pricier(12)]], [13, [pricier(13)]], [14, [pricier(14)]]], quiet.state);
+    expect(count(alone, 'ReopenIncident') + count(alone, 'OpenIncident')).toBe(1);
+  });
+
   it('raises no severity for a caller\'s errors while the healer restarts its callee: attached as the action\'s effect', () => {
     const slow = (n: number) => obs('reviewer', 'latency.p95_ms', n, 900, 300);
     const first = run([[0, [slow(0)]], [1, [slow(1)]]]);

@@ -280,10 +280,11 @@ export const decidePass = (state: PolicyState, observations: readonly Observatio
     evidence = [...evidence.filter((e) => keyOf(e.service, e.signal) !== keyOf(o.service, o.signal)), toSignal(o)];
   };
   for (const { group, members } of newGroups.values()) {
-    const verdicts = members.map((m) => ({
-      m,
-      ...pageable(m.observation, m.meaning, m.confirmed, settings, corroborated.has(m.service) && m.confirmed >= m.meaning.confirmIntervals && m.meaning.confirmIntervals > 1, m.strong && m.meaning.confirmIntervals > 1),
-    }));
+    const verdicts = members.map((m) => {
+      const verdict = pageable(m.observation, m.meaning, m.confirmed, settings, corroborated.has(m.service) && m.confirmed >= m.meaning.confirmIntervals && m.meaning.confirmIntervals > 1, m.strong && m.meaning.confirmIntervals > 1);
+      const changed = verdict.page && isSpend(m.signal) ? remediatedLately(m.service, context.remediations ?? [], atMs, settings) : undefined;
+      return changed ? { m, page: false, why: `${m.signal} moved on ${m.service} after ${changed.playbookId} acted on it: a lasting consequence of the remediation (a fallback model costs more), recorded, not paged` } : { m, ...verdict };
+    });
     // The incident opens on the most severe, earliest signal; among equals, on the probable root cause.
     const rank = new Map(rankRootCauses(group, context.topology, context.traces(group.traceIds)).map((c, i) => [c.service, i]));
     const rankOf = (service: string) => rank.get(service) ?? Number.MAX_SAFE_INTEGER;
@@ -456,6 +457,13 @@ const sideEffectOf = (
   }
   return undefined;
 };
+
+/** Signals of LLM spend, which a remediation that changes the model (a fallback) moves for good. */
+const isSpend = (signal: string) => signal.startsWith('gen_ai.cost') || signal === 'heph.gen_ai.cost';
+
+/** A remediation on the service that ended within the reopen window: what it changed may show for a while. */
+const remediatedLately = (service: string, remediations: ReadonlyArray<ActiveRemediation>, atMs: number, settings: PolicySettings): ActiveRemediation | undefined =>
+  remediations.find((r) => r.service === service && r.endedAtMs !== undefined && r.endedAtMs <= atMs && atMs - r.endedAtMs <= settings.reopenWithinMs);
 
 /** The service and those `next` reaches from it in up to `depth` steps, with their distance. */
 const hopsAlong = (service: string, next: (s: string) => string[], depth: number): Map<string, number> => {
